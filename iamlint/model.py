@@ -1,0 +1,228 @@
+"""The typed policy model shared by every stage: documents, statements, provenance, findings.
+
+Loaders build these from raw input; everything after the loaders works on these frozen values
+only. Every element keeps where it came from (file, line, column, JSON path, and for templates
+the logical id and CDK construct path), so that a finding can point at the line a person edits.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+
+class Severity(enum.IntEnum):
+    INFO = 0
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+    CRITICAL = 4
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        try:
+            return cls[text.strip().upper()]
+        except KeyError:
+            names = ", ".join(s.name.lower() for s in cls)
+            raise ValueError(f"unknown severity {text!r} (expected one of: {names})") from None
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    def lowered(self, steps: int = 1) -> Severity:
+        return Severity(max(Severity.INFO, self - steps))
+
+    def raised(self, steps: int = 1) -> Severity:
+        return Severity(min(Severity.CRITICAL, self + steps))
+
+
+class PolicyKind(enum.Enum):
+    IDENTITY = "identity"  # attached to a user, group or role
+    RESOURCE = "resource"  # on a bucket, queue, key, function...
+    TRUST = "trust"  # a role's AssumeRolePolicyDocument
+    BOUNDARY = "boundary"  # a permissions boundary
+    UNKNOWN = "unknown"  # a bare document whose use we cannot tell
+
+
+PathKey = str | int
+
+
+def render_path(keys: tuple[PathKey, ...]) -> str:
+    """A JSON path for people: $.Statement[0].Action[2]."""
+    out = "$"
+    for key in keys:
+        out += f"[{key}]" if isinstance(key, int) else f".{key}"
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where an element is. Loaders fill `keys` (the path from the file's root); line and
+    column are looked up only for elements a finding points at, since that lookup needs a
+    scan of the file that most runs never pay for."""
+
+    file: str
+    line: int | None = None
+    column: int | None = None
+    keys: tuple[PathKey, ...] = ()
+    logical_id: str | None = None  # CloudFormation logical id, when from a template
+    construct_path: str | None = None  # CDK construct path, when known
+
+    @property
+    def path(self) -> str:
+        return render_path(self.keys)
+
+    def render(self) -> str:
+        if self.line is None:
+            return self.file
+        return f"{self.file}:{self.line}:{self.column or 1}"
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """What a policy belongs to (a role, a function, a bucket...) and how it got there."""
+
+    kind: str  # "file", "role", "user", "group", "function", "state-machine", "bucket", ...
+    name: str
+    logical_id: str | None = None
+    construct_path: str | None = None
+    arn: str | None = None
+    policy_name: str | None = None  # inline policy name or managed policy ARN
+    via: str | None = None  # how it was attached, e.g. "SAM Policies[1]" or "ManagedPolicyArns"
+    condition: str | None = None  # CloudFormation condition (Fn::If) this branch depends on
+
+    def describe(self) -> str:
+        text = f"{self.kind} {self.name}"
+        if self.construct_path:
+            text += f" ({self.construct_path})"
+        if self.policy_name:
+            text += f", policy {self.policy_name}"
+        if self.via:
+            text += f", via {self.via}"
+        if self.condition:
+            text += f", when condition {self.condition}"
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class Value:
+    """One string from a policy (an action, a resource, a principal) and where it is."""
+
+    text: str
+    loc: Location
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    kind: str  # "*" for the bare wildcard, else AWS, Service, Federated, CanonicalUser
+    value: Value
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    operator: str  # as written, e.g. "ForAnyValue:StringLikeIfExists"
+    key: str
+    values: tuple[str, ...]
+    loc: Location
+
+    @property
+    def base_operator(self) -> str:
+        """The operator without set qualifier and IfExists suffix."""
+        op = self.operator.split(":", 1)[-1]
+        return op[: -len("IfExists")] if op.endswith("IfExists") else op
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    index: int
+    effect: str  # "Allow" or "Deny" (validated by the parser)
+    sid: str | None
+    action_key: str  # "Action" or "NotAction"
+    actions: tuple[Value, ...]
+    resource_key: str | None  # "Resource", "NotResource" or None (trust policies)
+    resources: tuple[Value, ...]
+    principal_key: str | None  # "Principal", "NotPrincipal" or None
+    principals: tuple[Principal, ...]
+    conditions: tuple[Condition, ...]
+    loc: Location
+    # The texts of `actions` and `resources`, kept once because every rule reads them.
+    action_texts: tuple[str, ...] = ()
+    resource_texts: tuple[str, ...] = ()
+
+    @property
+    def is_allow(self) -> bool:
+        return self.effect == "Allow"
+
+    @property
+    def not_action(self) -> bool:
+        return self.action_key == "NotAction"
+
+    @property
+    def not_resource(self) -> bool:
+        return self.resource_key == "NotResource"
+
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyDocument:
+    version: str | None
+    statements: tuple[Statement, ...]
+    loc: Location
+    kind: PolicyKind = PolicyKind.UNKNOWN
+    source: Source | None = None
+    name: str | None = None  # inline policy name, managed policy name or file name
+    # Looks up line and column for a path in the document's file (see Location).
+    marker: Callable[[tuple[PathKey, ...]], tuple[int, int] | None] | None = field(
+        default=None, compare=False, repr=False
+    )
+
+    def locate(self, loc: Location) -> Location:
+        """`loc` with its line and column filled in, when they can be found."""
+        if loc.line is not None or self.marker is None:
+            return loc
+        mark = self.marker(loc.keys)
+        return loc if mark is None else replace(loc, line=mark[0], column=mark[1])
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    actions: tuple[str, ...] = ()
+    resources: tuple[str, ...] = ()
+    conditions: tuple[str, ...] = ()  # condition keys taken into account
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    rule: str
+    name: str
+    severity: Severity
+    category: str
+    message: str
+    fix: str
+    location: Location
+    statement_index: int | None = None
+    statement_sid: str | None = None
+    source: Source | None = None
+    evidence: Evidence = field(default_factory=Evidence)
+    is_error: bool = False  # input or internal errors: exit 2 whatever the severity
+
+    def with_severity(self, severity: Severity) -> Finding:
+        return replace(self, severity=severity)
+
+
+@dataclass(frozen=True, slots=True)
+class InputError:
+    """An input that could not be read or understood at all."""
+
+    file: str
+    message: str
+    line: int | None = None
+    column: int | None = None
+    keys: tuple[PathKey, ...] = ()
+
+    def render(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}:{self.column or 1}"
+        return f"{where}: {self.message}"

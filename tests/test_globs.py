@@ -1,0 +1,47 @@
+"""Wildcard matching for actions and ARNs, pattern against pattern."""
+
+from __future__ import annotations
+
+from iamlint import globs
+
+
+def test_overlap_of_two_patterns() -> None:
+    assert globs.patterns_overlap("arn:aws:s3:::b/*", "arn:aws:s3:::b/x")
+    assert globs.patterns_overlap("a*c", "ab*")
+    assert not globs.patterns_overlap("abc", "abd")
+    assert not globs.patterns_overlap("a?c", "abcd")
+
+
+def test_arn_against_catalogue_formats() -> None:
+    bucket = "arn:${Partition}:s3:::${BucketName}"
+    obj = "arn:${Partition}:s3:::${BucketName}/${ObjectName}"
+    assert globs.arn_pattern_overlaps("arn:aws:s3:::my-bucket", bucket)
+    assert not globs.arn_pattern_overlaps("arn:aws:s3:::my-bucket", obj)
+    assert globs.arn_pattern_overlaps("arn:aws:s3:::my-bucket/*", obj)
+    assert globs.arn_pattern_overlaps("arn:aws:s3:::*", obj)
+    # A catalogue variable is never empty: an S3-style ARN cannot be a regional one.
+    regional = "arn:${Partition}:s3:${Region}:${Account}:accesspoint/${AccessPointName}"
+    assert not globs.arn_pattern_overlaps("arn:aws:s3:::*", regional)
+
+
+def test_total_and_covering_patterns() -> None:
+    assert globs.is_total("*") and globs.is_total("arn:*") and globs.is_total("arn:*:*:*:*:*")
+    assert not globs.is_total("arn:aws:s3:::*")
+    assert globs.covers_template("*", "table/${TableName}")
+    assert globs.covers_template("table/*", "table/${TableName}")
+    assert not globs.covers_template("table/Orders*", "table/${TableName}")
+    # Policy variables and unresolved template values are specific values, not wildcards.
+    assert not globs.covers_template("table/${aws:username}", "table/${TableName}")
+    assert not globs.covers_template("table/<Ref:TableName>", "table/${TableName}")
+
+
+def test_placeholders_overlap_anything_for_matching() -> None:
+    assert globs.arn_pattern_overlaps(
+        "arn:aws:dynamodb:<AWS::Region>:<AWS::AccountId>:table/<Ref:Table>",
+        "arn:${Partition}:dynamodb:${Region}:${Account}:table/${TableName}",
+    )
+
+
+def test_glob_match_case() -> None:
+    assert globs.glob_match("s3:get*", "S3:GetObject", case_sensitive=False)
+    assert not globs.glob_match("arn:aws:s3:::B", "arn:aws:s3:::b")

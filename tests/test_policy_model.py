@@ -1,0 +1,93 @@
+"""Parsing policy documents into the typed model: normalisation, provenance, malformed input."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+
+from iamlint.loaders.located import parse_json
+from iamlint.loaders.policy_file import load_policy_file
+from iamlint.model import PolicyKind
+from iamlint.policy import parse_policy
+
+
+def _parse(doc: object, kind: PolicyKind = PolicyKind.UNKNOWN):  # type: ignore[no-untyped-def]
+    return parse_policy(doc, file="p.json", kind=kind)
+
+
+def test_string_or_list_and_single_statement_object() -> None:
+    doc, problems = _parse({"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}})
+    assert problems == [] and doc is not None
+    (st,) = doc.statements
+    assert st.action_texts == ("s3:GetObject",) and st.resource_texts == ("arn:aws:s3:::b/*",)
+    assert st.actions[0].loc.path == "$.Statement.Action"
+
+
+def test_version_as_yaml_date_is_normalised() -> None:
+    doc, problems = _parse({"Version": datetime.date(2012, 10, 17), "Statement": []})
+    assert doc is not None and doc.version == "2012-10-17" and problems == []
+
+
+def test_conditions_and_principals() -> None:
+    doc, problems = _parse({"Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::111122223333:root"], "Service": "lambda.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+        "Condition": {"Bool": {"aws:SecureTransport": True}, "StringEquals": {"sts:ExternalId": ["a", "b"]}},
+    }]}, PolicyKind.TRUST)
+    assert problems == [] and doc is not None
+    st = doc.statements[0]
+    assert [(p.kind, p.value.text) for p in st.principals] == [("AWS", "arn:aws:iam::111122223333:root"), ("Service", "lambda.amazonaws.com")]
+    assert [(c.operator, c.key, c.values) for c in st.conditions] == [
+        ("Bool", "aws:SecureTransport", ("true",)), ("StringEquals", "sts:ExternalId", ("a", "b"))]
+
+
+@pytest.mark.parametrize("statement,expected", [
+    ({"Action": "s3:GetObject", "Resource": "*"}, "Effect must be"),
+    ({"Effect": "Permit", "Action": "s3:GetObject", "Resource": "*"}, "Effect must be"),
+    ({"Effect": "Allow", "Resource": "*"}, "neither Action nor NotAction"),
+    ({"Effect": "Allow", "Action": "s3:GetObject", "NotAction": "s3:PutObject", "Resource": "*"}, "both Action and NotAction"),
+    ({"Effect": "Allow", "Action": "s3:GetObject"}, "neither Resource nor NotResource"),
+    ({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*", "NotResource": "x"}, "both Resource and NotResource"),
+    ({"Effect": "Allow", "Action": 5, "Resource": "*"}, "must be a string or a list"),
+    ({"Effect": "Allow", "Action": [], "Resource": "*"}, "empty list"),
+    ({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*", "Condition": {"StringEquals": "x"}}, "must map keys"),
+    ({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*", "Principle": "*"}, "unknown statement element"),
+])
+def test_malformed_statements(statement: dict[str, object], expected: str) -> None:
+    _, problems = _parse({"Version": "2012-10-17", "Statement": [statement]})
+    assert any(expected in p.message for p in problems), [p.message for p in problems]
+    assert all(p.statement_index == 0 for p in problems if p.statement_index is not None)
+
+
+def test_valid_statements_survive_a_bad_one() -> None:
+    doc, problems = _parse({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:GetObject"},
+        {"Effect": "Allow", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::b/*"},
+    ]})
+    assert doc is not None and [s.index for s in doc.statements] == [1]
+    assert len(problems) == 1
+
+
+def test_bad_version_and_statement_shape() -> None:
+    _, problems = _parse({"Version": "2012-10-18", "Statement": "nope"})
+    messages = " | ".join(p.message for p in problems)
+    assert "Version must be" in messages and "Statement must be" in messages
+
+
+def test_problem_locations_have_lines() -> None:
+    text = '{\n  "Version": "2012-10-17",\n  "Statement": [\n    {"Effect": "allow", "Action": "s3:GetObject", "Resource": "*"}\n  ]\n}\n'
+    result = load_policy_file(parse_json(text, "p.json"))
+    (problem,) = result.problems
+    assert (problem.loc.line, problem.loc.file) == (4, "p.json")
+
+
+def test_file_shapes() -> None:
+    one = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}
+    import json
+
+    for data, count in ((one, 1), ([one, one], 2), ({"a": one, "b": one}, 2), ({"PolicyVersion": {"Document": one}}, 1)):
+        result = load_policy_file(parse_json(json.dumps(data), "f.json"))
+        assert len(result.documents) == count and result.errors == []
+    unknown = load_policy_file(parse_json('{"name": "pkg"}', "package.json"))
+    assert unknown.documents == [] and "unknown input shape" in unknown.errors[0].message
