@@ -1,0 +1,344 @@
+"""Over-broad grants: wildcards in actions and resources, NotAction/NotResource, PassRole,
+sensitive access on `*`, and resources that no granted action applies to.
+
+Only Allow statements grant anything; Deny statements are never reported here. Every decision
+about what an action can be scoped to comes from the catalogue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from iamlint import globs
+from iamlint.catalog import ResourceType
+from iamlint.checks import Hit, RuleContext, check
+from iamlint.checks.scope import describe_actions, grant
+from iamlint.model import Evidence, PolicyDocument, PolicyKind, Statement
+from iamlint.ruleset import read_data_table
+
+
+def _allows(doc: PolicyDocument) -> Iterator[Statement]:
+    # Trust policies grant sts:AssumeRole* to a principal; their wildcards are trust rules.
+    if doc.kind is PolicyKind.TRUST:
+        return
+    for st in doc.statements:
+        if st.is_allow:
+            yield st
+
+
+def _star_resources(st: Statement) -> tuple[str, ...]:
+    return tuple(r for r in st.resource_texts if globs.is_total(r))
+
+
+def _is_full_admin(ctx: RuleContext, st: Statement) -> bool:
+    g = grant(ctx, st)
+    return g.all_actions and g.star_resource
+
+
+@check("IAM101")
+def full_admin(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
+    for st in _allows(doc):
+        if not _is_full_admin(ctx, st):
+            continue
+        if st.not_action:
+            how = f"every action except {', '.join(st.action_texts)}"
+            where = st.actions[0].loc
+        else:
+            how = "every action"
+            where = next(v.loc for v in st.actions if v.text in ("*", "*:*"))
+        yield Hit(
+            loc=where,
+            statement=st,
+            args={"how": how},
+            evidence=Evidence(actions=st.action_texts, resources=_star_resources(st)),
+        )
+
+
+@check("IAM102")
+def action_wildcard(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
+    for st in _allows(doc):
+        if st.not_action or _is_full_admin(ctx, st):
+            continue
+        for v in st.actions:
+            if v.text in ("*", "*:*"):
+                yield Hit(loc=v.loc, statement=st, evidence=Evidence(actions=(v.text,), resources=st.resource_texts))
+
+
+@check("IAM103")
+def service_wildcard(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
+    for st in _allows(doc):
+        if st.not_action:
+            continue
+        for v in st.actions:
+            prefix, sep, name = v.text.partition(":")
+            if not sep or name != "*" or prefix == "*" or not ctx.catalog.service_exists(prefix):
+                continue
+            actions = ctx.catalog.expand(v.text)
+            perms = [a for a in actions if a.is_permissions_management]
+            detail = f", {len(perms)} of them permissions management" if perms else ""
+            yield Hit(
+                loc=v.loc,
+                statement=st,
+                args={"action": v.text, "service": prefix.lower(), "count": len(actions), "detail": detail},
+                evidence=Evidence(actions=(v.text,), resources=st.resource_texts),
+            )
+
+
+@check("IAM104")
+def write_glob(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
+    for st in _allows(doc):
+        if st.not_action:
+            continue
+        for v in st.actions:
+            prefix, sep, name = v.text.partition(":")
+            if not sep or not globs.has_wildcard(name) or name == "*":
+                continue
+            expansion = ctx.catalog.expand(v.text)
+            writes = [a for a in expansion if a.is_write]
+            if not writes:
+                continue
+            perms = [a for a in writes if a.is_permissions_management]
+            shown = perms or writes
+            yield Hit(
+                loc=v.loc,
+                statement=st,
+                args={
+                    "action": v.text,
+                    "count": len(expansion),
+                    "writes": len(writes),
+                    "kind": "permissions-management" if perms else "write",
+                    "examples": describe_actions(shown),
+                },
+                evidence=Evidence(
+                    actions=tuple(sorted(a.full_name for a in writes)), resources=st.resource_texts
+                ),
+                severity=None if perms else _lower_for_plain_writes(ctx),
+            )
+
+
+def _lower_for_plain_writes(ctx: RuleContext) -> Any:
+    # Globs reaching only plain Write actions are reported one level below the rule's
+    # default, which is set for permissions-management reach.
+    from iamlint.model import Severity  # noqa: PLC0415 - tiny, avoids a cycle in type hints
+
+    del ctx
+    return Severity.MEDIUM
+
+
+@check("IAM105")
+def resource_star(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
+    for st in _allows(doc):
+        if st.not_action or st.resource_key != "Resource":
+            continue
+        g = grant(ctx, st)
+        if g.all_actions or not g.star_resource:
+            continue
+        scopable = [a for a in g.actions if a.supports_resource_scoping]
+        if not scopable:
+            continue  # only actions that accept nothing but "*": not a finding
+        star = next(v for v in st.resources if globs.is_total(v.text))
+        unscopable = len(g.actions) - len(scopable)
+        yield Hit(
+            loc=star.loc,
+            statement=st,
+            args={
+                "resource": star.text,
+                "count": len(scopable),
+                "examples": describe_actions(scopable),
+                "unscopable": unscopable,
+            },
+            evidence=Evidence(
+                actions=tuple(sorted(a.full_name for a in scopable)), resources=(star.text,)
+            ),
+        )
+
+
+@check("IAM106")
+def resource_everything(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
+    for st in _allows(doc):
+        if st.resource_key != "Resource":
+            continue
+        g = grant(ctx, st)
+        if g.all_actions or st.not_action:
+            continue
+        for v in st.resources:
+            if v.text == "*" or globs.is_total(v.text) and v.text == "*":
+                continue
+            if globs.is_total(v.text):
+                yield Hit(loc=v.loc, statement=st, args={"resource": v.text, "what": "every resource"},
+                          evidence=Evidence(resources=(v.text,)))
+                continue
+            covered = _covered_types(ctx, st, v.text)
+            if covered:
+                yield Hit(
+                    loc=v.loc,
+                    statement=st,
+                    args={"resource": v.text, "what": "every " + covered[0]},
+                    evidence=Evidence(resources=(v.text,)),
+                )
+
+
+def _covered_types(ctx: RuleContext, st: Statement, resource: str) -> list[str]:
+    """Resource types (of the granted actions) of which `resource` matches every instance."""
+    parts = globs.split_arn(resource)
+    if len(parts) < 6 or parts[0] != "arn" or not globs.has_wildcard(parts[5]):
+        return []
+    by_service = _types_by_service(ctx, st)
+    service = parts[2]
+    if globs.has_wildcard(service):
+        candidates = [rt for types in by_service.values() for rt in types]
+    else:
+        candidates = list(by_service.get(service.lower(), ()))
+    names: dict[str, None] = {}
+    for rt in candidates:
+        t_parts = globs.split_arn(rt.arn)
+        if len(t_parts) < 6 or not globs.arn_pattern_overlaps(resource, rt.arn):
+            continue
+        # Region and account may be literal: "every table in this account" is still
+        # every table the principal could name.
+        if globs.covers_template(parts[5], t_parts[5]):
+            names.setdefault(rt.name, None)
+    return [f"{service} " + ", ".join(names)] if names else []
+
+
+def _types_by_service(ctx: RuleContext, st: Statement) -> dict[str, tuple[ResourceType, ...]]:
+    key = ("types", id(st))
+    cached = ctx.cache.get(key)
+    if cached is not None and cached[0] is st:
+        return cached[1]  # type: ignore[no-any-return]
+    out: dict[str, dict[str, ResourceType]] = {}
+    for a in grant(ctx, st).actions:
+        for rt in ctx.catalog.action_resource_types(a):
+            out.setdefault(rt.service, {})[rt.name] = rt
+    result = {svc: tuple(types.values()) for svc, types in out.items()}
+    ctx.cache[key] = (st, result)
+    return result
+
+
+@check("IAM107")
+def allow_not_action(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
+    for st in _allows(doc):
+        if st.not_action:
+            yield Hit(
+                loc=st.actions[0].loc,
+                statement=st,
+                args={"excluded": ", ".join(st.action_texts)},
+                evidence=Evidence(actions=st.action_texts, resources=st.resource_texts),
+            )
+
+
+@check("IAM108")
+def allow_not_resource(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
+    del ctx
+    for st in _allows(doc):
+        if st.not_resource and st.resources:
+            yield Hit(
+                loc=st.resources[0].loc,
+                statement=st,
+                args={"excluded": ", ".join(st.resource_texts)},
+                evidence=Evidence(actions=st.action_texts, resources=st.resource_texts),
+            )
+
+
+@check("IAM109")
+def pass_role(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
+    for st in _allows(doc):
+        if _is_full_admin(ctx, st):
+            continue
+        g = grant(ctx, st)
+        if not g.allows("iam:passrole"):
+            continue
+        has_service = any(c.key.lower() == "iam:passedtoservice" for c in st.conditions)
+        star = g.star_resource and st.resource_key == "Resource"
+        if not star and has_service:
+            continue
+        entry = next(
+            (v for v in st.actions if any(a.full_name.lower() == "iam:passrole" for a in ctx.catalog.expand(v.text))),
+            st.actions[0],
+        )
+        if star:
+            problem = "on every role (Resource \"*\")"
+            if not has_service:
+                problem += " to any service (no iam:PassedToService condition)"
+        else:
+            problem = "to any service (no iam:PassedToService condition)"
+        yield Hit(
+            loc=entry.loc,
+            statement=st,
+            args={"problem": problem},
+            evidence=Evidence(actions=("iam:PassRole",), resources=st.resource_texts),
+            severity=None if star else _medium(),
+        )
+
+
+def _medium() -> Any:
+    from iamlint.model import Severity  # noqa: PLC0415
+
+    return Severity.MEDIUM
+
+
+def _sensitive_table(ctx: RuleContext) -> dict[str, tuple[str, str]]:
+    cached = ctx.cache.get("sensitive_actions")
+    if cached is None:
+        table: Any = read_data_table("sensitive_actions.yaml")
+        cached = {
+            str(e["action"]).lower(): (str(e["category"]), str(e["action"])) for e in table["actions"]
+        }
+        ctx.cache["sensitive_actions"] = cached
+    return cached  # type: ignore[no-any-return]
+
+
+@check("IAM110")
+def sensitive_on_star(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
+    table = _sensitive_table(ctx)
+    for st in _allows(doc):
+        g = grant(ctx, st)
+        if not g.star_resource or _is_full_admin(ctx, st):
+            continue
+        hits: dict[str, list[str]] = {}
+        for name, (category, spelled) in table.items():
+            if g.allows(name):
+                hits.setdefault(category, []).append(spelled)
+        if not hits:
+            continue
+        star = next(v for v in st.resources if globs.is_total(v.text))
+        names = sorted(n for group in hits.values() for n in group)
+        yield Hit(
+            loc=star.loc,
+            statement=st,
+            args={
+                "categories": ", ".join(sorted(c.replace("_", " ") for c in hits)),
+                "examples": ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else ""),
+            },
+            evidence=Evidence(actions=tuple(names), resources=(star.text,)),
+        )
+
+
+@check("IAM112")
+def resource_mismatch(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
+    cat = ctx.catalog
+    for st in _allows(doc):
+        if st.not_action or st.resource_key != "Resource":
+            continue
+        resources = st.resource_texts
+        if any(globs.is_total(r) for r in resources):
+            continue
+        for text, expansion in grant(ctx, st).per_entry:
+            if not expansion or text in ("*", "*:*"):
+                continue
+            matched = [a for a in expansion if any(cat.resource_matches(a, r) for r in resources)]
+            if matched:
+                continue
+            entry = next(v for v in st.actions if v.text == text)
+            needs = sorted({rt.arn for a in expansion for rt in cat.action_resource_types(a)})
+            yield Hit(
+                loc=entry.loc,
+                statement=st,
+                args={
+                    "action": text,
+                    "resources": ", ".join(resources),
+                    "needs": ", ".join(needs[:3]) if needs else '"*" (the action cannot be scoped)',
+                },
+                evidence=Evidence(actions=(text,), resources=resources),
+            )

@@ -1,0 +1,108 @@
+"""What one statement grants, worked out once per statement through the catalogue.
+
+Checks share these answers (expanded actions, whether a resource is `*`, which conditions
+really narrow the grant) through the rule context's cache, so a statement is expanded once
+however many rules look at it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from iamlint import globs
+from iamlint.catalog import ActionInfo
+from iamlint.checks import RuleContext
+from iamlint.model import Condition, Statement
+from iamlint.ruleset import read_data_table
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """The actions a statement names, expanded, and the shape of its resources."""
+
+    named: frozenset[str]  # lower-case full names the Action/NotAction entries expand to
+    actions: tuple[ActionInfo, ...]  # what an Action statement grants; empty for "*" and NotAction
+    per_entry: tuple[tuple[str, tuple[ActionInfo, ...]], ...]  # each entry -> its expansion
+    all_actions: bool  # Action "*" (or "*:*"), or NotAction: open-ended
+    star_resource: bool  # Resource "*" (or a pattern that matches every ARN)
+    constraints: tuple[Condition, ...]  # conditions that really narrow the grant
+    not_action: bool
+
+    def allows(self, full_name: str) -> bool:
+        """Does the statement name this action (lower-case `service:action`) as granted?
+
+        Answered without expanding "*" or NotAction to the whole catalogue, which would
+        read every service's file.
+        """
+        if self.not_action:
+            return full_name not in self.named
+        return self.all_actions or full_name in self.named
+
+
+def grant(ctx: RuleContext, st: Statement) -> Grant:
+    key = ("grant", id(st))
+    cached = ctx.cache.get(key)
+    if cached is not None and cached[0] is st:
+        return cached[1]  # type: ignore[no-any-return]
+    result = _grant(ctx, st)
+    ctx.cache[key] = (st, result)
+    return result
+
+
+def _grant(ctx: RuleContext, st: Statement) -> Grant:
+    cat = ctx.catalog
+    texts = st.action_texts
+    all_actions = any(t in ("*", "*:*") for t in texts)
+    per_entry = tuple(
+        (t, () if t in ("*", "*:*") else cat.expand(t)) for t in texts
+    )
+    seen: dict[str, ActionInfo] = {}
+    for _, exp in per_entry:
+        for a in exp:
+            seen.setdefault(a.full_name.lower(), a)
+    star_resource = st.resource_key == "Resource" and any(globs.is_total(r) for r in st.resource_texts)
+    open_ended = all_actions or st.not_action
+    return Grant(
+        named=frozenset(seen),
+        actions=() if open_ended else tuple(seen.values()),
+        per_entry=per_entry,
+        all_actions=open_ended,
+        star_resource=star_resource,
+        constraints=narrowing_conditions(ctx, st.conditions),
+        not_action=st.not_action,
+    )
+
+
+def _weak_keys(ctx: RuleContext) -> frozenset[str]:
+    cached = ctx.cache.get("weak_condition_keys")
+    if cached is None:
+        table: Any = read_data_table("weak_conditions.yaml")
+        cached = frozenset(str(e["key"]).lower() for e in table["keys"])
+        ctx.cache["weak_condition_keys"] = cached
+    return cached  # type: ignore[no-any-return]
+
+
+def narrowing_conditions(ctx: RuleContext, conditions: tuple[Condition, ...]) -> tuple[Condition, ...]:
+    """Conditions that limit *which resources or requests* a grant covers.
+
+    Transport and session conditions (TLS, MFA, time of day) make a grant harder to use, but
+    every resource stays reachable, so they do not lower the severity of a wildcard.
+    A `...IfExists` operator does not narrow when the key may be absent, so it does not count.
+    """
+    weak = _weak_keys(ctx)
+    out = []
+    for cond in conditions:
+        if cond.operator.endswith("IfExists") or cond.base_operator == "Null":
+            continue
+        if cond.key.lower() in weak:
+            continue
+        out.append(cond)
+    return tuple(out)
+
+
+def describe_actions(actions: tuple[ActionInfo, ...] | list[ActionInfo], limit: int = 6) -> str:
+    names = sorted(a.full_name for a in actions)
+    if len(names) <= limit:
+        return ", ".join(names)
+    return ", ".join(names[:limit]) + f" and {len(names) - limit} more"

@@ -1,0 +1,187 @@
+"""The rule engine: runs the selected checks over policy documents and renders findings.
+
+Checks yield hits; the engine owns everything users configure or see: which rules run,
+message text, severity (rule default, the check's own judgement, conditions that narrow a
+wildcard, user overrides), crash isolation, ordering, and the exit status.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from iamlint.catalog import get_catalog
+from iamlint.checks import Hit, RuleContext, load_all
+from iamlint.model import (
+    Evidence,
+    Finding,
+    InputError,
+    Location,
+    PolicyDocument,
+    Severity,
+)
+from iamlint.policy import Problem
+from iamlint.ruleset import Rule, load_builtin_rules
+
+INPUT_ERROR = "IAM001"
+MALFORMED = "IAM002"
+RULE_CRASH = "IAM003"
+ERROR_RULES = frozenset({INPUT_ERROR, MALFORMED, RULE_CRASH})
+
+
+@dataclass(frozen=True, slots=True)
+class LintConfig:
+    select: tuple[str, ...] = ()  # ids or prefixes; empty = all
+    ignore: tuple[str, ...] = ()
+    severity: Mapping[str, Severity] = field(default_factory=dict)  # per-rule overrides
+    fail_on: Severity = Severity.LOW
+    strict: bool = False  # let a crashing rule raise (tests)
+    settings: Mapping[str, Any] = field(default_factory=dict)  # rule settings (known accounts...)
+
+
+@dataclass(frozen=True, slots=True)
+class LintResult:
+    findings: tuple[Finding, ...]
+    documents: int
+    files: int
+
+    @property
+    def has_errors(self) -> bool:
+        return any(f.is_error for f in self.findings)
+
+    def exit_code(self, fail_on: Severity) -> int:
+        if self.has_errors:
+            return 2
+        return 1 if any(f.severity >= fail_on for f in self.findings) else 0
+
+    def counts(self) -> dict[str, int]:
+        out = {s.label: 0 for s in sorted(Severity, reverse=True)}
+        for f in self.findings:
+            out[f.severity.label] += 1
+        return out
+
+
+class RuleCrash(Exception):
+    """Raised in strict mode when a check fails."""
+
+
+def _matches(rule_id: str, patterns: Sequence[str]) -> bool:
+    return any(rule_id.upper().startswith(p.upper()) for p in patterns)
+
+
+class Engine:
+    def __init__(self, config: LintConfig | None = None, rules: Mapping[str, Rule] | None = None) -> None:
+        self.config = config or LintConfig()
+        self.rules = dict(rules) if rules is not None else load_builtin_rules()
+        checks = load_all()
+        missing = sorted(set(checks) - set(self.rules))
+        if missing:
+            raise RuntimeError(f"checks without a rule file: {', '.join(missing)}")
+        self.checks = checks
+        self.ctx = RuleContext(catalog=get_catalog(), settings=self.config.settings)
+
+    def enabled(self, rule_id: str) -> bool:
+        if rule_id in ERROR_RULES:
+            return True
+        cfg = self.config
+        if cfg.select and not _matches(rule_id, cfg.select):
+            return False
+        return not (cfg.ignore and _matches(rule_id, cfg.ignore))
+
+    def run(
+        self,
+        documents: Iterable[PolicyDocument],
+        problems: Iterable[Problem] = (),
+        errors: Iterable[InputError] = (),
+        files: int = 0,
+    ) -> LintResult:
+        findings: list[Finding] = []
+        for err in errors:
+            loc = Location(err.file, err.line, err.column, err.keys)
+            findings.append(self._finding(self.rules[INPUT_ERROR], Hit(loc=loc, args={"message": err.message}), None, True))
+        for problem in problems:
+            hit = Hit(loc=problem.loc, args={"message": problem.message})
+            f = self._finding(self.rules[MALFORMED], hit, None, True)
+            findings.append(f if problem.statement_index is None else _with_index(f, problem.statement_index))
+        count = 0
+        for doc in documents:
+            count += 1
+            findings.extend(self.check_document(doc))
+        unique = {_key(f): f for f in findings}
+        ordered = sorted(unique.values(), key=_order)
+        return LintResult(findings=tuple(ordered), documents=count, files=files)
+
+    def check_document(self, doc: PolicyDocument) -> list[Finding]:
+        out: list[Finding] = []
+        for rule_id, fn in self.checks.items():
+            rule = self.rules[rule_id]
+            if rule.scope != "document" or not self.enabled(rule_id):
+                continue
+            try:
+                hits = list(fn(self.ctx, doc))
+            except Exception as exc:  # noqa: BLE001 - one rule's bug must not hide the others
+                if self.config.strict:
+                    raise RuleCrash(f"{rule_id} crashed on {doc.loc.render()}") from exc
+                detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+                hit = Hit(loc=doc.loc, args={"message": f"rule {rule_id} crashed: {detail}"})
+                out.append(self._finding(self.rules[RULE_CRASH], hit, doc, True))
+                continue
+            out.extend(self._finding(rule, hit, doc, False) for hit in hits)
+        return out
+
+    def _finding(self, rule: Rule, hit: Hit, doc: PolicyDocument | None, is_error: bool) -> Finding:
+        severity = hit.severity if hit.severity is not None else rule.severity
+        message = rule.render(hit.args)
+        evidence = hit.evidence
+        st = hit.statement
+        if st is not None and rule.condition_lowers and st.is_allow:
+            from iamlint.checks.scope import grant  # noqa: PLC0415 - avoids an import cycle
+
+            narrowing = grant(self.ctx, st).constraints
+            if narrowing:
+                keys = tuple(dict.fromkeys(c.key for c in narrowing))
+                severity = severity.lowered()
+                message += f" (constrained by condition on {', '.join(keys)}, so reported at lower severity)"
+                evidence = Evidence(
+                    actions=evidence.actions,
+                    resources=evidence.resources,
+                    conditions=keys,
+                    notes=evidence.notes,
+                )
+        override = self.config.severity.get(rule.id)
+        if override is not None:
+            severity = override
+        return Finding(
+            rule=rule.id,
+            name=rule.name,
+            severity=severity,
+            category=rule.category,
+            message=message,
+            fix=rule.fix,
+            location=doc.locate(hit.loc) if doc is not None else hit.loc,
+            statement_index=st.index if st is not None else None,
+            statement_sid=st.sid if st is not None else None,
+            source=doc.source if doc is not None else None,
+            evidence=evidence,
+            is_error=is_error,
+        )
+
+
+def _with_index(f: Finding, index: int) -> Finding:
+    from dataclasses import replace  # noqa: PLC0415
+
+    return replace(f, statement_index=index)
+
+
+def _key(f: Finding) -> tuple[object, ...]:
+    # The same input named twice (a file and its directory) must not report twice.
+    loc = f.location
+    src = (f.source.kind, f.source.name, f.source.policy_name) if f.source else None
+    return (f.rule, loc.file, loc.keys, loc.line, f.message, src)
+
+
+def _order(f: Finding) -> tuple[object, ...]:
+    loc = f.location
+    return (loc.file, loc.line or 0, loc.column or 0, f.rule, f.message)

@@ -1,0 +1,167 @@
+"""Rule definitions: one YAML file per rule, read from the package's `rules/` folder.
+
+A rule file holds everything a person reads about the rule (summary, rationale, examples, fix,
+references); the logic lives in `iamlint.checks`, bound by id. Shipped files are validated
+against `schemas/rule.schema.json` by the test suite; files from a user's custom rules directory
+are validated when loaded, since they are input.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from iamlint.model import Severity
+
+try:  # libyaml is several times faster; fall back quietly where it is not built
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - depends on the platform's PyYAML build
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+_ID_RE = re.compile(r"^IAM\d{3}$")
+
+
+class RuleError(Exception):
+    """A rule file is missing, unreadable or invalid."""
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    kind: str  # identity, resource, trust, template
+    bad: tuple[Any, ...]
+    good: tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    name: str
+    severity: Severity
+    category: str
+    summary: str
+    message: str
+    rationale: str
+    fix: str
+    example: Example | None
+    references: tuple[str, ...]
+    known_limitations: str | None = None
+    scope: str = "document"
+    condition_lowers: bool = False
+    file: str = ""
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def render(self, args: Mapping[str, object]) -> str:
+        try:
+            return self.message.format_map(_Defaulting(args))
+        except (ValueError, IndexError):
+            return self.summary
+
+    @property
+    def help_uri(self) -> str:
+        return f"https://github.com/iamlint/iamlint/blob/main/docs/rules.md#{self.id.lower()}"
+
+
+class _Defaulting(dict[str, object]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def _as_tuple(value: object) -> tuple[Any, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, list):
+        return tuple(value)
+    return (value,)
+
+
+def rule_from_mapping(raw: Mapping[str, Any], file: str) -> Rule:
+    try:
+        ex = raw.get("example")
+        example = None
+        if isinstance(ex, Mapping):
+            example = Example(
+                kind=str(ex.get("kind", "identity")),
+                bad=_as_tuple(ex.get("bad")),
+                good=_as_tuple(ex.get("good")),
+            )
+        return Rule(
+            id=str(raw["id"]),
+            name=str(raw["name"]),
+            severity=Severity.parse(str(raw["severity"])),
+            category=str(raw["category"]),
+            summary=str(raw["summary"]).strip(),
+            message=str(raw["message"]).strip(),
+            rationale=str(raw["rationale"]).strip(),
+            fix=str(raw["fix"]).strip(),
+            example=example,
+            references=tuple(str(r) for r in raw.get("references", ())),
+            known_limitations=(str(raw["known_limitations"]).strip() if raw.get("known_limitations") else None),
+            scope=str(raw.get("scope", "document")),
+            condition_lowers=bool(raw.get("condition_lowers", False)),
+            file=file,
+            raw=raw,
+        )
+    except (KeyError, ValueError, TypeError) as exc:
+        raise RuleError(f"{file}: invalid rule definition: {exc}") from None
+
+
+def _read(text: str, file: str) -> Mapping[str, Any]:
+    try:
+        raw = yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
+    except yaml.YAMLError as exc:
+        raise RuleError(f"{file}: not valid YAML: {exc}") from None
+    if not isinstance(raw, Mapping):
+        raise RuleError(f"{file}: a rule file must hold a mapping")
+    return raw
+
+
+def builtin_rule_texts() -> Iterable[tuple[str, str]]:
+    """(file name, text) of every shipped rule file, in id order."""
+    folder = resources.files("iamlint.rules")
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".yaml"):
+            yield f"rules/{entry.name}", entry.read_text("utf-8")
+
+
+def load_builtin_rules() -> dict[str, Rule]:
+    rules: dict[str, Rule] = {}
+    for file, text in builtin_rule_texts():
+        rule = rule_from_mapping(_read(text, file), file)
+        if rule.id in rules:
+            raise RuleError(f"{file}: rule id {rule.id} is defined twice")
+        rules[rule.id] = rule
+    return rules
+
+
+def load_rule_dir(folder: Path) -> list[Rule]:
+    """Rules from a user's directory: validated against the schema, since they are input."""
+    from iamlint.schemas import validate  # noqa: PLC0415 - jsonschema only when needed
+
+    out = []
+    for path in sorted(folder.glob("*.yaml")):
+        try:
+            text = path.read_text("utf-8")
+        except OSError as exc:
+            raise RuleError(f"{path}: cannot read: {exc.strerror}") from None
+        raw = _read(text, str(path))
+        errors = validate("rule", raw)
+        if errors:
+            raise RuleError(f"{path}: {errors[0]}")
+        out.append(rule_from_mapping(raw, str(path)))
+    return out
+
+
+def read_data_table(name: str) -> Any:
+    """A knowledge table from `rules/data/` (privilege escalation, sensitive actions...)."""
+    text = (resources.files("iamlint.rules.data") / name).read_text("utf-8")
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
+
+
+def valid_id(rule_id: str) -> bool:
+    return bool(_ID_RE.match(rule_id))

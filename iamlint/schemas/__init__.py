@@ -1,0 +1,31 @@
+"""JSON Schemas for rule files, configuration and iamlint's JSON output, and a validator.
+
+jsonschema is imported only here, and only when something is validated: the common path of
+`iamlint check` never needs it.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+
+@lru_cache(maxsize=None)
+def load_schema(name: str) -> dict[str, Any]:
+    text = (resources.files("iamlint.schemas") / f"{name}.schema.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def validate(name: str, instance: object) -> list[str]:
+    """Messages for every way `instance` breaks schema `name`, each naming the bad element."""
+    import jsonschema  # noqa: PLC0415 - kept off the import path on purpose
+
+    validator = jsonschema.Draft202012Validator(load_schema(name))
+    messages = []
+    for error in sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path)):
+        where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
+        messages.append(f"at {where}: {error.message}")
+    return messages

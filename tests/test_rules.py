@@ -1,0 +1,141 @@
+"""Every rule: its file is valid, it has logic, and its examples behave as documented.
+
+The bad examples must raise exactly that rule; the good ones must not. Fixture files under
+fixtures/rules/IAMxxx/ say their expected outcome in their name (bad-*, good-*).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from iamlint.checks import load_all
+from iamlint.engine import ERROR_RULES, Engine
+from iamlint.loaders.inputs import load_paths
+from iamlint.model import PolicyKind
+from iamlint.ruleset import builtin_rule_texts, load_builtin_rules
+from iamlint.schemas import validate
+
+from conftest import FIXTURES, lint_doc, rule_ids
+
+RULES = load_builtin_rules()
+KINDS = {"identity": PolicyKind.IDENTITY, "resource": PolicyKind.RESOURCE, "trust": PolicyKind.TRUST}
+
+
+@pytest.mark.parametrize("file,text", list(builtin_rule_texts()), ids=lambda v: v if v.startswith("rules/") else "")
+def test_rule_file_matches_schema(file: str, text: str) -> None:
+    raw = yaml.safe_load(text)
+    assert validate("rule", raw) == []
+    assert Path(file).stem == raw["id"], "a rule file is named after its id"
+
+
+def test_rules_and_checks_are_one_to_one() -> None:
+    checks = set(load_all())
+    documented = set(RULES) - ERROR_RULES
+    assert checks == documented
+
+
+def _examples(label: str) -> list[tuple[str, int, object, str]]:
+    out = []
+    for rule in RULES.values():
+        if rule.example is None:
+            continue
+        docs = rule.example.bad if label == "bad" else rule.example.good
+        out.extend((rule.id, i, doc, rule.example.kind) for i, doc in enumerate(docs))
+    return out
+
+
+@pytest.mark.parametrize("rule_id,index,doc,kind", _examples("bad"), ids=lambda v: v if isinstance(v, str) and v.startswith("IAM") else None)
+def test_bad_example_raises_rule(engine: Engine, rule_id: str, index: int, doc: object, kind: str) -> None:
+    result = lint_doc(engine, doc, KINDS.get(kind, PolicyKind.UNKNOWN))
+    assert rule_id in rule_ids(result), f"bad example {index} of {rule_id}"
+
+
+@pytest.mark.parametrize("rule_id,index,doc,kind", _examples("good"), ids=lambda v: v if isinstance(v, str) and v.startswith("IAM") else None)
+def test_good_example_does_not_raise_rule(engine: Engine, rule_id: str, index: int, doc: object, kind: str) -> None:
+    result = lint_doc(engine, doc, KINDS.get(kind, PolicyKind.UNKNOWN))
+    assert rule_id not in rule_ids(result), f"good example {index} of {rule_id}"
+
+
+def test_every_rule_with_logic_has_examples_and_fixtures() -> None:
+    for rule_id in load_all():
+        rule = RULES[rule_id]
+        assert rule.example and rule.example.bad and rule.example.good, rule_id
+        folder = FIXTURES / "rules" / rule_id
+        names = [p.name for p in folder.iterdir()] if folder.is_dir() else []
+        assert any(n.startswith("bad-") for n in names), f"{rule_id} has no bad fixture"
+        assert any(n.startswith("good-") for n in names), f"{rule_id} has no good fixture"
+
+
+def _fixtures() -> list[Path]:
+    return sorted((FIXTURES / "rules").glob("IAM*/*.*"))
+
+
+@pytest.mark.parametrize("path", _fixtures(), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_rule_fixture(engine: Engine, path: Path) -> None:
+    rule_id = path.parent.name
+    loaded = load_paths([str(path)])
+    result = engine.run(loaded.documents, loaded.problems, loaded.errors)
+    ids = rule_ids(result)
+    if path.name.startswith("bad-"):
+        assert rule_id in ids
+        # Findings point at a real line of the fixture.
+        hits = [f for f in result.findings if f.rule == rule_id]
+        assert all(f.location.line and f.location.line >= 1 for f in hits)
+    else:
+        assert path.name.startswith("good-"), "fixture names start with bad- or good-"
+        assert rule_id not in ids
+
+
+def test_deny_statements_never_report_over_broad_grants(engine: Engine) -> None:
+    doc = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Deny", "Action": "*", "Resource": "*"},
+        {"Effect": "Deny", "NotAction": "s3:*", "NotResource": "arn:aws:s3:::b"},
+        {"Effect": "Deny", "Action": ["iam:PassRole", "s3:Put*", "kms:*"], "Resource": "*"},
+    ]}
+    assert rule_ids(lint_doc(engine, doc)) == set()
+
+
+def test_condition_lowers_severity_and_says_so(engine: Engine) -> None:
+    plain = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ec2:*", "Resource": "*"}]}
+    tagged = json.loads(json.dumps(plain))
+    tagged["Statement"][0]["Condition"] = {"StringEquals": {"aws:ResourceTag/team": "blue"}}
+    a = {f.rule: f for f in lint_doc(engine, plain).findings}
+    b = {f.rule: f for f in lint_doc(engine, tagged).findings}
+    assert b["IAM103"].severity < a["IAM103"].severity
+    assert "aws:ResourceTag/team" in b["IAM103"].message
+    assert b["IAM103"].evidence.conditions == ("aws:ResourceTag/team",)
+
+
+def test_transport_conditions_do_not_lower_severity(engine: Engine) -> None:
+    doc = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "ec2:*", "Resource": "*",
+        "Condition": {"Bool": {"aws:SecureTransport": "true"}},
+    }]}
+    finding = next(f for f in lint_doc(engine, doc).findings if f.rule == "IAM103")
+    assert finding.severity.label == "medium" and finding.evidence.conditions == ()
+
+
+def test_unscopable_actions_on_star_are_not_findings(engine: Engine) -> None:
+    doc = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow",
+        "Action": ["xray:PutTraceSegments", "s3:ListAllMyBuckets", "sts:GetCallerIdentity", "ec2:DescribeInstances"],
+        "Resource": "*",
+    }]}
+    assert rule_ids(lint_doc(engine, doc)) == set()
+
+
+def test_write_glob_reports_expansion(engine: Engine) -> None:
+    doc = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:Put*", "Resource": "arn:aws:s3:::b/*"}]}
+    finding = next(f for f in lint_doc(engine, doc).findings if f.rule == "IAM104")
+    assert "s3:PutObjectAcl" in finding.evidence.actions
+    assert finding.severity.label == "high"
+
+
+def test_unknown_action_suggests(engine: Engine) -> None:
+    doc = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunctions", "Resource": "*"}]}
+    finding = next(f for f in lint_doc(engine, doc).findings if f.rule == "IAM111")
+    assert "lambda:InvokeFunction" in finding.message
