@@ -1,0 +1,36 @@
+"""Writing files safely: every file iamlint writes is replaced atomically.
+
+The new content goes to a temporary file in the same directory, is flushed to disk, and is
+renamed over the target, so an interrupted run leaves either the old file or the new one.
+A target that is a symbolic link is refused rather than followed.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+
+class WriteError(Exception):
+    """A file could not be written where the user asked."""
+
+
+def write_atomic(path: str, text: str) -> None:
+    if os.path.islink(path):
+        raise WriteError(f"{path}: refusing to write through a symbolic link")
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".iamlint-", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if os.path.exists(path):
+            os.chmod(tmp, os.stat(path).st_mode & 0o7777)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise

@@ -1,0 +1,32 @@
+"""Loaders: one module per input kind, each turning raw input into policy documents.
+
+`load_paths` is the entry point: it finds the inputs (files, directories, stdin), works out
+each one's kind by content (or takes `--input-kind`), and hands it to the loader for that kind.
+A loader never raises for bad input: it returns documents, problems in otherwise valid
+documents, and input errors, so one bad file never stops the run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from iamlint.model import InputError, PolicyDocument
+from iamlint.policy import Problem
+
+KINDS = ("auto", "policy", "cloudformation", "sam", "cdk", "authorization-details")
+
+
+@dataclass(slots=True)
+class LoadResult:
+    documents: list[PolicyDocument] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    errors: list[InputError] = field(default_factory=list)
+    files: int = 0
+    skipped: list[str] = field(default_factory=list)  # walked files that hold no IAM input
+
+    def extend(self, other: LoadResult) -> None:
+        self.documents.extend(other.documents)
+        self.problems.extend(other.problems)
+        self.errors.extend(other.errors)
+        self.files += other.files
+        self.skipped.extend(other.skipped)

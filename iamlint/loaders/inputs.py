@@ -1,0 +1,127 @@
+"""Finding the inputs and working out what each one is.
+
+Paths named on the command line must be IAM inputs: anything unreadable or of an unknown
+shape is an input error. Files found by walking a directory are only candidates: those that
+hold no IAM input (a package.json, a tsconfig) are skipped quietly.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import stat
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from iamlint.loaders import LoadResult
+from iamlint.loaders.located import Located, ParseError, parse_any
+from iamlint.model import InputError
+
+CANDIDATE_SUFFIXES = (".json", ".yaml", ".yml", ".template")
+SKIP_DIRS = frozenset(
+    {".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__", ".aws-sam", ".tox", ".mypy_cache"}
+)
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+
+# A loader for one kind: (located input, explicitly named?) -> result.
+Loader = Callable[[Located, bool], LoadResult]
+
+
+@dataclass(frozen=True, slots=True)
+class InputOptions:
+    kind: str = "auto"
+    include: tuple[str, ...] = ()  # globs on the path relative to the walked directory
+    exclude: tuple[str, ...] = ()
+    max_bytes: int = DEFAULT_MAX_BYTES
+
+
+def _excluded(rel: str, name: str, patterns: Sequence[str]) -> bool:
+    return any(fnmatch.fnmatch(rel, p) or fnmatch.fnmatch(name, p) for p in patterns)
+
+
+def walk(root: str, options: InputOptions) -> Iterator[str]:
+    """Candidate files under `root`, in a stable order, never following directory symlinks."""
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        rel_dir = os.path.relpath(dirpath, root)
+        keep = []
+        for d in sorted(dirnames):
+            rel = os.path.normpath(os.path.join(rel_dir, d))
+            if d in SKIP_DIRS or _excluded(rel, d, options.exclude):
+                continue
+            keep.append(d)
+        dirnames[:] = keep
+        for name in sorted(filenames):
+            rel = os.path.normpath(os.path.join(rel_dir, name))
+            if not name.lower().endswith(CANDIDATE_SUFFIXES):
+                continue
+            if _excluded(rel, name, options.exclude):
+                continue
+            if options.include and not _excluded(rel, name, options.include):
+                continue
+            yield os.path.join(dirpath, name)
+
+
+def read_input(path: str, options: InputOptions) -> bytes | InputError:
+    if path == "-":
+        return sys.stdin.buffer.read(options.max_bytes + 1)
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        return InputError(path, f"cannot read: {exc.strerror or exc}")
+    if not stat.S_ISREG(st.st_mode):
+        return InputError(path, "not a regular file (a FIFO, device or socket); skipped")
+    if st.st_size > options.max_bytes:
+        return InputError(
+            path, f"file is {st.st_size} bytes, over the {options.max_bytes}-byte limit (--max-file-size)"
+        )
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(options.max_bytes + 1)
+    except OSError as exc:
+        return InputError(path, f"cannot read: {exc.strerror or exc}")
+
+
+def load_file(path: str, options: InputOptions, *, explicit: bool) -> LoadResult:
+    data = read_input(path, options)
+    name = "<stdin>" if path == "-" else path
+    if isinstance(data, InputError):
+        return LoadResult(errors=[data], files=1)
+    if len(data) > options.max_bytes:
+        return LoadResult(
+            errors=[InputError(name, f"input is over the {options.max_bytes}-byte limit (--max-file-size)")],
+            files=1,
+        )
+    try:
+        located = parse_any(data, name)
+    except ParseError as exc:
+        if not explicit and not _looks_relevant(data):
+            return LoadResult(skipped=[name])
+        return LoadResult(errors=[InputError(name, exc.message, exc.line, exc.column)], files=1)
+    return dispatch(located, options.kind, explicit)
+
+
+def _looks_relevant(data: bytes) -> bool:
+    """A cheap test for walked files that fail to parse: report only likely IAM inputs."""
+    head = data[:65536]
+    return any(k in head for k in (b"Statement", b"AWSTemplateFormatVersion", b"Resources"))
+
+
+def dispatch(located: Located, kind: str, explicit: bool) -> LoadResult:
+    from iamlint.loaders import policy_file  # noqa: PLC0415 - loaders import on demand
+
+    loader: Loader = policy_file.load_policy_file
+    result = loader(located, explicit)
+    return result
+
+
+def load_paths(paths: Iterable[str], options: InputOptions | None = None) -> LoadResult:
+    options = options or InputOptions()
+    result = LoadResult()
+    for path in paths:
+        if path != "-" and os.path.isdir(path):
+            for file in walk(path, options):
+                result.extend(load_file(file, options, explicit=False))
+        else:
+            result.extend(load_file(path, options, explicit=True))
+    return result
