@@ -65,6 +65,8 @@ class Located:
     """Parsed data plus the way back from a path in it to a line and column in the file."""
 
     __slots__ = ("_index", "_load_index", "data", "file")
+    data: object  # dict (insertion-ordered), list, str, int, float, bool or None
+    file: str
 
     def __init__(self, data: object, file: str, load_index: Callable[[], _Index]) -> None:
         self.data = data
