@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from iamlint.catalog import get_catalog
@@ -109,7 +109,15 @@ class Engine:
         for doc in documents:
             count += 1
             findings.extend(self.check_document(doc))
-        unique = {_key(f): f for f in findings}
+        unique: dict[tuple[object, ...], Finding] = {}
+        for f in findings:
+            key = _key(f)
+            kept = unique.get(key)
+            if kept is None:
+                unique[key] = f
+            elif kept.source is not None and f.source is not None and kept.source.condition != f.source.condition:
+                # Reported under both branches of an Fn::If: it does not depend on the condition.
+                unique[key] = replace(kept, source=replace(kept.source, condition=None))
         ordered = sorted(unique.values(), key=_order)
         return LintResult(findings=tuple(ordered), documents=count, files=files)
 
@@ -170,8 +178,6 @@ class Engine:
 
 
 def _with_index(f: Finding, index: int) -> Finding:
-    from dataclasses import replace  # noqa: PLC0415
-
     return replace(f, statement_index=index)
 
 

@@ -92,11 +92,17 @@ class Source:
     policy_name: str | None = None  # inline policy name or managed policy ARN
     via: str | None = None  # how it was attached, e.g. "SAM Policies[1]" or "ManagedPolicyArns"
     condition: str | None = None  # CloudFormation condition (Fn::If) this branch depends on
+    used_by: tuple[str, ...] = ()  # workloads that run with this role ("function OrdersFunction")
+    attached_to: tuple[str, ...] = ()  # principals a shared policy is attached to ("role A")
 
     def describe(self) -> str:
         text = f"{self.kind} {self.name}"
         if self.construct_path:
             text += f" ({self.construct_path})"
+        if self.attached_to:
+            text += f" attached to {', '.join(self.attached_to)}"
+        if self.used_by:
+            text += f" used by {', '.join(self.used_by)}"
         if self.policy_name:
             text += f", policy {self.policy_name}"
         if self.via:

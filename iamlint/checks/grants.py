@@ -282,8 +282,12 @@ def _sensitive_table(ctx: RuleContext) -> dict[str, tuple[str, str]]:
     cached = ctx.cache.get("sensitive_actions")
     if cached is None:
         table: Any = read_data_table("sensitive_actions.yaml")
+        # Data-exfiltration reads (s3:GetObject on "*") are a risk category of their own;
+        # this rule is about secrets and credentials.
         cached = {
-            str(e["action"]).lower(): (str(e["category"]), str(e["action"])) for e in table["actions"]
+            str(e["action"]).lower(): (str(e["category"]), str(e["action"]))
+            for e in table["actions"]
+            if e["category"] in ("secrets", "credentials_exposure")
         }
         ctx.cache["sensitive_actions"] = cached
     return cached  # type: ignore[no-any-return]

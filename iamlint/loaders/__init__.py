@@ -9,9 +9,13 @@ documents, and input errors, so one bad file never stops the run.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from iamlint.model import InputError, PolicyDocument
-from iamlint.policy import Problem
+from iamlint.policy import Marker, Path, Problem
+
+if TYPE_CHECKING:
+    from iamlint.loaders.located import Located
 
 KINDS = ("auto", "policy", "cloudformation", "sam", "cdk", "authorization-details")
 
@@ -30,3 +34,13 @@ class LoadResult:
         self.errors.extend(other.errors)
         self.files += other.files
         self.skipped.extend(other.skipped)
+
+
+def marker_for(located: Located) -> Marker:
+    """Adapt a parsed file's marks to the parser's (line, column) lookups."""
+
+    def mark(path: Path) -> tuple[int, int] | None:
+        m = located.mark(path)
+        return (m.line, m.column) if m is not None else None
+
+    return mark

@@ -11,8 +11,8 @@ import fnmatch
 import os
 import stat
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from iamlint.loaders import LoadResult
 from iamlint.loaders.located import Located, ParseError, parse_any
@@ -24,8 +24,6 @@ SKIP_DIRS = frozenset(
 )
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 
-# A loader for one kind: (located input, explicitly named?) -> result.
-Loader = Callable[[Located, bool], LoadResult]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +32,7 @@ class InputOptions:
     include: tuple[str, ...] = ()  # globs on the path relative to the walked directory
     exclude: tuple[str, ...] = ()
     max_bytes: int = DEFAULT_MAX_BYTES
+    parameters: Mapping[str, str] = field(default_factory=dict)  # CloudFormation parameter values
 
 
 def _excluded(rel: str, name: str, patterns: Sequence[str]) -> bool:
@@ -98,7 +97,7 @@ def load_file(path: str, options: InputOptions, *, explicit: bool) -> LoadResult
         if not explicit and not _looks_relevant(data):
             return LoadResult(skipped=[name])
         return LoadResult(errors=[InputError(name, exc.message, exc.line, exc.column)], files=1)
-    return dispatch(located, options.kind, explicit)
+    return dispatch(located, options, explicit)
 
 
 def _looks_relevant(data: bytes) -> bool:
@@ -107,12 +106,33 @@ def _looks_relevant(data: bytes) -> bool:
     return any(k in head for k in (b"Statement", b"AWSTemplateFormatVersion", b"Resources"))
 
 
-def dispatch(located: Located, kind: str, explicit: bool) -> LoadResult:
+def detect_kind(data: object) -> str:
+    """What a parsed input is, by content: template, SAM template, dump, or policy."""
+    from iamlint.loaders.cloudformation import is_template  # noqa: PLC0415
+
+    if is_template(data):
+        assert isinstance(data, Mapping)
+        transform = data.get("Transform")
+        transforms = transform if isinstance(transform, list) else [transform]
+        if any(isinstance(t, str) and t.startswith("AWS::Serverless") for t in transforms):
+            return "sam"
+        return "cloudformation"
+    return "policy"
+
+
+def dispatch(located: Located, options: InputOptions, explicit: bool) -> LoadResult:
+    kind = options.kind if options.kind != "auto" else detect_kind(located.data)
+    if kind in ("cloudformation", "sam"):
+        from iamlint.loaders.cloudformation import TemplateOptions, load_template  # noqa: PLC0415
+
+        if kind == "sam":
+            from iamlint.loaders.sam import load_sam  # noqa: PLC0415
+
+            return load_sam(located, TemplateOptions(parameters=options.parameters))
+        return load_template(located, TemplateOptions(parameters=options.parameters))
     from iamlint.loaders import policy_file  # noqa: PLC0415 - loaders import on demand
 
-    loader: Loader = policy_file.load_policy_file
-    result = loader(located, explicit)
-    return result
+    return policy_file.load_policy_file(located, explicit)
 
 
 def load_paths(paths: Iterable[str], options: InputOptions | None = None) -> LoadResult:

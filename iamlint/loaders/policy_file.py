@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from iamlint.loaders import LoadResult
+from iamlint.loaders import LoadResult, marker_for
 from iamlint.loaders.located import Located
 from iamlint.model import InputError, PolicyKind, Source
 from iamlint.policy import Path, looks_like_policy, parse_policy
@@ -73,7 +73,7 @@ def load_policy_file(located: Located, explicit: bool = True) -> LoadResult:
         else:
             result.skipped.append(located.file)
         return result
-    marker = _marker(located)
+    marker = marker_for(located)
     for raw, base, name in docs:
         source = Source(kind="file", name=located.file if name is None else f"{located.file}{_suffix(name)}")
         doc, problems = parse_policy(
@@ -93,11 +93,3 @@ def load_policy_file(located: Located, explicit: bool = True) -> LoadResult:
 
 def _suffix(name: str) -> str:
     return name if name.startswith("[") else f"#{name}"
-
-
-def _marker(located: Located):  # type: ignore[no-untyped-def]
-    def mark(path: Path) -> tuple[int, int] | None:
-        m = located.mark(path)
-        return (m.line, m.column) if m is not None else None
-
-    return mark

@@ -1,0 +1,1 @@
+"""Data shipped inside the package: the snapshot of AWS managed policy documents."""

@@ -1,0 +1,151 @@
+"""Where policies live in CloudFormation resources: one table, read by the template loader.
+
+Each entry says, for a resource type, which property holds a policy document (or a list of
+inline policies), what kind of policy it is, and what it applies to. Types whose policy is
+spread over plain properties (`AWS::Lambda::Permission`) are turned into an equivalent
+resource-policy statement by `synthesize`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from iamlint.model import PolicyKind
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySlot:
+    prop: str  # property holding the document (or list of inline policies)
+    kind: PolicyKind
+    inline_list: bool = False  # Policies: [{PolicyName, PolicyDocument}]
+    target: str | None = None  # property naming what a resource policy protects
+    source_kind: str = ""  # bucket, queue, topic... (for principals: role, user, group)
+
+
+IDENTITY_TYPES = {
+    "AWS::IAM::Role": "role",
+    "AWS::IAM::User": "user",
+    "AWS::IAM::Group": "group",
+}
+
+SLOTS: dict[str, tuple[PolicySlot, ...]] = {
+    "AWS::IAM::Role": (
+        PolicySlot("Policies", PolicyKind.IDENTITY, inline_list=True, source_kind="role"),
+        PolicySlot("AssumeRolePolicyDocument", PolicyKind.TRUST, source_kind="role"),
+    ),
+    "AWS::IAM::User": (PolicySlot("Policies", PolicyKind.IDENTITY, inline_list=True, source_kind="user"),),
+    "AWS::IAM::Group": (PolicySlot("Policies", PolicyKind.IDENTITY, inline_list=True, source_kind="group"),),
+    "AWS::IAM::Policy": (PolicySlot("PolicyDocument", PolicyKind.IDENTITY, source_kind="policy"),),
+    "AWS::IAM::ManagedPolicy": (PolicySlot("PolicyDocument", PolicyKind.IDENTITY, source_kind="managed-policy"),),
+    "AWS::IAM::RolePolicy": (PolicySlot("PolicyDocument", PolicyKind.IDENTITY, target="RoleName", source_kind="role"),),
+    "AWS::IAM::UserPolicy": (PolicySlot("PolicyDocument", PolicyKind.IDENTITY, target="UserName", source_kind="user"),),
+    "AWS::IAM::GroupPolicy": (PolicySlot("PolicyDocument", PolicyKind.IDENTITY, target="GroupName", source_kind="group"),),
+    "AWS::S3::BucketPolicy": (PolicySlot("PolicyDocument", PolicyKind.RESOURCE, target="Bucket", source_kind="bucket"),),
+    "AWS::S3::AccessPoint": (PolicySlot("Policy", PolicyKind.RESOURCE, source_kind="access-point"),),
+    "AWS::S3Express::BucketPolicy": (PolicySlot("PolicyDocument", PolicyKind.RESOURCE, target="Bucket", source_kind="bucket"),),
+    "AWS::SQS::QueuePolicy": (PolicySlot("PolicyDocument", PolicyKind.RESOURCE, target="Queues", source_kind="queue"),),
+    "AWS::SNS::TopicPolicy": (PolicySlot("PolicyDocument", PolicyKind.RESOURCE, target="Topics", source_kind="topic"),),
+    "AWS::KMS::Key": (PolicySlot("KeyPolicy", PolicyKind.RESOURCE, source_kind="key"),),
+    "AWS::SecretsManager::ResourcePolicy": (
+        PolicySlot("ResourcePolicy", PolicyKind.RESOURCE, target="SecretId", source_kind="secret"),
+    ),
+    "AWS::ECR::Repository": (PolicySlot("RepositoryPolicyText", PolicyKind.RESOURCE, source_kind="repository"),),
+    "AWS::ApiGateway::RestApi": (PolicySlot("Policy", PolicyKind.RESOURCE, source_kind="rest-api"),),
+    "AWS::Events::EventBus": (PolicySlot("Policy", PolicyKind.RESOURCE, source_kind="event-bus"),),
+    "AWS::Logs::ResourcePolicy": (PolicySlot("PolicyDocument", PolicyKind.RESOURCE, source_kind="log-resource-policy"),),
+    "AWS::OpenSearchService::Domain": (PolicySlot("AccessPolicies", PolicyKind.RESOURCE, source_kind="domain"),),
+    "AWS::Elasticsearch::Domain": (PolicySlot("AccessPolicies", PolicyKind.RESOURCE, source_kind="domain"),),
+    "AWS::Backup::BackupVault": (PolicySlot("AccessPolicy", PolicyKind.RESOURCE, source_kind="backup-vault"),),
+    "AWS::Lambda::Permission": (PolicySlot("", PolicyKind.RESOURCE, target="FunctionName", source_kind="function"),),
+    "AWS::Lambda::LayerVersionPermission": (
+        PolicySlot("", PolicyKind.RESOURCE, target="LayerVersionArn", source_kind="layer"),
+    ),
+    "AWS::Events::EventBusPolicy": (PolicySlot("", PolicyKind.RESOURCE, target="EventBusName", source_kind="event-bus"),),
+}
+
+# Properties of workloads that name the role they run with.
+WORKLOAD_ROLES: dict[str, tuple[str, str]] = {
+    "AWS::Lambda::Function": ("Role", "function"),
+    "AWS::StepFunctions::StateMachine": ("RoleArn", "state machine"),
+    "AWS::ECS::TaskDefinition": ("TaskRoleArn", "task definition"),
+    "AWS::CodeBuild::Project": ("ServiceRole", "CodeBuild project"),
+    "AWS::Glue::Job": ("Role", "Glue job"),
+    "AWS::Events::Rule": ("RoleArn", "EventBridge rule"),
+    "AWS::AppSync::DataSource": ("ServiceRoleArn", "AppSync data source"),
+    "AWS::Pipes::Pipe": ("RoleArn", "EventBridge pipe"),
+    "AWS::Scheduler::Schedule": ("RoleArn", "schedule"),
+    "AWS::IAM::InstanceProfile": ("Roles", "instance profile"),
+}
+
+
+def _principal(value: Any) -> Any:
+    """Lambda's Principal property (a service, an account or "*") as a policy Principal."""
+    if value == "*":
+        return "*"
+    if isinstance(value, str) and value.endswith(".amazonaws.com"):
+        return {"Service": value}
+    return {"AWS": value}
+
+
+def synthesize(resource_type: str, props: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The resource-policy statement equivalent to a Lambda or EventBridge permission."""
+    if resource_type == "AWS::Lambda::Permission":
+        conditions: dict[str, dict[str, Any]] = {}
+        if "SourceArn" in props:
+            conditions.setdefault("ArnLike", {})["AWS:SourceArn"] = props["SourceArn"]
+        if "SourceAccount" in props:
+            conditions.setdefault("StringEquals", {})["AWS:SourceAccount"] = props["SourceAccount"]
+        if "PrincipalOrgID" in props:
+            conditions.setdefault("StringEquals", {})["aws:PrincipalOrgID"] = props["PrincipalOrgID"]
+        if "FunctionUrlAuthType" in props:
+            conditions.setdefault("StringEquals", {})["lambda:FunctionUrlAuthType"] = props["FunctionUrlAuthType"]
+        statement: dict[str, Any] = {
+            "Effect": "Allow",
+            "Principal": _principal(props.get("Principal")),
+            "Action": props.get("Action"),
+            "Resource": props.get("FunctionName"),
+        }
+        if conditions:
+            statement["Condition"] = conditions
+        return {"Version": "2012-10-17", "Statement": [statement]}
+    if resource_type == "AWS::Lambda::LayerVersionPermission":
+        statement = {
+            "Effect": "Allow",
+            "Principal": _principal(props.get("Principal")),
+            "Action": props.get("Action"),
+            "Resource": props.get("LayerVersionArn"),
+        }
+        if "OrganizationId" in props:
+            statement["Condition"] = {"StringEquals": {"aws:PrincipalOrgID": props["OrganizationId"]}}
+        return {"Version": "2012-10-17", "Statement": [statement]}
+    if resource_type == "AWS::Events::EventBusPolicy":
+        if isinstance(props.get("Statement"), Mapping):
+            return {"Version": "2012-10-17", "Statement": [props["Statement"]]}
+        statement = {
+            "Effect": "Allow",
+            "Principal": _principal(props.get("Principal")),
+            "Action": props.get("Action"),
+            "Resource": "*",
+        }
+        if "Condition" in props:
+            cond = props["Condition"]
+            if isinstance(cond, Mapping):
+                statement["Condition"] = {cond.get("Type", "StringEquals"): {cond.get("Key"): cond.get("Value")}}
+        return {"Version": "2012-10-17", "Statement": [statement]}
+    return None
+
+
+def referenced_id(node: Any) -> str | None:
+    """The logical id behind `!Ref X`, `!GetAtt X.Arn` or `[X, Arn]`, if that is what `node` is."""
+    if isinstance(node, Mapping) and len(node) == 1:
+        (key, arg), = node.items()
+        if key == "Ref" and isinstance(arg, str):
+            return arg
+        if key == "Fn::GetAtt":
+            if isinstance(arg, str):
+                return arg.split(".", 1)[0]
+            if isinstance(arg, list) and arg and isinstance(arg[0], str):
+                return arg[0]
+    return None

@@ -1,0 +1,121 @@
+"""The CloudFormation loader: intrinsics, owners, branches and exact locations."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from iamlint.engine import Engine
+from iamlint.loaders import LoadResult
+from iamlint.loaders.inputs import InputOptions, load_paths
+from iamlint.loaders.intrinsics import Resolver
+
+from conftest import FIXTURES, check_golden
+
+CFN = FIXTURES / "sources" / "cfn"
+
+
+def normalize(result: LoadResult) -> list[dict[str, Any]]:
+    """The documents a loader produced, as plain data for golden files."""
+    out = []
+    for doc in result.documents:
+        statements = []
+        for st in doc.statements:
+            statements.append({
+                "effect": st.effect,
+                st.action_key: list(st.action_texts),
+                **({st.resource_key: list(st.resource_texts)} if st.resource_key else {}),
+                **({"Principal": [f"{p.kind}:{p.value.text}" for p in st.principals]} if st.principals else {}),
+                **({"Condition": [f"{c.operator} {c.key} {list(c.values)}" for c in st.conditions]} if st.conditions else {}),
+                "line": doc.locate(st.loc).line,
+            })
+        out.append({
+            "kind": doc.kind.value,
+            "source": doc.source.describe() if doc.source else None,
+            "line": doc.locate(doc.loc).line,
+            "statements": statements,
+        })
+    return out
+
+
+def _load(path: Path, **kw: Any) -> LoadResult:
+    return load_paths([str(path)], InputOptions(**kw))
+
+
+def test_intrinsics_golden() -> None:
+    result = _load(CFN / "intrinsics.yaml")
+    assert result.errors == [] and result.problems == []
+    check_golden(CFN / "intrinsics.golden.json", json.dumps(normalize(result), indent=2) + "\n")
+
+
+def test_yaml_and_json_twins_give_the_same_findings(engine: Engine) -> None:
+    def findings(path: Path) -> list[tuple[str, str, tuple[str, ...]]]:
+        r = _load(path)
+        res = engine.run(r.documents, r.problems, r.errors)
+        return sorted((f.rule, f.message, f.evidence.resources) for f in res.findings)
+
+    yaml_findings = findings(CFN / "intrinsics.yaml")
+    assert yaml_findings and yaml_findings == findings(CFN / "intrinsics.json")
+
+
+def test_findings_point_at_the_statement_line_and_name_owner_and_branch(engine: Engine) -> None:
+    r = _load(CFN / "intrinsics.yaml")
+    res = engine.run(r.documents, r.problems, r.errors)
+    by_rule = {(f.rule, f.location.line): f for f in res.findings}
+    queue = by_rule[("IAM103", 63)]
+    assert queue.location.column == 17 and queue.statement_sid == "Queue"
+    assert queue.source is not None and queue.source.name == "HandlerRole" and queue.source.used_by == ("function Handler",)
+    receipts = by_rule[("IAM105", 68)]
+    assert receipts.source is not None and receipts.source.condition == "not IsProd"
+    # The AWS managed policy attached by ARN is checked with its real document, at the ARN's line.
+    managed = [f for f in res.findings if f.source and f.source.via == "ManagedPolicyArns[0]"]
+    assert managed and all(f.location.line == 43 for f in managed)
+
+
+def test_resolution_of_each_intrinsic() -> None:
+    r = _load(CFN / "intrinsics.yaml")
+    role = next(d for d in r.documents if d.name == "data")
+    resources = {st.sid: st.resource_texts for st in role.statements}
+    assert resources["Table"] == ("arn:aws:dynamodb:<AWS::Region>:<AWS::AccountId>:table/<OrdersTable>",)
+    assert resources["OtherTables"] == ("arn:aws:dynamodb:<AWS::Region>:<AWS::AccountId>:table/Invoices",)
+    assert resources["Key"] == ("arn:aws:kms:<AWS::Region>:<AWS::AccountId>:alias/orders-prod",)
+    assert resources["Shared"] == ("arn:aws:s3:::<ImportValue:SharedBucketName>/orders/*",)
+    trust = next(d for d in r.documents if d.kind.value == "trust")
+    assert trust.statements[0].principals[0].value.text == "lambda.amazonaws.com"
+
+
+def test_parameters_override_defaults_and_pseudo_parameters() -> None:
+    r = _load(CFN / "intrinsics.yaml", parameters={"Stage": "dev", "AWS::AccountId": "111122223333", "AWS::Region": "eu-west-1"})
+    role = next(d for d in r.documents if d.name == "data")
+    resources = {st.sid: st.resource_texts for st in role.statements}
+    assert resources["Key"] == ("arn:aws:kms:eu-west-1:111122223333:alias/orders-dev",)
+
+
+def test_resource_policies_and_permissions_are_loaded() -> None:
+    r = _load(CFN / "intrinsics.yaml")
+    kinds = {(d.kind.value, d.source.kind if d.source else None) for d in r.documents}
+    assert ("resource", "bucket") in kinds and ("resource", "function") in kinds
+
+
+def test_unresolvable_values_become_placeholders_not_crashes() -> None:
+    template = {"Resources": {}, "Mappings": {"M": {"a": {"b": "c"}}}}
+    resolver = Resolver(template)
+    assert resolver.resolve({"Fn::FindInMap": ["M", "x", "b"]}) == "<Fn::FindInMap>"
+    assert resolver.resolve({"Fn::Select": [5, ["a"]]}) == "<Fn::Select>"
+    assert resolver.resolve({"Fn::Sub": "${Nope}-x"}) == "<Sub:Nope>-x"
+    assert resolver.resolve({"Fn::Sub": "arn:aws:s3:::b/${aws:username}/${!Literal}"}) == "arn:aws:s3:::b/${aws:username}/${Literal}"
+    deep: Any = "x"
+    for _ in range(200):
+        deep = {"Fn::Base64": deep}
+    assert resolver.resolve(deep) == "<Fn::Base64>"
+    assert len(resolver.problems) == 4
+
+
+def test_template_errors_are_located(tmp_path: Path, engine: Engine) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("Resources:\n  Role:\n    Type: AWS::IAM::Role\n    Properties:\n      Policies: nope\n")
+    r = _load(bad)
+    assert r.problems and r.problems[0].loc.line == 5
+    res = engine.run(r.documents, r.problems, r.errors)
+    assert res.exit_code(res.findings[0].severity) == 2
