@@ -7,6 +7,7 @@ is read at import.
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import fnmatch
 import json
@@ -44,10 +45,13 @@ class ActionInfo:
     resource_types: tuple[str, ...]  # names of ResourceType; empty = only "*" is accepted
     condition_keys: tuple[str, ...]
     dependent_actions: tuple[str, ...]
+    full_name: str = ""  # service:Name, kept because every rule asks for it
+    key: str = ""  # lower-case service:name, the form IAM compares
 
-    @property
-    def full_name(self) -> str:
-        return f"{self.service}:{self.name}"
+    def __post_init__(self) -> None:
+        full = f"{self.service}:{self.name}"
+        object.__setattr__(self, "full_name", full)
+        object.__setattr__(self, "key", full.lower())
 
     @property
     def access_level(self) -> str:
@@ -78,6 +82,7 @@ class Catalog:
         self._resource_types: dict[str, dict[str, ResourceType]] = {}
         self._condition_keys: dict[str, dict[str, str]] = {}
         self._matches: dict[tuple[int, str], bool] = {}
+        self._sorted_keys: dict[str, list[str]] = {}
         self._types_of: dict[int, tuple[ResourceType, ...]] = {}
 
     # -- data version -----------------------------------------------------------------
@@ -131,6 +136,7 @@ class Catalog:
             for key, entry in raw.items()
         }
         self._actions[prefix] = table
+        self._sorted_keys[prefix] = sorted(table)
         return table
 
     def action(self, full_name: str) -> ActionInfo | None:
@@ -168,9 +174,14 @@ class Catalog:
             return tuple(out)
         head = name[:-1]
         if name.endswith("*") and not globs.has_wildcard(head):
-            # The common shape (Get*, List*): a prefix test, no regex to compile.
+            # The common shape (Get*, List*): a range of the sorted names, no regex.
             for svc in services:
-                out.extend(a for key, a in self.actions(svc).items() if key.startswith(head))
+                table = self.actions(svc)
+                keys = self._sorted_keys.get(svc, [])
+                i = bisect.bisect_left(keys, head)
+                while i < len(keys) and keys[i].startswith(head):
+                    out.append(table[keys[i]])
+                    i += 1
             return tuple(out)
         regex = re.compile(fnmatch.translate(name))
         for svc in services:

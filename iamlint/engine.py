@@ -97,6 +97,16 @@ class Engine:
         errors: Iterable[InputError] = (),
         files: int = 0,
     ) -> LintResult:
+        findings, count = self.check(documents, problems, errors)
+        return self.result(findings, count, files)
+
+    def check(
+        self,
+        documents: Iterable[PolicyDocument],
+        problems: Iterable[Problem] = (),
+        errors: Iterable[InputError] = (),
+    ) -> tuple[list[Finding], int]:
+        """Findings for these inputs, unordered; `result` merges batches into one result."""
         findings: list[Finding] = []
         for err in errors:
             loc = Location(err.file, err.line, err.column, err.keys)
@@ -109,6 +119,9 @@ class Engine:
         for doc in documents:
             count += 1
             findings.extend(self.check_document(doc))
+        return findings, count
+
+    def result(self, findings: Iterable[Finding], documents: int, files: int) -> LintResult:
         unique: dict[tuple[object, ...], Finding] = {}
         for f in findings:
             key = _key(f)
@@ -119,7 +132,7 @@ class Engine:
                 # Reported under both branches of an Fn::If: it does not depend on the condition.
                 unique[key] = replace(kept, source=replace(kept.source, condition=None))
         ordered = sorted(unique.values(), key=_order)
-        return LintResult(findings=tuple(ordered), documents=count, files=files)
+        return LintResult(findings=tuple(ordered), documents=documents, files=files)
 
     def check_document(self, doc: PolicyDocument) -> list[Finding]:
         out: list[Finding] = []

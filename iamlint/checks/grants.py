@@ -199,7 +199,11 @@ def _covered_types(ctx: RuleContext, st: Statement, resource: str) -> list[str]:
         # every table the principal could name.
         if globs.covers_template(parts[5], t_parts[5]):
             names.setdefault(rt.name, None)
-    return [f"{service} " + ", ".join(names)] if names else []
+    if not names:
+        return []
+    ordered = sorted(names, key=str.lower)
+    shown = ", ".join(ordered[:8]) + (f" and {len(ordered) - 8} more types" if len(ordered) > 8 else "")
+    return [f"{service} {shown}"]
 
 
 def _types_by_service(ctx: RuleContext, st: Statement) -> dict[str, tuple[ResourceType, ...]]:
@@ -208,9 +212,13 @@ def _types_by_service(ctx: RuleContext, st: Statement) -> dict[str, tuple[Resour
     if cached is not None and cached[0] is st:
         return cached[1]  # type: ignore[no-any-return]
     out: dict[str, dict[str, ResourceType]] = {}
+    types_of = ctx.catalog.action_resource_types
     for a in grant(ctx, st).actions:
-        for rt in ctx.catalog.action_resource_types(a):
-            out.setdefault(rt.service, {})[rt.name] = rt
+        table = out.get(a.service)
+        if table is None:
+            table = out[a.service] = {}
+        for rt in types_of(a):
+            table[rt.name] = rt
     result = {svc: tuple(types.values()) for svc, types in out.items()}
     ctx.cache[key] = (st, result)
     return result
@@ -254,7 +262,7 @@ def pass_role(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
         if not star and has_service:
             continue
         entry = next(
-            (v for v in st.actions if any(a.full_name.lower() == "iam:passrole" for a in ctx.catalog.expand(v.text))),
+            (v for v in st.actions if any(a.key == "iam:passrole" for a in ctx.catalog.expand(v.text))),
             st.actions[0],
         )
         if star:

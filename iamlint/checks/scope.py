@@ -60,7 +60,7 @@ def _grant(ctx: RuleContext, st: Statement) -> Grant:
     seen: dict[str, ActionInfo] = {}
     for _, exp in per_entry:
         for a in exp:
-            seen.setdefault(a.full_name.lower(), a)
+            seen.setdefault(a.key, a)
     star_resource = st.resource_key == "Resource" and any(globs.is_total(r) for r in st.resource_texts)
     open_ended = all_actions or st.not_action
     return Grant(

@@ -22,8 +22,8 @@ def unknown_action(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
     for st in doc.statements:
         for v in st.actions:
             text = v.text
-            if text in ("*", "*:*") or globs.is_placeholder(text):
-                continue
+            if text in ("*", "*:*") or globs.is_placeholder(text) or cat.expand(text):
+                continue  # names at least one action: valid
             problem: str | None = None
             suggestion: str | None = None
             if not _ACTION_RE.match(text):
