@@ -8,12 +8,57 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Any
 
 from iamlint import globs
 from iamlint.checks import Hit, RuleContext, check
-from iamlint.model import Evidence, PolicyDocument
+from iamlint.model import Evidence, PolicyDocument, Severity
+from iamlint.ruleset import read_data_table
 
 _ACTION_RE = re.compile(r"^[A-Za-z0-9*?\-_.]+:[A-Za-z0-9*?\-_.]+$")
+
+# How a name the catalogue lacks is reported, by what rules/data/catalog_gaps.yaml knows
+# of it: a retired service or an action AWS itself still uses is worth a note, not an alarm.
+_GAP_SEVERITY = {
+    "retired": Severity.LOW,
+    "undocumented": Severity.INFO,
+    "renamed": Severity.LOW,
+    "legacy": Severity.LOW,
+}
+
+
+def _gaps(ctx: RuleContext) -> tuple[dict[str, Any], dict[str, Any]]:
+    cached = ctx.cache.get("catalog_gaps")
+    if cached is None:
+        table: Any = read_data_table("catalog_gaps.yaml")
+        services = {str(e["prefix"]).lower(): e for e in table.get("services", ())}
+        actions = {str(e["action"]).lower(): e for e in table.get("actions", ())}
+        cached = ctx.cache["catalog_gaps"] = (services, actions)
+    return cached  # type: ignore[no-any-return]
+
+
+def _known_gap(ctx: RuleContext, text: str) -> tuple[str, Severity | None]:
+    """What the gaps table says of an unknown name: (explanation, severity), or ("", None)."""
+    services, actions = _gaps(ctx)
+    prefix = text.partition(":")[0].lower()
+    entry = actions.get(text.lower()) or services.get(prefix)
+    if entry is None:
+        return "", None
+    status = str(entry["status"])
+    what = entry.get("name", prefix)
+    if status == "retired":
+        note = f"; AWS retired {what} ({entry.get('since', 'date unknown')}), so it grants nothing"
+    elif status == "renamed":
+        note = f"; AWS renamed it to {entry.get('replacement')}"
+    elif status == "legacy":
+        note = "; a legacy name AWS no longer lists"
+        if entry.get("replacement"):
+            note += f", replaced by {entry['replacement']}"
+    elif status == "undocumented":
+        note = "; AWS uses it in its own managed policies but does not document it"
+    else:
+        return f"; {status}: see {entry.get('source')}", None
+    return note + f" ({entry.get('source')})", _GAP_SEVERITY.get(status)
 
 
 @check("IAM111")
@@ -43,10 +88,12 @@ def unknown_action(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
                         suggestion = cat.suggest_action(text)
             if problem is None:
                 continue
-            hint = f"; did you mean {suggestion!r}?" if suggestion else ""
+            gap, severity = _known_gap(ctx, text)
+            hint = gap or (f"; did you mean {suggestion!r}?" if suggestion else "")
             yield Hit(
                 loc=v.loc,
                 statement=st,
                 args={"action": text, "problem": problem, "hint": hint},
-                evidence=Evidence(actions=(text,), notes=(f"did you mean {suggestion}",) if suggestion else ()),
+                evidence=Evidence(actions=(text,), notes=(f"did you mean {suggestion}",) if suggestion and not gap else ()),
+                severity=severity,
             )
