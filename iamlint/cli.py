@@ -86,21 +86,24 @@ def _outputs(values: Sequence[str]) -> list[tuple[str, str]]:
 @click.option("--severity", "severity", multiple=True, metavar="ID=LEVEL", help="Override a rule's severity.")
 @click.option("--fail-on", type=click.Choice(_SEVERITIES), default="low", show_default=True,
               help="Exit 1 when a finding is at or above this severity.")
-@click.option("--input-kind", type=click.Choice(["auto", "policy"]), default="auto", show_default=True,
+@click.option("--input-kind", type=click.Choice(["auto", "policy", "cloudformation", "sam", "cdk", "authorization-details"]), default="auto", show_default=True,
               help="Treat every input as this kind instead of detecting it.")
 @click.option("--include", multiple=True, metavar="GLOB", help="When walking directories, only files matching GLOB.")
 @click.option("--exclude", multiple=True, metavar="GLOB", help="When walking directories, skip files and folders matching GLOB.")
 @click.option("--max-file-size", type=int, default=50 * 1024 * 1024, show_default=True,
               help="Refuse input files larger than this many bytes.")
 @click.option("--strict", is_flag=True, help="Let a crashing rule raise its exception (for debugging).")
+@click.option("-j", "--jobs", type=click.IntRange(0, 64), default=0, show_default=True,
+              help="Worker processes for large runs (0: one per available core).")
 @click.option("--color/--no-color", default=None, help="Colour the text output (default: on a terminal).")
 def check(paths: tuple[str, ...], fmt: str, outputs: tuple[str, ...], select: tuple[str, ...],
           ignore: tuple[str, ...], severity: tuple[str, ...], fail_on: str, input_kind: str,
           include: tuple[str, ...], exclude: tuple[str, ...], max_file_size: int, strict: bool,
-          color: bool | None) -> None:
+          jobs: int, color: bool | None) -> None:
     """Check IAM policies in files, directories or standard input (-)."""
-    from iamlint.engine import Engine, LintConfig  # noqa: PLC0415 - keeps --help fast
-    from iamlint.loaders.inputs import InputOptions, load_paths  # noqa: PLC0415
+    from iamlint.engine import LintConfig  # noqa: PLC0415 - keeps --help fast
+    from iamlint.loaders.inputs import InputOptions  # noqa: PLC0415
+    from iamlint.runner import check_paths  # noqa: PLC0415
 
     config = LintConfig(
         select=_split(select),
@@ -111,9 +114,7 @@ def check(paths: tuple[str, ...], fmt: str, outputs: tuple[str, ...], select: tu
     )
     extra_outputs = _outputs(outputs)
     options = InputOptions(kind=input_kind, include=include, exclude=exclude, max_bytes=max_file_size)
-    loaded = load_paths(paths, options)
-    engine = Engine(config)
-    result = engine.run(loaded.documents, loaded.problems, loaded.errors, files=loaded.files)
+    result, engine = check_paths(paths, options, config, jobs)
     _emit(result, engine.rules, fmt, extra_outputs, color)
     sys.exit(result.exit_code(config.fail_on))
 

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from iamlint.loaders import LoadResult
+from iamlint.loaders import LoadResult, cdk
 from iamlint.loaders.located import Located, ParseError, parse_any
 from iamlint.model import InputError
 
@@ -40,9 +40,20 @@ def _excluded(rel: str, name: str, patterns: Sequence[str]) -> bool:
 
 
 def walk(root: str, options: InputOptions) -> Iterator[str]:
-    """Candidate files under `root`, in a stable order, never following directory symlinks."""
+    """Candidate files under `root`, in a stable order, never following directory symlinks.
+
+    A CDK cloud assembly (cdk.out) is one input: its folder is yielded, not its files.
+    """
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         rel_dir = os.path.relpath(dirpath, root)
+        if cdk.is_assembly_dir(dirpath):
+            dirnames[:] = []
+            rel = os.path.normpath(os.path.join(rel_dir, cdk.MANIFEST))  # globs see its manifest
+            if not _excluded(rel, cdk.MANIFEST, options.exclude) and (
+                not options.include or _excluded(rel, cdk.MANIFEST, options.include)
+            ):
+                yield dirpath
+            continue
         keep = []
         for d in sorted(dirnames):
             rel = os.path.normpath(os.path.join(rel_dir, d))
@@ -108,20 +119,30 @@ def _looks_relevant(data: bytes) -> bool:
 
 def detect_kind(data: object) -> str:
     """What a parsed input is, by content: template, SAM template, dump, or policy."""
-    from iamlint.loaders.cloudformation import is_template  # noqa: PLC0415
-
-    if is_template(data):
+    if cdk.is_assembly_manifest(data):
+        return "cdk"
+    if isinstance(data, Mapping) and (
+        isinstance(data.get("Resources"), Mapping) or "AWSTemplateFormatVersion" in data
+    ):
         assert isinstance(data, Mapping)
         transform = data.get("Transform")
         transforms = transform if isinstance(transform, list) else [transform]
         if any(isinstance(t, str) and t.startswith("AWS::Serverless") for t in transforms):
             return "sam"
         return "cloudformation"
+    from iamlint.loaders.auth_details import is_auth_details  # noqa: PLC0415
+
+    if is_auth_details(data):
+        return "authorization-details"
     return "policy"
 
 
 def dispatch(located: Located, options: InputOptions, explicit: bool) -> LoadResult:
     kind = options.kind if options.kind != "auto" else detect_kind(located.data)
+    if kind == "cdk":
+        if not explicit and not cdk.is_assembly_manifest(located.data):
+            return LoadResult(skipped=[located.file])
+        return cdk.load_cdk(located.file, options)
     if kind in ("cloudformation", "sam"):
         from iamlint.loaders.cloudformation import TemplateOptions, load_template  # noqa: PLC0415
 
@@ -130,18 +151,35 @@ def dispatch(located: Located, options: InputOptions, explicit: bool) -> LoadRes
 
             return load_sam(located, TemplateOptions(parameters=options.parameters))
         return load_template(located, TemplateOptions(parameters=options.parameters))
+    if kind == "authorization-details":
+        from iamlint.loaders.auth_details import load_auth_details  # noqa: PLC0415
+
+        return load_auth_details(located)
     from iamlint.loaders import policy_file  # noqa: PLC0415 - loaders import on demand
 
     return policy_file.load_policy_file(located, explicit)
 
 
+def expand_inputs(paths: Iterable[str], options: InputOptions) -> list[tuple[str, bool]]:
+    """Every input to load, with whether the user named it (True) or a walk found it."""
+    out: list[tuple[str, bool]] = []
+    for path in paths:
+        if path != "-" and os.path.isdir(path):
+            out.extend((file, False) for file in walk(path, options))
+        else:
+            out.append((path, True))
+    return out
+
+
+def load_input(path: str, options: InputOptions, *, explicit: bool) -> LoadResult:
+    if path != "-" and os.path.isdir(path):
+        return cdk.load_cdk(path, options)  # walk() yields a folder only for a cloud assembly
+    return load_file(path, options, explicit=explicit)
+
+
 def load_paths(paths: Iterable[str], options: InputOptions | None = None) -> LoadResult:
     options = options or InputOptions()
     result = LoadResult()
-    for path in paths:
-        if path != "-" and os.path.isdir(path):
-            for file in walk(path, options):
-                result.extend(load_file(file, options, explicit=False))
-        else:
-            result.extend(load_file(path, options, explicit=True))
+    for path, explicit in expand_inputs(paths, options):
+        result.extend(load_input(path, options, explicit=explicit))
     return result

@@ -115,6 +115,11 @@ class Resolver:
             return NO_VALUE
         if name in _PSEUDO_FIXED:
             return self.parameters.get(name, _PSEUDO_FIXED[name])
+        if name == "AWS::StackId" and name not in self.parameters:
+            # Shaped like a real stack id, so that the common Split/Select idioms that
+            # take it apart (CDK uses them for unique names) find the parts they expect.
+            uuid = "-".join(f"<AWS::StackId:{i}>" for i in range(1, 6))
+            return f"arn:aws:cloudformation:{self._ref('AWS::Region')}:{self._ref('AWS::AccountId')}:stack/{self._ref('AWS::StackName')}/{uuid}"
         if name in _PSEUDO_UNKNOWN:
             return self.parameters.get(name, f"<{name}>")
         if name in self._params:
