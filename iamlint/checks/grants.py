@@ -261,6 +261,14 @@ def pass_role(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
         star = g.star_resource and st.resource_key == "Resource"
         if not star and has_service:
             continue
+        passrole = ctx.catalog.action("iam:PassRole")
+        if (
+            not star
+            and st.resource_key == "Resource"
+            and passrole is not None
+            and not any(ctx.catalog.resource_matches(passrole, r) for r in st.resource_texts)
+        ):
+            continue  # names no role (an S3 ARN, say): passes nothing; IAM112 reports the mismatch
         entry = next(
             (v for v in st.actions if any(a.key == "iam:passrole" for a in ctx.catalog.expand(v.text))),
             st.actions[0],
@@ -334,8 +342,8 @@ def resource_mismatch(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
         if st.not_action or st.resource_key != "Resource":
             continue
         resources = st.resource_texts
-        if any(globs.is_total(r) for r in resources):
-            continue
+        if not resources or any(globs.is_total(r) for r in resources):
+            continue  # no valid resource left (IAM002 reports why), or "*"
         for text, expansion in grant(ctx, st).per_entry:
             if not expansion or text in ("*", "*:*"):
                 continue

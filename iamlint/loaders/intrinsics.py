@@ -232,6 +232,9 @@ def _fn_select(r: Resolver, arg: Any, depth: int) -> Any:
     except ValueError:
         raise IntrinsicError(f"index {index_text!r} is not a number") from None
     if not 0 <= index < len(values):
+        if any(isinstance(v, str) and "<" in v for v in values):
+            # The list came from splitting an unresolved value: its real length is unknown.
+            return f"<Select:{index}>"
         raise IntrinsicError(f"index {index} is out of range for a list of {len(values)}")
     return values[index]
 
