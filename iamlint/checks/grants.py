@@ -20,7 +20,8 @@ from iamlint.ruleset import read_data_table
 
 def _allows(doc: PolicyDocument) -> Iterator[Statement]:
     # Trust policies grant sts:AssumeRole* to a principal; their wildcards are trust rules.
-    if doc.kind is PolicyKind.TRUST:
+    # A permissions boundary grants nothing: it caps what identity policies grant.
+    if doc.kind in (PolicyKind.TRUST, PolicyKind.BOUNDARY):
         return
     for st in doc.statements:
         if st.is_allow:
@@ -341,9 +342,13 @@ def resource_mismatch(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
     for st in _allows(doc):
         if st.not_action or st.resource_key != "Resource":
             continue
+        # Only ARNs are compared with the catalogue's formats: API Gateway resource policies
+        # use the "execute-api:/stage/GET/path" shorthand.
         resources = st.resource_texts
         if not resources or any(globs.is_total(r) for r in resources):
             continue  # no valid resource left (IAM002 reports why), or "*"
+        if not all(r.startswith("arn:") for r in resources):
+            continue
         for text, expansion in grant(ctx, st).per_entry:
             if not expansion or text in ("*", "*:*"):
                 continue
