@@ -19,8 +19,12 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	touch $(VENV)/.installed $@
 
 demo: $(VENV)/.installed
-	@echo "== iamlint check: findings in the bundled example =="
+	@echo "== iamlint check: findings in the bundled example (exit 1 means findings) =="
 	-$(BIN)/iamlint check fixtures/demo
+	@echo
+	@echo "== iamlint narrow: a least-privilege policy for OrdersFunction from its CloudTrail logs =="
+	$(BIN)/iamlint narrow fixtures/demo/template.yaml --function OrdersFunction \
+		--cloudtrail fixtures/demo/cloudtrail --session orders-fn --format yaml --explain
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest

@@ -6,10 +6,11 @@ errors (or a rule that crashed); 130 interrupted.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import click
@@ -18,6 +19,16 @@ from iamlint import __version__
 from iamlint.model import Severity
 
 _SEVERITIES = [s.label for s in sorted(Severity, reverse=True)]
+OUTPUT_FORMATS = ["text", "json", "sarif", "github", "markdown"]  # iamlint.reporters.FORMATS, kept in step by a test
+
+
+def _github_link_base() -> str:
+    """Where Markdown links point in GitHub Actions: the file at the commit being checked."""
+    env = os.environ
+    if env.get("GITHUB_REPOSITORY") and env.get("GITHUB_SHA"):
+        server = env.get("GITHUB_SERVER_URL", "https://github.com")
+        return f"{server}/{env['GITHUB_REPOSITORY']}/blob/{env['GITHUB_SHA']}"
+    return ""
 
 
 def _version_message() -> str:
@@ -78,18 +89,28 @@ def _outputs(values: Sequence[str]) -> list[tuple[str, str]]:
 @cli.command()
 @click.argument("paths", nargs=-1, required=True)
 @click.option("-f", "--format", "fmt", default="text", show_default=True,
-              type=click.Choice(["text", "json"]), help="Output format on standard output.")
+              type=click.Choice(OUTPUT_FORMATS), help="Output format on standard output.")
 @click.option("--output", "outputs", multiple=True, metavar="FORMAT=PATH",
-              help="Also write FORMAT to PATH (repeatable).")
+              help="Also write FORMAT to PATH, atomically (repeatable; any --format value).")
+@click.option("--config", "config_path", metavar="PATH",
+              help="Configuration file (default: .iamlint.yaml or [tool.iamlint] in pyproject.toml, "
+                   "from the current directory upward).")
+@click.option("--baseline", "baseline_path", metavar="FILE", help="Report only findings not recorded in FILE.")
+@click.option("--baseline-write", "baseline_write", metavar="FILE",
+              help="Record the current findings in FILE (then only input errors fail the run).")
+@click.option("--skip-irrelevant", is_flag=True,
+              help="Skip named files that hold no IAM input instead of failing (for pre-commit).")
+@click.option("--parameter", "parameters", multiple=True, metavar="NAME=VALUE",
+              help="CloudFormation parameter value (repeatable).")
 @click.option("--select", multiple=True, metavar="IDS", help="Run only these rules (ids or prefixes, comma-separated).")
 @click.option("--ignore", multiple=True, metavar="IDS", help="Skip these rules (ids or prefixes, comma-separated).")
 @click.option("--severity", "severity", multiple=True, metavar="ID=LEVEL", help="Override a rule's severity.")
-@click.option("--fail-on", type=click.Choice(_SEVERITIES), default="low", show_default=True,
-              help="Exit 1 when a finding is at or above this severity.")
+@click.option("--fail-on", type=click.Choice(_SEVERITIES), default=None,
+              help="Exit 1 when a finding is at or above this severity.  [default: low]")
 @click.option("--input-kind", type=click.Choice(["auto", "policy", "cloudformation", "sam", "cdk", "authorization-details"]), default="auto", show_default=True,
               help="Treat every input as this kind instead of detecting it.")
 @click.option("--include", multiple=True, metavar="GLOB", help="When walking directories, only files matching GLOB.")
-@click.option("--exclude", multiple=True, metavar="GLOB", help="When walking directories, skip files and folders matching GLOB.")
+@click.option("--exclude", multiple=True, metavar="GLOB", help="Skip files and folders matching GLOB (walked or named).")
 @click.option("--max-file-size", type=int, default=50 * 1024 * 1024, show_default=True,
               help="Refuse input files larger than this many bytes.")
 @click.option("--strict", is_flag=True, help="Let a crashing rule raise its exception (for debugging).")
@@ -97,42 +118,115 @@ def _outputs(values: Sequence[str]) -> list[tuple[str, str]]:
               help="Worker processes for large runs (0: one per available core).")
 @click.option("--color/--no-color", default=None, help="Colour the text output (default: on a terminal).")
 def check(paths: tuple[str, ...], fmt: str, outputs: tuple[str, ...], select: tuple[str, ...],
-          ignore: tuple[str, ...], severity: tuple[str, ...], fail_on: str, input_kind: str,
+          ignore: tuple[str, ...], severity: tuple[str, ...], fail_on: str | None, input_kind: str,
           include: tuple[str, ...], exclude: tuple[str, ...], max_file_size: int, strict: bool,
-          jobs: int, color: bool | None) -> None:
+          jobs: int, color: bool | None, config_path: str | None = None, baseline_path: str | None = None,
+          baseline_write: str | None = None, skip_irrelevant: bool = False,
+          parameters: tuple[str, ...] = ()) -> None:
     """Check IAM policies in files, directories or standard input (-)."""
+    with _fatal_errors():
+        _check(paths, fmt, outputs, select, ignore, severity, fail_on, input_kind, include, exclude,
+               max_file_size, strict, jobs, color, config_path, baseline_path, baseline_write,
+               skip_irrelevant, parameters)
+
+
+def _check(paths: tuple[str, ...], fmt: str, outputs: tuple[str, ...], select: tuple[str, ...],
+           ignore: tuple[str, ...], severity: tuple[str, ...], fail_on: str | None, input_kind: str,
+           include: tuple[str, ...], exclude: tuple[str, ...], max_file_size: int, strict: bool,
+           jobs: int, color: bool | None, config_path: str | None, baseline_path: str | None,
+           baseline_write: str | None, skip_irrelevant: bool, parameters: tuple[str, ...]) -> None:
     from iamlint.engine import LintConfig  # noqa: PLC0415 - keeps --help fast
+    from iamlint.fingerprints import find_root  # noqa: PLC0415
     from iamlint.loaders.inputs import InputOptions  # noqa: PLC0415
     from iamlint.runner import check_paths  # noqa: PLC0415
+    from iamlint.stages import after_engine, apply_baseline, load_settings  # noqa: PLC0415
 
+    file_config = load_settings(config_path)
     config = LintConfig(
-        select=_split(select),
-        ignore=_split(ignore),
-        severity=_severity_overrides(severity),
-        fail_on=Severity.parse(fail_on),
+        select=_split(select) if select else file_config.select or (),
+        ignore=_split(ignore) if ignore else file_config.ignore or (),
+        severity={**file_config.severity, **_severity_overrides(severity)},
+        fail_on=Severity.parse(fail_on) if fail_on else file_config.fail_on or Severity.LOW,
         strict=strict,
+        settings=file_config.settings,
+        custom_rules=file_config.custom_rules,
     )
     extra_outputs = _outputs(outputs)
-    options = InputOptions(kind=input_kind, include=include, exclude=exclude, max_bytes=max_file_size)
-    result, engine = check_paths(paths, options, config, jobs)
-    _emit(result, engine.rules, fmt, extra_outputs, color)
+    exclude = exclude or file_config.exclude
+    options = InputOptions(kind=input_kind, include=include or file_config.include, exclude=exclude,
+                           max_bytes=max_file_size, skip_irrelevant=skip_irrelevant,
+                           parameters={**file_config.parameters, **_parameters(parameters)})
+    paths = tuple(p for p in paths if p == "-" or not file_config.excluded(p) and not _named_excluded(p, exclude))
+    root = find_root()
+    result, engine = check_paths(paths, options, config, jobs, post=after_engine(file_config, config, paths, options))
+    result = apply_baseline(result, root, baseline_path or file_config.baseline, baseline_write)
+    _emit(result, engine.rules, fmt, extra_outputs, color, root)
     sys.exit(result.exit_code(config.fail_on))
 
 
-def _emit(result: Any, rules: Any, fmt: str, outputs: list[tuple[str, str]], color: bool | None) -> None:
+class _Fatal(click.ClickException):
+    """A configuration, baseline or output file problem: exit status 2."""
+
+    exit_code = 2
+
+
+@contextlib.contextmanager
+def _fatal_errors() -> Iterator[None]:
+    from iamlint.baseline import BaselineError  # noqa: PLC0415
+    from iamlint.config import ConfigError  # noqa: PLC0415
+    from iamlint.files import WriteError  # noqa: PLC0415
+
+    try:
+        yield
+    except (ConfigError, BaselineError, WriteError) as exc:
+        raise _Fatal(str(exc)) from None
+    except OSError as exc:  # an --output or baseline path that cannot be written
+        raise _Fatal(f"{exc.filename or ''}: {exc.strerror or exc}") from None
+
+
+def _parameters(values: Sequence[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"expected NAME=VALUE, found {item!r}", param_hint="--parameter")
+        out[name.strip()] = value
+    return out
+
+
+def _named_excluded(path: str, patterns: Sequence[str]) -> bool:
+    """--exclude also applies to files named on the command line (pre-commit names them all)."""
+    import fnmatch  # noqa: PLC0415
+
+    rel = os.path.normpath(path)
+    return any(fnmatch.fnmatch(rel, p) or fnmatch.fnmatch(os.path.basename(rel), p) for p in patterns)
+
+
+def _emit(result: Any, rules: Any, fmt: str, outputs: list[tuple[str, str]], color: bool | None,
+          root: str = ".") -> None:
     from iamlint.catalog import get_catalog  # noqa: PLC0415
     from iamlint.reporters import ReportOptions, get_reporter  # noqa: PLC0415
 
     use_color = sys.stdout.isatty() and "NO_COLOR" not in os.environ if color is None else color
-    base = ReportOptions(tool_version=__version__, catalog_version=get_catalog().data_version())
+    base = ReportOptions(tool_version=__version__, catalog_version=get_catalog().data_version(), root=root,
+                         link_base=_github_link_base())
     for out_fmt, path in outputs:
         text = get_reporter(out_fmt)(result, rules, base)
         from iamlint.files import write_atomic  # noqa: PLC0415
 
         write_atomic(path, text)
     shown = ReportOptions(color=use_color and fmt == "text", tool_version=base.tool_version,
-                          catalog_version=base.catalog_version)
+                          catalog_version=base.catalog_version, root=root, link_base=base.link_base)
     click.echo(get_reporter(fmt)(result, rules, shown), nl=False)
+
+
+def _register_lazy_commands() -> None:
+    from iamlint.narrow.command import narrow_command  # noqa: PLC0415 - tiny; its work imports lazily
+
+    cli.add_command(narrow_command)
+
+
+_register_lazy_commands()
 
 
 @cli.command("rules")

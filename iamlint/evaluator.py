@@ -1,0 +1,759 @@
+"""IAM request evaluation, and the proof that one set of policies grants nothing another does not.
+
+`evaluate` decides a request as IAM does for identity-based policies: an explicit Deny wins, else
+any matching Allow allows, else the request is implicitly denied. `contains` proves that every
+request `inner` allows, `outer` allows too; the narrower needs that proof before it may show a
+proposal. The proof is sound for every action and resource string, not only those the catalogue
+knows; where it cannot decide it says so, and a counterexample it offers is one `evaluate` confirms.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime
+import enum
+import ipaddress
+import itertools
+import operator
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from iamlint import globs
+from iamlint.catalog import Catalog
+from iamlint.model import Condition, PolicyDocument, Statement
+
+STAR, ONE = globs.STAR, globs.ONE
+_VAR = "\x00$"  # a policy variable token: _VAR + lower-case key [+ "\x01" + default value]
+_PIECE_RE = re.compile(r"\$\{[^}]*\}|.", re.DOTALL)
+_VAR_BODY_RE = re.compile(r"\s*([^,']+?)\s*(?:,\s*'((?:[^']|'')*)'\s*)?")
+_MAX_STATES = 20_000  # pattern-containment search budget; past it the answer is "cannot prove"
+_PROBE_ACTIONS = ("s3:GetObject", "ec2:DescribeInstances", "iam:PassRole", "sts:GetCallerIdentity")
+
+_Ctx = Mapping[str, tuple[str, ...]]
+_Test = Callable[[str, tuple[str, ...], _Ctx], bool]
+
+
+class Decision(enum.Enum):
+    ALLOW = "allow"
+    EXPLICIT_DENY = "explicit-deny"
+    IMPLICIT_DENY = "implicit-deny"
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    action: str  # "s3:GetObject"; matched case-insensitively, as IAM does
+    resource: str  # a concrete ARN, or "*" for actions that take no resource
+    # Condition keys (case-insensitive) to values; policy variables (${aws:username}) read it too.
+    context: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    decision: Decision
+    allowed_by: tuple[Statement, ...]
+    denied_by: tuple[Statement, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Containment:
+    contained: bool
+    counterexample: Request | None  # allowed by `inner`, not by `outer` (checked with evaluate)
+    reason: str  # empty when contained; starts with "cannot prove" when no counterexample
+
+
+# -- patterns ---------------------------------------------------------------------------------
+@lru_cache(maxsize=65536)
+def _tokens(text: str, variables: bool) -> tuple[str, ...]:
+    """Literal characters, STAR, ONE and variable tokens. `${*}`, `${?}` and `${$}` are the
+    literal characters (IAM User Guide, "Policy elements: Variables and tags"); `<...>`
+    placeholders stay literal text, so they match only themselves."""
+    out: list[str] = []
+    for piece in _PIECE_RE.findall(text) if variables else list(text):
+        if piece == "*":
+            if not out or out[-1] != STAR:
+                out.append(STAR)
+        elif piece == "?":
+            out.append(ONE)
+        elif len(piece) == 1:
+            out.append(piece)
+        elif piece[2:-1] in ("*", "?", "$"):
+            out.append(piece[2])
+        elif (m := _VAR_BODY_RE.fullmatch(piece[2:-1])) is not None:
+            default = "" if m[2] is None else "\x01" + m[2].replace("''", "'")
+            out.append(_VAR + m[1].lower() + default)
+        else:
+            out.extend(piece)
+    return tuple(out)
+
+
+def _var_value(token: str, ctx: _Ctx) -> str | None:
+    # A variable without a single value in the request (absent or multivalued) has no value
+    # unless the policy gives a default: the pattern holding it matches nothing.
+    key, has_default, default = token[len(_VAR) :].partition("\x01")
+    values = ctx.get(key, ())
+    if len(values) == 1:
+        return values[0]
+    return default if has_default else None
+
+
+@lru_cache(maxsize=16384)
+def _regex(source: str) -> re.Pattern[str]:
+    return re.compile(source, re.DOTALL)
+
+
+def _glob(tokens: tuple[str, ...], value: str, ctx: _Ctx, *, arn: bool = False) -> bool:
+    """Does `value` match? With `arn`, `*` and `?` stay inside their colon-delimited field in
+    the first five fields (ArnLike compares the six fields separately: IAM User Guide,
+    "Condition operators", ARN condition operators)."""
+    static = _static_regex(tokens, arn)
+    if static is not None:
+        return static.fullmatch(value) is not None
+    source = _regex_source(tokens, ctx, arn)
+    return source is not None and _regex(source).fullmatch(value) is not None
+
+
+@lru_cache(maxsize=65536)
+def _static_regex(tokens: tuple[str, ...], arn: bool) -> re.Pattern[str] | None:
+    """The compiled pattern, when it holds no variable (most do not)."""
+    if any(len(tok) > 1 and tok not in (STAR, ONE) for tok in tokens):
+        return None
+    source = _regex_source(tokens, {}, arn)
+    return None if source is None else _regex(source)
+
+
+def _regex_source(tokens: tuple[str, ...], ctx: _Ctx, arn: bool) -> str | None:
+    arn = arn and tokens.count(":") >= 5
+    parts: list[str] = []
+    colons = 0
+    for tok in tokens:
+        if tok in (STAR, ONE):
+            bounded = arn and colons < 5
+            parts.append(("[^:]" if bounded else ".") + ("*" if tok == STAR else ""))
+        elif len(tok) > 1:
+            var = _var_value(tok, ctx)
+            if var is None:
+                return None
+            parts.append(re.escape(var))
+        else:
+            colons += tok == ":"
+            parts.append(re.escape(tok))
+    return "".join(parts)
+
+
+def _fill(tokens: tuple[str, ...], star: str | None, ctx: dict[str, tuple[str, ...]]) -> str:
+    """A string the pattern matches: wildcards become `star` (or stay literal when None) and a
+    variable takes its value from `ctx`, which gets one ("x") when it has none."""
+    out: list[str] = []
+    for tok in tokens:
+        if tok in (STAR, ONE):
+            literal = "*" if tok == STAR else "?"
+            out.append(literal if star is None else star if tok == STAR else "x")
+        elif len(tok) > 1:
+            var = _var_value(tok, ctx)
+            if var is None:
+                ctx[tok[len(_VAR) :].partition("\x01")[0]] = ("x",)
+                var = "x"
+            out.append(var)
+        else:
+            out.append(tok)
+    return "".join(out)
+
+
+def _text(tokens: tuple[str, ...], ctx: _Ctx) -> str | None:
+    """The value with variables substituted and wildcards literal (for StringEquals and co)."""
+    out: list[str] = []
+    for tok in tokens:
+        if tok in (STAR, ONE):
+            out.append("*" if tok == STAR else "?")
+        elif len(tok) > 1:
+            var = _var_value(tok, ctx)
+            if var is None:
+                return None
+            out.append(var)
+        else:
+            out.append(tok)
+    return "".join(out)
+
+
+def pattern_contains(outer: str, inner: str, *, case_sensitive: bool = True) -> bool:
+    """Is every string `inner` matches also matched by `outer`, whatever policy variables hold?
+
+    A `${var}` in `inner` stands for any string, the same one wherever that variable appears on
+    either side; `<...>` placeholders are literal text. False may mean "could not show it".
+    """
+    if not case_sensitive:
+        outer, inner = outer.lower(), inner.lower()
+    return _contains(_tokens(outer, True), _tokens(inner, True))
+
+
+@lru_cache(maxsize=65536)
+def _contains(outer: tuple[str, ...], inner: tuple[str, ...]) -> bool:
+    # Explore inner's automaton against the subset automaton of outer; one character not in
+    # outer stands for every such character, and a variable is one opaque symbol that only the
+    # same variable or a `*` of outer can absorb, so a "yes" holds for every value it takes.
+    if outer == (STAR,) or outer == inner:
+        return True
+    literals = sorted({t for t in outer if len(t) == 1})
+    other = next(chr(c) for c in range(1, 0x110000) if chr(c) not in literals)
+    alphabet = (*literals, other)
+    m, n = len(outer), len(inner)
+
+    def close(states: list[int]) -> frozenset[int]:
+        out: set[int] = set()
+        while states:
+            j = states.pop()
+            if j not in out:
+                out.add(j)
+                if j < m and outer[j] == STAR:
+                    states.append(j + 1)
+        return frozenset(out)
+
+    def step(states: frozenset[int], symbol: str) -> frozenset[int]:
+        nxt = []
+        for j in states:
+            tok = outer[j] if j < m else None
+            if tok == STAR:
+                nxt.append(j)
+            elif tok == symbol or (tok == ONE and len(symbol) == 1):
+                nxt.append(j + 1)
+        return close(nxt)
+
+    start = (0, close([0]))
+    seen = {start}
+    stack = [start]
+    while stack:
+        i, states = stack.pop()
+        if not states or (i == n and m not in states):
+            return False  # inner can always be completed, so this is a string outer misses
+        if i == n:
+            continue
+        tok = inner[i]
+        if tok == STAR:
+            moves = [(i + 1, states), *((i, step(states, a)) for a in alphabet)]
+        elif tok == ONE:
+            moves = [(i + 1, step(states, a)) for a in alphabet]
+        else:
+            moves = [(i + 1, step(states, tok))]
+        for move in moves:
+            if move not in seen:
+                if len(seen) > _MAX_STATES:
+                    return False
+                seen.add(move)
+                stack.append(move)
+    return True
+
+
+# -- conditions -------------------------------------------------------------------------------
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _date(text: str) -> datetime.datetime | None:
+    # Dates are ISO 8601 or epoch seconds (IAM User Guide, "Condition operators", Date).
+    try:
+        return datetime.datetime.fromtimestamp(float(text), tz=datetime.UTC)
+    except (ValueError, OverflowError, OSError):
+        pass
+    try:
+        when = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=datetime.UTC)
+
+
+def _binary(text: str) -> bytes | str:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return text
+
+
+def _compare(parse: Callable[[str], Any], cmp: Callable[[Any, Any], Any]) -> _Test:
+    def test(value: str, pattern: tuple[str, ...], ctx: _Ctx) -> bool:
+        text = _text(pattern, ctx)
+        a, b = parse(value), None if text is None else parse(text)
+        return a is not None and b is not None and bool(cmp(a, b))
+
+    return test
+
+
+def _ip(value: str, pattern: tuple[str, ...], ctx: _Ctx) -> bool:
+    text = _text(pattern, ctx)
+    try:
+        return text is not None and ipaddress.ip_address(value) in ipaddress.ip_network(
+            text, strict=False
+        )
+    except ValueError:
+        return False
+
+
+def _arn(value: str, pattern: tuple[str, ...], ctx: _Ctx) -> bool:
+    return _glob(pattern, value, ctx, arn=True)
+
+
+_ORDERS: dict[str, Callable[[Any, Any], Any]] = {
+    "Equals": operator.eq,
+    "LessThan": operator.lt,
+    "LessThanEquals": operator.le,
+    "GreaterThan": operator.gt,
+    "GreaterThanEquals": operator.ge,
+}
+# Positive operators. ArnEquals and ArnLike are the same test (both take wildcards).
+_TESTS: dict[str, _Test] = {
+    "StringEquals": _compare(str, operator.eq),
+    "StringEqualsIgnoreCase": _compare(str.lower, operator.eq),
+    "StringLike": lambda v, p, ctx: _glob(p, v, ctx),
+    "Bool": _compare(str.lower, operator.eq),
+    "BinaryEquals": _compare(_binary, operator.eq),
+    "IpAddress": _ip,
+    "ArnEquals": _arn,
+    "ArnLike": _arn,
+    **{f"Numeric{name}": _compare(_number, cmp) for name, cmp in _ORDERS.items()},
+    **{f"Date{name}": _compare(_date, cmp) for name, cmp in _ORDERS.items()},
+}
+_NEGATED = {
+    "StringNotEquals": "StringEquals",
+    "StringNotEqualsIgnoreCase": "StringEqualsIgnoreCase",
+    "StringNotLike": "StringLike",
+    "NumericNotEquals": "NumericEquals",
+    "DateNotEquals": "DateEquals",
+    "NotIpAddress": "IpAddress",
+    "ArnNotEquals": "ArnEquals",
+    "ArnNotLike": "ArnLike",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Clause:
+    qualifier: str  # "", "ForAnyValue" or "ForAllValues"
+    base: str  # without qualifier and IfExists; "" when the qualifier is unknown
+    if_exists: bool
+    key: str  # lower case: condition key names are case-insensitive
+    values: frozenset[tuple[str, ...]]  # OR-ed, so their order does not matter
+
+    @property
+    def negated(self) -> bool:
+        return self.base in _NEGATED
+
+    @property
+    def known(self) -> bool:
+        return self.base == "Null" or self.base in _TESTS or self.negated
+
+
+_CANONICAL = {name.lower(): name for name in (*_TESTS, *_NEGATED, "Null")}
+_QUALIFIERS = {"": "", "foranyvalue": "ForAnyValue", "forallvalues": "ForAllValues"}
+
+
+def _clause(cond: Condition, variables: bool) -> _Clause:
+    # Operator names match without regard to case, as IAM does (the same reading as
+    # rules/data/condition_operators.yaml); a name IAM does not define gets base "".
+    qualifier, sep, rest = cond.operator.partition(":")
+    if not sep:
+        qualifier, rest = "", cond.operator
+    if_exists = rest.lower().endswith("ifexists")
+    base = _CANONICAL.get((rest[: -len("IfExists")] if if_exists else rest).lower(), "")
+    if qualifier.lower() not in _QUALIFIERS:
+        base = ""
+    values = frozenset(_tokens(v, variables) for v in cond.values)
+    return _Clause(
+        _QUALIFIERS.get(qualifier.lower(), ""), base, if_exists, cond.key.lower(), values
+    )
+
+
+def _holds(c: _Clause, ctx: _Ctx) -> bool:
+    values = ctx.get(c.key, ())
+    if c.base == "Null":
+        # Null "true" holds when the key is absent, "false" when present (IAM User Guide,
+        # "Condition operator to check existence of condition keys").
+        return ("false" if values else "true") in {(_text(p, ctx) or "").lower() for p in c.values}
+    test = _TESTS.get(_NEGATED.get(c.base, c.base))
+    if test is None:
+        return False  # an operator IAM does not define never matches
+    if not values:
+        # A missing key: ...IfExists is true, ForAllValues is true (vacuously, over the empty
+        # set), ForAnyValue is false, and a negated operator is true (IAM User Guide, "Condition
+        # operators" and "Single-valued vs. multivalued context keys").
+        if c.if_exists or c.qualifier == "ForAllValues":
+            return True
+        return c.negated and c.qualifier != "ForAnyValue"
+
+    def one(value: str) -> bool:
+        # Several values of a negated operator are NOR-ed, not OR-ed (IAM User Guide,
+        # "Conditions with multiple context keys or values").
+        return any(test(value, p, ctx) for p in c.values) != c.negated
+
+    if c.qualifier == "ForAllValues" or (not c.qualifier and c.negated):
+        return all(one(v) for v in values)
+    return any(one(v) for v in values)
+
+
+# -- statements and evaluation ----------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class _Pattern:
+    text: str  # as globs.patterns_overlap reads it (lower case for actions)
+    tokens: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Set:
+    """The strings `patterns` match or, when `negated`, all the others (NotAction, NotResource)."""
+
+    negated: bool
+    patterns: tuple[_Pattern, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Stmt:
+    source: Statement
+    allow: bool
+    actions: _Set
+    resources: _Set
+    clauses: tuple[_Clause, ...]
+
+    @property
+    def can_apply(self) -> bool:
+        """False when the statement matches no request: an unknown operator, NotAction "*"."""
+        empty = any(s.negated and _TOTAL in s.patterns for s in (self.actions, self.resources))
+        return not empty and all(c.known for c in self.clauses)
+
+
+_TOTAL = _Pattern("*", (STAR,))
+_COMPILED: dict[int, tuple[PolicyDocument, tuple[_Stmt, ...]]] = {}
+
+
+def _compile(doc: PolicyDocument) -> tuple[_Stmt, ...]:
+    # Keyed by identity: hashing a whole document on every request would cost more than the
+    # evaluation. The document is kept with its entry, so its id cannot be reused meanwhile.
+    hit = _COMPILED.get(id(doc))
+    if hit is not None and hit[0] is doc:
+        return hit[1]
+    if len(_COMPILED) >= 1024:
+        _COMPILED.clear()
+    compiled = _compile_statements(doc)
+    _COMPILED[id(doc)] = (doc, compiled)
+    return compiled
+
+
+def _compile_statements(doc: PolicyDocument) -> tuple[_Stmt, ...]:
+    # Policy variables exist only in policy language 2012-10-17; in older or unversioned
+    # documents ${aws:username} is literal text (IAM User Guide, "Policy elements: Version").
+    variables = doc.version == "2012-10-17"
+    out = []
+    for st in doc.statements:
+        # Actions match case-insensitively, ARNs case-sensitively (IAM User Guide, "Policy
+        # elements: Action" and "Resource"); actions take no policy variables.
+        acts = tuple(_Pattern(a.lower(), _tokens(a.lower(), False)) for a in st.action_texts)
+        if st.resource_key is None:  # no Resource element: the statement names no resource
+            res = _Set(False, (_TOTAL,))
+        else:
+            pats = tuple(_Pattern(r, _tokens(r, variables)) for r in st.resource_texts)
+            res = _Set(st.not_resource, pats)
+        clauses = tuple(_clause(c, variables) for c in st.conditions)
+        out.append(_Stmt(st, st.is_allow, _Set(st.not_action, acts), res, clauses))
+    return tuple(out)
+
+
+def _in_set(s: _Set, value: str, ctx: _Ctx) -> bool:
+    return any(_glob(p.tokens, value, ctx) for p in s.patterns) != s.negated
+
+
+def evaluate(policies: Sequence[PolicyDocument], request: Request) -> Evaluation:
+    """Decide `request` against identity policies: explicit deny, else allow, else implicit deny."""
+    ctx = {k.lower(): (v,) if isinstance(v, str) else tuple(v) for k, v in request.context.items()}
+    action = request.action.lower()
+    allowed: list[Statement] = []
+    denied: list[Statement] = []
+    for doc in policies:
+        for st in _compile(doc):
+            if (
+                _in_set(st.actions, action, {})
+                and _in_set(st.resources, request.resource, ctx)
+                and all(_holds(c, ctx) for c in st.clauses)
+            ):
+                (allowed if st.allow else denied).append(st.source)
+    # An explicit deny overrides any allow (IAM User Guide, "Policy evaluation logic").
+    decision = (
+        Decision.EXPLICIT_DENY if denied else Decision.ALLOW if allowed else Decision.IMPLICIT_DENY
+    )
+    return Evaluation(decision, tuple(allowed), tuple(denied))
+
+
+# -- containment ------------------------------------------------------------------------------
+def _items(s: _Set) -> tuple[_Set, ...]:
+    """The parts of a set proved one at a time: each pattern, or the complement as a whole."""
+    return (s,) if s.negated else tuple(_Set(False, (p,)) for p in s.patterns)
+
+
+def _overlap(a: _Pattern, b: _Pattern) -> bool:
+    # globs reads variables and placeholders as `*`: an over-approximation, safe for "could meet".
+    return globs.patterns_overlap(a.text, b.text)
+
+
+def _covers(outer: _Set, inner: _Set) -> bool:
+    """Is every string of `inner` (a pattern or a complement) in `outer`?"""
+    if not inner.negated:
+        if outer.negated:
+            return not any(_overlap(o, p) for o in outer.patterns for p in inner.patterns)
+        return all(
+            any(_contains(o.tokens, p.tokens) for o in outer.patterns) for p in inner.patterns
+        )
+    if outer.negated:  # all but Z lies within all but Y when each y lies within some z
+        return all(
+            any(_contains(z.tokens, y.tokens) for z in inner.patterns) for y in outer.patterns
+        )
+    return any(o.tokens == (STAR,) for o in outer.patterns)
+
+
+def _meets(a: _Set, b: _Set) -> bool:
+    """Could `a` and `b` share a string? True when unsure."""
+    if a.negated and b.negated:
+        return True
+    if a.negated:
+        a, b = b, a
+    if b.negated:
+        return any(not any(_contains(z.tokens, p.tokens) for z in b.patterns) for p in a.patterns)
+    return any(_overlap(p, q) for p in a.patterns for q in b.patterns)
+
+
+def _implies(d: _Clause, c: _Clause) -> bool:
+    """Does clause `d` holding make clause `c` hold? Syntactic, so it may miss some."""
+    if (d.key, d.qualifier, d.base) != (c.key, c.qualifier, c.base) or not c.known:
+        return False
+    if d.if_exists and not c.if_exists:
+        return False
+    # More values make a positive operator weaker (OR-ed) and a negated one stronger (NOR-ed).
+    return c.values <= d.values if c.negated else d.values <= c.values
+
+
+def _null_values(c: _Clause) -> set[str]:
+    return {(_text(p, {}) or "").lower() for p in c.values}
+
+
+def _requires_key(c: _Clause) -> bool:
+    """Does the clause hold only when its key is in the request?"""
+    if c.base == "Null":
+        return _null_values(c) == {"false"}
+    if not c.known or c.if_exists:
+        return False
+    return c.qualifier == "ForAnyValue" or (not c.qualifier and not c.negated)
+
+
+def _disjoint(deny: tuple[_Clause, ...], allow: tuple[_Clause, ...]) -> bool:
+    """Can no request satisfy both blocks? Finds plain contradictions only: a key required
+    absent and present, or a negated test of values whose positive test the other requires."""
+    for c in deny:
+        for d in allow:
+            if c.key != d.key:
+                continue
+            for x, y in ((c, d), (d, c)):
+                if x.base == "Null" and _null_values(x) == {"true"} and _requires_key(y):
+                    return True
+                if (
+                    not x.qualifier
+                    and not y.qualifier
+                    and _NEGATED.get(x.base) == y.base
+                    and not y.if_exists
+                    and y.values <= x.values
+                ):
+                    return True
+    return False
+
+
+def _applies_to_all(s: _Stmt, acts: _Set, res: _Set, clauses: tuple[_Clause, ...]) -> bool:
+    """Does `s` apply to every request of the cell (acts x res) that satisfies `clauses`?"""
+    return (
+        _covers(s.actions, acts)
+        and _covers(s.resources, res)
+        and all(any(_implies(d, c) for d in clauses) for c in s.clauses)
+    )
+
+
+def _name(st: Statement) -> str:
+    return f"statement {st.sid!r}" if st.sid else f"statement {st.index} of {st.loc.file}"
+
+
+def _describe(s: _Set) -> str:
+    texts = ", ".join(p.text for p in s.patterns)
+    return f"anything but {texts}" if s.negated else texts
+
+
+def _failure(
+    st: _Stmt,
+    acts: _Set,
+    res: _Set,
+    grants: list[_Stmt],
+    denies: list[_Stmt],
+    inner_denies: list[_Stmt],
+) -> tuple[str, _Stmt | None] | None:
+    """Why the cell of inner Allow `st` is not proved inside outer (and the outer Deny at
+    fault, if that is why), or None when it is proved."""
+    if any(_applies_to_all(e, acts, res, st.clauses) for e in inner_denies):
+        return None  # inner denies the whole cell: it allows nothing there
+    where = f"{_describe(acts)} on {_describe(res)}"
+    if not any(_applies_to_all(g, acts, res, st.clauses) for g in grants):
+        reason = f"{_name(st.source)} allows {where}; no outer Allow grants it under conditions"
+        return f"{reason} the same or weaker", None
+    for deny in denies:
+        if not (_meets(deny.actions, acts) and _meets(deny.resources, res)):
+            continue
+        if _disjoint(deny.clauses, st.clauses):
+            continue
+        # Inner Denies that repeat this one (as wide, conditions no stronger) keep inner out of
+        # what it denies; only the parts of it that meet the cell need repeating.
+        parts = [
+            (a, r)
+            for a in _items(deny.actions)
+            if _meets(a, acts)
+            for r in _items(deny.resources)
+            if _meets(r, res)
+        ]
+        if not all(
+            any(_applies_to_all(e, a, r, deny.clauses) for e in inner_denies) for a, r in parts
+        ):
+            return (
+                f"outer {_name(deny.source)} denies {where}, which {_name(st.source)} allows",
+                deny,
+            )
+    return None
+
+
+def _example_value(c: _Clause, ctx: dict[str, tuple[str, ...]]) -> str | None:
+    pattern = min(c.values)
+    if c.base in ("StringLike", "ArnLike", "ArnEquals"):
+        return _fill(pattern, "x", ctx)
+    text = _fill(pattern, None, ctx)
+    step = 1 if c.base.endswith("GreaterThan") else -1 if c.base.endswith("LessThan") else 0
+    if c.base.startswith("Numeric"):
+        number = _number(text)
+        return None if number is None else repr(number + step)
+    if c.base.startswith("Date"):
+        when = _date(text)
+        return None if when is None else (when + datetime.timedelta(seconds=step)).isoformat()
+    if c.base == "IpAddress":
+        try:
+            return str(ipaddress.ip_network(text, strict=False).network_address)
+        except ValueError:
+            return None
+    return text
+
+
+def _witness(clauses: tuple[_Clause, ...], ctx: dict[str, tuple[str, ...]]) -> None:
+    """Put into `ctx` values under which the clauses hold, where a simple choice does it."""
+    for c in sorted(clauses, key=lambda c: c.base == "Null"):
+        if c.key in ctx or not c.known:
+            continue
+        if c.base == "Null":
+            if _null_values(c) == {"false"}:
+                ctx[c.key] = ("x",)
+        elif c.negated:
+            # A missing key satisfies a negated operator, except under ForAnyValue.
+            if c.qualifier == "ForAnyValue" and not c.if_exists:
+                ctx[c.key] = ("iamlint-probe",)
+        elif not c.if_exists and c.qualifier != "ForAllValues":
+            value = _example_value(c, ctx)
+            if value is not None:
+                ctx[c.key] = (value,)
+
+
+def _patterns(own: _Set, others: list[_Set]) -> list[_Pattern]:
+    """Patterns to draw examples for a cell from: its own, then those of outer statements that
+    meet it, so that an example can land on the lines those statements draw."""
+    pats = [*(() if own.negated else own.patterns)]
+    pats += [p for o in others for p in o.patterns if _meets(_Set(False, (p,)), own)]
+    # "*" filled in would read "x": callers try "*" itself.
+    return [p for p in pats if p.tokens != (STAR,)]
+
+
+def _refute(
+    outer: Sequence[PolicyDocument],
+    inner: Sequence[PolicyDocument],
+    catalog: Catalog,
+    cell: tuple[_Stmt, _Set, _Set],
+    failure: tuple[str, _Stmt | None],
+    outs: list[_Stmt],
+    inner_denies: list[_Stmt],
+) -> Containment:
+    """Look for a request in the failed cell that inner allows and outer does not."""
+    st, acts, res = cell
+    reason, deny = failure
+    ctx: dict[str, tuple[str, ...]] = {}
+    _witness(st.clauses + (deny.clauses if deny else ()), ctx)
+    others = [*([deny] if deny is not None else []), *outs, *inner_denies]
+    stars = ("x", "", "iamlint-probe")
+    pats = _patterns(res, [o.resources for o in others])
+    resources = [_fill(p.tokens, star, ctx) for star in stars for p in pats][:9]
+    resources = list(dict.fromkeys([*resources, "*", "arn:aws:s3:::iamlint-probe"]))
+    # A second context also defeats the conditions of outer Allows and inner Denies, where it
+    # simply can (a missing key already defeats most positive operators).
+    defeat = dict(ctx)
+    for c in (c for o in [*(o for o in outs if o.allow), *inner_denies] for c in o.clauses):
+        if c.key not in defeat and (
+            c.base == "Null" or c.negated or c.if_exists or c.qualifier == "ForAllValues"
+        ):
+            defeat[c.key] = (_text(min(c.values), ctx) or "x",) if c.negated else ("iamlint-probe",)
+    # The cell's own actions, then those other statements name; real ones (the catalogue's
+    # expansion, when the service is spelt out) before wildcards filled in.
+    actions: dict[str, str] = {}
+    for group in (_patterns(acts, []), _patterns(acts, [o.actions for o in others])):
+        for p in group:
+            if not globs.has_wildcard(p.text.partition(":")[0]):
+                for info in catalog.expand(p.text)[:4]:
+                    actions.setdefault(info.full_name.lower(), info.full_name)
+        for name in (_fill(p.tokens, star, {}) for star in stars for p in group):
+            actions.setdefault(name.lower(), name)
+        for name in _PROBE_ACTIONS:
+            actions.setdefault(name.lower(), name)
+    actions.setdefault("iamlint:probe", "iamlint:Probe")
+    for action, resource, context in itertools.product(
+        list(actions.values())[:24], resources, (ctx, defeat) if defeat != ctx else (ctx,)
+    ):
+        request = Request(action, resource, dict(context))
+        if (
+            evaluate(inner, request).decision is Decision.ALLOW
+            and evaluate(outer, request).decision is not Decision.ALLOW
+        ):
+            wild = acts.negated or globs.has_wildcard(acts.patterns[0].text)
+            if wild and catalog.action(action) is None:
+                reason += f"; {action} is not in the IAM catalogue, but the wildcard covers it"
+            return Containment(False, request, reason)
+    return Containment(False, None, f"cannot prove containment: {reason}")
+
+
+def contains(
+    outer: Sequence[PolicyDocument], inner: Sequence[PolicyDocument], catalog: Catalog
+) -> Containment:
+    """Is every request `inner` allows also allowed by `outer`? Never True when it is not.
+
+    Each inner Allow is cut into cells: one action pattern (or the NotAction complement) times
+    one resource pattern (or the NotResource complement). A cell is proved when one outer Allow
+    covers its actions and resources with conditions the cell's own imply, and each outer Deny
+    that could meet it either cannot hold together with the cell's conditions or is repeated
+    by an inner Deny. Containment is over all strings, so `s3:Get*` is not inside a list of
+    today's Get actions: AWS may add one. Counterexamples are confirmed with `evaluate`.
+    """
+    outs = [st for doc in outer for st in _compile(doc) if st.can_apply]
+    ins = [st for doc in inner for st in _compile(doc) if st.can_apply]
+    grants = [s for s in outs if s.allow]
+    denies = [s for s in outs if not s.allow]
+    inner_denies = [s for s in ins if not s.allow]
+    unproved: list[Containment] = []
+    for st in (s for s in ins if s.allow):
+        for acts in _items(st.actions):
+            for res in _items(st.resources):
+                failure = _failure(st, acts, res, grants, denies, inner_denies)
+                if failure is None:
+                    continue
+                if len(unproved) >= 8:  # bound the search; the first reason is reported
+                    return unproved[0]
+                found = _refute(outer, inner, catalog, (st, acts, res), failure, outs, inner_denies)
+                if found.counterexample is not None:
+                    return found
+                unproved.append(found)
+    return unproved[0] if unproved else Containment(True, None, "")

@@ -1,0 +1,300 @@
+"""The narrower: the least-privilege policy that keeps every observed call working.
+
+Input: a principal's current identity policies and the calls it was seen making. Output: a
+proposal whose every line has evidence (the calls that needed it), or is kept from the
+original because CloudTrail cannot observe it, and two guarantees checked by the evaluator
+before anything is shown: every observed successful call is allowed by the proposal, and the
+proposal allows nothing the original did not. If either check fails, that is iamlint's bug:
+`NarrowingError` is raised instead of returning a proposal.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from iamlint import globs
+from iamlint.catalog import Catalog
+from iamlint.evaluator import Decision, Request, contains, evaluate
+from iamlint.model import PolicyDocument, PolicyKind
+from iamlint.narrow.calls import Call
+from iamlint.narrow.mapping import iam_actions
+from iamlint.policy import parse_policy
+from iamlint.ruleset import read_data_table
+
+GENERALIZE = ("none", "prefix", "resource")
+
+
+class NarrowingError(Exception):
+    """The proposal failed its own proof: a bug in iamlint, reported, never shown as output."""
+
+
+@dataclass(slots=True)
+class Evidence:
+    """What one (action, resource) line of the proposal rests on."""
+
+    action: str
+    resource: str
+    count: int = 0
+    first: str | None = None
+    last: str | None = None
+    example: str = ""  # an operation and resource as observed
+    basis: str = "observed"  # observed | not observable | passed role
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    document: dict[str, Any]
+    evidence: tuple[Evidence, ...]
+    removed: dict[str, int]  # service -> actions granted before and not kept
+    kept_actions: int
+    original_actions: int
+    denied: tuple[tuple[Call, tuple[str, ...]], ...]  # failed calls and what they would need
+    unmapped: tuple[tuple[Call, str], ...]
+    not_granted: tuple[Evidence, ...]  # observed, but the current policy does not allow it
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _unobservable_table() -> dict[str, Any]:
+    return read_data_table("unobservable_actions.yaml")  # type: ignore[no-any-return]
+
+
+def narrow(
+    original: Sequence[PolicyDocument],
+    calls: Iterable[Call],
+    catalog: Catalog,
+    *,
+    generalize: str = "none",
+    workload: str | None = None,  # "lambda" keeps what Lambda's runtime does unseen
+    trail_has_data_events: bool | None = None,
+) -> Proposal:
+    identity = [d for d in original if d.kind in (PolicyKind.IDENTITY, PolicyKind.UNKNOWN)]
+    observed: dict[tuple[str, str], Evidence] = {}
+    denied: list[tuple[Call, tuple[str, ...]]] = []
+    unmapped: list[tuple[Call, str]] = []
+    seen_data_event = False
+    data_events = _data_event_actions()
+    for call in calls:
+        mapped = iam_actions(call, catalog)
+        if call.denied:
+            denied.append((call, mapped.actions))
+            continue
+        if call.error:
+            continue  # failed for another reason (throttled, not found): nothing to learn
+        if not mapped.actions:
+            unmapped.append((call, mapped.unmapped_reason or "no IAM action"))
+            continue
+        for action in mapped.actions:
+            seen_data_event |= action.lower() in data_events
+            for resource in _resources_for(action, mapped.resources_for(action) or mapped.resources, identity, catalog):
+                ev = observed.get((action, resource))
+                if ev is None:
+                    ev = observed[(action, resource)] = Evidence(action, resource, example=f"{call.operation} {resource}")
+                ev.count += 1
+                if call.time:
+                    ev.first = min(ev.first or call.time, call.time)
+                    ev.last = max(ev.last or call.time, call.time)
+    if trail_has_data_events is None:
+        trail_has_data_events = seen_data_event
+
+    kept: list[Evidence] = []
+    not_granted: list[Evidence] = []
+    for ev in observed.values():
+        decision = evaluate(identity, Request(ev.action, ev.resource)).decision
+        (kept if decision is Decision.ALLOW else not_granted).append(ev)
+
+    kept = _generalize(kept, generalize, identity)
+    kept.extend(_unobservable(identity, catalog, {e.action.lower() for e in kept}, workload, trail_has_data_events))
+    document = _document(kept)
+    proposal_doc = _parse(document)
+    _prove(identity, proposal_doc, [e for e in kept if e.basis == "observed"], catalog)
+    original_actions, removed = _removed(identity, kept, catalog)
+    return Proposal(
+        document=document,
+        evidence=tuple(sorted(kept, key=lambda e: (e.action, e.resource))),
+        removed=removed,
+        kept_actions=len({e.action.lower() for e in kept}),
+        original_actions=original_actions,
+        denied=tuple(denied),
+        unmapped=tuple(unmapped),
+        not_granted=tuple(not_granted),
+    )
+
+
+def _resources_for(action: str, resources: tuple[str, ...], original: Sequence[PolicyDocument],
+                   catalog: Catalog) -> list[str]:
+    info = catalog.action(action)
+    if info is not None and not info.supports_resource_scoping:
+        return ["*"]
+    usable = [r for r in resources if info is None or catalog.resource_matches(info, r)]
+    if usable:
+        return usable
+    # The evidence names no resource this action applies to: keep what the original grants
+    # the action on, so the workload keeps working and the proposal stays inside the original.
+    out: list[str] = []
+    for doc in original:
+        for st in doc.statements:
+            if st.is_allow and st.resource_key == "Resource" and not st.not_action and any(
+                globs.glob_match(a, action, case_sensitive=False) for a in st.action_texts
+            ):
+                out.extend(st.resource_texts)
+    return sorted(set(out)) or ["*"]
+
+
+def _generalize(kept: list[Evidence], how: str, original: Sequence[PolicyDocument]) -> list[Evidence]:
+    """Merge object paths under one pattern, never beyond what the original allows.
+
+    `prefix`: the keys seen in one bucket (or other path-shaped resource) become their
+    longest common `/`-bounded prefix followed by `*`; a single key stays exact. `resource`:
+    every key seen in a bucket becomes `bucket/*`. Names of tables, queues and functions are
+    never widened.
+    """
+    if how == "none":
+        return kept
+    groups: dict[tuple[str, str], list[Evidence]] = collections.defaultdict(list)
+    out: list[Evidence] = []
+    for ev in kept:
+        parts = globs.split_arn(ev.resource)
+        if len(parts) < 6 or parts[2] != "s3" or "/" not in parts[5] or globs.has_wildcard(ev.resource):
+            out.append(ev)
+            continue
+        groups[(ev.action, ":".join(parts[:5]) + ":" + parts[5].split("/", 1)[0])].append(ev)
+    for (action, container), evs in groups.items():
+        keys = [globs.split_arn(e.resource)[5].split("/", 1)[1] for e in evs]
+        if how == "prefix":
+            if len(evs) == 1:
+                out.extend(evs)
+                continue
+            common = _common_prefix(keys)
+            pattern = f"{container}/{common}*"
+        else:
+            pattern = f"{container}/*"
+        if not _allowed_pattern(original, action, pattern):
+            out.extend(evs)  # the pattern would reach past the original grant
+            continue
+        first = min((e.first for e in evs if e.first), default=None)
+        last = max((e.last for e in evs if e.last), default=None)
+        out.append(Evidence(action, pattern, sum(e.count for e in evs), first, last, evs[0].example))
+    return out
+
+
+def _common_prefix(keys: list[str]) -> str:
+    """The longest run of whole path segments every key starts with ("2026/11/")."""
+    split = [k.split("/")[:-1] for k in keys]  # the last segment is the object's own name
+    common: list[str] = []
+    for segments in zip(*split, strict=False):
+        if len(set(segments)) != 1:
+            break
+        common.append(segments[0])
+    return "".join(f"{s}/" for s in common)
+
+
+def _allowed_pattern(original: Sequence[PolicyDocument], action: str, pattern: str) -> bool:
+    doc = _parse({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": action, "Resource": pattern}]})
+    from iamlint.catalog import get_catalog  # noqa: PLC0415
+
+    return contains(original, [doc], get_catalog()).contained
+
+
+def _data_event_actions() -> frozenset[str]:
+    table = _unobservable_table()
+    return frozenset(str(a).lower() for e in table["data_events"] for a in e["actions"])
+
+
+def _unobservable(original: Sequence[PolicyDocument], catalog: Catalog, kept: set[str], workload: str | None,
+                  trail_has_data_events: bool) -> list[Evidence]:
+    """Grants CloudTrail cannot show being used, kept from the original instead of removed."""
+    table = _unobservable_table()
+    wanted: dict[str, str] = {}
+    if workload:
+        for entry in table["workloads"].get(workload, ()):
+            for action in entry["actions"]:
+                wanted[str(action).lower()] = str(entry["why"])
+    if not trail_has_data_events:
+        for entry in table["data_events"]:
+            for action in entry["actions"]:
+                wanted.setdefault(str(action).lower(), "a data event; this trail records none")
+    out: list[Evidence] = []
+    for action_key, why in sorted(wanted.items()):
+        if action_key in kept:
+            continue
+        info = catalog.action(action_key)
+        if info is None:
+            continue
+        for resource in _granted_resources(original, info.full_name):
+            out.append(Evidence(info.full_name, resource, basis=f"not observable: {why}"))
+    return out
+
+
+def _granted_resources(original: Sequence[PolicyDocument], action: str) -> list[str]:
+    """Resource patterns on which the original allows `action` (and no Deny takes it back)."""
+    out: list[str] = []
+    for doc in original:
+        for st in doc.statements:
+            if not st.is_allow or st.resource_key != "Resource" or st.conditions:
+                continue
+            matched = any(globs.glob_match(a, action, case_sensitive=False) for a in st.action_texts)
+            if matched != st.not_action:
+                out.extend(r for r in st.resource_texts if r not in out)
+    probe = [r for r in out if evaluate(original, Request(action, _probe(r))).decision is Decision.ALLOW]
+    return probe
+
+
+def _probe(pattern: str) -> str:
+    return pattern.replace("*", "x").replace("?", "x")
+
+
+def _document(kept: list[Evidence]) -> dict[str, Any]:
+    by_resources: dict[tuple[str, ...], set[str]] = collections.defaultdict(set)
+    resources_of: dict[str, set[str]] = collections.defaultdict(set)
+    for ev in kept:
+        resources_of[ev.action].add(ev.resource)
+    for action, resources in resources_of.items():
+        by_resources[tuple(sorted(resources))].add(action)
+    statements = []
+    for resources, actions in sorted(by_resources.items(), key=lambda kv: sorted(kv[1])):
+        ordered = sorted(actions)
+        service = ordered[0].split(":", 1)[0]
+        sid = "".join(p.capitalize() for p in service.replace("-", " ").split()) + str(len(statements) + 1)
+        statements.append({
+            "Sid": sid,
+            "Effect": "Allow",
+            "Action": ordered if len(ordered) > 1 else ordered[0],
+            "Resource": list(resources) if len(resources) > 1 else resources[0],
+        })
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _parse(document: dict[str, Any]) -> PolicyDocument:
+    doc, problems = parse_policy(document, file="<proposal>", kind=PolicyKind.IDENTITY)
+    if doc is None or problems:
+        raise NarrowingError(f"the proposal is not a valid policy: {[p.message for p in problems]}")
+    return doc
+
+
+def _prove(original: Sequence[PolicyDocument], proposal: PolicyDocument, observed: list[Evidence],
+           catalog: Catalog) -> None:
+    for ev in observed:
+        if evaluate([proposal], Request(ev.action, ev.resource)).decision is not Decision.ALLOW:
+            raise NarrowingError(f"the proposal denies an observed call: {ev.action} on {ev.resource}")
+    proof = contains(original, [proposal], catalog)
+    if not proof.contained:
+        raise NarrowingError(f"the proposal grants more than the original: {proof.reason}")
+
+
+def _removed(original: Sequence[PolicyDocument], kept: list[Evidence], catalog: Catalog) -> tuple[int, dict[str, int]]:
+    granted: set[str] = set()
+    for doc in original:
+        for st in doc.statements:
+            if not st.is_allow:
+                continue
+            if st.not_action or any(t in ("*", "*:*") for t in st.action_texts):
+                granted.update(a.key for a in catalog.expand("*"))
+                continue
+            for text in st.action_texts:
+                granted.update(a.key for a in catalog.expand(text))
+    kept_keys = {e.action.lower() for e in kept}
+    removed: collections.Counter[str] = collections.Counter(k.split(":", 1)[0] for k in granted - kept_keys)
+    return len(granted), dict(sorted(removed.items()))

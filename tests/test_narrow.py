@@ -1,0 +1,108 @@
+"""The narrower: evidence per line, not-observable grants kept, and the two proofs."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from iamlint.catalog import get_catalog
+from iamlint.cli import cli
+from iamlint.evaluator import Decision, Request, contains, evaluate
+from iamlint.model import PolicyDocument, PolicyKind
+from iamlint.narrow.calls import Call
+from iamlint.narrow.narrower import narrow
+from iamlint.policy import parse_policy
+
+from conftest import ROOT
+
+ACCOUNT = "111122223333"
+
+
+def _doc(statements: list[dict[str, Any]]) -> PolicyDocument:
+    doc, problems = parse_policy({"Version": "2012-10-17", "Statement": statements}, file="o.json", kind=PolicyKind.IDENTITY)
+    assert doc is not None and not problems
+    return doc
+
+
+def _call(service: str, op: str, params: dict[str, Any], error: str | None = None) -> Call:
+    return Call(service=service, operation=op, principal=f"arn:aws:sts::{ACCOUNT}:assumed-role/R/fn",
+                role_arn=f"arn:aws:iam::{ACCOUNT}:role/R", session_name="fn", time="2026-11-01T10:00:00Z",
+                region="eu-west-1", resources=(), parameters=params, error=error,
+                event_source=f"{service}.amazonaws.com", account=ACCOUNT)
+
+
+CALLS = [
+    _call("dynamodb", "GetItem", {"tableName": "Orders"}),
+    _call("s3", "GetObject", {"bucketName": "receipts", "key": "2026/11/a.pdf"}),
+    _call("s3", "GetObject", {"bucketName": "receipts", "key": "2026/12/b.pdf"}),
+    _call("sqs", "SendMessage", {"queueUrl": f"https://sqs.eu-west-1.amazonaws.com/{ACCOUNT}/jobs"}),
+    _call("s3", "DeleteObject", {"bucketName": "receipts", "key": "x"}, error="AccessDenied"),
+    _call("sts", "GetCallerIdentity", {}),
+]
+BROAD = _doc([{"Effect": "Allow", "Action": ["s3:*", "dynamodb:*", "sqs:*", "logs:*"], "Resource": "*"}])
+
+
+def test_proposal_allows_every_observed_call_and_nothing_new() -> None:
+    p = narrow([BROAD], CALLS, get_catalog())
+    proposal = _doc(p.document["Statement"])
+    for action, resource in (("dynamodb:GetItem", f"arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/Orders"),
+                             ("s3:GetObject", "arn:aws:s3:::receipts/2026/11/a.pdf"),
+                             ("sqs:SendMessage", f"arn:aws:sqs:eu-west-1:{ACCOUNT}:jobs")):
+        assert evaluate([proposal], Request(action, resource)).decision is Decision.ALLOW
+    assert evaluate([proposal], Request("s3:DeleteObject", "arn:aws:s3:::receipts/x")).decision is not Decision.ALLOW
+    assert contains([BROAD], [proposal], get_catalog()).contained
+    assert [c.operation for c, _ in p.denied] == ["DeleteObject"]
+    assert [c.operation for c, _ in p.unmapped] == ["GetCallerIdentity"]
+    assert p.removed["s3"] > 100 and p.kept_actions == 3
+
+
+def test_lambda_keeps_log_writes_it_cannot_observe() -> None:
+    p = narrow([BROAD], CALLS, get_catalog(), workload="lambda")
+    kept = {e.action: e.basis for e in p.evidence}
+    assert kept["logs:PutLogEvents"].startswith("not observable")
+    assert kept["s3:GetObject"] == "observed"
+
+
+def test_generalize_prefix_stays_inside_the_original() -> None:
+    p = narrow([BROAD], CALLS, get_catalog(), generalize="prefix")
+    assert "arn:aws:s3:::receipts/2026/*" in {e.resource for e in p.evidence}
+    exact = _doc([{"Effect": "Allow", "Action": "s3:GetObject",
+                   "Resource": ["arn:aws:s3:::receipts/2026/11/a.pdf", "arn:aws:s3:::receipts/2026/12/b.pdf"]}])
+    p = narrow([exact], CALLS[1:3], get_catalog(), generalize="prefix")
+    assert {e.resource for e in p.evidence} == {"arn:aws:s3:::receipts/2026/11/a.pdf", "arn:aws:s3:::receipts/2026/12/b.pdf"}
+
+
+def test_observed_but_not_granted_is_reported_not_added() -> None:
+    only_s3 = _doc([{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::receipts/*"}])
+    p = narrow([only_s3], CALLS, get_catalog())
+    assert {e.action for e in p.not_granted} == {"dynamodb:GetItem", "sqs:SendMessage"}
+    assert all(st["Action"] == "s3:GetObject" for st in p.document["Statement"])
+
+
+def test_narrow_command_on_the_demo() -> None:
+    os.chdir(ROOT)
+    result = CliRunner().invoke(cli, ["narrow", "fixtures/demo/template.yaml", "--function", "OrdersFunction",
+                                      "--cloudtrail", "fixtures/demo/cloudtrail", "--session", "orders-fn"])
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    document = json.loads(text[: text.rindex("}") + 1])
+    actions = {a for st in document["Statement"] for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])}
+    assert {"s3:GetObject", "dynamodb:PutItem", "sqs:SendMessage", "logs:PutLogEvents"} <= actions
+    assert "s3:*" not in actions
+    assert "proved" in result.stderr and "denied: PutObject" in result.stderr
+
+
+def test_narrow_needs_evidence() -> None:
+    result = CliRunner().invoke(cli, ["narrow", str(ROOT / "fixtures/demo/template.yaml"), "--function", "OrdersFunction"])
+    assert result.exit_code == 2 and "--cloudtrail" in result.output
+
+
+@pytest.mark.parametrize("function", ["NoSuchFunction"])
+def test_narrow_unknown_principal(function: str) -> None:
+    result = CliRunner().invoke(cli, ["narrow", str(ROOT / "fixtures/demo/template.yaml"), "--function", function,
+                                      "--cloudtrail", str(ROOT / "fixtures/demo/cloudtrail")])
+    assert result.exit_code == 2 and "no identity policy" in result.output
