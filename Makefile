@@ -27,6 +27,8 @@ demo: $(VENV)/.installed
 		--cloudtrail fixtures/demo/cloudtrail --session orders-fn --format yaml --explain
 
 test: $(VENV)/.installed-test
+	@# The HTML report tests open it in headless Chromium: install Debian's package when missing (as root).
+	@test -x /usr/bin/chromium || [ "$$(id -u)" != 0 ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.installed-test

@@ -84,6 +84,8 @@ class Catalog:
         self._matches: dict[tuple[int, str], bool] = {}
         self._sorted_keys: dict[str, list[str]] = {}
         self._types_of: dict[int, tuple[ResourceType, ...]] = {}
+        self._prefix_services: dict[str, tuple[str, ...]] | None = None
+        self._patterns: dict[str, tuple[tuple[re.Pattern[str], str], ...]] | None = None
 
     # -- data version -----------------------------------------------------------------
     def data_version(self) -> str:
@@ -285,6 +287,25 @@ class Catalog:
             table = {key: entry.get("type", "String") for key, entry in raw.items()}
         self._condition_keys[prefix] = table
         return table
+
+    def condition_prefix_services(self) -> dict[str, tuple[str, ...]]:
+        """Condition key prefixes that are not service prefixes (`saml`, `gitlab.com`,
+        `agent.${Domain}.buildkite.dev`) -> the services whose actions use those keys."""
+        if self._prefix_services is None:
+            raw: dict[str, list[str]] = self._load_json("unassociatedConditions.json")
+            self._prefix_services = {prefix: tuple(services) for prefix, services in raw.items()}
+        return self._prefix_services
+
+    def condition_patterns(self, prefix: str) -> tuple[tuple[re.Pattern[str], str], ...]:
+        """How the catalogue names the keys of a family (`secretsmanager:ResourceTag/...`):
+        (regex over a key as written in a policy, the catalogue's templated name)."""
+        if self._patterns is None:
+            raw: dict[str, dict[str, str]] = self._load_json("conditionPatterns.json")
+            self._patterns = {
+                pfx.lower(): tuple((re.compile(rx, re.IGNORECASE), name) for rx, name in table.items())
+                for pfx, table in raw.items()
+            }
+        return self._patterns.get(prefix.lower(), ())
 
 
 _CATALOG: Catalog | None = None

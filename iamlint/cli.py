@@ -117,24 +117,32 @@ def _outputs(values: Sequence[str]) -> list[tuple[str, str]]:
 @click.option("-j", "--jobs", type=click.IntRange(0, 64), default=0, show_default=True,
               help="Worker processes for large runs (0: one per available core).")
 @click.option("--color/--no-color", default=None, help="Colour the text output (default: on a terminal).")
+@click.option("--evidence", "evidence_files", multiple=True, metavar="FILE",
+              help="Observed calls (JSON lines, as `iamlint narrow --evidence` reads): report grants never used (IAM140).")
+@click.option("--cloudtrail", multiple=True, metavar="PATH",
+              help="CloudTrail logs (files or folders): report grants never used (IAM140).")
+@click.option("--session", help="Of the observed calls, only those of this assumed-role session (a Lambda function's name).")
+@click.option("--role-arn", help="Of the observed calls, only those made with this role (ARN or name).")
 def check(paths: tuple[str, ...], fmt: str, outputs: tuple[str, ...], select: tuple[str, ...],
           ignore: tuple[str, ...], severity: tuple[str, ...], fail_on: str | None, input_kind: str,
           include: tuple[str, ...], exclude: tuple[str, ...], max_file_size: int, strict: bool,
           jobs: int, color: bool | None, config_path: str | None = None, baseline_path: str | None = None,
           baseline_write: str | None = None, skip_irrelevant: bool = False,
-          parameters: tuple[str, ...] = ()) -> None:
+          parameters: tuple[str, ...] = (), evidence_files: tuple[str, ...] = (), cloudtrail: tuple[str, ...] = (),
+          session: str | None = None, role_arn: str | None = None) -> None:
     """Check IAM policies in files, directories or standard input (-)."""
     with _fatal_errors():
         _check(paths, fmt, outputs, select, ignore, severity, fail_on, input_kind, include, exclude,
                max_file_size, strict, jobs, color, config_path, baseline_path, baseline_write,
-               skip_irrelevant, parameters)
+               skip_irrelevant, parameters, usage=_observed_usage(evidence_files, cloudtrail, session, role_arn))
 
 
 def _check(paths: tuple[str, ...], fmt: str, outputs: tuple[str, ...], select: tuple[str, ...],
            ignore: tuple[str, ...], severity: tuple[str, ...], fail_on: str | None, input_kind: str,
            include: tuple[str, ...], exclude: tuple[str, ...], max_file_size: int, strict: bool,
            jobs: int, color: bool | None, config_path: str | None, baseline_path: str | None,
-           baseline_write: str | None, skip_irrelevant: bool, parameters: tuple[str, ...]) -> None:
+           baseline_write: str | None, skip_irrelevant: bool, parameters: tuple[str, ...],
+           usage: dict[str, Any] | None = None) -> None:
     from iamlint.engine import LintConfig  # noqa: PLC0415 - keeps --help fast
     from iamlint.fingerprints import find_root  # noqa: PLC0415
     from iamlint.loaders.inputs import InputOptions  # noqa: PLC0415
@@ -148,7 +156,7 @@ def _check(paths: tuple[str, ...], fmt: str, outputs: tuple[str, ...], select: t
         severity={**file_config.severity, **_severity_overrides(severity)},
         fail_on=Severity.parse(fail_on) if fail_on else file_config.fail_on or Severity.LOW,
         strict=strict,
-        settings=file_config.settings,
+        settings={**file_config.settings, "observed_usage": usage} if usage is not None else file_config.settings,
         custom_rules=file_config.custom_rules,
     )
     extra_outputs = _outputs(outputs)
@@ -194,6 +202,43 @@ def _parameters(values: Sequence[str]) -> dict[str, str]:
     return out
 
 
+def _observed_usage(evidence_files: Sequence[str], cloudtrail: Sequence[str], session: str | None,
+                    role_arn: str | None) -> dict[str, Any] | None:
+    """What the observed calls used, for IAM140 (iamlint.checks.usage); None without evidence."""
+    if not evidence_files and not cloudtrail:
+        if session or role_arn:
+            raise click.UsageError("--session and --role-arn select observed calls: give --evidence or --cloudtrail")
+        return None
+    from iamlint.catalog import get_catalog  # noqa: PLC0415 - only with evidence
+    from iamlint.checks.usage import usage_settings  # noqa: PLC0415
+    from iamlint.narrow.calls import Call, matches_principal  # noqa: PLC0415
+    from iamlint.narrow.evidence import read_cloudtrail, read_evidence_file  # noqa: PLC0415
+
+    sources = [read_cloudtrail(list(cloudtrail))] if cloudtrail else []
+    sources += [read_evidence_file(f) for f in evidence_files]
+    calls = []
+    for source in sources:
+        for item in source:
+            if isinstance(item, Call):
+                if matches_principal(item, role_arn=role_arn, session=session):
+                    calls.append(item)
+            elif item.index is None:  # the file itself cannot be read
+                raise _Fatal(str(item))
+            else:
+                click.echo(f"warning: {item}", err=True)
+    selected = bool(session or role_arn)
+    if not calls:
+        if selected:
+            raise _Fatal("no observed call matches --session/--role-arn: nothing to compare the grants with")
+        click.echo("warning: the evidence holds no call: grants never used (IAM140) are not reported", err=True)
+        return None
+    usage = usage_settings(calls, get_catalog(), selected=selected)
+    if not selected and len(usage["callers"]) > 1:
+        click.echo(f"note: the evidence holds the calls of {len(usage['callers'])} callers; each principal is compared "
+                   "with those named like it (select one principal's calls with --session or --role-arn)", err=True)
+    return usage
+
+
 def _named_excluded(path: str, patterns: Sequence[str]) -> bool:
     """--exclude also applies to files named on the command line (pre-commit names them all)."""
     import fnmatch  # noqa: PLC0415
@@ -224,6 +269,10 @@ def _register_lazy_commands() -> None:
     from iamlint.narrow.command import narrow_command  # noqa: PLC0415 - tiny; its work imports lazily
 
     cli.add_command(narrow_command)
+    from iamlint.narrow.record import record_command  # noqa: PLC0415 - standard library only at import
+    cli.add_command(record_command)
+    from iamlint.audit.command import audit_command  # noqa: PLC0415 - click only at import; boto3 when run
+    cli.add_command(audit_command)
 
 
 _register_lazy_commands()

@@ -49,6 +49,8 @@ def rule_text(rule: Rule) -> str:
         "Why:",
         _indent(rule.rationale),
     ]
+    if rule.example and rule.example.settings:
+        parts += ["", "Settings the examples use:", _indent(_example_text(dict(rule.example.settings)))]
     if rule.example and rule.example.bad:
         parts += ["", "Example (reported):", _indent(_example_text(rule.example.bad[0]))]
     if rule.example and rule.example.good:
@@ -79,6 +81,9 @@ def rules_markdown(rules: Mapping[str, Rule]) -> str:
         out.append(f"| [{r.id}](#{r.id.lower()}) | {r.name} | {r.severity.label} | {r.category} | {summary} |")
     for r in _sorted(rules):
         out += ["", f"## {r.id}", "", f"**{r.name}** — severity {r.severity.label}, category {r.category}", "", r.summary, "", "### Why", "", r.rationale]
+        if r.example and r.example.settings:
+            out += ["", "### Settings the examples use", "", "```yaml",
+                    yaml.safe_dump(dict(r.example.settings), sort_keys=False).rstrip(), "```"]
         if r.example and r.example.bad:
             out += ["", "### Reported", ""]
             for ex in r.example.bad:

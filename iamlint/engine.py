@@ -2,7 +2,13 @@
 
 Checks yield hits; the engine owns everything users configure or see: which rules run,
 message text, severity (rule default, the check's own judgement, conditions that narrow a
-wildcard, user overrides), crash isolation, ordering, and the exit status.
+wildcard, roles that compute services assume, user overrides), crash isolation, ordering,
+and the exit status.
+
+Rules run at one of two scopes (the `scope` of their YAML file): `document` rules see one
+policy document at a time; `principal` rules see every policy that applies to one role, user
+or group of the inputs checked together (`iamlint.principals`). Principals are joined within
+one file, so a batch of files can be checked on its own.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from typing import Any
 
 from iamlint.catalog import get_catalog
 from iamlint.checks import Hit, RuleContext, load_all
+from iamlint.fingerprints import statement_signature
 from iamlint.model import (
     Evidence,
     Finding,
@@ -21,14 +28,18 @@ from iamlint.model import (
     Location,
     PolicyDocument,
     Severity,
+    Source,
 )
 from iamlint.policy import Problem
-from iamlint.ruleset import Rule, load_builtin_rules
+from iamlint.principals import Principal, build_principals, compute_services
+from iamlint.ruleset import Rule, load_builtin_rules, read_data_table
 
 INPUT_ERROR = "IAM001"
 MALFORMED = "IAM002"
 RULE_CRASH = "IAM003"
 ERROR_RULES = frozenset({INPUT_ERROR, MALFORMED, RULE_CRASH})
+UNUSED_SUPPRESSION = "IAM004"  # reported by the suppression stage (iamlint.suppress), not a check
+META_RULES = frozenset({UNUSED_SUPPRESSION})
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +50,7 @@ class LintConfig:
     fail_on: Severity = Severity.LOW
     strict: bool = False  # let a crashing rule raise (tests)
     settings: Mapping[str, Any] = field(default_factory=dict)  # rule settings (known accounts...)
+    custom_rules: tuple[Rule, ...] = ()  # data-only rules from the configuration's rules_dirs
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,10 +92,23 @@ class Engine:
         if missing:
             raise RuntimeError(f"checks without a rule file: {', '.join(missing)}")
         self.checks = checks
+        if self.config.custom_rules:
+            self._add_custom_rules()
         self.ctx = RuleContext(catalog=get_catalog(), settings=self.config.settings)
 
+    def _add_custom_rules(self) -> None:
+        """Custom rules carry a `match` block instead of code (iamlint.checks.custom)."""
+        from iamlint.checks.custom import match_check  # noqa: PLC0415
+
+        self.checks = dict(self.checks)  # never add to the shared registry
+        for rule in self.config.custom_rules:
+            if rule.id in self.rules:
+                raise RuntimeError(f"{rule.file}: custom rule {rule.id} reuses the id of a built-in rule")
+            self.rules[rule.id] = rule
+            self.checks[rule.id] = match_check(rule.id, rule.raw["match"])
+
     def enabled(self, rule_id: str) -> bool:
-        if rule_id in ERROR_RULES:
+        if rule_id in ERROR_RULES or rule_id in META_RULES:
             return True
         cfg = self.config
         if cfg.select and not _matches(rule_id, cfg.select):
@@ -115,11 +140,18 @@ class Engine:
             hit = Hit(loc=problem.loc, args={"message": problem.message})
             f = self._finding(self.rules[MALFORMED], hit, None, True)
             findings.append(f if problem.statement_index is None else _with_index(f, problem.statement_index))
-        count = 0
-        for doc in documents:
-            count += 1
+        docs = list(documents)
+        for doc in docs:
             findings.extend(self.check_document(doc))
-        return findings, count
+        principal_rules = [r for r in self.checks if self.rules[r].scope == "principal" and self.enabled(r)]
+        raising = {r for r, rule in self.rules.items() if rule.raise_for_compute_roles and self.enabled(r)}
+        if principal_rules or raising:
+            principals = build_principals(docs)
+            for principal in principals:
+                findings.extend(self.check_principal(principal, principal_rules))
+            if raising:
+                findings = self._raise_for_compute_roles(findings, principals, raising)
+        return findings, len(docs)
 
     def result(self, findings: Iterable[Finding], documents: int, files: int) -> LintResult:
         unique: dict[tuple[object, ...], Finding] = {}
@@ -152,8 +184,74 @@ class Engine:
             out.extend(self._finding(rule, hit, doc, False) for hit in hits)
         return out
 
-    def _finding(self, rule: Rule, hit: Hit, doc: PolicyDocument | None, is_error: bool) -> Finding:
+    def check_principal(self, principal: Principal, rule_ids: Iterable[str] | None = None) -> list[Finding]:
+        """Findings of the principal-scope rules (all enabled ones by default) on one principal."""
+        if rule_ids is None:
+            rule_ids = [r for r in self.checks if self.rules[r].scope == "principal" and self.enabled(r)]
+        out: list[Finding] = []
+        anchor = principal.documents[0] if principal.documents else None
+        for rule_id in rule_ids:
+            rule, fn = self.rules[rule_id], self.checks[rule_id]
+            try:
+                hits = list(fn(self.ctx, principal))
+            except Exception as exc:  # noqa: BLE001 - one rule's bug must not hide the others
+                if self.config.strict:
+                    raise RuleCrash(f"{rule_id} crashed on {principal.label} in {principal.file}") from exc
+                detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+                loc = anchor.loc if anchor is not None else Location(principal.file)
+                hit = Hit(loc=loc, args={"message": f"rule {rule_id} crashed on {principal.label}: {detail}"})
+                out.append(self._finding(self.rules[RULE_CRASH], hit, anchor, True, source=principal.source))
+                continue
+            for hit in hits:
+                # Located in the document the statement comes from; reported against the principal.
+                doc = principal.owner(hit.statement) if hit.statement is not None else None
+                out.append(self._finding(rule, hit, doc or anchor, False, source=principal.source))
+        return out
+
+    def _compute_services(self) -> frozenset[str]:
+        cached = self.ctx.cache.get("compute_services")
+        if cached is None:
+            table: Any = read_data_table("compute_services.yaml")
+            cached = self.ctx.cache["compute_services"] = frozenset(str(e["principal"]).lower() for e in table["services"])
+        return cached
+
+    def _raise_for_compute_roles(
+        self, findings: list[Finding], principals: Sequence[Principal], raising: set[str]
+    ) -> list[Finding]:
+        """Findings on a role that a compute service can assume are raised one level: whatever
+        runs there (a function, an instance, a build) holds the role's permissions."""
+        services = self._compute_services()
+        roles: dict[tuple[str, str], tuple[str, ...]] = {}
+        for p in principals:
+            if p.kind == "role" and p.trust:
+                found = compute_services(p, services)
+                if found:
+                    roles[(p.file, p.name)] = found
+        if not roles:
+            return findings
+        out = []
+        for f in findings:
+            if f.rule in raising and f.source is not None and f.rule not in self.config.severity:
+                hit = [(name, roles[(f.location.file, name)]) for name in _roles_of(f.source)
+                       if (f.location.file, name) in roles]
+                if hit:
+                    names = ", ".join(name for name, _ in hit)
+                    svcs = ", ".join(dict.fromkeys(s for _, found in hit for s in found))
+                    f = replace(
+                        f,
+                        severity=f.severity.raised(),
+                        message=f"{f.message} (raised one level: role {names} can be assumed by {svcs}, "
+                        "so code running there holds these permissions)",
+                    )
+            out.append(f)
+        return out
+
+    def _finding(
+        self, rule: Rule, hit: Hit, doc: PolicyDocument | None, is_error: bool, source: Source | None = None
+    ) -> Finding:
         severity = hit.severity if hit.severity is not None else rule.severity
+        if hit.lowered:
+            severity = severity.lowered(hit.lowered)
         message = rule.render(hit.args)
         evidence = hit.evidence
         st = hit.statement
@@ -184,10 +282,21 @@ class Engine:
             location=doc.locate(hit.loc) if doc is not None else hit.loc,
             statement_index=st.index if st is not None else None,
             statement_sid=st.sid if st is not None else None,
-            source=doc.source if doc is not None else None,
+            source=source if source is not None else doc.source if doc is not None else None,
             evidence=evidence,
             is_error=is_error,
+            signature=statement_signature(st) if st is not None else "",  # for baselines and SARIF
         )
+
+
+def _roles_of(source: Source) -> list[str]:
+    """The roles a finding's owner is or is attached to."""
+    names = [source.name] if source.kind == "role" else []
+    for label in source.attached_to:
+        kind, _, name = label.partition(" ")
+        if kind == "role" and name not in names:
+            names.append(name)
+    return names
 
 
 def _with_index(f: Finding, index: int) -> Finding:

@@ -100,9 +100,9 @@ class Source:
         if self.construct_path:
             text += f" ({self.construct_path})"
         if self.attached_to:
-            text += f" attached to {', '.join(self.attached_to)}"
+            text += f" attached to {_some(self.attached_to)}"
         if self.used_by:
-            text += f" used by {', '.join(self.used_by)}"
+            text += f" used by {_some(self.used_by)}"
         if self.policy_name:
             text += f", policy {self.policy_name}"
         if self.via:
@@ -110,6 +110,12 @@ class Source:
         if self.condition:
             text += f", when condition {self.condition}"
         return text
+
+
+def _some(names: tuple[str, ...], limit: int = 5) -> str:
+    """A list for people: a large account attaches one policy to thousands of principals."""
+    shown = ", ".join(names[:limit])
+    return shown if len(names) <= limit else f"{shown} and {len(names) - limit} more"
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +220,9 @@ class Finding:
     source: Source | None = None
     evidence: Evidence = field(default_factory=Evidence)
     is_error: bool = False  # input or internal errors: exit 2 whatever the severity
+    # What the statement grants, hashed (fingerprints.statement_signature): lets baselines and
+    # SARIF fingerprints follow a statement that moves. Empty when there is no statement.
+    signature: str = ""
 
     def with_severity(self, severity: Severity) -> Finding:
         return replace(self, severity=severity)

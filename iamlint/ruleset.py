@@ -36,6 +36,7 @@ class Example:
     kind: str  # identity, resource, trust, template
     bad: tuple[Any, ...]
     good: tuple[Any, ...]
+    settings: Mapping[str, Any] = field(default_factory=dict)  # rule settings the examples run with
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +54,8 @@ class Rule:
     known_limitations: str | None = None
     scope: str = "document"
     condition_lowers: bool = False
+    # Raised one level when reported on a role that a compute service can assume.
+    raise_for_compute_roles: bool = False
     file: str = ""
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -89,6 +92,7 @@ def rule_from_mapping(raw: Mapping[str, Any], file: str) -> Rule:
                 kind=str(ex.get("kind", "identity")),
                 bad=_as_tuple(ex.get("bad")),
                 good=_as_tuple(ex.get("good")),
+                settings=dict(ex.get("settings") or {}),
             )
         return Rule(
             id=str(raw["id"]),
@@ -104,6 +108,7 @@ def rule_from_mapping(raw: Mapping[str, Any], file: str) -> Rule:
             known_limitations=(str(raw["known_limitations"]).strip() if raw.get("known_limitations") else None),
             scope=str(raw.get("scope", "document")),
             condition_lowers=bool(raw.get("condition_lowers", False)),
+            raise_for_compute_roles=bool(raw.get("raise_for_compute_roles", False)),
             file=file,
             raw=raw,
         )

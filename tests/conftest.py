@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -26,6 +27,15 @@ def engine() -> Engine:
 def lint_doc(engine: Engine, doc: object, kind: PolicyKind = PolicyKind.UNKNOWN) -> LintResult:
     parsed, problems = parse_policy(doc, file="test.json", kind=kind)
     return engine.run([parsed] if parsed is not None else [], problems)
+
+
+def lint_template(engine: Engine, template: object, file: str = "template.json") -> LintResult:
+    """Lint a CloudFormation template given as data, through the template loader."""
+    from iamlint.loaders.cloudformation import load_template  # noqa: PLC0415
+    from iamlint.loaders.located import parse_any  # noqa: PLC0415
+
+    loaded = load_template(parse_any(json.dumps(template, indent=1), file))
+    return engine.run(loaded.documents, loaded.problems, loaded.errors)
 
 
 def rule_ids(result: LintResult) -> set[str]:

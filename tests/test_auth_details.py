@@ -168,7 +168,7 @@ def test_encoded_documents_are_located_at_their_string(engine: Engine) -> None:
             by_policy.setdefault(f.source.policy_name, set()).add((f.rule, f.location.line, f.location.column))
     # bob-orders is URL-encoded JSON (the raw API), ops-parameters a JSON string.
     assert by_policy == {
-        "bob-orders": {("IAM103", 41, 11)},
+        "bob-orders": {("IAM103", 41, 11), ("IAM131", 41, 11)},  # IAM131: a policy on a user
         "ops-parameters": {("IAM105", 66, 11), ("IAM110", 66, 11)},
     }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,10 @@ def test_yaml_and_json_twins_give_the_same_findings(engine: Engine) -> None:
     def findings(path: Path) -> list[tuple[str, str, tuple[str, ...]]]:
         r = _load(path)
         res = engine.run(r.documents, r.problems, r.errors)
-        return sorted((f.rule, f.message, f.evidence.resources) for f in res.findings)
+        # Principal-level messages name the lines of the statements they join; the twins'
+        # lines differ.
+        return sorted((f.rule, re.sub(r"lines? [\d, ]+", "line N", f.message), f.evidence.resources)
+                      for f in res.findings)
 
     yaml_findings = findings(CFN / "intrinsics.yaml")
     assert yaml_findings and yaml_findings == findings(CFN / "intrinsics.json")

@@ -13,13 +13,13 @@ import pytest
 import yaml
 
 from iamlint.checks import load_all
-from iamlint.engine import ERROR_RULES, Engine
+from iamlint.engine import ERROR_RULES, META_RULES, Engine, LintConfig, LintResult
 from iamlint.loaders.inputs import load_paths
 from iamlint.model import PolicyKind
 from iamlint.ruleset import builtin_rule_texts, load_builtin_rules
 from iamlint.schemas import validate
 
-from conftest import FIXTURES, lint_doc, rule_ids
+from conftest import FIXTURES, lint_doc, lint_template, rule_ids
 
 RULES = load_builtin_rules()
 KINDS = {"identity": PolicyKind.IDENTITY, "resource": PolicyKind.RESOURCE, "trust": PolicyKind.TRUST}
@@ -34,7 +34,7 @@ def test_rule_file_matches_schema(file: str, text: str) -> None:
 
 def test_rules_and_checks_are_one_to_one() -> None:
     checks = set(load_all())
-    documented = set(RULES) - ERROR_RULES
+    documented = set(RULES) - ERROR_RULES - META_RULES
     assert checks == documented
 
 
@@ -48,16 +48,40 @@ def _examples(label: str) -> list[tuple[str, int, object, str]]:
     return out
 
 
+def _lint_example(engine: Engine, rule_id: str, doc: object, kind: str) -> LintResult:
+    """Lint one example as its rule file says: with the example block's settings, and a
+    `template` example through the CloudFormation loader (several policies, one principal)."""
+    example = RULES[rule_id].example
+    if example is not None and example.settings:
+        engine = Engine(LintConfig(strict=True, settings=example.settings))
+    if kind == "template":
+        result = lint_template(engine, doc)
+        assert not any(f.is_error for f in result.findings), [f.message for f in result.findings if f.is_error]
+        return result
+    return lint_doc(engine, doc, KINDS.get(kind, PolicyKind.UNKNOWN))
+
+
 @pytest.mark.parametrize("rule_id,index,doc,kind", _examples("bad"), ids=lambda v: v if isinstance(v, str) and v.startswith("IAM") else None)
 def test_bad_example_raises_rule(engine: Engine, rule_id: str, index: int, doc: object, kind: str) -> None:
-    result = lint_doc(engine, doc, KINDS.get(kind, PolicyKind.UNKNOWN))
+    result = _lint_example(engine, rule_id, doc, kind)
     assert rule_id in rule_ids(result), f"bad example {index} of {rule_id}"
 
 
 @pytest.mark.parametrize("rule_id,index,doc,kind", _examples("good"), ids=lambda v: v if isinstance(v, str) and v.startswith("IAM") else None)
 def test_good_example_does_not_raise_rule(engine: Engine, rule_id: str, index: int, doc: object, kind: str) -> None:
-    result = lint_doc(engine, doc, KINDS.get(kind, PolicyKind.UNKNOWN))
+    result = _lint_example(engine, rule_id, doc, kind)
     assert rule_id not in rule_ids(result), f"good example {index} of {rule_id}"
+
+
+def test_example_settings_are_what_makes_a_bad_example_bad(engine: Engine) -> None:
+    # A rule driven by settings reports nothing without them: the example block's settings
+    # are really passed through, not merely present.
+    for rule in RULES.values():
+        if rule.example is None or not rule.example.settings:
+            continue
+        for doc in rule.example.bad:
+            assert rule.id in rule_ids(_lint_example(engine, rule.id, doc, rule.example.kind))
+            assert rule.id not in rule_ids(lint_doc(engine, doc, KINDS.get(rule.example.kind, PolicyKind.UNKNOWN)))
 
 
 def test_every_rule_with_logic_has_examples_and_fixtures() -> None:
@@ -70,13 +94,19 @@ def test_every_rule_with_logic_has_examples_and_fixtures() -> None:
         assert any(n.startswith("good-") for n in names), f"{rule_id} has no good fixture"
 
 
+SETTINGS_SUFFIX = ".settings.json"  # bad-x.json runs with the settings in bad-x.settings.json
+
+
 def _fixtures() -> list[Path]:
-    return sorted((FIXTURES / "rules").glob("IAM*/*.*"))
+    return sorted(p for p in (FIXTURES / "rules").glob("IAM*/*.*") if not p.name.endswith(SETTINGS_SUFFIX))
 
 
 @pytest.mark.parametrize("path", _fixtures(), ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_rule_fixture(engine: Engine, path: Path) -> None:
     rule_id = path.parent.name
+    settings = path.with_name(path.name.split(".", 1)[0] + SETTINGS_SUFFIX)
+    if settings.exists():
+        engine = Engine(LintConfig(strict=True, settings=json.loads(settings.read_text())))
     loaded = load_paths([str(path)])
     result = engine.run(loaded.documents, loaded.problems, loaded.errors)
     ids = rule_ids(result)

@@ -2,13 +2,17 @@
 
 A check never renders a message or decides a final severity: it says where (a location and a
 statement), with which message arguments and evidence. The engine turns hits into findings.
+
+A rule's `scope` in its YAML file says what its check receives: `document` checks get one
+`PolicyDocument`; `principal` checks get one `iamlint.principals.Principal` (every policy that
+applies to one role, user or group of the run, with its trust policy and boundary).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from iamlint.catalog import Catalog
 from iamlint.model import Evidence, Location, PolicyDocument, Severity, Statement
@@ -21,6 +25,7 @@ class Hit:
     args: Mapping[str, object] = field(default_factory=dict)
     evidence: Evidence = field(default_factory=Evidence)
     severity: Severity | None = None  # overrides the rule's default when the check knows better
+    lowered: int = 0  # levels below that severity (the grant is narrowed, so less is at stake)
 
 
 @dataclass(slots=True)
@@ -31,14 +36,17 @@ class RuleContext:
 
 
 DocumentCheck = Callable[[RuleContext, PolicyDocument], Iterable[Hit]]
+# (ctx, subject): the subject is a PolicyDocument or a Principal, as the rule's scope says.
+Check = Callable[[RuleContext, Any], Iterable[Hit]]
+_C = TypeVar("_C", bound=Check)
 
-REGISTRY: dict[str, DocumentCheck] = {}
+REGISTRY: dict[str, Check] = {}
 
 
-def check(rule_id: str) -> Callable[[DocumentCheck], DocumentCheck]:
+def check(rule_id: str) -> Callable[[_C], _C]:
     """Register the logic of rule `rule_id` (its YAML file holds everything else)."""
 
-    def register(fn: DocumentCheck) -> DocumentCheck:
+    def register(fn: _C) -> _C:
         if rule_id in REGISTRY:
             raise RuntimeError(f"rule {rule_id} has two checks: {REGISTRY[rule_id]} and {fn}")
         REGISTRY[rule_id] = fn
@@ -47,8 +55,11 @@ def check(rule_id: str) -> Callable[[DocumentCheck], DocumentCheck]:
     return register
 
 
-def load_all() -> dict[str, DocumentCheck]:
+def load_all() -> dict[str, Check]:
     """Import every check module so that each registers its rules."""
     from iamlint.checks import grants, validity  # noqa: F401, PLC0415 - imported to register
+    from iamlint.checks import escalation, guardrails, hygiene, risk  # noqa: F401, PLC0415 - same
+    from iamlint.checks import conditions, resource_policies, structure, trust  # noqa: F401, PLC0415 - same
+    from iamlint.checks import usage  # noqa: F401, PLC0415 - same
 
     return REGISTRY

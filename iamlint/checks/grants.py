@@ -13,6 +13,7 @@ from typing import Any
 from iamlint import globs
 from iamlint.catalog import ResourceType
 from iamlint.checks import Hit, RuleContext, check
+from iamlint.checks.principals import policy_kind
 from iamlint.checks.scope import describe_actions, grant
 from iamlint.model import Evidence, PolicyDocument, PolicyKind, Statement
 from iamlint.ruleset import read_data_table
@@ -28,6 +29,18 @@ def _allows(doc: PolicyDocument) -> Iterator[Statement]:
             yield st
 
 
+def _scoping(doc: PolicyDocument) -> Iterator[Statement]:
+    """Allow statements whose Resource element chooses among many resources.
+
+    In a resource policy (a key policy, a bucket policy) the policy is attached to the
+    resource, and "Resource": "*" means that resource itself (AWS KMS Developer Guide, "Key
+    policies"): resource-scoping rules do not apply there.
+    """
+    if doc.kind is PolicyKind.RESOURCE:
+        return
+    yield from _allows(doc)
+
+
 def _star_resources(st: Statement) -> tuple[str, ...]:
     return tuple(r for r in st.resource_texts if globs.is_total(r))
 
@@ -39,6 +52,8 @@ def _is_full_admin(ctx: RuleContext, st: Statement) -> bool:
 
 @check("IAM101")
 def full_admin(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
+    if policy_kind(doc) is PolicyKind.RESOURCE:
+        return  # "*" in a resource policy is the resource itself: IAM102/IAM107 report it
     for st in _allows(doc):
         if not _is_full_admin(ctx, st):
             continue
@@ -58,8 +73,9 @@ def full_admin(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
 
 @check("IAM102")
 def action_wildcard(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
+    resource_policy = policy_kind(doc) is PolicyKind.RESOURCE
     for st in _allows(doc):
-        if st.not_action or _is_full_admin(ctx, st):
+        if st.not_action or (_is_full_admin(ctx, st) and not resource_policy):
             continue
         for v in st.actions:
             if v.text in ("*", "*:*"):
@@ -129,7 +145,7 @@ def _lower_for_plain_writes(ctx: RuleContext) -> Any:
 
 @check("IAM105")
 def resource_star(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
-    for st in _allows(doc):
+    for st in _scoping(doc):
         if st.not_action or st.resource_key != "Resource":
             continue
         g = grant(ctx, st)
@@ -157,7 +173,7 @@ def resource_star(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
 
 @check("IAM106")
 def resource_everything(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
-    for st in _allows(doc):
+    for st in _scoping(doc):
         if st.resource_key != "Resource":
             continue
         g = grant(ctx, st)
@@ -313,7 +329,7 @@ def _sensitive_table(ctx: RuleContext) -> dict[str, tuple[str, str]]:
 @check("IAM110")
 def sensitive_on_star(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
     table = _sensitive_table(ctx)
-    for st in _allows(doc):
+    for st in _scoping(doc):
         g = grant(ctx, st)
         if not g.star_resource or _is_full_admin(ctx, st):
             continue

@@ -16,6 +16,7 @@ from iamlint.policy import Marker, Path, Problem
 
 if TYPE_CHECKING:
     from iamlint.loaders.located import Located
+    from iamlint.suppress import Suppression
 
 KINDS = ("auto", "policy", "cloudformation", "sam", "cdk", "authorization-details")
 
@@ -27,6 +28,8 @@ class LoadResult:
     errors: list[InputError] = field(default_factory=list)
     files: int = 0
     skipped: list[str] = field(default_factory=list)  # walked files that hold no IAM input
+    # Inline suppressions (template Metadata), applied after the engine by iamlint.suppress.
+    suppressions: list[Suppression] = field(default_factory=list)
 
     def extend(self, other: LoadResult) -> None:
         self.documents.extend(other.documents)
@@ -34,6 +37,7 @@ class LoadResult:
         self.errors.extend(other.errors)
         self.files += other.files
         self.skipped.extend(other.skipped)
+        self.suppressions.extend(other.suppressions)
 
 
 def marker_for(located: Located) -> Marker:

@@ -23,9 +23,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import unquote
 
-from iamlint import managed
 from iamlint.loaders import LoadResult, marker_for
 from iamlint.loaders.located import Located
 from iamlint.model import InputError, Location, PolicyKind, Source
@@ -190,6 +188,8 @@ class _DumpReader:
                 used_by: tuple[str, ...] = (), boundary: bool = False) -> None:
         policy = self.managed.get(arn)
         if policy is None:
+            from iamlint import managed  # only for dumps: keeps detecting a policy file cheap
+
             known = managed.lookup(arn) if managed.is_aws_managed_arn(arn) else None
             if known is None:
                 self.missing.setdefault(arn, []).append((principal, path))
@@ -217,6 +217,8 @@ class _DumpReader:
                 self._document(policy.document, policy.path, PolicyKind.BOUNDARY, bounding, policy.name)
 
     def _report_missing(self) -> None:
+        from iamlint import managed  # see _attach
+
         for arn, uses in self.missing.items():
             principal, path = uses[0]
             more = f" and {len(uses) - 1} more" if len(uses) > 1 else ""
@@ -330,10 +332,12 @@ class _DumpReader:
             return node
         text = node.strip()
         if not text.startswith(("{", "[")):
+            from urllib.parse import unquote  # rare: only the raw API encodes documents
+
             text = unquote(text)  # RFC 3986 percent-encoding: "+" stays a plus sign
         try:
             return json.loads(text)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
             self.problem(f"policy of {source.kind} {source.name} is a string that is neither JSON "
                          f"nor URL-encoded JSON ({exc})", path)
             return None

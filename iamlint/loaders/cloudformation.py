@@ -52,7 +52,17 @@ def load_template(located: Located, options: TemplateOptions | None = None) -> L
         result.errors.append(InputError(located.file, "a CloudFormation template needs a Resources section (an object)", 1, 1))
         return result
     _TemplateReader(located, data, options, result).read()
+    _read_suppressions(located, result)
     return result
+
+
+def _read_suppressions(located: Located, result: LoadResult) -> None:
+    """Hook for the suppression stage: `Metadata.iamlint` of each resource (see iamlint.suppress)."""
+    from iamlint.suppress import template_suppressions  # noqa: PLC0415 - only templates need it
+
+    suppressions, errors = template_suppressions(located)
+    result.suppressions.extend(suppressions)
+    result.errors.extend(errors)
 
 
 class _TemplateReader:
@@ -100,6 +110,9 @@ class _TemplateReader:
                 continue
             rtype = res.get("Type")
             props = res.get("Properties", {})
+            if not isinstance(rtype, str):
+                self.problem(f"Type of {logical_id} must be a string such as AWS::IAM::Role", (*base, "Type"))
+                continue
             if not isinstance(props, Mapping):
                 self.problem(f"Properties of {logical_id} must be an object", (*base, "Properties"))
                 continue
@@ -196,7 +209,7 @@ class _TemplateReader:
             if isinstance(raw, str):
                 try:
                     raw = json.loads(raw)  # Logs resource policies and ECR hold JSON strings
-                except ValueError as exc:
+                except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
                     self.problem(f"policy of {logical_id} is a string that is not JSON: {exc}", path)
                     return
             key = json.dumps(raw, sort_keys=True, default=str)
@@ -259,12 +272,14 @@ def _policy_name(props: Mapping[str, Any], logical_id: str) -> str:
 
 
 def _describe_target(node: Any) -> str | None:
-    if isinstance(node, str):
-        return node
-    ref = referenced_id(node)
-    if ref is not None:
-        return ref
-    if isinstance(node, list) and node:
-        names = [n for n in (_describe_target(x) for x in node) if n]
-        return ", ".join(names) if names else None
-    return None
+    names: list[str] = []
+    stack = [node]
+    while stack:  # a loop, not recursion: lists in lists may nest a thousand levels deep
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(reversed(item))
+        elif isinstance(item, str):
+            names.append(item)
+        elif (ref := referenced_id(item)) is not None:
+            names.append(ref)
+    return ", ".join(n for n in names if n) or None

@@ -33,6 +33,9 @@ class InputOptions:
     exclude: tuple[str, ...] = ()
     max_bytes: int = DEFAULT_MAX_BYTES
     parameters: Mapping[str, str] = field(default_factory=dict)  # CloudFormation parameter values
+    # Treat named files like walked ones: skip quietly those that hold no IAM input (pre-commit
+    # passes every staged .json/.yaml file, package.json included).
+    skip_irrelevant: bool = False
 
 
 def _excluded(rel: str, name: str, patterns: Sequence[str]) -> bool:
@@ -93,6 +96,7 @@ def read_input(path: str, options: InputOptions) -> bytes | InputError:
 
 
 def load_file(path: str, options: InputOptions, *, explicit: bool) -> LoadResult:
+    explicit = explicit and not options.skip_irrelevant
     data = read_input(path, options)
     name = "<stdin>" if path == "-" else path
     if isinstance(data, InputError):
@@ -149,7 +153,10 @@ def dispatch(located: Located, options: InputOptions, explicit: bool) -> LoadRes
         if kind == "sam":
             from iamlint.loaders.sam import load_sam  # noqa: PLC0415
 
-            return load_sam(located, TemplateOptions(parameters=options.parameters))
+            from iamlint.suppress import source_suppressions  # noqa: PLC0415
+
+            # Suppressions come from the SAM source, not the translated template (iamlint.suppress).
+            return source_suppressions(load_sam(located, TemplateOptions(parameters=options.parameters)), located)
         return load_template(located, TemplateOptions(parameters=options.parameters))
     if kind == "authorization-details":
         from iamlint.loaders.auth_details import load_auth_details  # noqa: PLC0415

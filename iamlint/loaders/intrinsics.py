@@ -126,7 +126,7 @@ class Resolver:
             return self._parameter(name)
         resource = self._resources.get(name)
         if isinstance(resource, Mapping):
-            return resource_ref(name, str(resource.get("Type", "")))
+            return resource_ref(name, str(resource.get("Type", "")), self.where())
         raise IntrinsicError(f"Ref to {name!r}, which is neither a parameter nor a resource")
 
     def _parameter(self, name: str) -> Any:
@@ -146,7 +146,10 @@ class Resolver:
         resource = self._resources.get(logical_id)
         if not isinstance(resource, Mapping):
             raise IntrinsicError(f"GetAtt on {logical_id!r}, which is not a resource of this template")
-        return resource_attribute(logical_id, str(resource.get("Type", "")), attribute)
+        return resource_attribute(logical_id, str(resource.get("Type", "")), attribute, self.where())
+
+    def where(self) -> Where:
+        return Where(str(self._ref("AWS::Partition")), str(self._ref("AWS::Region")), str(self._ref("AWS::AccountId")))
 
     def condition(self, name: str) -> bool:
         if name in self.assume:
@@ -354,30 +357,41 @@ def _cached_table() -> Mapping[str, Any]:
     return _TABLE
 
 
-def _arn_for(logical_id: str, entry: Mapping[str, Any]) -> str:
+@dataclass(frozen=True, slots=True)
+class Where:
+    """The partition, region and account a stack is deployed to, as far as they are known."""
+
+    partition: str = "aws"
+    region: str = "<AWS::Region>"
+    account: str = "<AWS::AccountId>"
+
+
+def _arn_for(logical_id: str, entry: Mapping[str, Any], where: Where) -> str:
     arn = str(entry["arn"])
-    arn = arn.replace("${Partition}", "aws").replace("${Region}", "<AWS::Region>")
-    arn = arn.replace("${Account}", "<AWS::AccountId>")
+    arn = arn.replace("${Partition}", where.partition).replace("${Region}", where.region)
+    arn = arn.replace("${Account}", where.account)
     return re.sub(r"\$\{[^}]*\}", f"<{logical_id}>", arn)
 
 
-def resource_ref(logical_id: str, resource_type: str) -> str:
+def resource_ref(logical_id: str, resource_type: str, where: Where | None = None) -> str:
     """What `Ref` returns for a resource: its name, ARN, URL or id, as the type defines."""
+    where = where or Where()
     entry = _arn_table().get(resource_type)
     if entry is None:
         return f"<{logical_id}>"
     ref = entry.get("ref", "name")
     if ref == "arn":
-        return _arn_for(logical_id, entry)
+        return _arn_for(logical_id, entry, where)
     if ref == "url":
-        return f"https://sqs.<AWS::Region>.amazonaws.com/<AWS::AccountId>/<{logical_id}>"
+        return f"https://sqs.{where.region}.amazonaws.com/{where.account}/<{logical_id}>"
     return f"<{logical_id}>"
 
 
-def resource_attribute(logical_id: str, resource_type: str, attribute: str) -> str:
+def resource_attribute(logical_id: str, resource_type: str, attribute: str, where: Where | None = None) -> str:
+    where = where or Where()
     entry = _arn_table().get(resource_type)
     if entry is not None and attribute in ("Arn", *entry.get("arn_attributes", ())):
-        return _arn_for(logical_id, entry)
+        return _arn_for(logical_id, entry, where)
     if entry is not None and attribute in entry.get("name_attributes", ()):
         return f"<{logical_id}>"
     return f"<{logical_id}.{attribute}>"

@@ -201,13 +201,18 @@ def parse_json(text: str | bytes, file: str) -> Located:
 _JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[{}\[\]]|[^\s{}\[\],:"]+')
 
 
-def _scan_json(source: str) -> tuple[_Index, tuple[str, int, int] | None]:
-    """Offsets of every key and item by container; the first duplicate key, if any."""
+def _scan_json(source: str, *, until_duplicate: bool = False) -> tuple[_Index, tuple[str, int, int] | None]:
+    """Offsets of every key and item by container; the first duplicate key, if any.
+
+    `until_duplicate` stops at the first duplicate key: json.loads refuses a duplicate as soon
+    as its object closes, so the text after it may be anything (unbalanced brackets, bad
+    escapes) and must not be scanned.
+    """
     with collector_paused():
-        return _scan_tokens(source)
+        return _scan_tokens(source, until_duplicate)
 
 
-def _scan_tokens(source: str) -> tuple[_Index, tuple[str, int, int] | None]:
+def _scan_tokens(source: str, until_duplicate: bool = False) -> tuple[_Index, tuple[str, int, int] | None]:
     root: list[Any] = []
     root_kids: dict[str | int, Any] = {}
     marks: Any = root
@@ -228,6 +233,8 @@ def _scan_tokens(source: str) -> tuple[_Index, tuple[str, int, int] | None]:
                 key = json.loads(token) if "\\" in token else token[1:-1]
                 if key in marks and duplicate is None:
                     duplicate = (key, marks[key], match.start())
+                    if until_duplicate:
+                        break
                 marks[key] = match.start()
                 continue
             step, key = key, None
@@ -254,7 +261,7 @@ def _offset_converter(source: str) -> Callable[[Any], Mark]:
 
 
 def _json_duplicate(source: str, file: str) -> ParseError:
-    (_, _, to_mark), duplicate = _scan_json(source)
+    (_, _, to_mark), duplicate = _scan_json(source, until_duplicate=True)
     if duplicate is None:  # the scanner and json disagree: still refuse, without a place
         return ParseError(file, None, None, "duplicate key in an object")
     key, first, second = duplicate

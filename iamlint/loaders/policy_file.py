@@ -27,7 +27,7 @@ def is_policy_shape(data: object) -> bool:
 
 
 def _documents(data: object) -> list[tuple[object, Path, str | None]] | None:
-    if looks_like_policy(data):
+    if looks_like_policy(data) or _statementless_policy(data):
         return [(data, (), None)]
     if isinstance(data, list) and data and all(looks_like_policy(d) for d in data):
         return [(d, (i,), f"[{i}]") for i, d in enumerate(data)]
@@ -41,6 +41,19 @@ def _documents(data: object) -> list[tuple[object, Path, str | None]] | None:
         if all(looks_like_policy(v) for v in data.values()):
             return [(v, (str(k),), str(k)) for k, v in data.items()]
     return None
+
+
+def _statementless_policy(data: object) -> bool:
+    """A document with a policy Version but no Statement: a policy that lost its statements.
+
+    Read as a policy so that the parser reports the missing Statement (a malformed policy),
+    rather than as an unknown input shape.
+    """
+    return (
+        isinstance(data, Mapping)
+        and data.get("Version") in ("2012-10-17", "2008-10-17")
+        and set(data) <= {"Version", "Id"}
+    )
 
 
 def describe_shape(data: object) -> str:

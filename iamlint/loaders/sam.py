@@ -113,10 +113,25 @@ def _unshared(node: Any) -> Any:
     A YAML alias is the same object at each use (see `located`); `copy.deepcopy` would keep it
     shared, and the translator's edits or an origin marker would then leak between resources.
     """
+    root = _copied(node)
+    stack = [root] if root is not node else []
+    while stack:  # a loop, not recursion: a template may nest a thousand levels deep
+        container = stack.pop()
+        for key in list(container.keys() if isinstance(container, dict) else range(len(container))):
+            child = container[key]
+            copy = _copied(child)
+            if copy is not child:
+                container[key] = copy
+                stack.append(copy)
+    return root
+
+
+def _copied(node: Any) -> Any:
+    """A shallow copy of a container (a dict for any mapping), the node itself otherwise."""
     if isinstance(node, Mapping):
-        return {key: _unshared(value) for key, value in node.items()}
+        return dict(node)
     if isinstance(node, list):
-        return [_unshared(item) for item in node]
+        return list(node)
     return node
 
 

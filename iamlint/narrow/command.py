@@ -59,9 +59,17 @@ def _render(document: dict[str, Any], fmt: str) -> str:
 @click.option("-f", "--format", "fmt", type=click.Choice(["json", "yaml"]), default="json", show_default=True)
 @click.option("--explain", is_flag=True, help="Print the evidence for each action: count, first and last seen, example.")
 @click.option("--parameter", "parameters", multiple=True, metavar="NAME=VALUE", help="CloudFormation parameter value.")
+@click.option("--from-code", is_flag=True,
+              help="Derive the calls from each function's handler code (static analysis of CodeUri + Handler); "
+                   "one proposal per function unless --function is given.")
+@click.option("--diff", "show_diff", is_flag=True,
+              help="Print a unified diff of the YAML template with the principal's Policies replaced by the proposal.")
+@click.option("--apply", "apply", is_flag=True,
+              help="Write that patch to the template (atomically; nothing else in the file changes).")
 def narrow_command(target: str, function: str | None, role: str | None, cloudtrail: tuple[str, ...],
                    evidence_files: tuple[str, ...], role_arn: str | None, session: str | None, user: str | None,
-                   generalize: str, workload: str, fmt: str, explain: bool, parameters: tuple[str, ...]) -> None:
+                   generalize: str, workload: str, fmt: str, explain: bool, parameters: tuple[str, ...],
+                   from_code: bool = False, show_diff: bool = False, apply: bool = False) -> None:
     """Propose the narrowest policy that keeps every observed call of a principal working."""
     from iamlint.catalog import get_catalog  # noqa: PLC0415
     from iamlint.loaders.inputs import InputOptions, load_paths  # noqa: PLC0415
@@ -69,8 +77,13 @@ def narrow_command(target: str, function: str | None, role: str | None, cloudtra
     from iamlint.narrow.evidence import read_cloudtrail, read_evidence_file  # noqa: PLC0415
     from iamlint.narrow.narrower import NarrowingError, narrow  # noqa: PLC0415
 
-    if not cloudtrail and not evidence_files:
-        raise click.UsageError("give the observed calls: --cloudtrail PATH or --evidence FILE")
+    if not cloudtrail and not evidence_files and not from_code:
+        raise click.UsageError("give the observed calls: --cloudtrail PATH or --evidence FILE (or --from-code)")
+    if from_code and (cloudtrail or evidence_files) and function is None:
+        raise click.UsageError("--from-code with observed calls needs --function: those calls are one principal's")
+    if (show_diff or apply) and (from_code or (function is None and role is None)):
+        raise click.UsageError("--diff and --apply patch one principal's policies from observed calls: "
+                               "name it with --function or --role, without --from-code")
 
     calls: list[Call] = []
     problems = 0
@@ -95,6 +108,9 @@ def narrow_command(target: str, function: str | None, role: str | None, cloudtra
         for error in loaded.errors:
             click.echo(f"error: {error.render()}", err=True)
         sys.exit(2)
+    if from_code:
+        _narrow_from_code(target, function, calls, loaded.documents, params, generalize, workload, fmt, explain)
+        return
     original = _select(loaded.documents, function, role)
     if not original:
         what = f"function {function}" if function else f"role {role}" if role else target
@@ -107,11 +123,22 @@ def narrow_command(target: str, function: str | None, role: str | None, cloudtra
         click.echo(f"iamlint bug: the proposal failed its own proof ({exc}); please report it", err=True)
         sys.exit(2)
 
-    click.echo(_render(proposal.document, fmt), nl=False)
+    if show_diff or apply:
+        status = _patch(target, original, proposal, function, role, params, fmt, show_diff, apply)
+    else:
+        click.echo(_render(proposal.document, fmt), nl=False)
+        status = 0
+    _report(proposal, f"\n{len(calls)} calls observed", problems, explain)
+    if status:
+        sys.exit(status)
+
+
+def _report(proposal: Any, headline: str, problems: int, explain: bool) -> None:
+    """What the proposal removed, rests on and left out, on standard error."""
     err = sys.stderr
     removed = sum(proposal.removed.values())
     services = ", ".join(f"{svc} {n}" for svc, n in sorted(proposal.removed.items(), key=lambda kv: -kv[1])[:8])
-    print(f"\n{len(calls)} calls observed; proposal keeps {proposal.kept_actions} of {proposal.original_actions} "
+    print(f"{headline}; proposal keeps {proposal.kept_actions} of {proposal.original_actions} "
           f"granted actions, removes {removed}" + (f" ({services})" if services else ""), file=err)
     print("proved: every observed call is allowed, and the proposal grants nothing the current policy does not",
           file=err)
@@ -130,3 +157,96 @@ def narrow_command(target: str, function: str | None, role: str | None, cloudtra
         for ev in proposal.evidence:
             print(f"  {ev.action}  {ev.resource}  {ev.count}  {ev.first or '-'}  {ev.last or '-'}  "
                   f"{ev.basis if ev.basis != 'observed' else 'observed: ' + ev.example}", file=err)
+
+
+def _narrow_from_code(target: str, function: str | None, observed: list[Any], documents: Sequence[PolicyDocument],
+                      params: dict[str, str], generalize: str, workload: str, fmt: str, explain: bool) -> None:
+    """One proposal per function, from the calls its code can make (plus any observed ones)."""
+    from iamlint.catalog import get_catalog  # noqa: PLC0415
+    from iamlint.narrow.narrower import NarrowingError, narrow  # noqa: PLC0415
+    from iamlint.narrow.static import StaticError, analyse_template, annotate  # noqa: PLC0415
+
+    try:
+        results = analyse_template(target, params, function)
+    except StaticError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    kind = workload if workload != "auto" else "lambda"
+    done: list[tuple[str, Any, str]] = []
+    for result in results:
+        for problem in result.problems:
+            click.echo(f"warning: {problem}", err=True)
+        original = _select(documents, result.function, None)
+        if not result.files or not original:
+            why = "its code could not be analysed" if not result.files else "it has no identity policy"
+            if function is not None:
+                click.echo(f"error: function {function}: {why}", err=True)
+                sys.exit(2)
+            click.echo(f"skipped: function {result.function}: {why}", err=True)
+            continue
+        try:
+            # Code shows data-event calls (S3 objects, DynamoDB items) as well as any other.
+            proposal = narrow(original, [*observed, *result.calls], get_catalog(), generalize=generalize,
+                              workload=None if kind == "none" else kind, trail_has_data_events=True)
+        except NarrowingError as exc:
+            click.echo(f"iamlint bug: the proposal failed its own proof ({exc}); please report it", err=True)
+            sys.exit(2)
+        annotate(proposal.evidence, result.calls)
+        sites = f"{len(result.calls)} call site{'' if len(result.calls) == 1 else 's'} in {', '.join(result.files)}"
+        done.append((result.function, proposal, sites + (f" and {len(observed)} calls observed" if observed else "")))
+    if not done:
+        click.echo(f"error: no function in {target} could be narrowed from its code", err=True)
+        sys.exit(2)
+    if function is not None:
+        click.echo(_render(done[0][1].document, fmt), nl=False)
+    else:
+        click.echo(_render({name: proposal.document for name, proposal, _ in done}, fmt), nl=False)
+    for name, proposal, headline in done:
+        _report(proposal, f"\n{name}: {headline}", 0, explain)
+
+
+def _patch(target: str, original: list[PolicyDocument], proposal: Any, function: str | None, role: str | None,
+           params: dict[str, str], fmt: str, show_diff: bool, apply: bool) -> int:
+    """--diff and --apply: the template with the principal's Policies replaced; the exit status."""
+    import os  # noqa: PLC0415
+
+    from iamlint.catalog import get_catalog  # noqa: PLC0415
+    from iamlint.files import WriteError, write_atomic  # noqa: PLC0415
+    from iamlint.narrow.patch import NotYaml, PatchError, patch_template  # noqa: PLC0415
+
+    err = sys.stderr
+    if not os.path.isfile(target):
+        print(f"error: {target}: --diff and --apply patch a template file", file=err)
+        click.echo(_render(proposal.document, fmt), nl=False)
+        return 2
+    try:
+        with open(target, encoding="utf-8", newline="") as fh:  # newline="": line endings stay as they are
+            text = fh.read()
+        patch = patch_template(target, text, original, proposal, select=lambda docs: _select(docs, function, role),
+                               parameters=params, catalog=get_catalog())
+    except NotYaml as exc:
+        print(f"note: {exc}; the proposal is below, to write into it by hand", file=err)
+        click.echo(_render(proposal.document, fmt), nl=False)
+        return 2 if apply else 0  # --apply asked for a write that did not happen
+    except (PatchError, OSError, UnicodeDecodeError) as exc:
+        print(f"error: cannot patch {target}: {exc}; the proposal is below", file=err)
+        click.echo(_render(proposal.document, fmt), nl=False)
+        return 2
+    click.echo(patch.diff() if show_diff else _render(proposal.document, fmt), nl=False)
+    where = ".".join(str(k) for k in patch.block[1:])
+    for use in patch.templates:
+        print(f"SAM policy template {use.name} ({use.parameter} {use.value}) stands for {len(use.items)} "
+              "of the proposal's grants, exactly", file=err)
+    for note in patch.left_in_place:
+        print(f"left in place: {note}", file=err)
+    if not apply:
+        print(f"nothing written: --apply replaces {where} in {target}", file=err)
+        return 0
+    try:
+        write_atomic(target, patch.after)
+    except (WriteError, OSError) as exc:
+        print(f"error: {exc}", file=err)
+        return 2
+    print(f"patched {target}: {where} replaced; the patched template was loaded again and proved to grant "
+          "nothing the current one does not, and to allow every observed call", file=err)
+    return 0

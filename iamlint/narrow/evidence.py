@@ -313,7 +313,7 @@ def read_evidence_file(path: str | Path) -> Iterator[Call | EvidenceError]:
                     continue
                 try:
                     entry = json.loads(line)
-                except ValueError as exc:
+                except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
                     yield EvidenceError(name, index, None, f"invalid JSON: {exc}", index + 1)
                     continue
                 item = _evidence_call(entry, name, index)

@@ -93,7 +93,7 @@ def to_record(raw: Any) -> dict[str, Any] | None:
         if isinstance(inner, str):
             try:
                 inner = json.loads(inner)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nested too deep
                 return None
         if isinstance(inner, dict):
             return to_record(inner)
@@ -139,7 +139,7 @@ def parse_rendered(text: str) -> Any:
     if stripped[0] in "{[":
         try:
             return json.loads(stripped)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deep
             pass
         try:
             value, end = _JavaText(stripped).parse(0)

@@ -109,6 +109,12 @@ def narrow(
     kept.extend(_unobservable(identity, catalog, {e.action.lower() for e in kept}, workload, trail_has_data_events))
     document = _document(kept)
     proposal_doc = _parse(document)
+    if not contains(identity, [proposal_doc], catalog).contained:
+        # A grant kept from the original (not observable, or used on no resource the evidence
+        # names) can reach into a hole that one of the original's Deny statements cuts; the
+        # proposal repeats those Denies, so the hole stays (found by the property tests).
+        document["Statement"].extend(_denies(identity, kept))
+        proposal_doc = _parse(document)
     _prove(identity, proposal_doc, [e for e in kept if e.basis == "observed"], catalog)
     original_actions, removed = _removed(identity, kept, catalog)
     return Proposal(
@@ -265,6 +271,32 @@ def _document(kept: list[Evidence]) -> dict[str, Any]:
             "Resource": list(resources) if len(resources) > 1 else resources[0],
         })
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _denies(original: Sequence[PolicyDocument], kept: list[Evidence]) -> list[dict[str, Any]]:
+    """The original's Deny statements that can apply to a kept action, as written."""
+    actions = {e.action for e in kept}
+    out: list[dict[str, Any]] = []
+    for doc in original:
+        for st in doc.statements:
+            if st.is_allow or not any(
+                any(globs.glob_match(a, action, case_sensitive=False) for a in st.action_texts) != st.not_action
+                for action in actions
+            ):
+                continue
+            statement: dict[str, Any] = {"Effect": "Deny", st.action_key: list(st.action_texts)}
+            if st.sid:
+                statement = {"Sid": st.sid, **statement}
+            if st.resource_key is not None:
+                statement[st.resource_key] = list(st.resource_texts)
+            if st.conditions:
+                block: dict[str, dict[str, list[str]]] = {}
+                for cond in st.conditions:
+                    block.setdefault(cond.operator, {})[cond.key] = list(cond.values)
+                statement["Condition"] = block
+            if statement not in out:
+                out.append(statement)
+    return out
 
 
 def _parse(document: dict[str, Any]) -> PolicyDocument:

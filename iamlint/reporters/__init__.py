@@ -21,6 +21,9 @@ class ReportOptions:
     root: str = "."  # paths in the output are relative to this directory where possible
     tool_version: str = ""
     catalog_version: str = ""
+    # Where file links in Markdown point: "https://github.com/OWNER/REPO/blob/SHA" in GitHub
+    # Actions, else empty (links relative to the root).
+    link_base: str = ""
 
 
 Reporter = Callable[[LintResult, Mapping[str, Rule], ReportOptions], str]
@@ -28,6 +31,9 @@ Reporter = Callable[[LintResult, Mapping[str, Rule], ReportOptions], str]
 FORMATS: dict[str, str] = {
     "text": "iamlint.reporters.text",
     "json": "iamlint.reporters.json_report",
+    "sarif": "iamlint.reporters.sarif",
+    "github": "iamlint.reporters.github",
+    "markdown": "iamlint.reporters.markdown",
 }
 
 

@@ -30,6 +30,8 @@ def _source(src: Source | None) -> dict[str, Any] | None:
         "policy_name": src.policy_name,
         "via": src.via,
         "condition": src.condition,
+        "used_by": list(src.used_by) or None,
+        "attached_to": list(src.attached_to) or None,
     }
     return {k: v for k, v in out.items() if v is not None}
 

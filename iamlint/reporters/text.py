@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from iamlint.engine import LintResult
@@ -21,14 +22,27 @@ _DIM = "\033[2m"
 _BOLD = "\033[1m"
 
 
+# Characters a terminal or a CI log acts on rather than shows: C0/C1 controls (a newline would
+# start a line of its own, which GitHub Actions reads as a workflow command such as `::error`;
+# ESC starts a terminal escape sequence) and the invisible bidirectional and zero-width marks
+# that make text read differently from what it is (CVE-2021-42574, "Trojan Source").
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+def printable(text: str) -> str:
+    """`text` with every character a terminal would act on shown as its escape (`\\n`, `\\x1b`)."""
+    return _UNSAFE.sub(lambda m: repr(m.group())[1:-1], text)
+
+
 def _paint(text: str, code: str, options: ReportOptions) -> str:
     return f"{code}{text}{_RESET}" if options.color else text
 
 
 def render_finding(f: Finding, options: ReportOptions) -> str:
-    where = _paint(f.location.render(), _BOLD, options)
+    # Every value below can come from the input (file names, Sids, actions, logical ids).
+    where = _paint(printable(f.location.render()), _BOLD, options)
     sev = _paint(f"[{f.severity.label}]", _COLORS[f.severity], options)
-    lines = [f"{where}: {f.rule} {sev} {f.message}"]
+    lines = [f"{where}: {f.rule} {sev} {printable(f.message)}"]
     context = []
     if f.source is not None and f.source.kind != "file":
         context.append(f.source.describe())
@@ -37,9 +51,9 @@ def render_finding(f: Finding, options: ReportOptions) -> str:
     if f.statement_sid:
         context.append(f"Sid {f.statement_sid}")
     if context:
-        lines.append(_paint(f"  in {'; '.join(context)}", _DIM, options))
+        lines.append(_paint(f"  in {printable('; '.join(context))}", _DIM, options))
     if f.fix and not f.is_error:
-        lines.append(_paint(f"  help: {f.fix}", _DIM, options))
+        lines.append(_paint(f"  help: {printable(f.fix)}", _DIM, options))
     return "\n".join(lines)
 
 

@@ -1,0 +1,140 @@
+"""Usage: which granted permissions were used, from IAM Access Advisor and CloudTrail.
+
+Access Advisor (`GenerateServiceLastAccessedDetails` with `ACTION_LEVEL` granularity, then
+`GetServiceLastAccessedDetails`) lists, for one user or role, every service its policies allow
+and when it last authenticated to each, over a tracking period of up to 400 days; for some
+services it also lists the tracked actions and when each was last used. Jobs are started for
+every principal first and then collected, as AWS runs them in the background. Service-linked
+roles are left out: AWS owns their permissions.
+
+CloudTrail's `LookupEvents` (`--cloudtrail-lookup DAYS`, at most 90) returns MANAGEMENT events
+only: S3 object reads and writes, DynamoDB item calls, Lambda invocations and SQS messages are
+data events and never appear there. Events are counted per principal (the role that issued an
+assumed-role session, or the user) and per call, not kept one by one.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from iamlint.audit.clients import ClientFactory
+from iamlint.audit.coverage import TRUNCATED, Recorder
+
+GLOBAL = "global"
+SERVICE_LINKED_PATH = "/aws-service-role/"
+Sleep = Callable[[float], None]
+
+
+def principals_for_advisor(snapshot: Mapping[str, Any]) -> list[str]:
+    """ARNs of the users and roles Access Advisor should report on."""
+    out = [u["Arn"] for u in snapshot.get("UserDetailList", ()) if isinstance(u, Mapping) and u.get("Arn")]
+    out += [r["Arn"] for r in snapshot.get("RoleDetailList", ())
+            if isinstance(r, Mapping) and r.get("Arn") and not str(r.get("Path", "")).startswith(SERVICE_LINKED_PATH)]
+    return out
+
+
+def read_access_advisor(factory: ClientFactory, rec: Recorder, arns: list[str], out: dict[str, Any],
+                        sleep: Sleep = time.sleep, timeout: float = 900.0) -> None:
+    iam = factory.client("iam")
+    jobs: dict[str, str] = {}
+    for arn in arns:
+        with rec.attempt(GLOBAL, "iam:GenerateServiceLastAccessedDetails", arn) as attempt:
+            jobs[arn] = iam.generate_service_last_accessed_details(Arn=arn, Granularity="ACTION_LEVEL")["JobId"]
+        if attempt.failed:
+            # The same answer would come for every other principal (denied, or not supported).
+            rest = len(arns) - len(jobs) - 1
+            if rest > 0:
+                rec.add(GLOBAL, "iam:GenerateServiceLastAccessedDetails", attempt.kind,
+                        f"not requested for the {rest} other principals after this failure")
+            break
+    deadline = time.monotonic() + timeout
+    delay = 0.5
+    pending = dict(jobs)
+    while pending:
+        for arn, job in list(pending.items()):
+            with rec.attempt(GLOBAL, "iam:GetServiceLastAccessedDetails", arn) as attempt:
+                result = _job_result(iam, job)
+                if result is not None:
+                    out[arn] = result
+                    del pending[arn]
+            if attempt.failed:
+                del pending[arn]
+        if pending:
+            if time.monotonic() > deadline:
+                for arn in pending:
+                    rec.add(GLOBAL, "iam:GetServiceLastAccessedDetails", TRUNCATED,
+                            f"the Access Advisor job did not finish within {timeout:.0f} seconds", arn)
+                return
+            sleep(delay)
+            delay = min(delay * 2, 10.0)
+
+
+def _job_result(iam: Any, job: str) -> dict[str, Any] | None:
+    """The whole report of a finished job (all pages); None while it runs."""
+    services: list[Any] = []
+    marker: str | None = None
+    while True:
+        page = iam.get_service_last_accessed_details(JobId=job, **({"Marker": marker} if marker else {}))
+        status = page.get("JobStatus")
+        if status == "IN_PROGRESS":
+            return None
+        if status == "FAILED":
+            err = page.get("Error") or {}
+            return {"status": "FAILED", "error": f"{err.get('Code', '')}: {err.get('Message', '')}", "services": []}
+        services.extend(page.get("ServicesLastAccessed", ()))
+        if not page.get("IsTruncated"):
+            return {"status": status, "granularity": page.get("JobType", "ACTION_LEVEL"),
+                    "completed": page.get("JobCompletionDate"), "services": services}
+        marker = page.get("Marker")
+
+
+def read_cloudtrail(factory: ClientFactory, rec: Recorder, region: str, days: int, out: dict[str, Any],
+                    max_events: int) -> None:
+    """Management events of the last `days` days in `region`, counted per principal and call."""
+    end = datetime.datetime.now(datetime.UTC)
+    start = end - datetime.timedelta(days=days)
+    principals: dict[str, dict[tuple[str, str, str], dict[str, Any]]] = {}
+    seen = 0
+    with rec.attempt(region, "cloudtrail:LookupEvents") as attempt:
+        pages = factory.client("cloudtrail", region).get_paginator("lookup_events")
+        for page in pages.paginate(StartTime=start, EndTime=end):
+            for event in page.get("Events", ()):
+                seen += 1
+                _count(event, principals)
+            if seen >= max_events:
+                rec.add(region, "cloudtrail:LookupEvents", TRUNCATED,
+                        f"stopped after {seen} events (--cloudtrail-max-events); older events were not read")
+                break
+    if attempt.failed and not seen:
+        return
+    trail = out.setdefault("principals", {})
+    for who, calls in principals.items():
+        trail.setdefault(who, []).extend(calls.values())
+    out["events"] = int(out.get("events", 0)) + seen
+    out.setdefault("regions", []).append(region)
+
+
+def _count(event: Mapping[str, Any], principals: dict[str, dict[tuple[str, str, str], dict[str, Any]]]) -> None:
+    try:
+        record = json.loads(event.get("CloudTrailEvent") or "{}")
+    except ValueError:
+        record = {}
+    identity = record.get("userIdentity") if isinstance(record.get("userIdentity"), dict) else {}
+    issuer = (identity.get("sessionContext") or {}).get("sessionIssuer") or {}
+    who = issuer.get("arn") or identity.get("arn") or event.get("Username") or "unknown"
+    source = str(record.get("eventSource") or event.get("EventSource") or "")
+    name = str(record.get("eventName") or event.get("EventName") or "")
+    region = str(record.get("awsRegion") or "")
+    when = record.get("eventTime") or event.get("EventTime")
+    when = when.isoformat() if isinstance(when, datetime.datetime) else str(when or "")
+    entry = principals.setdefault(str(who), {}).setdefault(
+        (source, name, region), {"source": source, "name": name, "region": region, "count": 0, "errors": 0,
+                                 "first": when, "last": when})
+    entry["count"] += 1
+    entry["errors"] += bool(record.get("errorCode"))
+    entry["first"] = min(entry["first"], when) if when else entry["first"]
+    entry["last"] = max(entry["last"], when) if when else entry["last"]

@@ -1,0 +1,337 @@
+"""What a principal is effectively granted: its Allows, less its Denies, within its boundary.
+
+IAM evaluates identity policies as: an explicit Deny in any applicable policy wins; else an
+Allow in an identity policy allows, provided the permissions boundary (if any) allows too.
+https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html
+
+`Effective.reaches(action)` answers, for one action, which Allow statements still grant it
+and on which resources: resource patterns a Deny covers are removed, a Deny with NotResource
+narrows the grant to its exceptions, and a boundary narrows it to the boundary's resources.
+Patterns are compared as sets of strings (`evaluator.pattern_contains`), so the answer holds
+for every ARN, not just those the catalogue can list.
+
+Approximations, all in the direction of reporting: a Deny with a Condition removes nothing
+(it denies only some requests); a boundary Allow with a Condition counts as allowing; the
+intersection of two overlapping patterns is taken to be the narrower-looking one.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from iamlint import globs
+from iamlint.catalog import ActionInfo
+from iamlint.checks import RuleContext
+from iamlint.checks.scope import grant
+from iamlint.evaluator import pattern_contains
+from iamlint.model import Condition, Location, Statement
+from iamlint.principals import Principal
+
+
+class Scope(enum.IntEnum):
+    """How much of an action's resources a grant reaches."""
+
+    SPECIFIC = 0  # named resources only (policy variables such as ${aws:username} included)
+    PATTERN = 1  # wildcard patterns: some resources, not all
+    UNSCOPED = 2  # every resource the action applies to ("*", NotResource, "table/*")
+
+    @property
+    def phrase(self) -> str:
+        return {
+            Scope.SPECIFIC: "only on named resources",
+            Scope.PATTERN: "only on resources matching a pattern",
+            Scope.UNSCOPED: "on every resource",
+        }[self]
+
+
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """One Allow statement's effective grant of one action."""
+
+    statement: Statement
+    resources: tuple[str, ...]  # what survives denies and the boundary
+    except_resources: bool  # `resources` are exceptions: the grant is everything but them
+    scope: Scope
+    conditions: tuple[Condition, ...]  # conditions of the statement that narrow the grant
+
+    @property
+    def rank(self) -> tuple[int, int]:
+        """Broadest first: unscoped, then unconditioned."""
+        return (int(self.scope), 0 if self.conditions else 1)
+
+
+# A resource set: patterns, or (when the flag is set) everything except the patterns.
+_Res = tuple[tuple[str, ...], bool]
+
+
+class Effective:
+    """The effective grants of one principal, computed lazily, one action at a time."""
+
+    def __init__(self, ctx: RuleContext, principal: Principal) -> None:
+        self.ctx = ctx
+        self.principal = principal
+        self.allows = [st for _, st in principal.statements() if st.is_allow and st.resource_key is not None]
+        boundary_statements = [st for doc in principal.boundaries for st in doc.statements]
+        denies = [st for _, st in principal.statements() if not st.is_allow]
+        denies += [st for st in boundary_statements if not st.is_allow]
+        self.denies = [st for st in denies if not st.conditions and st.resource_key is not None]
+        self.conditional_denies = [st for st in denies if st.conditions]
+        self.boundaries = [
+            [st for st in doc.statements if st.is_allow and st.resource_key is not None]
+            for doc in principal.boundaries
+        ]
+        self._reaches: dict[str, tuple[Reach, ...]] = {}
+        self.memo: dict[str, object] = {}  # answers rules derive from these grants, shared by them
+        # Which Allow statements can name an action: those listing it, and the open-ended ones
+        # (Action "*", NotAction), so that a question about one action skips the others.
+        self._naming: dict[str, list[Statement]] = {}
+        self._open: list[Statement] = []
+        for st in self.allows:
+            g = grant(ctx, st)
+            if g.all_actions:
+                self._open.append(st)
+            else:
+                for a in g.actions:
+                    self._naming.setdefault(a.key, []).append(st)
+
+    @property
+    def full_admin(self) -> bool:
+        """Allow "*" on "*" with nothing to take any of it away: every question is answered.
+
+        A Deny with a Condition does not count (it removes nothing here, see the module's
+        docstring), so an administrator who must use MFA is still an administrator."""
+        if self.denies or self.boundaries:
+            return False
+        for st in self.allows:
+            g = grant(self.ctx, st)
+            if g.all_actions and not g.not_action and g.star_resource and not g.constraints:
+                return True
+        return False
+
+    def reaches(self, action: ActionInfo) -> tuple[Reach, ...]:
+        """Every statement that effectively grants `action`, broadest first."""
+        cached = self._reaches.get(action.key)
+        if cached is None:
+            statements = (*self._naming.get(action.key, ()), *self._open)
+            found = [r for st in statements if (r := self._reach(st, action)) is not None]
+            cached = self._reaches[action.key] = tuple(sorted(found, key=lambda r: r.rank, reverse=True))
+        return cached
+
+    def best(self, action: ActionInfo) -> Reach | None:
+        found = self.reaches(action)
+        return found[0] if found else None
+
+    def denied(self, action: ActionInfo, resource: str) -> bool:
+        """Does an unconditional Deny cover `action` on every ARN `resource` matches?
+
+        Subtracting a Deny from an Allow's patterns cannot always be written as patterns
+        ("*" less one bucket), so questions about one resource ask this directly.
+        """
+        for deny in self.denies:
+            if not grant(self.ctx, deny).allows(action.key):
+                continue
+            if deny.resource_key == "Resource":
+                if _contained(resource, deny.resource_texts):
+                    return True
+            elif not any(globs.patterns_overlap(resource, x) for x in deny.resource_texts):
+                return True
+        return False
+
+    def candidates(self) -> Iterator[ActionInfo]:
+        """Every catalogue action some Allow statement names (each once)."""
+        seen: set[str] = set()
+        for st in self.allows:
+            g = grant(self.ctx, st)
+            for a in _every_action(self.ctx) if g.all_actions else g.actions:
+                if a.key not in seen and g.allows(a.key):
+                    seen.add(a.key)
+                    yield a
+
+    # -- one statement ---------------------------------------------------------------------
+    def _reach(self, st: Statement, action: ActionInfo) -> Reach | None:
+        g = grant(self.ctx, st)
+        if not g.allows(action.key):
+            return None
+        cat = self.ctx.catalog
+        res: _Res | None
+        if st.resource_key == "NotResource":
+            res = (st.resource_texts, True)
+        else:
+            # A pattern that cannot name a resource of this action grants nothing for it.
+            usable = tuple(r for r in st.resource_texts if cat.resource_matches(action, r))
+            res = (usable, False) if usable else None
+        for deny in self.denies:
+            if res is None:
+                return None
+            if grant(self.ctx, deny).allows(action.key):
+                res = _minus(res, deny)
+        for statements in self.boundaries:
+            if res is None:
+                return None
+            res = _within(res, [b for b in statements if grant(self.ctx, b).allows(action.key)])
+        if res is None:
+            return None
+        patterns, excepted = res
+        return Reach(
+            statement=st,
+            resources=patterns,
+            except_resources=excepted,
+            scope=self._scope(action, res),
+            conditions=g.constraints,
+        )
+
+    def _scope(self, action: ActionInfo, res: _Res) -> Scope:
+        patterns, excepted = res
+        if excepted or not action.supports_resource_scoping:
+            return Scope.UNSCOPED
+        types = self.ctx.catalog.action_resource_types(action)
+        if any(globs.is_total(p) or any(_covers(p, rt.arn) for rt in types) for p in patterns):
+            return Scope.UNSCOPED
+        if any(_wildcard_name(p) for p in patterns):
+            return Scope.PATTERN
+        return Scope.SPECIFIC
+
+
+def _every_action(ctx: RuleContext) -> tuple[ActionInfo, ...]:
+    cached = ctx.cache.get("every_action")
+    if cached is None:
+        cached = ctx.cache["every_action"] = ctx.catalog.expand("*")
+    return cached
+
+
+def _covers(pattern: str, template: str) -> bool:
+    """Does `pattern` name every resource of this ARN format (in its account and Region)?
+
+    A literal account or Region still reaches every resource a principal of that account can
+    name, as IAM106 counts it: "every table in this account" is unscoped.
+    """
+    p_parts, t_parts = globs.split_arn(pattern), globs.split_arn(template)
+    if len(p_parts) < 6 or len(t_parts) < 6:
+        return False
+    if not globs.arn_pattern_overlaps(pattern, template):
+        return False
+    return globs.covers_template(p_parts[5], t_parts[5])
+
+
+def _wildcard_name(pattern: str) -> bool:
+    parts = globs.split_arn(pattern)
+    return globs.has_wildcard(parts[5] if len(parts) == 6 else pattern)
+
+
+def covers(outer: str, inner: str, *, case_sensitive: bool = True) -> bool:
+    """Does pattern `outer` match every string `inner` matches? A True is always right; a
+    False may mean "not shown".
+
+    `evaluator.pattern_contains` decides it; this answers the common shapes without its
+    automaton: equal patterns, a literal outer (which contains only itself), a literal inner
+    (one string, matched as a glob), and two six-field ARNs, compared field by field (which
+    suffices: each inner field inside the outer one puts every inner ARN inside outer).
+    Policy variables always take the full proof.
+    """
+    if not case_sensitive:
+        outer, inner = outer.lower(), inner.lower()
+    if outer == inner or outer == "*":
+        return True
+    if "${" in outer or "${" in inner:
+        return pattern_contains(outer, inner)
+    if outer.startswith("arn:") and inner.startswith("arn:"):
+        o_parts, i_parts = globs.split_arn(outer), globs.split_arn(inner)
+        if len(o_parts) == len(i_parts) == 6:
+            return all(_covers_text(o, i) for o, i in zip(o_parts, i_parts, strict=True))
+    return _covers_text(outer, inner)
+
+
+def _covers_text(outer: str, inner: str) -> bool:
+    if outer == inner or outer == "*":
+        return True
+    if not globs.has_wildcard(outer):
+        return False
+    if not globs.has_wildcard(inner):
+        return globs.glob_match(outer, inner)
+    # Necessary conditions, cheap: inner's strings start with its literal head and end with
+    # its literal tail, so outer's head and tail must be theirs.
+    o_head, o_tail = _WILD_RE.split(outer, 1)[0], _WILD_RE.split(outer)[-1]
+    i_head, i_tail = _WILD_RE.split(inner, 1)[0], _WILD_RE.split(inner)[-1]
+    if not i_head.startswith(o_head) or not i_tail.endswith(o_tail):
+        return False
+    return pattern_contains(outer, inner)
+
+
+_WILD_RE = re.compile(r"[*?]")
+
+
+def _contained(inner: str, outers: Iterable[str]) -> bool:
+    return any(covers(o, inner) for o in outers)
+
+
+def _intersect(patterns: tuple[str, ...], limits: tuple[str, ...]) -> tuple[str, ...]:
+    """Patterns of `patterns` that lie inside `limits`, or else the parts of `limits` they meet."""
+    out: dict[str, None] = {}
+    for p in patterns:
+        if _contained(p, limits):
+            out.setdefault(p, None)
+            continue
+        for limit in limits:
+            if globs.patterns_overlap(p, limit):
+                out.setdefault(limit, None)
+    return tuple(out)
+
+
+def _minus(res: _Res, deny: Statement) -> _Res | None:
+    patterns, excepted = res
+    denied = deny.resource_texts
+    if deny.resource_key == "Resource":
+        if any(globs.is_total(d) for d in denied):
+            return None
+        if excepted:
+            return (patterns + denied, True)
+        kept = tuple(p for p in patterns if not _contained(p, denied))
+        return (kept, False) if kept else None
+    # Deny with NotResource: everything but its exceptions is denied.
+    if excepted:
+        kept = tuple(x for x in denied if not _contained(x, patterns))
+    else:
+        kept = _intersect(patterns, denied)
+    return (kept, False) if kept else None
+
+
+def _within(res: _Res, boundary: list[Statement]) -> _Res | None:
+    """The part of `res` a permissions boundary also allows."""
+    if not boundary:
+        return None
+    limits: list[str] = []
+    for st in boundary:
+        if st.resource_key == "NotResource" or any(globs.is_total(r) for r in st.resource_texts):
+            return res
+        limits.extend(st.resource_texts)
+    patterns, excepted = res
+    if excepted:
+        kept = tuple(b for b in limits if not _contained(b, patterns))
+    else:
+        kept = _intersect(patterns, tuple(limits))
+    return (kept, False) if kept else None
+
+
+def effective(ctx: RuleContext, principal: Principal) -> Effective:
+    """The principal's effective grants, shared by every rule that looks at it in this run."""
+    # One slot: the engine runs every rule on one principal before moving to the next, and
+    # keeping each principal's answers for the whole run would only cost memory.
+    cached = ctx.cache.get("effective")
+    if cached is not None and cached[0] is principal:
+        return cached[1]  # type: ignore[no-any-return]
+    result = Effective(ctx, principal)
+    ctx.cache["effective"] = (principal, result)
+    return result
+
+
+def action_entry(ctx: RuleContext, st: Statement, action: ActionInfo) -> Location:
+    """The Action entry of `st` that grants `action` (the statement itself for NotAction)."""
+    if st.not_action:
+        return st.actions[0].loc if st.actions else st.loc
+    for text, expansion in grant(ctx, st).per_entry:
+        if text in ("*", "*:*") or any(a.key == action.key for a in expansion):
+            return next(v.loc for v in st.actions if v.text == text)
+    return st.loc

@@ -1,0 +1,222 @@
+"""Privilege escalation and IAM self-modification, judged on what a principal is really granted.
+
+The methods come from `rules/data/privesc_methods.yaml`; which IAM actions rewrite identity
+policies comes from the catalogue's "Permissions management" access level. Both are matched
+on the principal's effective grants (`effective`): across all its policies, after its Denies
+and within its permissions boundary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from iamlint.catalog import ActionInfo
+from iamlint.checks import Hit, RuleContext, check
+from iamlint.checks.effective import Effective, Reach, Scope, action_entry, effective
+from iamlint.model import Evidence, Statement
+from iamlint.principals import Principal
+from iamlint.ruleset import read_data_table
+
+PASS_ROLE = "iam:passrole"
+# The resource types of IAM that hold identity-based permissions: the subjects of IAM121.
+IDENTITY_RESOURCE_TYPES = frozenset({"role", "user", "group", "policy"})
+
+
+@dataclass(frozen=True, slots=True)
+class Method:
+    id: str
+    name: str
+    requires: tuple[str, ...]
+    any_of: tuple[tuple[str, ...], ...]
+    passrole: bool
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Escalation:
+    method: Method
+    grants: tuple[tuple[ActionInfo, Reach], ...]  # each action used, with its broadest grant
+    scope: Scope  # the narrowest of the grants the method needs
+
+    @property
+    def condition_keys(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(c.key for _, r in self.grants for c in r.conditions))
+
+
+def methods(ctx: RuleContext) -> tuple[Method, ...]:
+    cached = ctx.cache.get("privesc_methods")
+    if cached is None:
+        table: Any = read_data_table("privesc_methods.yaml")
+        cached = ctx.cache["privesc_methods"] = tuple(
+            Method(
+                id=str(m["id"]),
+                name=str(m["name"]),
+                requires=tuple(str(a) for a in m["requires"]),
+                any_of=tuple(tuple(str(a) for a in group) for group in m.get("any_of") or ()),
+                passrole=bool(m.get("passrole")),
+                source=str(m["source"]),
+            )
+            for m in table["methods"]
+        )
+    return cached
+
+
+def escalations(ctx: RuleContext, eff: Effective) -> Iterator[Escalation]:
+    """Every method of the table the principal's effective grants make possible."""
+    cat = ctx.catalog
+    for method in methods(ctx):
+        chosen: list[tuple[ActionInfo, Reach]] = []
+        for name in method.requires:
+            action = cat.action(name)
+            reach = eff.best(action) if action is not None else None
+            if action is None or reach is None:
+                break
+            chosen.append((action, reach))
+        else:
+            for group in method.any_of:
+                options = [(a, r) for a in (cat.action(n) for n in group) if a is not None
+                           if (r := eff.best(a)) is not None]
+                if not options:
+                    break
+                chosen.append(max(options, key=lambda o: o[1].rank))
+            else:
+                passes = [r for a, r in chosen if a.key == PASS_ROLE]
+                # PassRole limited to named roles cannot hand an arbitrary (admin) role to the
+                # service: the method is then bounded by what those roles may do, which this
+                # table cannot judge. A role pattern (role/app-*) still counts.
+                if method.passrole and (not passes or passes[0].scope < Scope.PATTERN):
+                    continue
+                yield Escalation(method, tuple(chosen), min(r.scope for _, r in chosen))
+
+
+def _statements(principal: Principal, grants: tuple[tuple[ActionInfo, Reach], ...]) -> str:
+    """"iam:PassRole at a.yaml:12; ec2:RunInstances at a.yaml:30", in file order."""
+    by_statement: dict[int, tuple[list[str], Statement]] = {}
+    for action, reach in grants:
+        st = reach.statement
+        by_statement.setdefault(id(st), ([], st))[0].append(action.full_name)
+
+    def order(entry: tuple[list[str], Statement]) -> tuple[str, int]:
+        loc = principal.locate(entry[1].loc, entry[1])
+        return (loc.file, loc.line or 0)
+
+    ordered = sorted(by_statement.values(), key=order)
+    return "; ".join(f"{', '.join(names)} at {principal.where(st)}" for names, st in ordered)
+
+
+def _narrowing(scope: Scope, reaches: list[Reach], keys: tuple[str, ...]) -> tuple[str, int]:
+    """A note for the message and how many levels to lower the severity."""
+    notes, steps = [], 0
+    if scope < Scope.UNSCOPED:
+        shown = sorted({p for r in reaches if r.scope == scope for p in r.resources})
+        notes.append(f"{scope.phrase}: {', '.join(shown[:4])}{' and more' if len(shown) > 4 else ''}")
+        steps += 1 if scope == Scope.PATTERN else 2
+    if keys:
+        notes.append(f"constrained by condition on {', '.join(keys)}")
+        steps += 1
+    if not notes:
+        return "", 0
+    return f" ({'; '.join(notes)}, so reported at lower severity)", steps
+
+
+@check("IAM120")
+def privilege_escalation(ctx: RuleContext, principal: Principal) -> Iterator[Hit]:
+    eff = effective(ctx, principal)
+    if eff.full_admin:
+        return  # IAM101 reports it: every method is moot for an administrator
+    for esc in escalations(ctx, eff):
+        keys = esc.condition_keys
+        reaches = [r for _, r in esc.grants]
+        note, steps = _narrowing(esc.scope, reaches, keys)
+        lead, lead_reach = next(((a, r) for a, r in esc.grants if a.key != PASS_ROLE), esc.grants[0])
+        yield Hit(
+            loc=principal.locate(action_entry(ctx, lead_reach.statement, lead), lead_reach.statement),
+            statement=lead_reach.statement,
+            args={
+                "principal": principal.label,
+                "method": esc.method.name,
+                "method_id": esc.method.id,
+                "grants": _statements(principal, esc.grants),
+                "note": note,
+            },
+            evidence=Evidence(
+                actions=tuple(a.full_name for a, _ in esc.grants),
+                resources=tuple(dict.fromkeys(p for r in reaches for p in r.resources)),
+                conditions=keys,
+                notes=(esc.method.id, esc.method.source),
+            ),
+            lowered=steps,
+        )
+
+
+def rewrites_identity_policies(action: ActionInfo) -> bool:
+    """IAM actions that change what a role, user or group may do (catalogue access level)."""
+    return (
+        action.service == "iam"
+        and action.is_permissions_management
+        and any(t.lower() in IDENTITY_RESOURCE_TYPES for t in action.resource_types)
+    )
+
+
+def unscoped(eff: Effective, action: ActionInfo) -> Reach | None:
+    best = eff.best(action)
+    return best if best is not None and best.scope == Scope.UNSCOPED else None
+
+
+@check("IAM121")
+def self_modifying_iam(ctx: RuleContext, principal: Principal) -> Iterator[Hit]:
+    eff = effective(ctx, principal)
+    if eff.full_admin:
+        return
+    found = [(a, r) for a in eff.candidates() if rewrites_identity_policies(a) if (r := unscoped(eff, a)) is not None]
+    if found:
+        yield grouped_hit(ctx, principal, found)
+
+
+EVIDENCE_LIMIT = 100  # actions listed in a finding's evidence; a count says how many more
+
+
+def grouped_hit(
+    ctx: RuleContext,
+    principal: Principal,
+    found: list[tuple[ActionInfo, Reach]],
+    extra: dict[str, object] | None = None,
+) -> Hit:
+    """One finding for a set of actions a principal is granted, at the first granting entry."""
+    found = sorted(found, key=lambda f: f[0].full_name)
+    names = [a.full_name for a, _ in found]
+
+    def in_file(f: tuple[ActionInfo, Reach]) -> tuple[str, int, int]:
+        loc = principal.locate(f[1].statement.loc, f[1].statement)
+        return (loc.file, loc.line or 0, f[1].statement.index)
+
+    lead, lead_reach = min(found, key=in_file)  # the earliest statement, its first action
+    keys = tuple(dict.fromkeys(c.key for _, r in found for c in r.conditions))
+    # Lowered only when every grant is conditioned: one unconditioned grant is enough.
+    conditioned = all(r.conditions for _, r in found)
+    limit = 6
+    examples = ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
+    unique = {id(r.statement): r.statement for _, r in found}
+    note = f" (constrained by condition on {', '.join(keys)}, so reported at lower severity)" if conditioned else ""
+    return Hit(
+        loc=principal.locate(action_entry(ctx, lead_reach.statement, lead), lead_reach.statement),
+        statement=lead_reach.statement,
+        args={
+            "principal": principal.label,
+            "count": len(names),
+            "s": "" if len(names) == 1 else "s",
+            "examples": examples,
+            "statements": principal.where_all(unique.values()),
+            "note": note,
+            **(extra or {}),
+        },
+        evidence=Evidence(
+            actions=tuple(names[:EVIDENCE_LIMIT]),
+            resources=tuple(dict.fromkeys(p for _, r in found for p in r.resources)),
+            conditions=keys if conditioned else (),
+            notes=(f"{len(names) - EVIDENCE_LIMIT} more actions",) if len(names) > EVIDENCE_LIMIT else (),
+        ),
+        lowered=1 if conditioned else 0,
+    )

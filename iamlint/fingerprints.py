@@ -1,0 +1,106 @@
+"""Stable identities for findings: statement signatures, fingerprints and the repository root.
+
+A fingerprint must survive edits that do not change what is granted (moving a statement,
+adding lines above it, reformatting) and change when the grant changes. It is therefore built
+from the rule, the file relative to the repository root, the resource that owns the policy
+(CDK construct path, else CloudFormation logical id), the statement's signature (its effect and
+normalized actions, resources and principals) and the finding's evidence, never from line
+numbers. SARIF's `partialFingerprints` and the baseline both use it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path, PurePosixPath
+
+from iamlint.model import Finding, Statement
+
+FINGERPRINT_KEY = "iamlint/v1"
+
+
+def statement_signature(st: Statement) -> str:
+    """A short hash of what a statement grants: effect, actions, resources, principals.
+
+    Actions are compared case-insensitively and in any order, as IAM does; resources keep
+    their case (ARNs are case-sensitive) but not their order. Conditions are left out on
+    purpose, so that narrowing a baselined statement with a condition keeps it matched.
+    """
+    canon = {
+        "effect": st.effect,
+        "action_key": st.action_key,
+        "actions": sorted({a.lower() for a in st.action_texts or tuple(v.text for v in st.actions)}),
+        "resource_key": st.resource_key,
+        "resources": sorted(set(st.resource_texts or tuple(v.text for v in st.resources))),
+        "principal_key": st.principal_key,
+        "principals": sorted({f"{p.kind}:{p.value.text}" for p in st.principals}),
+    }
+    return _hash(canon)[:16]
+
+
+def _hash(value: object) -> str:
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    # surrogatepass: a lone surrogate (a "\udcff" escape in the policy, an undecodable byte in a
+    # file name) hashes as itself instead of raising; valid text hashes as before.
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def find_root(start: str | None = None) -> str:
+    """The git work tree holding `start` (default: the current directory), else `start`."""
+    here = Path(os.path.abspath(start or os.getcwd()))
+    for folder in (here, *here.parents):
+        if (folder / ".git").exists():
+            return str(folder)
+    return str(here)
+
+
+def relative_path(file: str, root: str) -> str | None:
+    """`file` relative to `root` with forward slashes, or None when it lies outside."""
+    if file in ("-", "<stdin>"):
+        return None
+    absolute = os.path.abspath(file)
+    try:
+        rel = os.path.relpath(absolute, root)
+    except ValueError:  # pragma: no cover - another drive on Windows
+        return None
+    if rel == ".." or rel.startswith(".." + os.sep):
+        return None
+    return PurePosixPath(*Path(rel).parts).as_posix()
+
+
+def display_path(file: str, root: str) -> str:
+    """The path a person or a CI system should see: relative to the root when inside it."""
+    rel = relative_path(file, root)
+    return rel if rel is not None else file
+
+
+def owner_of(f: Finding) -> str:
+    """The resource a finding belongs to: construct path, else logical id, else empty."""
+    loc, src = f.location, f.source
+    return (
+        loc.construct_path
+        or (src.construct_path if src else None)
+        or loc.logical_id
+        or (src.logical_id if src else None)
+        or ""
+    )
+
+
+def fingerprint(f: Finding, root: str) -> str:
+    """The stable identity of a finding (see the module docstring)."""
+    parts: dict[str, object] = {
+        "rule": f.rule,
+        "file": display_path(f.location.file, root),
+        "owner": owner_of(f),
+        "actions": sorted(f.evidence.actions),
+        "resources": sorted(f.evidence.resources),
+    }
+    if f.signature:
+        parts["statement"] = f.signature
+    else:
+        # No statement (input errors, malformed documents): the JSON path is the most stable
+        # handle there is, and the message says what is wrong.
+        parts["path"] = [str(k) for k in f.location.keys]
+        parts["message"] = f.message
+    return _hash(parts)[:32]

@@ -1,0 +1,378 @@
+"""Template patches: a narrowed policy written back into the YAML template it came from, as a diff.
+
+Only the block that holds the principal's policies is replaced: a SAM function's (or state
+machine's) `Policies` property, or a role's `Policies`. The edit is made on the text, so every
+other line, comment and byte stays as it was: the key's line comes from the located marks, the
+block's extent from indentation, and the new YAML is indented to fit. What the block says:
+
+- the proposal's grants, less those that policies left in place already give (a SAM function
+  keeps `AWSLambdaBasicExecutionRole`, a role its managed policies);
+- in SAM, a policy template for each set of grants one exactly equals (`sam_templates`);
+- the block's own Deny statements, as written (they only take away).
+
+A patch is proved before it is returned: the patched template is loaded again, as any input is,
+and the principal's policies must grant nothing the current ones do not, and must still allow
+every observed call. Otherwise `PatchError` says why, and nothing is patched.
+"""
+
+from __future__ import annotations
+
+import collections
+import difflib
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from iamlint import globs
+from iamlint.catalog import Catalog
+from iamlint.evaluator import contains
+from iamlint.loaders.inputs import InputOptions, dispatch
+from iamlint.loaders.located import Located, ParseError, parse_any, parse_yaml
+from iamlint.model import PolicyDocument, PolicyKind
+from iamlint.narrow.narrower import Proposal
+from iamlint.narrow.sam_templates import Item, TemplateUse, declared_names, match_templates
+from iamlint.policy import Path, parse_policy
+
+SAM_OWNERS = ("AWS::Serverless::Function", "AWS::Serverless::StateMachine")
+ROLE = "AWS::IAM::Role"
+_KEY = re.compile(r"""(?:Policies|"Policies"|'Policies')[ \t]*:(?P<rest>.*)$""")
+
+Select = Callable[[Sequence[PolicyDocument]], list[PolicyDocument]]
+
+
+class PatchError(Exception):
+    """The template cannot be patched as asked; the message says why. The proposal still stands."""
+
+
+class NotYaml(PatchError):
+    """A JSON template: only YAML templates are patched in place."""
+
+
+@dataclass(frozen=True, slots=True)
+class Patch:
+    file: str
+    before: str
+    after: str
+    block: Path  # the replaced property: ("Resources", "OrdersFunction", "Properties", "Policies")
+    templates: tuple[TemplateUse, ...]  # SAM policy templates written
+    left_in_place: tuple[str, ...]  # the principal's other policies, which the patch does not touch
+
+    def diff(self) -> str:
+        """A unified diff, `a/<file>` to `b/<file>`."""
+        lines = difflib.unified_diff(self.before.splitlines(keepends=True), self.after.splitlines(keepends=True),
+                                     f"a/{self.file}", f"b/{self.file}")
+        return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
+
+
+def patch_template(file: str, text: str, original: Sequence[PolicyDocument], proposal: Proposal, *,
+                   select: Select, parameters: Mapping[str, str], catalog: Catalog) -> Patch:
+    """The template with the principal's `Policies` replaced by the proposal, proved."""
+    if text.lstrip(" \t\r\n\ufeff")[:1] in ("{", "["):
+        raise NotYaml(f"{file}: only YAML templates can be patched in place, and this one is JSON")
+    try:
+        located = parse_yaml(text, file)
+    except ParseError as exc:
+        raise PatchError(str(exc)) from None
+    template = located.data
+    if not isinstance(template, Mapping) or not isinstance(template.get("Resources"), Mapping):
+        raise PatchError(f"{file}: not a SAM or CloudFormation template")
+    identity = [d for d in original if d.kind in (PolicyKind.IDENTITY, PolicyKind.UNKNOWN)]
+    block = _block(identity, template, file)
+    sam = template["Resources"][block[1]].get("Type") in SAM_OWNERS
+    untouched = [d for d in identity if d.loc.keys[:4] != block]
+    inside = [d for d in identity if d.loc.keys[:4] == block]
+    conditional = sorted({d.source.condition for d in inside if d.source and d.source.condition})
+    if conditional:
+        # One proposal for every branch would grant each deployment what any of them had.
+        raise PatchError(f"{file}: the `Policies` of {block[1]} depend on conditions ({', '.join(conditional)}); "
+                         "write the narrowed policy into each branch by hand")
+    _refuse_unresolved(proposal, inside, file)
+
+    items = [i for i in _items(proposal.document) if not (untouched and _covered(untouched, [i], catalog))]
+    denies = _block_denies(template, block, sam)
+    uses, rest = match_templates(items, catalog, parameters, declared_names(template, parameters)) if sam else ([], items)
+    observed = [(e.action, e.resource) for e in proposal.evidence if e.basis == "observed"]
+
+    def build(chosen: list[TemplateUse], plain: list[Item], literal: bool) -> str:
+        value = _value(template, block, sam, _statements(plain, parameters) + denies, chosen, literal)
+        return _replace_block(text, located, block, value)
+
+    def verify(patched: str, evidence: bool) -> None:
+        _verify(file, patched, block, identity, observed if evidence else [], select, parameters, catalog)
+
+    after = None
+    if uses:
+        try:
+            after = build(uses, rest, literal=True)
+            verify(after, evidence=True)
+        except PatchError:
+            after, uses = None, []
+        if after is not None and any(u.reference for u in uses):
+            # `!Ref OrdersTable` is the name OrdersTable declares, which the literal form just
+            # proved; only the loaded form's containment is left to check.
+            referenced = build(uses, rest, literal=False)
+            try:
+                verify(referenced, evidence=False)
+                after = referenced
+            except PatchError:
+                uses = [TemplateUse(u.name, u.parameter, u.value, None, u.items) for u in uses]
+    if after is None:
+        after = build([], items, literal=True)
+        verify(after, evidence=True)
+    kept = tuple(dict.fromkeys(_describe(d) for d in untouched))
+    return Patch(file, text, after, block, tuple(uses), kept)
+
+
+# -- what is replaced --------------------------------------------------------------------------
+
+
+def _block(identity: Sequence[PolicyDocument], template: Mapping[str, Any], file: str) -> Path:
+    blocks = sorted({d.loc.keys[:4] for d in identity
+                     if len(d.loc.keys) >= 4 and d.loc.keys[0] == "Resources" and d.loc.keys[2:4] == ("Properties", "Policies")},
+                    key=str)
+    if not blocks:
+        raise PatchError(f"{file}: none of this principal's policies is in the `Policies` property of a function "
+                         "or role, which is what can be rewritten")
+    if len(blocks) > 1:
+        where = ", ".join(str(b[1]) for b in blocks)
+        raise PatchError(f"{file}: this principal's policies are in several `Policies` properties ({where}); "
+                         "name one role with --role")
+    resource = template["Resources"].get(blocks[0][1])
+    kind = resource.get("Type") if isinstance(resource, Mapping) else None
+    if kind not in (*SAM_OWNERS, ROLE):
+        raise PatchError(f"{file}: {blocks[0][1]} is a {kind}; only SAM functions, state machines and roles are patched")
+    return blocks[0]
+
+
+def _refuse_unresolved(proposal: Proposal, inside: Sequence[PolicyDocument], file: str) -> None:
+    """Stop when a used grant may hide behind a name only the deployment knows.
+
+    `!GetAtt JobsQueue.Arn` reads as `...:<JobsQueue>`: an observed call on queue `jobs` is then
+    "not granted now", though it may well be that queue. Rewriting the block would drop the grant.
+    """
+    for ev in proposal.not_granted:
+        for doc in inside:
+            for st in doc.statements:
+                if st.is_allow and st.resource_key == "Resource" and any(
+                    globs.glob_match(a, ev.action, case_sensitive=False) for a in st.action_texts
+                ) != st.not_action and any(globs.is_placeholder(r) for r in st.resource_texts):
+                    scoped = ", ".join(r for r in st.resource_texts if globs.is_placeholder(r))
+                    raise PatchError(
+                        f"{file}: {ev.action} was observed on {ev.resource}, and the template grants it on {scoped}, "
+                        "a name only the deployment knows; iamlint cannot tell whether they are the same resource, "
+                        "so it leaves the template alone")
+
+
+def _describe(doc: PolicyDocument) -> str:
+    src = doc.source
+    name = (src.policy_name if src else None) or doc.name or doc.loc.path
+    how = src.via if src and src.via else doc.loc.path
+    return f"{name} ({how})"
+
+
+def _items(document: Mapping[str, Any]) -> list[Item]:
+    """The (action, resource) grants of the proposal's Allow statements."""
+    out: list[Item] = []
+    for st in document.get("Statement", []):
+        if st.get("Effect") != "Allow":
+            continue  # the proposal's Denies repeat the original's; the block's own are kept below
+        actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+        resources = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
+        out.extend((a, r) for a in actions for r in resources)
+    return out
+
+
+def _item_doc(items: Sequence[Item]) -> PolicyDocument:
+    statements = [{"Effect": "Allow", "Action": a, "Resource": r} for a, r in items]
+    doc, _ = parse_policy({"Version": "2012-10-17", "Statement": statements}, file="<proposal>",
+                          kind=PolicyKind.IDENTITY)
+    assert doc is not None  # built from plain strings: always a valid document
+    return doc
+
+
+def _covered(policies: Sequence[PolicyDocument], items: Sequence[Item], catalog: Catalog) -> bool:
+    return contains(policies, [_item_doc(items)], catalog).contained
+
+
+def _block_denies(template: Mapping[str, Any], block: Path, sam: bool) -> list[Any]:
+    """The Deny statements of the replaced block, as written in the source."""
+    props = template["Resources"][block[1]].get("Properties")
+    entries = props.get("Policies") if isinstance(props, Mapping) else None
+    out: list[Any] = []
+    for entry in entries if isinstance(entries, list) else [entries]:
+        doc = entry if sam else entry.get("PolicyDocument") if isinstance(entry, Mapping) else None
+        statements = doc.get("Statement") if isinstance(doc, Mapping) else None
+        for st in statements if isinstance(statements, list) else [statements]:
+            if isinstance(st, Mapping) and st.get("Effect") == "Deny" and st not in out:
+                out.append(st)
+    return out
+
+
+def _statements(items: Sequence[Item], parameters: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Allow statements for the grants: one per set of resources, actions sorted."""
+    resources_of: dict[str, set[str]] = collections.defaultdict(set)
+    for action, resource in items:
+        resources_of[action].add(resource)
+    by_resources: dict[tuple[str, ...], set[str]] = collections.defaultdict(set)
+    for action, used_on in resources_of.items():
+        by_resources[tuple(sorted(used_on))].add(action)
+    out: list[dict[str, Any]] = []
+    for resources, actions in sorted(by_resources.items(), key=lambda kv: sorted(kv[1])):
+        ordered = sorted(actions)
+        service = ordered[0].split(":", 1)[0]
+        sid = "".join(p.capitalize() for p in service.replace("-", " ").split()) + str(len(out) + 1)
+        written = [_portable(r, parameters) for r in resources]
+        out.append({"Sid": sid, "Effect": "Allow", "Action": ordered if len(ordered) > 1 else ordered[0],
+                    "Resource": written if len(written) > 1 else written[0]})
+    return out
+
+
+def _portable(arn: str, parameters: Mapping[str, str]) -> str | dict[str, str]:
+    """The ARN with the deployment's partition, region and account as pseudo parameters.
+
+    The proposal names the account and region the calls were made in; the template is deployed
+    there, and may be deployed elsewhere too, as the templates SAM expands are.
+    """
+    fields = arn.split(":", 5)
+    if len(fields) != 6 or fields[0] != "arn" or "$" in arn:
+        return arn
+    wanted = {1: ("AWS::Partition", parameters.get("AWS::Partition", "aws")),
+              3: ("AWS::Region", parameters.get("AWS::Region")), 4: ("AWS::AccountId", parameters.get("AWS::AccountId"))}
+    changed = False
+    for index, (name, value) in wanted.items():
+        if value and fields[index] == value:
+            fields[index], changed = "${" + name + "}", changed or index != 1
+    return {"Fn::Sub": ":".join(fields)} if changed else arn
+
+
+def _value(template: Mapping[str, Any], block: Path, sam: bool, statements: list[Any], uses: list[TemplateUse],
+           literal: bool) -> list[Any]:
+    """The new value of the `Policies` property."""
+    document = {"Version": "2012-10-17", "Statement": statements}
+    if sam:
+        return ([document] if statements else []) + [u.entry(literal=literal) for u in uses]
+    if not statements:
+        return []
+    props = template["Resources"][block[1]].get("Properties")
+    entries = props.get("Policies") if isinstance(props, Mapping) else None
+    first = entries[0] if isinstance(entries, list) and entries and isinstance(entries[0], Mapping) else {}
+    return [{"PolicyName": first.get("PolicyName", f"{block[1]}Policy"), "PolicyDocument": document}]
+
+
+# -- the text edit -----------------------------------------------------------------------------
+
+
+def _replace_block(text: str, located: Located, block: Path, value: list[Any]) -> str:
+    mark = located.mark(block)
+    lines = text.splitlines(keepends=True)
+    if mark is None or mark.line > len(lines):
+        raise PatchError(f"{located.file}: cannot find the `Policies` key of {block[1]}")
+    k, indent = mark.line - 1, mark.column - 1
+    found = _KEY.match(lines[k], indent)
+    if found is None:
+        raise PatchError(f"{located.file}:{mark.line}: expected the `Policies` key here")
+    inline = found.group("rest").split(" #", 1)[0].strip()
+    end, indentless = k, False
+    for i in range(k + 1, len(lines)):
+        stripped = lines[i].strip()
+        if not stripped or stripped.startswith("#"):
+            continue  # blank lines and comments end nothing; trailing ones stay outside
+        depth = len(lines[i]) - len(lines[i].lstrip(" "))
+        item = stripped == "-" or stripped.startswith("- ")
+        if end == k and not inline and depth == indent and item:
+            indentless = True  # "Policies:" with its items at the key's own indent
+        if depth > indent or (indentless and depth == indent and item):
+            end = i
+            continue
+        break
+    newline = "\r\n" if lines[k].endswith("\r\n") else "\n"
+    head = lines[k][:indent]
+    if not value:
+        new = [f"{head}Policies: []{newline}"]
+    else:
+        body = yaml.dump(_tagged(value), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=4096)
+        new = [f"{head}Policies:{newline}"]
+        new += [" " * (indent + 2) + line + newline for line in body.splitlines()]
+    if not lines[end].endswith(("\n", "\r")):  # the block ended the file without a final newline
+        new[-1] = new[-1].rstrip("\r\n")
+    return "".join(lines[:k] + new + lines[end + 1:])
+
+
+class _Tagged:
+    """A CloudFormation short-form function (`!Ref X`) for the YAML writer."""
+
+    __slots__ = ("tag", "value")
+
+    def __init__(self, tag: str, value: Any) -> None:
+        self.tag, self.value = tag, value
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block style with list items indented under their key, as templates are usually written."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
+
+    def choose_scalar_style(self) -> str:
+        # PyYAML quotes every scalar with an explicit tag; `!Ref OrdersTable` needs no quotes
+        # wherever the same text would be a plain scalar without its tag.
+        style = str(super().choose_scalar_style())
+        event, analysis = self.event, self.analysis
+        if (style == "'" and isinstance(event, yaml.ScalarEvent) and event.tag and event.tag.startswith("!")
+                and not event.style and not self.flow_level and analysis is not None
+                and analysis.allow_block_plain and not analysis.multiline and not analysis.empty):
+            return ""
+        return style
+
+
+def _represent_tagged(dumper: yaml.SafeDumper, data: _Tagged) -> yaml.Node:
+    if isinstance(data.value, list):
+        return dumper.represent_sequence(data.tag, data.value)
+    if isinstance(data.value, dict):
+        return dumper.represent_mapping(data.tag, data.value)
+    return dumper.represent_scalar(data.tag, str(data.value))
+
+
+_Dumper.add_representer(_Tagged, _represent_tagged)
+
+
+def _tagged(node: Any) -> Any:
+    """Long-form intrinsic functions as the short forms a person writes."""
+    if isinstance(node, Mapping):
+        if len(node) == 1:
+            (key, arg), = node.items()
+            if key == "Ref" and isinstance(arg, str):
+                return _Tagged("!Ref", arg)
+            if key == "Fn::GetAtt" and isinstance(arg, list) and all(isinstance(a, str) for a in arg):
+                return _Tagged("!GetAtt", ".".join(arg))
+            if isinstance(key, str) and key.startswith("Fn::"):
+                return _Tagged("!" + key[4:], _tagged(arg))
+        return {k: _tagged(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_tagged(v) for v in node]
+    return node
+
+
+# -- the proof ---------------------------------------------------------------------------------
+
+
+def _verify(file: str, text: str, block: Path, original: Sequence[PolicyDocument], observed: Sequence[Item],
+            select: Select, parameters: Mapping[str, str], catalog: Catalog) -> None:
+    """Load the patched template as any input; its policies must stay inside and keep the calls."""
+    try:
+        loaded = dispatch(parse_any(text, file), InputOptions(parameters=dict(parameters)), explicit=True)
+    except ParseError as exc:
+        raise PatchError(f"the patched template does not parse: {exc}") from None
+    problems = [p.message for p in loaded.problems if p.loc.keys[:4] == block]
+    if loaded.errors or problems:
+        first = loaded.errors[0].render() if loaded.errors else problems[0]
+        raise PatchError(f"the patched template does not load cleanly: {first}")
+    patched = [d for d in select(loaded.documents) if d.kind in (PolicyKind.IDENTITY, PolicyKind.UNKNOWN)]
+    proof = contains(original, patched, catalog)
+    if not proof.contained:
+        raise PatchError(f"the patched template would grant more than the current one: {proof.reason}")
+    if observed and not _covered(patched, observed, catalog):
+        raise PatchError("the patched template would deny an observed call")

@@ -1,0 +1,198 @@
+"""SARIF 2.1.0 output for code scanning (GitHub, Azure DevOps, IDE viewers).
+
+One run; every rule that can report, with its help as text and Markdown and its `helpUri`;
+one result per finding with the file relative to the repository root (`%SRCROOT%`), the
+region, the CloudFormation logical id and CDK construct path as logical locations, a
+`partialFingerprints` entry that survives moved lines (see `iamlint.fingerprints`), the level
+mapped from the severity, and `security-severity` so that GitHub ranks the alert. Input errors
+(IAM001, IAM002) are results too, so a broken policy is visible where the others are.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from iamlint.engine import LintResult
+from iamlint.fingerprints import FINGERPRINT_KEY, fingerprint, relative_path
+from iamlint.model import Finding, Severity
+from iamlint.reporters import ReportOptions
+from iamlint.ruleset import Rule
+
+SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+INFORMATION_URI = "https://github.com/iamlint/iamlint"
+SRCROOT = "%SRCROOT%"
+
+# GitHub maps security-severity to critical (> 9.0), high (7.0-8.9), medium (4.0-6.9), low.
+SECURITY_SEVERITY = {
+    Severity.CRITICAL: "9.5",
+    Severity.HIGH: "8.0",
+    Severity.MEDIUM: "5.5",
+    Severity.LOW: "3.0",
+    Severity.INFO: "1.0",
+}
+LEVEL = {
+    Severity.CRITICAL: "error",
+    Severity.HIGH: "error",
+    Severity.MEDIUM: "warning",
+    Severity.LOW: "warning",
+    Severity.INFO: "note",
+}
+
+
+def _sentence(text: str) -> str:
+    text = " ".join(text.split())
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def _help_markdown(rule: Rule) -> str:
+    parts = [f"**{rule.id} {rule.name}** (severity {rule.severity.label}, category {rule.category})",
+             _sentence(rule.summary), "### Why", rule.rationale.strip(), "### Fix", rule.fix.strip()]
+    if rule.known_limitations:
+        parts += ["### Known limitations", rule.known_limitations.strip()]
+    if rule.references:
+        parts += ["### References", "\n".join(f"- <{r}>" for r in rule.references)]
+    return "\n\n".join(parts)
+
+
+def _help_text(rule: Rule) -> str:
+    parts = [_sentence(rule.summary), f"Why: {rule.rationale.strip()}", f"Fix: {rule.fix.strip()}"]
+    if rule.references:
+        parts.append("References: " + " ".join(rule.references))
+    return "\n\n".join(parts)
+
+
+def _tags(category: str) -> list[str]:
+    return ["security", "iam", category]
+
+
+def rule_descriptor(rule: Rule) -> dict[str, Any]:
+    return {
+        "id": rule.id,
+        "name": "".join(part.capitalize() for part in rule.name.split("-")),
+        "shortDescription": {"text": _sentence(rule.summary)},
+        "fullDescription": {"text": _sentence(rule.rationale)},
+        "help": {"text": _help_text(rule), "markdown": _help_markdown(rule)},
+        "helpUri": rule.help_uri,
+        "defaultConfiguration": {"level": LEVEL[rule.severity]},
+        "properties": {
+            "tags": _tags(rule.category),
+            "precision": "high",
+            "problem.severity": "error" if LEVEL[rule.severity] == "error" else "warning",
+            "security-severity": SECURITY_SEVERITY[rule.severity],
+        },
+    }
+
+
+def _artifact(file: str, root: str) -> dict[str, Any]:
+    rel = relative_path(file, root)
+    if rel is not None:
+        return {"uri": quote(rel), "uriBaseId": SRCROOT}
+    if file in ("-", "<stdin>"):
+        return {"uri": "stdin"}
+    return {"uri": Path(file).resolve().as_uri()}
+
+
+def _logical_locations(f: Finding) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    loc, src = f.location, f.source
+    cpath = loc.construct_path or (src.construct_path if src else None)
+    logical_id = loc.logical_id or (src.logical_id if src else None)
+    if cpath:
+        out.append({"name": cpath.rsplit("/", 1)[-1], "fullyQualifiedName": cpath, "kind": "module"})
+    if logical_id:
+        out.append({"name": logical_id, "fullyQualifiedName": f"Resources.{logical_id}", "kind": "resource"})
+    return out
+
+
+def _message(f: Finding) -> str:
+    text = _sentence(f.message)
+    context = []
+    if f.source is not None and f.source.kind != "file":
+        context.append(f.source.describe())
+    if f.statement_sid:
+        context.append(f"Sid {f.statement_sid}")
+    if context:
+        text += f" In {'; '.join(context)}."
+    return text
+
+
+def result_entry(f: Finding, index: int, root: str) -> dict[str, Any]:
+    physical: dict[str, Any] = {"artifactLocation": _artifact(f.location.file, root)}
+    if f.location.line is not None:
+        physical["region"] = {"startLine": f.location.line, "startColumn": f.location.column or 1}
+    location: dict[str, Any] = {"physicalLocation": physical}
+    logical = _logical_locations(f)
+    if logical:
+        location["logicalLocations"] = logical
+    properties: dict[str, Any] = {
+        "severity": f.severity.label,
+        "security-severity": SECURITY_SEVERITY[f.severity],
+        "tags": _tags(f.category),
+    }
+    if f.evidence.actions:
+        properties["actions"] = list(f.evidence.actions)
+    if f.evidence.resources:
+        properties["resources"] = list(f.evidence.resources)
+    if f.evidence.notes:
+        properties["notes"] = list(f.evidence.notes)
+    return {
+        "ruleId": f.rule,
+        "ruleIndex": index,
+        "level": LEVEL[f.severity],
+        "message": {"text": _message(f)},
+        "locations": [location],
+        "partialFingerprints": {FINGERPRINT_KEY: fingerprint(f, root)},
+        "properties": properties,
+    }
+
+
+def sarif_log(result: LintResult, rules: Mapping[str, Rule], options: ReportOptions) -> dict[str, Any]:
+    root = str(Path(options.root).resolve())
+    ordered = sorted(rules.values(), key=lambda r: r.id)
+    # A finding of a rule the table lacks (a custom rule) still needs a descriptor.
+    known = {r.id for r in ordered}
+    index = {r.id: i for i, r in enumerate(ordered)}
+    descriptors = [rule_descriptor(r) for r in ordered]
+    for f in result.findings:
+        if f.rule not in known:
+            known.add(f.rule)
+            index[f.rule] = len(descriptors)
+            descriptors.append(_ad_hoc_descriptor(f))
+    driver: dict[str, Any] = {
+        "name": "iamlint",
+        "informationUri": INFORMATION_URI,
+        "rules": descriptors,
+    }
+    if options.tool_version:
+        driver["version"] = options.tool_version
+        driver["semanticVersion"] = options.tool_version
+    run: dict[str, Any] = {
+        "tool": {"driver": driver},
+        "originalUriBaseIds": {SRCROOT: {"uri": Path(root).as_uri() + "/"}},
+        "results": [result_entry(f, index[f.rule], root) for f in result.findings],
+        "columnKind": "unicodeCodePoints",
+    }
+    if options.catalog_version:
+        run["properties"] = {"iamCatalog": options.catalog_version}
+    return {"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}
+
+
+def _ad_hoc_descriptor(f: Finding) -> dict[str, Any]:
+    return {
+        "id": f.rule,
+        "name": "".join(part.capitalize() for part in f.name.split("-")),
+        "shortDescription": {"text": _sentence(f.name.replace("-", " "))},
+        "fullDescription": {"text": _sentence(f.message)},
+        "help": {"text": _sentence(f.fix or f.message), "markdown": _sentence(f.fix or f.message)},
+        "helpUri": f"{INFORMATION_URI}/blob/main/docs/rules.md",
+        "defaultConfiguration": {"level": LEVEL[f.severity]},
+        "properties": {"tags": _tags(f.category), "security-severity": SECURITY_SEVERITY[f.severity]},
+    }
+
+
+def render(result: LintResult, rules: Mapping[str, Rule], options: ReportOptions) -> str:
+    return json.dumps(sarif_log(result, rules, options), indent=2, ensure_ascii=False) + "\n"
