@@ -44,7 +44,31 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
     ctx.exit(0)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _LazyGroup(click.Group):
+    """Commands whose modules are imported only when that command runs (or help lists it),
+    so `iamlint check` pays nothing for `narrow`, `record` or `audit`."""
+
+    lazy = {
+        "narrow": "iamlint.narrow.command:narrow_command",
+        "record": "iamlint.narrow.record:record_command",
+        "audit": "iamlint.audit.command:audit_command",
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = self.lazy.get(cmd_name)
+        if target is None:
+            return super().get_command(ctx, cmd_name)
+        from importlib import import_module  # noqa: PLC0415
+
+        module, _, attr = target.partition(":")
+        command: click.Command = getattr(import_module(module), attr)
+        return command
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
               help="Print iamlint's version and the date of its IAM catalogue.")
 def cli() -> None:
@@ -263,19 +287,6 @@ def _emit(result: Any, rules: Any, fmt: str, outputs: list[tuple[str, str]], col
     shown = ReportOptions(color=use_color and fmt == "text", tool_version=base.tool_version,
                           catalog_version=base.catalog_version, root=root, link_base=base.link_base)
     click.echo(get_reporter(fmt)(result, rules, shown), nl=False)
-
-
-def _register_lazy_commands() -> None:
-    from iamlint.narrow.command import narrow_command  # noqa: PLC0415 - tiny; its work imports lazily
-
-    cli.add_command(narrow_command)
-    from iamlint.narrow.record import record_command  # noqa: PLC0415 - standard library only at import
-    cli.add_command(record_command)
-    from iamlint.audit.command import audit_command  # noqa: PLC0415 - click only at import; boto3 when run
-    cli.add_command(audit_command)
-
-
-_register_lazy_commands()
 
 
 @cli.command("rules")

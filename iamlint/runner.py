@@ -34,9 +34,9 @@ class _Batch:
     suppressions: list[Suppression] = field(default_factory=list)
 
 
-def _check_batch(args: tuple[list[tuple[str, bool]], InputOptions, LintConfig]) -> _Batch:
+def _check_batch(args: tuple[list[tuple[str, bool]], InputOptions, LintConfig], engine: Engine | None = None) -> _Batch:
     inputs, options, config = args
-    engine = Engine(config)
+    engine = engine or Engine(config)
     loaded = LoadResult()
     for path, explicit in inputs:
         loaded.extend(load_input(path, options, explicit=explicit))
@@ -59,7 +59,7 @@ def check_paths(
     inputs = expand_inputs(paths, options)
     jobs = jobs or default_jobs()
     if jobs == 1 or len(inputs) < PARALLEL_MIN_FILES or config.strict or "fork" not in multiprocessing.get_all_start_methods():
-        batch = _check_batch((inputs, options, config))
+        batch = _check_batch((inputs, options, config), engine)
         result = engine.result(batch.findings, batch.documents, batch.files)
         return (post(result, batch.suppressions) if post else result), engine
     # Interleave files so that each worker gets a similar mix of large and small ones.

@@ -169,3 +169,14 @@ def test_unknown_action_suggests(engine: Engine) -> None:
     doc = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunctions", "Resource": "*"}]}
     finding = next(f for f in lint_doc(engine, doc).findings if f.rule == "IAM111")
     assert "lambda:InvokeFunction" in finding.message
+
+
+def test_rule_index_matches_the_rule_files() -> None:
+    import json
+
+    from iamlint.ruleset import INDEX, compile_index
+
+    shipped = json.loads((FIXTURES.parent / "rules" / INDEX).read_text())
+    assert shipped == json.loads(json.dumps(compile_index(), default=str)), (
+        "rules/index.json is stale: run `python -m iamlint.ruleset`"
+    )

@@ -68,6 +68,8 @@ def escalations(ctx: RuleContext, eff: Effective) -> Iterator[Escalation]:
     cat = ctx.catalog
     for method in methods(ctx):
         chosen: list[tuple[ActionInfo, Reach]] = []
+        if not all(eff.might_grant(name) for name in method.requires):
+            continue
         for name in method.requires:
             action = cat.action(name)
             reach = eff.best(action) if action is not None else None

@@ -95,7 +95,7 @@ def category_of(ctx: RuleContext, action: ActionInfo) -> str | None:
 def granted(ctx: RuleContext, eff: Effective, category: str) -> list[tuple[ActionInfo, Reach]]:
     """The actions of one category the principal is granted on every resource."""
     if category in (CREDENTIALS_EXPOSURE, DATA_EXFILTRATION):
-        names = [k for k, c in sensitive(ctx).items() if c == category]
+        names = [k for k, c in sensitive(ctx).items() if c == category and eff.might_grant(k)]
         candidates = [a for a in (ctx.catalog.action(n) for n in names) if a is not None]
         return [(a, r) for a in candidates if (r := unscoped(eff, a)) is not None]
     return _by_catalogue(ctx, eff).get(category, [])

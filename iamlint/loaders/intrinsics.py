@@ -25,6 +25,11 @@ from iamlint.ruleset import read_data_table
 
 NO_VALUE = object()  # Ref AWS::NoValue: the property is removed
 MAX_DEPTH = 64  # nesting of intrinsic functions; deeper is refused as hostile input
+# Work one top-level `resolve` may do. YAML aliases make a template a graph: a value used twice
+# is walked twice, so a few lines can stand for billions of nodes (aliases in Join trees, a
+# FindInMap that finds itself twice). Real policies take a few hundred nodes and kilobytes.
+MAX_NODES = 200_000  # values visited
+MAX_TEXT = 4_000_000  # characters built by Join, Sub, Split, Base64, ToJsonString
 
 _PSEUDO_FIXED = {
     "AWS::Partition": "aws",
@@ -42,6 +47,10 @@ class NestingError(IntrinsicError):
     """Functions nested absurdly deep: the whole value is given up, not just the innermost."""
 
 
+class BudgetError(NestingError):
+    """Resolution past MAX_NODES or MAX_TEXT: the whole value is given up, like deep nesting."""
+
+
 @dataclass(slots=True)
 class Resolver:
     template: Mapping[str, Any]
@@ -51,6 +60,8 @@ class Resolver:
     _resources: Mapping[str, Any] = field(init=False, repr=False)
     _params: Mapping[str, Any] = field(init=False, repr=False)
     _mappings: Mapping[str, Any] = field(init=False, repr=False)
+    _nodes: int = field(default=0, init=False, repr=False)  # spent by the current resolve()
+    _text: int = field(default=0, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._resources = _mapping(self.template.get("Resources"))
@@ -62,8 +73,14 @@ class Resolver:
 
     # -- entry point --------------------------------------------------------------------
     def resolve(self, node: Any, depth: int = 0) -> Any:
+        if depth == 0:
+            self._nodes = self._text = 0
+        self._nodes += 1
+        if self._nodes > MAX_NODES:
+            raise BudgetError(f"resolving takes more than {MAX_NODES} steps (aliases or mappings "
+                              "that repeat a value over and over): refusing the value")
         if depth > MAX_DEPTH:
-            raise NestingError(f"intrinsic functions nested more than {MAX_DEPTH} deep")
+            raise NestingError(f"values or intrinsic functions nested more than {MAX_DEPTH} deep")
         if isinstance(node, list):
             out = []
             for item in node:
@@ -110,6 +127,12 @@ class Resolver:
             raise IntrinsicError(f"expected a string argument, found {type(value).__name__}")
         return value
 
+    def charge(self, chars: int) -> None:
+        """Count characters about to be built; BudgetError past MAX_TEXT (checked before building)."""
+        self._text += chars
+        if self._text > MAX_TEXT:
+            raise BudgetError(f"intrinsic functions build more than {MAX_TEXT} characters: refusing the value")
+
     def _ref(self, name: str) -> Any:
         if name == "AWS::NoValue":
             return NO_VALUE
@@ -140,7 +163,10 @@ class Resolver:
             return f"<Ref:{name}>"
         if "List" in ptype or ptype == "CommaDelimitedList":
             return [v.strip() for v in str(value).split(",")] if isinstance(value, str) else value
-        return value if isinstance(value, str) else json.dumps(value) if isinstance(value, (list, dict)) else str(value)
+        if isinstance(value, (list, dict)):
+            self.charge(_text_size(value, MAX_TEXT - self._text))
+            return json.dumps(value)
+        return value if isinstance(value, str) else str(value)
 
     def get_att(self, logical_id: str, attribute: str) -> str:
         resource = self._resources.get(logical_id)
@@ -161,6 +187,27 @@ class Resolver:
 
 def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
+
+
+def _text_size(value: Any, limit: int) -> int:
+    """About how many characters `value` takes as JSON; stops counting past `limit`."""
+    total = 0
+    stack = [value]
+    while stack and total <= limit:
+        item = stack.pop()
+        if isinstance(item, str):
+            total += len(item) + 3
+        elif isinstance(item, Mapping):
+            total += 2
+            for key, inner in item.items():
+                total += len(str(key)) + 4
+                stack.append(inner)
+        elif isinstance(item, list):
+            total += 2 + len(item)
+            stack.extend(item)
+        else:
+            total += 8
+    return total
 
 
 def _fn_get_att(r: Resolver, arg: Any, depth: int) -> Any:
@@ -205,9 +252,13 @@ def _fn_sub(r: Resolver, arg: Any, depth: int) -> Any:
         if value is NO_VALUE:
             return ""
         if isinstance(value, list):
+            r.charge(_text_size(value, MAX_TEXT))
             return ",".join(map(str, value))
-        return str(value)
+        out = str(value)
+        r.charge(len(out))
+        return out
 
+    r.charge(len(text))
     return _SUB_VAR.sub(replace, text)
 
 
@@ -218,6 +269,8 @@ def _fn_join(r: Resolver, arg: Any, depth: int) -> Any:
     values = r.resolve(arg[1], depth + 1)
     if not isinstance(values, list):
         raise IntrinsicError("expects a list of values to join")
+    for v in values:  # charged before anything is built
+        r.charge(len(delimiter) + (len(v) if isinstance(v, str) else _text_size(v, MAX_TEXT)))
     return delimiter.join(v if isinstance(v, str) else json.dumps(v) if isinstance(v, (list, dict)) else str(v) for v in values)
 
 
@@ -249,6 +302,7 @@ def _fn_split(r: Resolver, arg: Any, depth: int) -> Any:
     text = r._scalar(arg[1], depth, "Fn::Split")
     if not delimiter:
         raise IntrinsicError("the delimiter is empty")
+    r.charge(len(text))
     return text.split(delimiter)
 
 
@@ -277,6 +331,7 @@ def _fn_if(r: Resolver, arg: Any, depth: int) -> Any:
 
 def _fn_base64(r: Resolver, arg: Any, depth: int) -> Any:
     text = r._scalar(arg, depth, "Fn::Base64")
+    r.charge(len(text) * 2)
     return base64.b64encode(text.encode()).decode()
 
 
@@ -285,7 +340,9 @@ def _fn_import(r: Resolver, arg: Any, depth: int) -> Any:
 
 
 def _fn_to_json(r: Resolver, arg: Any, depth: int) -> Any:
-    return json.dumps(r.resolve(arg, depth + 1), separators=(",", ":"))
+    value = r.resolve(arg, depth + 1)
+    r.charge(_text_size(value, MAX_TEXT))
+    return json.dumps(value, separators=(",", ":"))
 
 
 def _fn_length(r: Resolver, arg: Any, depth: int) -> Any:
