@@ -10,6 +10,7 @@ IAM does. Nothing here is read at import: the tables load on first use, once per
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +45,7 @@ class Operator:
     set_qualifier: str | None  # "ForAllValues", "ForAnyValue" or None
 
 
+@lru_cache(maxsize=8192)
 def _template_regex(template: str) -> re.Pattern[str]:
     out, pos = [], 0
     for m in _TEMPLATE_PART.finditer(template):
@@ -114,10 +116,19 @@ class ConditionKnowledge:
             str(k["key"]).lower(): tuple(k["families"]) for k in ops["key_exceptions"]
         }
         self._service_tables: dict[str, KeyTable] = {}
+        self._canonical: dict[str, str] = {}
+        self._action_keys: dict[int, tuple[KeyInfo, ...]] = {}
         self._unassociated: dict[str, tuple[str, ...]] | None = None
 
     def canonical(self, key: str) -> str:
         """The catalogue's name for a key's family, lower-case (conditionPatterns.json)."""
+        # Statements of large policies ask about the same few hundred keys many times.
+        found = self._canonical.get(key)
+        if found is None:
+            found = self._canonical[key] = self._canonical_uncached(key)
+        return found
+
+    def _canonical_uncached(self, key: str) -> str:
         for regex, name in self.catalog.condition_patterns(key.partition(":")[0]):
             if regex.fullmatch(key):
                 return name.lower()
@@ -216,12 +227,18 @@ class ConditionKnowledge:
     def statement_keys(self, actions: Iterable[ActionInfo]) -> KeyTable:
         """Every key the given actions (and their resource types) can be conditioned on."""
         table = KeyTable(self.canonical)
+        seen: set[str] = set()
         for a in actions:
-            for k in a.condition_keys:
-                table.add(KeyInfo(k, "String", False, a.service))
-            for rt in self.catalog.action_resource_types(a):
-                for k in rt.condition_keys:
-                    table.add(KeyInfo(k, "String", False, a.service))
+            keys = self._action_keys.get(id(a))  # ActionInfo objects live as long as the catalogue
+            if keys is None:
+                names = list(a.condition_keys)
+                for rt in self.catalog.action_resource_types(a):
+                    names.extend(rt.condition_keys)
+                keys = self._action_keys[id(a)] = tuple(KeyInfo(k, "String", False, a.service) for k in names)
+            for info in keys:
+                if info.key not in seen:  # the first action to name a key decides its origin
+                    seen.add(info.key)
+                    table.add(info)
         return table
 
     def services_of(self, key: str) -> tuple[str, ...]:
