@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from iamlint import __version__
+from iamlint.limits import DEFAULT_MAX_ENTRIES, DEFAULT_MAX_EXPANSION, DEFAULT_MAX_STATEMENTS, Limits
 from iamlint.model import Severity
 
 _SEVERITIES = [s.label for s in sorted(Severity, reverse=True)]
@@ -137,6 +138,15 @@ def _outputs(values: Sequence[str]) -> list[tuple[str, str]]:
 @click.option("--exclude", multiple=True, metavar="GLOB", help="Skip files and folders matching GLOB (walked or named).")
 @click.option("--max-file-size", type=int, default=50 * 1024 * 1024, show_default=True,
               help="Refuse input files larger than this many bytes.")
+@click.option("--max-statements", type=click.IntRange(1), default=DEFAULT_MAX_STATEMENTS, show_default=True,
+              help="Statements one policy may have; a larger policy is an input error, not checked.")
+@click.option("--max-actions", type=click.IntRange(1), default=DEFAULT_MAX_ENTRIES, show_default=True,
+              help="Action (or NotAction) entries one statement may have; past it, an input error.")
+@click.option("--max-resources", type=click.IntRange(1), default=DEFAULT_MAX_ENTRIES, show_default=True,
+              help="Resource (or NotResource) entries one statement may have; past it, an input error.")
+@click.option("--max-expansion", type=click.IntRange(1), default=DEFAULT_MAX_EXPANSION, show_default=True,
+              help="Catalogue actions one policy's action patterns may be matched against "
+                   "(a '*' counts every action); past it, an input error.")
 @click.option("--strict", is_flag=True, help="Let a crashing rule raise its exception (for debugging).")
 @click.option("-j", "--jobs", type=click.IntRange(0, 64), default=0, show_default=True,
               help="Worker processes for large runs (0: one per available core).")
@@ -153,12 +163,15 @@ def check(paths: tuple[str, ...], fmt: str, outputs: tuple[str, ...], select: tu
           jobs: int, color: bool | None, config_path: str | None = None, baseline_path: str | None = None,
           baseline_write: str | None = None, skip_irrelevant: bool = False,
           parameters: tuple[str, ...] = (), evidence_files: tuple[str, ...] = (), cloudtrail: tuple[str, ...] = (),
-          session: str | None = None, role_arn: str | None = None) -> None:
+          session: str | None = None, role_arn: str | None = None, max_statements: int = DEFAULT_MAX_STATEMENTS,
+          max_actions: int = DEFAULT_MAX_ENTRIES, max_resources: int = DEFAULT_MAX_ENTRIES,
+          max_expansion: int = DEFAULT_MAX_EXPANSION) -> None:
     """Check IAM policies in files, directories or standard input (-)."""
     with _fatal_errors():
         _check(paths, fmt, outputs, select, ignore, severity, fail_on, input_kind, include, exclude,
                max_file_size, strict, jobs, color, config_path, baseline_path, baseline_write,
-               skip_irrelevant, parameters, usage=_observed_usage(evidence_files, cloudtrail, session, role_arn))
+               skip_irrelevant, parameters, usage=_observed_usage(evidence_files, cloudtrail, session, role_arn),
+               limits=Limits(max_statements, max_actions, max_resources, max_expansion))
 
 
 def _check(paths: tuple[str, ...], fmt: str, outputs: tuple[str, ...], select: tuple[str, ...],
@@ -166,7 +179,7 @@ def _check(paths: tuple[str, ...], fmt: str, outputs: tuple[str, ...], select: t
            include: tuple[str, ...], exclude: tuple[str, ...], max_file_size: int, strict: bool,
            jobs: int, color: bool | None, config_path: str | None, baseline_path: str | None,
            baseline_write: str | None, skip_irrelevant: bool, parameters: tuple[str, ...],
-           usage: dict[str, Any] | None = None) -> None:
+           usage: dict[str, Any] | None = None, limits: Limits | None = None) -> None:
     from iamlint.engine import LintConfig  # noqa: PLC0415 - keeps --help fast
     from iamlint.fingerprints import find_root  # noqa: PLC0415
     from iamlint.loaders.inputs import InputOptions  # noqa: PLC0415
@@ -182,6 +195,7 @@ def _check(paths: tuple[str, ...], fmt: str, outputs: tuple[str, ...], select: t
         strict=strict,
         settings={**file_config.settings, "observed_usage": usage} if usage is not None else file_config.settings,
         custom_rules=file_config.custom_rules,
+        limits=limits or Limits(),
     )
     extra_outputs = _outputs(outputs)
     exclude = exclude or file_config.exclude

@@ -21,6 +21,7 @@ from typing import Any
 from iamlint.catalog import get_catalog
 from iamlint.checks import Hit, RuleContext, load_all
 from iamlint.fingerprints import statement_signature
+from iamlint.limits import Limits, over_limit
 from iamlint.model import (
     Evidence,
     Finding,
@@ -51,6 +52,7 @@ class LintConfig:
     strict: bool = False  # let a crashing rule raise (tests)
     settings: Mapping[str, Any] = field(default_factory=dict)  # rule settings (known accounts...)
     custom_rules: tuple[Rule, ...] = ()  # data-only rules from the configuration's rules_dirs
+    limits: Limits = field(default_factory=Limits)  # documents past them are input errors (iamlint.limits)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +142,14 @@ class Engine:
             hit = Hit(loc=problem.loc, args={"message": problem.message})
             f = self._finding(self.rules[MALFORMED], hit, None, True)
             findings.append(f if problem.statement_index is None else _with_index(f, problem.statement_index))
-        docs = list(documents)
+        docs = []
+        for doc in documents:
+            refused = over_limit(doc, self.config.limits, self.ctx.catalog)
+            if refused is None:
+                docs.append(doc)
+            else:
+                loc = Location(refused.file, refused.line, refused.column, refused.keys)
+                findings.append(self._finding(self.rules[INPUT_ERROR], Hit(loc=loc, args={"message": refused.message}), None, True))
         for doc in docs:
             findings.extend(self.check_document(doc))
         principal_rules = [r for r in self.checks if self.rules[r].scope == "principal" and self.enabled(r)]

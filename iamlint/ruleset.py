@@ -170,7 +170,7 @@ def compile_index() -> dict[str, Any]:
 
 def write_index(folder: Path) -> Path:
     target = folder / INDEX
-    target.write_text(json.dumps(compile_index(), indent=1, sort_keys=True, default=str) + "\n", "utf-8")
+    target.write_text(json.dumps(compile_index(), indent=1, default=str) + "\n", "utf-8")
     return target
 
 
