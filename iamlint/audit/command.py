@@ -120,7 +120,13 @@ class _Bar:
 @click.option("--print-policy", is_flag=True,
               help="Print the IAM policy these options need (with --org-role NAME, for that role) and exit.")
 def audit_command(**kw: Any) -> None:
-    """Audit live AWS accounts, read-only: findings, unused access, coverage."""
+    """Audit live AWS accounts, read-only: findings, unused access, coverage.
+
+    Every call is a read, checked against an allowlist before it is sent. What could not be
+    read (access denied, throttled past the retries, region not enabled) is listed under
+    Coverage and makes the exit status 2 unless --allow-partial. Exit 0: no findings at or
+    above --fail-on; 1: findings; 2: incomplete coverage, unreadable snapshot or setup error.
+    """
     from iamlint.audit.clients import ReadOnlyViolation, SetupError  # noqa: PLC0415
     from iamlint.audit.snapshot import SnapshotError  # noqa: PLC0415
     from iamlint.files import WriteError  # noqa: PLC0415
