@@ -84,6 +84,7 @@ class Effective:
             for doc in principal.boundaries
         ]
         self._reaches: dict[str, tuple[Reach, ...]] = {}
+        self._reach_by_type: dict[tuple[int, str, tuple[str, ...]], Reach | None] = {}
         self.memo: dict[str, object] = {}  # answers rules derive from these grants, shared by them
         # Which Allow statements can name an action: those listing it, and the open-ended ones
         # (Action "*", NotAction), so that a question about one action skips the others.
@@ -164,6 +165,18 @@ class Effective:
         g = grant(self.ctx, st)
         if not g.allows(action.key):
             return None
+        if self.denies or self.boundaries:
+            return self._reach_uncached(st, action)
+        # Without Denies or a boundary, what a statement grants an action depends only on the
+        # action's resource types: large policies ask this of thousands of actions that share
+        # a handful of them.
+        key = (id(st), action.service, action.resource_types)
+        if key not in self._reach_by_type:
+            self._reach_by_type[key] = self._reach_uncached(st, action)
+        return self._reach_by_type[key]
+
+    def _reach_uncached(self, st: Statement, action: ActionInfo) -> Reach | None:
+        g = grant(self.ctx, st)
         cat = self.ctx.catalog
         res: _Res | None
         if st.resource_key == "NotResource":
