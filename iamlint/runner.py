@@ -23,7 +23,7 @@ from iamlint.suppress import Suppression
 # the inline suppressions the loaders found.
 PostEngine = Callable[[LintResult, Sequence[Suppression]], LintResult]
 
-PARALLEL_MIN_FILES = 200  # below this, one process is faster than forking workers
+PARALLEL_MIN_FILES = 32  # below this, one process is faster than forking workers
 
 
 @dataclass(frozen=True, slots=True)
