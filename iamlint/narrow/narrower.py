@@ -257,9 +257,9 @@ def _document(kept: list[Evidence]) -> dict[str, Any]:
     resources_of: dict[str, set[str]] = collections.defaultdict(set)
     for ev in kept:
         resources_of[ev.action].add(ev.resource)
-    for action, resources in resources_of.items():
-        by_resources[tuple(sorted(resources))].add(action)
-    statements = []
+    for action, names in resources_of.items():
+        by_resources[tuple(sorted(names))].add(action)
+    statements: list[dict[str, Any]] = []
     for resources, actions in sorted(by_resources.items(), key=lambda kv: sorted(kv[1])):
         ordered = sorted(actions)
         service = ordered[0].split(":", 1)[0]
