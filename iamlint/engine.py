@@ -20,6 +20,7 @@ from typing import Any
 
 from iamlint.catalog import get_catalog
 from iamlint.checks import Hit, RuleContext, load_all
+from iamlint.evaluator import search_budget
 from iamlint.fingerprints import statement_signature
 from iamlint.limits import Limits, over_limit
 from iamlint.model import (
@@ -182,7 +183,8 @@ class Engine:
             if rule.scope != "document" or not self.enabled(rule_id):
                 continue
             try:
-                hits = list(fn(self.ctx, doc))
+                with search_budget(self.config.limits.search_work):  # iamlint.limits
+                    hits = list(fn(self.ctx, doc))
             except Exception as exc:  # noqa: BLE001 - one rule's bug must not hide the others
                 if self.config.strict:
                     raise RuleCrash(f"{rule_id} crashed on {doc.loc.render()}") from exc
@@ -202,7 +204,8 @@ class Engine:
         for rule_id in rule_ids:
             rule, fn = self.rules[rule_id], self.checks[rule_id]
             try:
-                hits = list(fn(self.ctx, principal))
+                with search_budget(self.config.limits.search_work):  # iamlint.limits
+                    hits = list(fn(self.ctx, principal))
             except Exception as exc:  # noqa: BLE001 - one rule's bug must not hide the others
                 if self.config.strict:
                     raise RuleCrash(f"{rule_id} crashed on {principal.label} in {principal.file}") from exc

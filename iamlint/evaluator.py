@@ -16,7 +16,8 @@ import enum
 import ipaddress
 import operator
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -30,6 +31,33 @@ _VAR = "\x00$"  # a policy variable token: _VAR + lower-case key [+ "\x01" + def
 _PIECE_RE = re.compile(r"\$\{[^}]*\}|.", re.DOTALL)
 _VAR_BODY_RE = re.compile(r"\s*([^,']+?)\s*(?:,\s*'((?:[^']|'')*)'\s*)?")
 _MAX_STATES = 20_000  # pattern-containment search budget; past it the answer is "cannot prove"
+# The same search's budget in steps of the outer automaton: a state costs one step per symbol
+# of the alphabet, and each step walks every active state, so a long run of `?` against a long
+# run of literals costs far more than its state count (a second per pair, found by fuzzing).
+_MAX_WORK = 400_000
+# Remaining search work of the innermost `search_budget` block; empty outside any (the proofs
+# of `iamlint narrow` are never cut short).
+_budget: list[int] = []
+
+
+class _OverBudget(Exception):
+    """Raised inside `_contains` so that lru_cache keeps no answer computed without budget."""
+
+
+@contextmanager
+def search_budget(work: int) -> Iterator[None]:
+    """Cap the pattern-containment work `pattern_contains` may do inside the block.
+
+    Each search is bounded on its own, but a rule that compares every pair of statements of a
+    policy built for it makes a hundred thousand of them. The engine gives each document a
+    budget; past it, `pattern_contains` answers False ("could not show it"), as it does for one
+    search past `_MAX_WORK`.
+    """
+    _budget.append(work)
+    try:
+        yield
+    finally:
+        _budget.pop()
 _PROBE_ACTIONS = ("s3:GetObject", "ec2:DescribeInstances", "iam:PassRole", "sts:GetCallerIdentity")
 
 _Ctx = Mapping[str, tuple[str, ...]]
@@ -140,7 +168,7 @@ def _regex_source(tokens: tuple[str, ...], ctx: _Ctx, arn: bool) -> str | None:
         else:
             colons += tok == ":"
             parts.append(re.escape(tok))
-    return "".join(parts)
+    return globs.linear_regex(parts, ("[^:]*", ".*"))  # no catastrophic backtracking
 
 
 def _fill(tokens: tuple[str, ...], star: str | None, ctx: dict[str, tuple[str, ...]]) -> str:
@@ -186,7 +214,10 @@ def pattern_contains(outer: str, inner: str, *, case_sensitive: bool = True) -> 
     """
     if not case_sensitive:
         outer, inner = outer.lower(), inner.lower()
-    return _contains(_tokens(outer, True), _tokens(inner, True))
+    try:
+        return _contains(_tokens(outer, True), _tokens(inner, True))
+    except _OverBudget:
+        return False
 
 
 @lru_cache(maxsize=65536)
@@ -224,8 +255,17 @@ def _contains(outer: tuple[str, ...], inner: tuple[str, ...]) -> bool:
     start = (0, close([0]))
     seen = {start}
     stack = [start]
+    work = 0
     while stack:
         i, states = stack.pop()
+        cost = len(alphabet) * (len(states) + 1)
+        work += cost
+        if work > _MAX_WORK:
+            return False
+        if _budget:
+            _budget[-1] -= cost
+            if _budget[-1] < 0:
+                raise _OverBudget
         if not states or (i == n and m not in states):
             return False  # inner can always be completed, so this is a string outer misses
         if i == n:

@@ -195,7 +195,35 @@ def _compile_glob(pattern: str) -> re.Pattern[str]:
             parts.append(".")
         else:
             parts.append(re.escape(tok))
-    return re.compile("".join(parts), re.S)
+    return re.compile(linear_regex(parts, (".*",)), re.S)
+
+
+def linear_regex(atoms: list[str], stars: tuple[str, ...]) -> str:
+    """Regex source for a glob given as regex atoms, matched in linear time with `fullmatch`.
+
+    Joined as written, `*a*a*a*a*b` becomes `.*a.*a.*a.*a.*b`, which backtracks through every
+    way of splitting a long value (exponential for `a**********b`; found by fuzzing). The
+    pieces between stars have a fixed width, so the leftmost place each middle piece matches
+    is always a right choice: every star but the last takes the shortest run that lets its
+    piece match and never gives it back (an atomic group). `stars` are the atoms that are
+    stars (`.*`, or `[^:]*` where a star stays inside an ARN field).
+    """
+    head: list[str] = []
+    pieces: list[tuple[str, list[str]]] = []  # (star, the fixed-width atoms after it)
+    current = head
+    for atom in atoms:
+        if atom in stars:
+            if pieces and not pieces[-1][1] and pieces[-1][0] == atom:
+                continue  # a run of one kind of star is that star
+            pieces.append((atom, []))
+            current = pieces[-1][1]
+        else:
+            current.append(atom)
+    out = "".join(head)
+    for i, (star, rest) in enumerate(pieces):
+        body = "".join(rest)
+        out += f"{star}{body}" if i == len(pieces) - 1 else f"(?>{star}?{body})"
+    return out
 
 
 def glob_match(pattern: str, value: str, *, case_sensitive: bool = True) -> bool:

@@ -26,6 +26,11 @@ DEFAULT_MAX_ENTRIES = 1000
 # wildcard in the service part (`*`, `*:Get*`) costs the whole catalogue, `s3:Get*` the s3
 # actions, an exact action one. 2,000,000 is about ninety whole-catalogue patterns.
 DEFAULT_MAX_EXPANSION = 2_000_000
+# Pattern-containment search work one rule may spend on one document (`evaluator.search_budget`):
+# a few seconds at most. Rules that compare every pair of statements can otherwise be made to
+# run for hours by a 60 kB policy of long `?` patterns (found by fuzzing). Past it, the rule
+# treats the remaining pairs as unproven, which only ever means fewer IAM132-style findings.
+DEFAULT_SEARCH_WORK = 20_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +39,7 @@ class Limits:
     max_actions: int = DEFAULT_MAX_ENTRIES  # Action or NotAction entries per statement (--max-actions)
     max_resources: int = DEFAULT_MAX_ENTRIES  # Resource or NotResource entries per statement (--max-resources)
     max_expansion: int = DEFAULT_MAX_EXPANSION  # see DEFAULT_MAX_EXPANSION (--max-expansion)
+    search_work: int = DEFAULT_SEARCH_WORK  # see DEFAULT_SEARCH_WORK
 
 
 def over_limit(doc: PolicyDocument, limits: Limits, catalog: Catalog) -> InputError | None:

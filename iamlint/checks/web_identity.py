@@ -116,7 +116,10 @@ def web_trusts(ctx: RuleContext, st: Statement) -> list[WebTrust]:
                     host = prefix
                     break
         provider = next(
-            pr for pr in providers(ctx) if host is None or any(h.fullmatch(host) for h in pr.hosts)
+            (pr for pr in providers(ctx) if host is None or any(h.fullmatch(host) for h in pr.hosts)),
+            # The table ends with the generic provider (`.+`); a host its pattern cannot match
+            # (empty, or holding a newline) is that provider's too, not a StopIteration.
+            providers(ctx)[-1],
         )
         claims = []
         for cond in st.conditions:

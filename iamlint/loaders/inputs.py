@@ -7,6 +7,7 @@ hold no IAM input (a package.json, a tsconfig) are skipped quietly.
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import os
 import stat
@@ -45,8 +46,12 @@ def _excluded(rel: str, name: str, patterns: Sequence[str]) -> bool:
 def walk(root: str, options: InputOptions) -> Iterator[str]:
     """Candidate files under `root`, in a stable order, never following directory symlinks.
 
-    A CDK cloud assembly (cdk.out) is one input: its folder is yielded, not its files.
+    A file symlink is read only when its target is inside `root`: a link to ~/.aws/credentials
+    or /etc/shadow committed to a repository must not be read, and its content quoted in a
+    parse error, by a scan of that repository. Like directory symlinks, such links are passed
+    over. A CDK cloud assembly (cdk.out) is one input: its folder is yielded, not its files.
     """
+    real_root = os.path.realpath(root)
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         rel_dir = os.path.relpath(dirpath, root)
         if cdk.is_assembly_dir(dirpath):
@@ -72,27 +77,45 @@ def walk(root: str, options: InputOptions) -> Iterator[str]:
                 continue
             if options.include and not _excluded(rel, name, options.include):
                 continue
-            yield os.path.join(dirpath, name)
+            path = os.path.join(dirpath, name)
+            if os.path.islink(path) and not _inside(os.path.realpath(path), real_root):
+                continue
+            yield path
+
+
+def _inside(real: str, real_root: str) -> bool:
+    return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
 
 
 def read_input(path: str, options: InputOptions) -> bytes | InputError:
     if path == "-":
         return sys.stdin.buffer.read(options.max_bytes + 1)
     try:
-        st = os.stat(path)
+        # Opened without blocking and checked through the descriptor: a FIFO opened for reading
+        # waits for a writer forever, and a file that is swapped for one between a stat() and
+        # an open() would still block. O_NONBLOCK changes nothing for a regular file.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
+        if exc.errno == errno.ENXIO:  # a socket, or a device file with no device behind it
+            return InputError(path, "not a regular file (a FIFO, device or socket); skipped")
         return InputError(path, f"cannot read: {exc.strerror or exc}")
-    if not stat.S_ISREG(st.st_mode):
-        return InputError(path, "not a regular file (a FIFO, device or socket); skipped")
-    if st.st_size > options.max_bytes:
-        return InputError(
-            path, f"file is {st.st_size} bytes, over the {options.max_bytes}-byte limit (--max-file-size)"
-        )
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(options.max_bytes + 1)
-    except OSError as exc:
-        return InputError(path, f"cannot read: {exc.strerror or exc}")
+    with os.fdopen(fd, "rb") as fh:
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                return InputError(path, "not a regular file (a FIFO, device or socket); skipped")
+            if st.st_size > options.max_bytes:
+                return InputError(
+                    path, f"file is {st.st_size} bytes, over the {options.max_bytes}-byte limit (--max-file-size)"
+                )
+            # read(n) allocates n bytes up front: ask for the size it has, and read on (to the
+            # limit) only if it grew since.
+            data = fh.read(st.st_size + 1)
+            if len(data) > st.st_size:
+                data += fh.read(options.max_bytes + 1 - len(data))
+            return data
+        except OSError as exc:
+            return InputError(path, f"cannot read: {exc.strerror or exc}")
 
 
 def load_file(path: str, options: InputOptions, *, explicit: bool) -> LoadResult:

@@ -275,6 +275,8 @@ _OPTIONAL_KEYS = (
 def write_evidence_file(path: str | Path, calls: Iterable[Call]) -> int:
     """Write calls as JSON lines, replacing `path` atomically; returns the number written."""
     target = Path(path)
+    if target.is_symlink():  # as iamlint.files.write_atomic: a link is refused, never replaced or followed
+        raise OSError(f"{path}: refusing to write through a symbolic link")
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or Path("."))
     count = 0
     try:

@@ -218,6 +218,8 @@ class TextWindow:
         while True:
             try:
                 obj, end = self._json.raw_decode(self.buf, self.pos)
+            except RecursionError:
+                raise self.error("invalid JSON: nested too deep to be a record") from None
             except json.JSONDecodeError as exc:
                 if self.eof or not self._incomplete(exc):
                     raise self.error(

@@ -191,6 +191,9 @@ def _sites(fn: FunctionCode, base: Path, result: StaticResult) -> list[CodeCall]
         except SyntaxError as exc:
             result.problems.append(f"{shown}:{exc.lineno}: cannot parse: {exc.msg}")
             return None
+        except (RecursionError, MemoryError, ValueError) as exc:  # nested too deep for ast; NUL bytes
+            result.problems.append(f"{shown}: cannot parse: {exc}")
+            return None
         sites.extend(analyzer.calls)
         result.files.append(shown)
         py_done[path] = module
@@ -212,7 +215,11 @@ def _sites(fn: FunctionCode, base: Path, result: StaticResult) -> list[CodeCall]
     def run_js(path: Path, source: str, shown: str) -> static_js.Exports | None:
         js_done[path] = None
         analyzer = static_js.Analyzer(source, path, shown, load_js)
-        exports = analyzer.run()
+        try:
+            exports = analyzer.run()
+        except RecursionError:  # the recursive-descent reader on expressions nested too deep
+            result.problems.append(f"{shown}: cannot analyse: expressions nested too deep")
+            return None
         sites.extend(analyzer.calls)
         result.files.append(shown)
         js_done[path] = exports
