@@ -34,7 +34,7 @@ _MAX_STATES = 20_000  # pattern-containment search budget; past it the answer is
 # The same search's budget in steps of the outer automaton: a state costs one step per symbol
 # of the alphabet, and each step walks every active state, so a long run of `?` against a long
 # run of literals costs far more than its state count (a second per pair, found by fuzzing).
-_MAX_WORK = 400_000
+_MAX_WORK = 100_000
 # Remaining search work of the innermost `search_budget` block; empty outside any (the proofs
 # of `iamlint narrow` are never cut short).
 _budget: list[int] = []

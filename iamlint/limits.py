@@ -30,7 +30,7 @@ DEFAULT_MAX_EXPANSION = 2_000_000
 # a few seconds at most. Rules that compare every pair of statements can otherwise be made to
 # run for hours by a 60 kB policy of long `?` patterns (found by fuzzing). Past it, the rule
 # treats the remaining pairs as unproven, which only ever means fewer IAM132-style findings.
-DEFAULT_SEARCH_WORK = 20_000_000
+DEFAULT_SEARCH_WORK = 5_000_000
 
 
 @dataclass(frozen=True, slots=True)

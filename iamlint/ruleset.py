@@ -181,15 +181,35 @@ def load_rule_dir(folder: Path) -> list[Rule]:
     out = []
     for path in sorted(folder.glob("*.yaml")):
         try:
+            if path.stat().st_size > MAX_USER_RULE_BYTES:
+                raise RuleError(f"{path}: over {MAX_USER_RULE_BYTES} bytes; a rule file is a few kilobytes")
             text = path.read_text("utf-8")
         except OSError as exc:
             raise RuleError(f"{path}: cannot read: {exc.strerror}") from None
-        raw = _read(text, str(path))
+        raw = _read_user(text, str(path))
         errors = validate("rule", raw)
         if errors:
             raise RuleError(f"{path}: {errors[0]}")
         out.append(rule_from_mapping(raw, str(path)))
     return out
+
+
+MAX_USER_RULE_BYTES = 1 << 20
+
+
+def _read_user(text: str, file: str) -> Mapping[str, Any]:
+    """A user's rule file, read as input is (`iamlint.loaders.located`): an alias bomb, an
+    unknown tag or a duplicate key is refused, where PyYAML would hand the schema validator a
+    graph of shared nodes to walk as a tree of billions."""
+    from iamlint.loaders.located import ParseError, parse_yaml  # noqa: PLC0415 - only for custom rules
+
+    try:
+        raw = parse_yaml(text, file).data
+    except ParseError as exc:
+        raise RuleError(str(exc)) from None
+    if not isinstance(raw, Mapping):
+        raise RuleError(f"{file}: a rule file must hold a mapping")
+    return raw
 
 
 def read_data_table(name: str) -> Any:

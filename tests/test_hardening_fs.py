@@ -199,3 +199,20 @@ def test_walked_directories_skip_special_files_by_type_not_by_name(tmp_path: Pat
     assert stat.S_ISFIFO(mode)
     loaded = finishes(lambda: load_paths([str(tmp_path)]))
     assert [e.message for e in loaded.errors] == ["not a regular file (a FIFO, device or socket); skipped"]
+
+
+def test_narrow_warnings_cannot_forge_workflow_commands(tmp_path: Path) -> None:
+    # Warnings name CloudTrail files and quote their records: a name or an event holding a
+    # newline must not start a line of its own on standard error (which CI logs also parse).
+    trail = tmp_path / "trail"
+    trail.mkdir()
+    (trail / "bad\n::error file=x::forged.json").write_text("{ not json")
+    (trail / "event.json").write_text(json.dumps({"Records": [{
+        "eventSource": "nothing\n::warning::forged.amazonaws.com", "eventName": "Do\x1b[2JIt",
+        "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/u"}}]}))
+    root = Path(__file__).resolve().parent.parent
+    result = CliRunner().invoke(cli, ["narrow", str(root / "fixtures" / "narrow" / "cfn-role.yaml"), "--role", "WorkerRole",
+                                      "--cloudtrail", str(trail)])
+    assert "bad\\n::error" in result.stderr
+    assert not any(line.startswith("::") for line in result.stderr.splitlines())
+    assert "\x1b" not in result.stderr

@@ -10,6 +10,8 @@ from __future__ import annotations
 import codecs
 import json
 import shutil
+import subprocess
+import sys
 import urllib.parse
 from pathlib import Path
 from typing import Any
@@ -209,3 +211,17 @@ def test_handler_code_nested_too_deep_is_a_warning_for_narrow_from_code(tmp_path
     assert result.exit_code == 2
     assert "orders/app.py: cannot parse" in result.output
     assert "reports/app.ts: cannot analyse: expressions nested too deep" in result.output
+
+
+def test_a_template_that_breaks_the_sam_translator_prints_no_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "template.yaml"
+    path.write_text(
+        "Transform: AWS::Serverless-2016-10-31\nGlobals:\n  Function: nope\n  Api: nope\nResources:\n  F:\n"
+        "    Type: AWS::Serverless::Function\n    Properties:\n      Runtime: python3.12\n      Handler: a.b\n"
+        "      CodeUri: .\n      Events:\n        Get:\n          Type: Api\n          Properties: {Path: /, Method: get}\n"
+    )
+    script = Path(sys.executable).with_name("iamlint")  # the installed console script, as CI runs it
+    done = subprocess.run([str(script), "check", str(path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "SAM translator failed" in done.stdout
+    assert "Traceback" not in done.stderr and "Traceback" not in done.stdout

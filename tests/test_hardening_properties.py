@@ -15,7 +15,7 @@ import json
 from functools import lru_cache
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from iamlint.engine import Engine, LintConfig
@@ -150,6 +150,9 @@ TEMPLATE = st.fixed_dictionaries(
 
 @SETTINGS
 @given(TEMPLATE)
+@example({"Resources": {"Role": {"Type": "AWS::IAM::ManagedPolicy", "Properties": {"PolicyDocument": {
+    "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*",
+                                            "Resource": {"Fn::ToJsonString": {"Ref": "AWS::NoValue"}}}]}}}}})
 def test_cloudformation_loader_accepts_random_templates_with_random_intrinsics(template: dict[str, Any]) -> None:
     text = json.dumps(template, default=str)
     result = load_template(parse_json(text, "template.json"))

@@ -12,7 +12,9 @@ from functools import lru_cache
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from iamlint.cli import cli
 from iamlint.engine import Engine, LintConfig, LintResult
 from iamlint.loaders import intrinsics
 from iamlint.loaders.inputs import load_paths
@@ -195,3 +197,25 @@ def test_condition_chains_and_ref_chains_terminate(tmp_path: Path) -> None:
     )
     result = bounded(path)
     assert result.documents >= 1
+
+
+def test_custom_rule_files_are_read_as_untrusted_input(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # .iamlint.yaml and its rules_dirs come from the repository, so from the pull request.
+    rules = tmp_path / "iam-rules"
+    rules.mkdir()
+    lines = ["id: IAM901", "name: bomb", "severity: high", "category: custom", "summary: x", 'message: "x"',
+             "rationale: x", "fix: x", 'a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)]
+    lines += ["references: *a8", "match:", '  actions: ["iam:CreateUser"]']
+    (rules / "IAM901.yaml").write_text("\n".join(lines) + "\n")
+    (tmp_path / ".iamlint.yaml").write_text("rules_dirs: [iam-rules]\n")
+    (tmp_path / "p.json").write_text('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:*", "Resource": "*"}]}')
+    monkeypatch.chdir(tmp_path)
+    started = time.monotonic()
+    result = CliRunner().invoke(cli, ["check", "p.json"])
+    assert time.monotonic() - started < 30
+    assert result.exit_code == 2
+    assert "alias bomb" in result.output
+    (rules / "IAM901.yaml").write_text("id: IAM901\nname: !!python/object/apply:os.system [true]\n")
+    result = CliRunner().invoke(cli, ["check", "p.json"])
+    assert result.exit_code == 2 and "tag" in result.output

@@ -341,6 +341,8 @@ def _fn_import(r: Resolver, arg: Any, depth: int) -> Any:
 
 def _fn_to_json(r: Resolver, arg: Any, depth: int) -> Any:
     value = r.resolve(arg, depth + 1)
+    if value is NO_VALUE:  # found by property-based testing: json.dumps raised TypeError
+        raise IntrinsicError("expects a value, found Ref AWS::NoValue")
     r.charge(_text_size(value, MAX_TEXT))
     return json.dumps(value, separators=(",", ":"))
 

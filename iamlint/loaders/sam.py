@@ -231,10 +231,12 @@ def _translate(template: dict[str, Any], parameters: Mapping[str, str], region: 
     values = {k: v for k, v in parameters.items() if not k.startswith("AWS::")}
     translator = Translator(None, Parser(), boto_session=_Region(region))
     # The translator logs warnings meant for its service operators (feature toggles, metrics
-    # never published) through the root logger; iamlint's output is its findings.
+    # never published) through the root logger; iamlint's output is its findings. Its errors
+    # too: a plugin that fails on a broken template logs a traceback (which Python prints on
+    # standard error) and then raises, and the exception is reported as an input error.
     log = logging.getLogger("samtranslator")
     level = log.level
-    log.setLevel(logging.ERROR)
+    log.setLevel(logging.CRITICAL + 1)
     try:
         out: dict[str, Any] = translator.translate(
             template, parameter_values=values, passthrough_metadata=True,

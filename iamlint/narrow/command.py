@@ -76,6 +76,7 @@ def narrow_command(target: str, function: str | None, role: str | None, cloudtra
     from iamlint.narrow.calls import Call, matches_principal  # noqa: PLC0415
     from iamlint.narrow.evidence import read_cloudtrail, read_evidence_file  # noqa: PLC0415
     from iamlint.narrow.narrower import NarrowingError, narrow  # noqa: PLC0415
+    from iamlint.reporters.text import printable  # noqa: PLC0415
 
     if not cloudtrail and not evidence_files and not from_code:
         raise click.UsageError("give the observed calls: --cloudtrail PATH or --evidence FILE (or --from-code)")
@@ -93,7 +94,7 @@ def narrow_command(target: str, function: str | None, role: str | None, cloudtra
         for item in source:
             if not isinstance(item, Call):
                 problems += 1
-                click.echo(f"warning: {item}", err=True)
+                click.echo(f"warning: {printable(str(item))}", err=True)  # file names and log text
             elif matches_principal(item, role_arn=role_arn, session=session, user=user):
                 calls.append(item)
     params = dict(p.split("=", 1) for p in parameters if "=" in p)
@@ -135,6 +136,8 @@ def narrow_command(target: str, function: str | None, role: str | None, cloudtra
 
 def _report(proposal: Any, headline: str, problems: int, explain: bool) -> None:
     """What the proposal removed, rests on and left out, on standard error."""
+    from iamlint.reporters.text import printable  # noqa: PLC0415 - log text may hold control characters
+
     err = sys.stderr
     removed = sum(proposal.removed.values())
     services = ", ".join(f"{svc} {n}" for svc, n in sorted(proposal.removed.items(), key=lambda kv: -kv[1])[:8])
@@ -144,9 +147,9 @@ def _report(proposal: Any, headline: str, problems: int, explain: bool) -> None:
           file=err)
     for call, actions in proposal.denied:
         need = ", ".join(actions) or call.action_guess
-        print(f"denied: {call.operation} at {call.time} would need {need} (not added)", file=err)
+        print(printable(f"denied: {call.operation} at {call.time} would need {need} (not added)"), file=err)
     for call, reason in proposal.unmapped:
-        print(f"unmapped: {call.event_source} {call.operation}: {reason}", file=err)
+        print(printable(f"unmapped: {call.event_source} {call.operation}: {reason}"), file=err)
     for ev in proposal.not_granted:
         print(f"not granted now: {ev.action} on {ev.resource} was observed but the current policy "
               "does not allow it (not added)", file=err)
