@@ -21,7 +21,10 @@ if TYPE_CHECKING:  # the CLI imports the defaults; the catalogue is loaded only 
     from iamlint.catalog import Catalog
 
 DEFAULT_MAX_STATEMENTS = 1000
-DEFAULT_MAX_ENTRIES = 1000
+# AWS's own ReadOnlyAccess lists 1,602 actions in one statement and other AWS managed policies
+# come close; 10,000 leaves room for a generated policy without letting the list itself become
+# the cost (the expansion limit below bounds what wildcards cost).
+DEFAULT_MAX_ENTRIES = 10_000
 # Catalogue actions the action patterns of one document are matched against: a pattern with a
 # wildcard in the service part (`*`, `*:Get*`) costs the whole catalogue, `s3:Get*` the s3
 # actions, an exact action one. 2,000,000 is about ninety whole-catalogue patterns.

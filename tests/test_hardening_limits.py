@@ -151,3 +151,28 @@ def test_rules_comparing_statement_pairs_stay_within_the_search_budget(tmp_path:
     result = Engine(LintConfig(strict=True)).run(loaded.documents)
     assert time.monotonic() - started < 60
     assert result.findings and not any(f.rule in ("IAM001", "IAM003") for f in result.findings)
+
+
+def test_every_aws_managed_policy_is_within_the_default_limits(tmp_path: Path) -> None:
+    # The limits are for hostile input: AWS's own policies (ReadOnlyAccess lists 1,602 actions
+    # in one statement) must never be refused by them.
+    from iamlint.catalog import get_catalog
+    from iamlint.limits import over_limit
+    from iamlint.managed import _snapshot, lookup
+
+    names = sorted(_snapshot()["policies"])
+    assert len(names) > 1500
+    folder = tmp_path / "managed"
+    folder.mkdir()
+    for name in names:
+        policy = lookup(name)
+        assert policy is not None
+        (folder / f"{name}.json").write_text(json.dumps(policy.document))
+    loaded = load_paths([str(folder)])
+    assert not loaded.errors and len(loaded.documents) == len(names)
+    catalog = get_catalog()
+    refused = [(doc.loc.file, str(error.message)) for doc in loaded.documents
+               if (error := over_limit(doc, Limits(), catalog)) is not None]
+    assert refused == []
+    assert over_limit(next(d for d in loaded.documents if d.loc.file.endswith("/ReadOnlyAccess.json")),
+                      Limits(max_actions=1000), catalog) is not None  # the control: the limit does bite
