@@ -14,7 +14,7 @@ one file, so a batch of files can be checked on its own.
 from __future__ import annotations
 
 import traceback
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -31,6 +31,7 @@ from iamlint.model import (
     PolicyDocument,
     Severity,
     Source,
+    Statement,
 )
 from iamlint.policy import Problem
 from iamlint.principals import Principal, build_principals, compute_services
@@ -98,6 +99,7 @@ class Engine:
         if self.config.custom_rules:
             self._add_custom_rules()
         self.ctx = RuleContext(catalog=get_catalog(), settings=self.config.settings)
+        self._signatures: dict[int, tuple[Statement, str]] = {}  # emptied after each `check`
 
     def _add_custom_rules(self) -> None:
         """Custom rules carry a `match` block instead of code (iamlint.checks.custom)."""
@@ -135,6 +137,17 @@ class Engine:
         errors: Iterable[InputError] = (),
     ) -> tuple[list[Finding], int]:
         """Findings for these inputs, unordered; `result` merges batches into one result."""
+        try:
+            return self._check(documents, problems, errors)
+        finally:
+            self._signatures.clear()  # holds the statements alive otherwise
+
+    def _check(
+        self,
+        documents: Iterable[PolicyDocument],
+        problems: Iterable[Problem],
+        errors: Iterable[InputError],
+    ) -> tuple[list[Finding], int]:
         findings: list[Finding] = []
         for err in errors:
             loc = Location(err.file, err.line, err.column, err.keys)
@@ -151,9 +164,10 @@ class Engine:
             else:
                 loc = Location(refused.file, refused.line, refused.column, refused.keys)
                 findings.append(self._finding(self.rules[INPUT_ERROR], Hit(loc=loc, args={"message": refused.message}), None, True))
+        document_rules = self._rules_of_scope("document")
         for doc in docs:
-            findings.extend(self.check_document(doc))
-        principal_rules = [r for r in self.checks if self.rules[r].scope == "principal" and self.enabled(r)]
+            findings.extend(self.check_document(doc, document_rules))
+        principal_rules = [r for r, _ in self._rules_of_scope("principal")]
         raising = {r for r, rule in self.rules.items() if rule.raise_for_compute_roles and self.enabled(r)}
         if principal_rules or raising:
             principals = build_principals(docs)
@@ -176,12 +190,17 @@ class Engine:
         ordered = sorted(unique.values(), key=_order)
         return LintResult(findings=tuple(ordered), documents=documents, files=files)
 
-    def check_document(self, doc: PolicyDocument) -> list[Finding]:
+    def _rules_of_scope(self, scope: str) -> list[tuple[str, Callable[..., Iterable[Hit]]]]:
+        """The enabled checks of one scope, in registry order."""
+        return [(r, fn) for r, fn in self.checks.items() if self.rules[r].scope == scope and self.enabled(r)]
+
+    def check_document(
+        self, doc: PolicyDocument, rules: Sequence[tuple[str, Callable[..., Iterable[Hit]]]] | None = None
+    ) -> list[Finding]:
+        """Findings of the document-scope rules (all enabled ones by default) on one document."""
         out: list[Finding] = []
-        for rule_id, fn in self.checks.items():
+        for rule_id, fn in self._rules_of_scope("document") if rules is None else rules:
             rule = self.rules[rule_id]
-            if rule.scope != "document" or not self.enabled(rule_id):
-                continue
             try:
                 with search_budget(self.config.limits.search_work):  # iamlint.limits
                     hits = list(fn(self.ctx, doc))
@@ -198,7 +217,7 @@ class Engine:
     def check_principal(self, principal: Principal, rule_ids: Iterable[str] | None = None) -> list[Finding]:
         """Findings of the principal-scope rules (all enabled ones by default) on one principal."""
         if rule_ids is None:
-            rule_ids = [r for r in self.checks if self.rules[r].scope == "principal" and self.enabled(r)]
+            rule_ids = [r for r, _ in self._rules_of_scope("principal")]
         out: list[Finding] = []
         anchor = principal.documents[0] if principal.documents else None
         for rule_id in rule_ids:
@@ -297,8 +316,16 @@ class Engine:
             source=source if source is not None else doc.source if doc is not None else None,
             evidence=evidence,
             is_error=is_error,
-            signature=statement_signature(st) if st is not None else "",  # for baselines and SARIF
+            signature=self._signature(st) if st is not None else "",  # for baselines and SARIF
         )
+
+
+    def _signature(self, st: Statement) -> str:
+        # Hashed once per statement: a statement of a thousand actions can carry dozens of findings.
+        entry = self._signatures.get(id(st))
+        if entry is None or entry[0] is not st:
+            entry = self._signatures[id(st)] = (st, statement_signature(st))
+        return entry[1]
 
 
 def _roles_of(source: Source) -> list[str]:

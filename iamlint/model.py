@@ -195,7 +195,9 @@ class PolicyDocument:
         if loc.line is not None or self.marker is None:
             return loc
         mark = self.marker(loc.keys)
-        return loc if mark is None else replace(loc, line=mark[0], column=mark[1])
+        if mark is None:
+            return loc
+        return Location(loc.file, mark[0], mark[1], loc.keys, loc.logical_id, loc.construct_path)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from iamlint import globs
@@ -84,6 +84,7 @@ class Effective:
             for doc in principal.boundaries
         ]
         self._reaches: dict[str, tuple[Reach, ...]] = {}
+        self._candidates: tuple[ActionInfo, ...] | None = None
         self._reach_by_type: dict[tuple[int, str, tuple[str, ...]], Reach | None] = {}
         self.memo: dict[str, object] = {}  # answers rules derive from these grants, shared by them
         # Which Allow statements can name an action: those listing it, and the open-ended ones
@@ -107,6 +108,10 @@ class Effective:
         """
         return bool(self._open) or name.partition(":")[0].lower() in self._services
 
+    def might_grant_services(self, services: frozenset[str]) -> bool:
+        """`might_grant` for one action of each of these (lower-case) services at once."""
+        return bool(self._open) or services <= self._services
+
     @property
     def full_admin(self) -> bool:
         """Allow "*" on "*" with nothing to take any of it away: every question is answered.
@@ -127,7 +132,9 @@ class Effective:
         if cached is None:
             statements = (*self._naming.get(action.key, ()), *self._open)
             found = [r for st in statements if (r := self._reach(st, action)) is not None]
-            cached = self._reaches[action.key] = tuple(sorted(found, key=lambda r: r.rank, reverse=True))
+            if len(found) > 1:
+                found.sort(key=lambda r: r.rank, reverse=True)
+            cached = self._reaches[action.key] = tuple(found)
         return cached
 
     def best(self, action: ActionInfo) -> Reach | None:
@@ -150,15 +157,17 @@ class Effective:
                 return True
         return False
 
-    def candidates(self) -> Iterator[ActionInfo]:
-        """Every catalogue action some Allow statement names (each once)."""
-        seen: set[str] = set()
-        for st in self.allows:
-            g = grant(self.ctx, st)
-            for a in _every_action(self.ctx) if g.all_actions else g.actions:
-                if a.key not in seen and g.allows(a.key):
-                    seen.add(a.key)
-                    yield a
+    def candidates(self) -> tuple[ActionInfo, ...]:
+        """Every catalogue action some Allow statement names (each once), worked out once."""
+        if self._candidates is None:
+            seen: dict[str, ActionInfo] = {}
+            for st in self.allows:
+                g = grant(self.ctx, st)
+                for a in _every_action(self.ctx) if g.all_actions else g.actions:
+                    if a.key not in seen and g.allows(a.key):
+                        seen[a.key] = a
+            self._candidates = tuple(seen.values())
+        return self._candidates
 
     # -- one statement ---------------------------------------------------------------------
     def _reach(self, st: Statement, action: ActionInfo) -> Reach | None:
@@ -279,7 +288,16 @@ def _covers_text(outer: str, inner: str) -> bool:
     i_head, i_tail = _WILD_RE.split(inner, 1)[0], _WILD_RE.split(inner)[-1]
     if not i_head.startswith(o_head) or not i_tail.endswith(o_tail):
         return False
+    if "?" not in outer and _WITNESS not in outer:
+        # Without `?` in outer, only outer's `*` can match a character outer never spells out.
+        # So outer covers inner exactly when it matches inner with every wildcard replaced by
+        # such a character: that string is one of inner's, and in any match of it each of
+        # those characters lies inside a `*` of outer, which matches whatever inner puts there.
+        return globs.glob_match(outer, _WILD_RE.sub(_WITNESS, inner))
     return pattern_contains(outer, inner)
+
+
+_WITNESS = "\x00"  # a character no policy pattern uses (checked before it is relied on)
 
 
 _WILD_RE = re.compile(r"[*?]")

@@ -32,6 +32,7 @@ class Method:
     any_of: tuple[tuple[str, ...], ...]
     passrole: bool
     source: str
+    services: frozenset[str]  # lower-case services of `requires`, for a quick first test
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +58,7 @@ def methods(ctx: RuleContext) -> tuple[Method, ...]:
                 any_of=tuple(tuple(str(a) for a in group) for group in m.get("any_of") or ()),
                 passrole=bool(m.get("passrole")),
                 source=str(m["source"]),
+                services=frozenset(str(a).partition(":")[0].lower() for a in m["requires"]),
             )
             for m in table["methods"]
         )
@@ -68,7 +70,7 @@ def escalations(ctx: RuleContext, eff: Effective) -> Iterator[Escalation]:
     cat = ctx.catalog
     for method in methods(ctx):
         chosen: list[tuple[ActionInfo, Reach]] = []
-        if not all(eff.might_grant(name) for name in method.requires):
+        if not eff.might_grant_services(method.services):
             continue
         for name in method.requires:
             action = cat.action(name)
@@ -189,18 +191,18 @@ def grouped_hit(
     """One finding for a set of actions a principal is granted, at the first granting entry."""
     found = sorted(found, key=lambda f: f[0].full_name)
     names = [a.full_name for a, _ in found]
-
-    def in_file(f: tuple[ActionInfo, Reach]) -> tuple[str, int, int]:
-        loc = principal.locate(f[1].statement.loc, f[1].statement)
-        return (loc.file, loc.line or 0, f[1].statement.index)
-
-    lead, lead_reach = min(found, key=in_file)  # the earliest statement, its first action
+    unique = {id(r.statement): r.statement for _, r in found}
+    places: dict[int, tuple[str, int, int]] = {}  # located once per statement, not per action
+    for key, st in unique.items():
+        loc = principal.locate(st.loc, st)
+        places[key] = (loc.file, loc.line or 0, st.index)
+    # The earliest statement, its first action.
+    lead, lead_reach = min(found, key=lambda f: places[id(f[1].statement)])
     keys = tuple(dict.fromkeys(c.key for _, r in found for c in r.conditions))
     # Lowered only when every grant is conditioned: one unconditioned grant is enough.
     conditioned = all(r.conditions for _, r in found)
     limit = 6
     examples = ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
-    unique = {id(r.statement): r.statement for _, r in found}
     note = f" (constrained by condition on {', '.join(keys)}, so reported at lower severity)" if conditioned else ""
     return Hit(
         loc=principal.locate(action_entry(ctx, lead_reach.statement, lead), lead_reach.statement),

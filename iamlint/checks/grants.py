@@ -8,6 +8,7 @@ about what an action can be scoped to comes from the catalogue.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
 
 from iamlint import globs
@@ -15,7 +16,7 @@ from iamlint.catalog import ResourceType
 from iamlint.checks import Hit, RuleContext, check
 from iamlint.checks.principals import policy_kind
 from iamlint.checks.scope import describe_actions, grant
-from iamlint.model import Evidence, PolicyDocument, PolicyKind, Statement
+from iamlint.model import Evidence, PolicyDocument, PolicyKind, Severity, Statement
 from iamlint.ruleset import read_data_table
 
 
@@ -108,7 +109,7 @@ def write_glob(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
         if st.not_action:
             continue
         for v in st.actions:
-            prefix, sep, name = v.text.partition(":")
+            _, sep, name = v.text.partition(":")
             if not sep or not globs.has_wildcard(name) or name == "*":
                 continue
             expansion = ctx.catalog.expand(v.text)
@@ -130,17 +131,10 @@ def write_glob(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
                 evidence=Evidence(
                     actions=tuple(sorted(a.full_name for a in writes)), resources=st.resource_texts
                 ),
-                severity=None if perms else _lower_for_plain_writes(ctx),
+                # Plain Write reach: a level below the default, which is set for
+                # permissions-management reach.
+                severity=None if perms else Severity.MEDIUM,
             )
-
-
-def _lower_for_plain_writes(ctx: RuleContext) -> Any:
-    # Globs reaching only plain Write actions are reported one level below the rule's
-    # default, which is set for permissions-management reach.
-    from iamlint.model import Severity  # noqa: PLC0415 - tiny, avoids a cycle in type hints
-
-    del ctx
-    return Severity.MEDIUM
 
 
 @check("IAM105")
@@ -209,18 +203,24 @@ def _covered_types(ctx: RuleContext, st: Statement, resource: str) -> list[str]:
         candidates = list(by_service.get(service.lower(), ()))
     names: dict[str, None] = {}
     for rt in candidates:
-        t_parts = globs.split_arn(rt.arn)
-        if len(t_parts) < 6 or not globs.arn_pattern_overlaps(resource, rt.arn):
-            continue
-        # Region and account may be literal: "every table in this account" is still
-        # every table the principal could name.
-        if globs.covers_template(parts[5], t_parts[5]):
+        if _covers_every(resource, rt.arn):
             names.setdefault(rt.name, None)
     if not names:
         return []
     ordered = sorted(names, key=str.lower)
     shown = ", ".join(ordered[:8]) + (f" and {len(ordered) - 8} more types" if len(ordered) > 8 else "")
     return [f"{service} {shown}"]
+
+
+@lru_cache(maxsize=8192)
+def _covers_every(resource: str, arn_format: str) -> bool:
+    """Does the pattern `resource` match every resource of this ARN format? Region and account
+    may be literal: "every table in this account" is still every table the principal could
+    name. (Asked of the same few patterns and formats across many policies.)"""
+    t_parts = globs.split_arn(arn_format)
+    if len(t_parts) < 6 or not globs.arn_pattern_overlaps(resource, arn_format):
+        return False
+    return globs.covers_template(globs.split_arn(resource)[5], t_parts[5])
 
 
 def _types_by_service(ctx: RuleContext, st: Statement) -> dict[str, tuple[ResourceType, ...]]:
@@ -301,14 +301,9 @@ def pass_role(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
             statement=st,
             args={"problem": problem},
             evidence=Evidence(actions=("iam:PassRole",), resources=st.resource_texts),
-            severity=None if star else _medium(),
+            severity=None if star else Severity.MEDIUM,
         )
 
-
-def _medium() -> Any:
-    from iamlint.model import Severity  # noqa: PLC0415
-
-    return Severity.MEDIUM
 
 
 def _sensitive_table(ctx: RuleContext) -> dict[str, tuple[str, str]]:

@@ -7,6 +7,7 @@ severity); they make policies harder to review and drift out of the author's con
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import lru_cache
 
 from iamlint import globs, managed
 from iamlint.checks import Hit, RuleContext, check
@@ -94,18 +95,28 @@ class _Entries:
     not compare every pair: only an equal entry, or one with a wildcard in the same service
     (or in its service part), can cover an action pattern."""
 
+    __slots__ = ("exact", "lower", "services", "wild", "wild_service")
+
     def __init__(self, texts: tuple[str, ...]) -> None:
         self.lower = [t.lower() for t in texts]
         self.exact: dict[str, list[int]] = {}
         self.wild: dict[str, list[int]] = {}
         self.wild_service: list[int] = []
+        self.services: set[str] = set()  # services of the entries without a wildcard in theirs
         for i, t in enumerate(self.lower):
             self.exact.setdefault(t, []).append(i)
-            service, _, name = t.partition(":")
-            if globs.has_wildcard(service) or not _:
+            service, sep, name = t.partition(":")
+            if globs.has_wildcard(service) or not sep:
                 self.wild_service.append(i)
-            elif globs.has_wildcard(name):
+                continue
+            self.services.add(service)
+            if globs.has_wildcard(name):
                 self.wild.setdefault(service, []).append(i)
+
+    def may_cover(self, other: _Entries) -> bool:
+        """A cheap necessary condition for covering every entry of `other`: each of its
+        services is one of these entries' (or these have an entry with a wildcard service)."""
+        return bool(self.wild_service) or (not other.wild_service and other.services <= self.services)
 
     def covering(self, text: str, before: int | None = None) -> int | None:
         """An entry that covers `text`: an equal one (only those before index `before`, when
@@ -121,16 +132,24 @@ class _Entries:
         return None
 
 
-def _covers(outer: Statement, inner: Statement, entries: _Entries) -> bool:
+@lru_cache(maxsize=1024)
+def _entries(texts: tuple[str, ...]) -> _Entries:
+    """Indexed once for IAM132 and IAM133 alike (and for every document that repeats them)."""
+    return _Entries(texts)
+
+
+def _covers(outer: Statement, inner: Statement, entries: _Entries, inner_entries: _Entries) -> bool:
     """Does `outer` apply to every request `inner` applies to (same effect)?
 
     Proved on the patterns as written, for every string they match, so an action AWS adds
-    later cannot break it; a case the proof cannot settle is answered False. `entries`
-    indexes outer's Action entries.
+    later cannot break it; a case the proof cannot settle is answered False. `entries` and
+    `inner_entries` index the two statements' Action entries.
     """
     if outer.effect != inner.effect or outer.principal_key or inner.principal_key:
         return False
     if outer.not_action or inner.not_action or not inner.actions:
+        return False
+    if not entries.may_cover(inner_entries):
         return False
     if not all(entries.covering(i) is not None for i in inner.action_texts):
         return False
@@ -160,12 +179,12 @@ def redundant_statement(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
         return  # statements that name principals: containment would need principal sets too
     # Only Allow statements: a Deny that repeats another is belt and braces, and harmless.
     statements = [st for st in doc.statements if st.is_allow]
-    entries = {id(st): _Entries(st.action_texts) for st in statements}
+    entries = {id(st): _entries(st.action_texts) for st in statements}
     for inner in statements:
         for outer in statements:
-            if outer is inner or not _covers(outer, inner, entries[id(outer)]):
+            if outer is inner or not _covers(outer, inner, entries[id(outer)], entries[id(inner)]):
                 continue
-            duplicate = _covers(inner, outer, entries[id(inner)])
+            duplicate = _covers(inner, outer, entries[id(inner)], entries[id(outer)])
             if duplicate and outer.index > inner.index:
                 continue  # the later of two equal statements is the one reported
             yield Hit(
@@ -186,7 +205,7 @@ def redundant_statement(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
 def duplicate_action(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
     del ctx
     for st in doc.statements:
-        entries = _Entries(st.action_texts)
+        entries = _entries(st.action_texts)
         for j, inner in enumerate(st.actions):
             # Of two equal entries, the later one is reported.
             i = entries.covering(inner.text, before=j)

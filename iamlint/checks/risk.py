@@ -77,7 +77,18 @@ def sensitive(ctx: RuleContext) -> dict[str, str]:
 
 
 def category_of(ctx: RuleContext, action: ActionInfo) -> str | None:
-    """The one risk category an action belongs to, if any."""
+    """The one risk category an action belongs to, if any (worked out once per action)."""
+    table: dict[str, str | None] | None = ctx.cache.get("risk_category_of")
+    if table is None:
+        table = ctx.cache["risk_category_of"] = {}
+    try:
+        return table[action.key]
+    except KeyError:
+        found = table[action.key] = _category_of(ctx, action)
+        return found
+
+
+def _category_of(ctx: RuleContext, action: ActionInfo) -> str | None:
     listed = sensitive(ctx).get(action.key)
     if listed is not None:
         return listed
