@@ -177,12 +177,15 @@ def covers_template(resource: str, arn_template: str) -> bool:
     """
     if resource == "*":
         return True
-    regex = _compile_glob(resource)
     # Substitute each template variable with a value no pattern would contain literally:
     # if the pattern still matches, its wildcards are what matched.
-    probe = re.sub(r"\$\{Partition\}", "aws", arn_template)
-    probe = re.sub(r"\$\{[^}]*\}", "\x01q\x01", probe)
-    return regex.fullmatch(probe) is not None
+    probe = _PARTITION_RE.sub("aws", arn_template)
+    probe = _VARIABLE_RE.sub("\x01q\x01", probe)
+    return _fullmatch(resource, probe)
+
+
+_PARTITION_RE = re.compile(r"\$\{Partition\}")
+_VARIABLE_RE = re.compile(r"\$\{[^}]*\}")
 
 
 @lru_cache(maxsize=4096)
@@ -230,4 +233,24 @@ def glob_match(pattern: str, value: str, *, case_sensitive: bool = True) -> bool
     """Does the IAM glob `pattern` match the concrete `value`?"""
     if not case_sensitive:
         pattern, value = pattern.lower(), value.lower()
-    return _compile_glob(pattern).fullmatch(value) is not None
+    return _fullmatch(pattern, value)
+
+
+def _fullmatch(pattern: str, value: str) -> bool:
+    """Does the glob match all of `value`? Star-only patterns (most of them) are matched with
+    string searches; a pattern with `?` through its compiled regex."""
+    if "?" in pattern or "${" in pattern or "<" in pattern:  # `${*}` and `<...>` are single tokens
+        return _compile_glob(pattern).fullmatch(value) is not None
+    if "*" not in pattern:
+        return pattern == value
+    first, *middle, last = pattern.split("*")
+    if len(value) < len(first) + len(last) or not value.startswith(first) or not value.endswith(last):
+        return False
+    # With only stars, the leftmost place of each literal piece is always a right choice.
+    pos, end = len(first), len(value) - len(last)
+    for piece in middle:
+        found = value.find(piece, pos, end)
+        if found < 0:
+            return False
+        pos = found + len(piece)
+    return True

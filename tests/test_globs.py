@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from iamlint import globs
 
 
@@ -45,3 +48,18 @@ def test_placeholders_overlap_anything_for_matching() -> None:
 def test_glob_match_case() -> None:
     assert globs.glob_match("s3:get*", "S3:GetObject", case_sensitive=False)
     assert not globs.glob_match("arn:aws:s3:::B", "arn:aws:s3:::b")
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.one_of(st.text(alphabet="ab*", max_size=8), st.text(alphabet="ab*?:$<>{}", max_size=8)),
+       st.one_of(st.text(alphabet="ab", max_size=8), st.text(alphabet="ab:*?$<>{}", max_size=9)))
+def test_string_search_matching_agrees_with_the_compiled_glob(pattern: str, value: str) -> None:
+    # Star-only patterns are matched without a regex; the regex is the reference.
+    assert globs._fullmatch(pattern, value) == (globs._compile_glob(pattern).fullmatch(value) is not None)
+
+
+def test_a_star_only_pattern_needs_its_pieces_in_order_and_apart() -> None:
+    assert globs.glob_match("a*b*b", "abb")
+    assert not globs.glob_match("a*b*b", "ab")  # the last b cannot serve twice
+    assert not globs.glob_match("a*b*c", "acb")
+    assert globs.glob_match("${*}*", "${*}x") and not globs.glob_match("${*}", "x")
