@@ -7,7 +7,9 @@ Writes each policy document to bench/out/managed/<name>.json, then in one run:
 - parliament: one fresh process that analyses every document with parliament's library,
   catching its exceptions per document (its CLI aborts the whole directory on the first one).
 Prints wall time, peak memory, findings per category for each, the ratios, and every
-unknown-action / unknown-service finding iamlint reports on AWS's own policies.
+unknown-action / unknown-service finding iamlint reports on AWS's own policies. Two more
+iamlint runs show where its time goes: one worker (`-j 1`), and one worker with no rule
+but IAM001 (reading, the model and the size limits, which expand every action pattern).
 """
 
 from __future__ import annotations
@@ -74,6 +76,13 @@ def main() -> int:
         print(theirs.stderr.decode()[-2000:])
         return 1
     print(f"speed: iamlint is {theirs.wall / ours.wall:.1f}x faster; memory ratio {ours.peak_mb / theirs.peak_mb:.2f}")
+    print(f"target: 15x faster, i.e. iamlint in {theirs.wall / 15:.3f}s or less")
+    # Where the time goes: one worker, and reading the files with no rule enabled (IAM001
+    # only: parsing, the model, the size limits, which expand every action pattern).
+    one, one_walls = median_run([*iamlint, "-j", "1"], args.repeat)
+    bare, bare_walls = median_run([*iamlint, "-j", "1", "--select", "IAM001"], args.repeat)
+    print(describe("iamlint -j1", one, one_walls))
+    print(describe("iamlint -j1, input only", bare, bare_walls))
 
     report = json.loads(ours.stdout)
     per_rule = collections.Counter(f"{f['rule']} {f['name']}" for f in report["findings"])
