@@ -47,10 +47,10 @@ class Limits:
 
 def over_limit(doc: PolicyDocument, limits: Limits, catalog: Catalog) -> InputError | None:
     """The input error for the first limit `doc` exceeds, or None when it is within all."""
-    where = doc.locate(doc.loc)
     name = f"policy {doc.name}" if doc.name else "policy"
 
     def error(message: str) -> InputError:
+        where = doc.locate(doc.loc)  # only now: finding the line means scanning the file
         return InputError(where.file, message, where.line, where.column, where.keys)
 
     if len(doc.statements) > limits.max_statements:
