@@ -35,9 +35,24 @@ _MAX_STATES = 20_000  # pattern-containment search budget; past it the answer is
 # of the alphabet, and each step walks every active state, so a long run of `?` against a long
 # run of literals costs far more than its state count (a second per pair, found by fuzzing).
 _MAX_WORK = 100_000
-# Remaining search work of the innermost `search_budget` block; empty outside any (the proofs
-# of `iamlint narrow` are never cut short).
-_budget: list[int] = []
+
+
+@dataclass(slots=True)
+class SearchWork:
+    """The pattern-containment work one `search_budget` block allows, and has spent so far.
+
+    Work is counted in the same steps as `_MAX_WORK`, so it does not depend on how fast the
+    machine is: tests assert on it instead of on elapsed time.
+    """
+
+    limit: int
+    spent: int = 0  # never more than `limit`: the step that would pass it is not taken
+    exhausted: bool = False  # a search inside the block was cut short by this budget
+
+
+# The open `search_budget` blocks, outermost first; empty outside any (the proofs of
+# `iamlint narrow` are never cut short).
+_budgets: list[SearchWork] = []
 
 
 class _OverBudget(Exception):
@@ -45,19 +60,36 @@ class _OverBudget(Exception):
 
 
 @contextmanager
-def search_budget(work: int) -> Iterator[None]:
+def search_budget(work: int) -> Iterator[SearchWork]:
     """Cap the pattern-containment work `pattern_contains` may do inside the block.
 
     Each search is bounded on its own, but a rule that compares every pair of statements of a
     policy built for it makes a hundred thousand of them. The engine gives each document a
     budget; past it, `pattern_contains` answers False ("could not show it"), as it does for one
-    search past `_MAX_WORK`.
+    search past `_MAX_WORK`. Work done in a nested block counts against every enclosing block
+    too (the engine opens one block at a time; tests open an outer one to measure it).
     """
-    _budget.append(work)
+    meter = SearchWork(work)
+    _budgets.append(meter)
     try:
-        yield
+        yield meter
     finally:
-        _budget.pop()
+        _budgets.pop()
+
+
+def _charge(cost: int) -> None:
+    """Spend `cost` from every open budget, or raise `_OverBudget` when one cannot afford it.
+
+    Once a budget is exhausted every later search in its block stops at its first step.
+    """
+    for meter in _budgets:
+        if meter.exhausted or meter.spent + cost > meter.limit:
+            meter.exhausted = True
+            raise _OverBudget
+    for meter in _budgets:
+        meter.spent += cost
+
+
 _PROBE_ACTIONS = ("s3:GetObject", "ec2:DescribeInstances", "iam:PassRole", "sts:GetCallerIdentity")
 
 _Ctx = Mapping[str, tuple[str, ...]]
@@ -152,6 +184,15 @@ def _static_regex(tokens: tuple[str, ...], arn: bool) -> re.Pattern[str] | None:
     return None if source is None else _regex(source)
 
 
+# Not `globs.glob_match`, on purpose: that one reads a pattern's text as written and needs no
+# request, which is right for actions and for comparing pattern texts, but a request is decided
+# by other rules. Here a policy variable takes the request's value (or its `${key, 'default'}`),
+# and one the request does not give a single value makes the pattern match nothing, where
+# glob_match keeps `${aws:username}` as literal text; `${*}`, `${?}` and `${$}` are the literal
+# characters, where glob_match keeps them as written; variables exist only in 2012-10-17
+# policies (`_tokens(..., variables)`); and ArnLike keeps `*` and `?` inside one of the first
+# five ARN fields (`arn`). What the two share, turning the atoms into a regex that cannot
+# backtrack, is `globs.linear_regex`. Without `${` or `<` (actions, mostly) the two agree.
 def _regex_source(tokens: tuple[str, ...], ctx: _Ctx, arn: bool) -> str | None:
     arn = arn and tokens.count(":") >= 5
     parts: list[str] = []
@@ -262,10 +303,8 @@ def _contains(outer: tuple[str, ...], inner: tuple[str, ...]) -> bool:
         work += cost
         if work > _MAX_WORK:
             return False
-        if _budget:
-            _budget[-1] -= cost
-            if _budget[-1] < 0:
-                raise _OverBudget
+        if _budgets:
+            _charge(cost)
         if not states or (i == n and m not in states):
             return False  # inner can always be completed, so this is a string outer misses
         if i == n:

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from iamlint import globs
 from iamlint.catalog import get_catalog
 from iamlint.evaluator import (
     Containment,
@@ -168,6 +169,15 @@ def test_variables_are_literal_text_without_the_2012_version() -> None:
         policy = doc(allow("s3:*", f"{BUCKET}/${{aws:username}}"), version=version)
         assert decide(policy, "s3:GetObject", f"{BUCKET}/alice", aws__username="alice") is IMPLICIT
         assert decide(policy, "s3:GetObject", f"{BUCKET}/${{aws:username}}") is ALLOW
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab*?:", max_size=8), st.text(alphabet="ab:", max_size=8))
+def test_without_variables_resources_match_as_globs_glob_match_does(pattern: str, value: str) -> None:
+    # The evaluator compiles its own regexes (variables, ArnLike fields: see `_regex_source`);
+    # where neither applies, it must agree with `globs.glob_match`, which the narrower uses.
+    policy = doc(allow("s3:GetObject", pattern or "x"), version=None)
+    assert (decide(policy, "s3:GetObject", value) is ALLOW) == globs.glob_match(pattern or "x", value)
 
 
 def test_variables_in_condition_values() -> None:

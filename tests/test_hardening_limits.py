@@ -8,15 +8,18 @@ expansion (`--max-expansion`). Other inputs of the same run are still checked.
 from __future__ import annotations
 
 import json
-import time
 import tracemalloc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from iamlint import engine as engine_module
 from iamlint.cli import cli
 from iamlint.engine import Engine, LintConfig
+from iamlint.evaluator import SearchWork, search_budget
 from iamlint.limits import Limits
 from iamlint.loaders.inputs import InputOptions, load_paths
 
@@ -134,10 +137,13 @@ def test_default_limits_stop_a_policy_built_to_make_the_rules_slow(tmp_path: Pat
     assert Limits().max_expansion < 2 * 900 * 22_000
 
 
-def test_rules_comparing_statement_pairs_stay_within_the_search_budget(tmp_path: Path) -> None:
+def test_rules_comparing_statement_pairs_stay_within_the_search_budget(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # 60 kB, 200 statements of long `?` runs: each pair of statements costs a containment
     # search, which took over ten minutes in all before the per-document budget
-    # (iamlint.limits.DEFAULT_SEARCH_WORK; found by fuzzing the policy target).
+    # (iamlint.limits.DEFAULT_SEARCH_WORK; found by fuzzing the policy target). The work is
+    # counted in search steps (`evaluator.search_budget`), not timed.
     statements = []
     for k in range(100):
         statements.append({"Effect": "Allow", "Action": "sqs:SendMessage",
@@ -147,9 +153,24 @@ def test_rules_comparing_statement_pairs_stay_within_the_search_budget(tmp_path:
     path = tmp_path / "pairs.json"
     path.write_text(json.dumps({"Version": "2012-10-17", "Statement": statements}))
     loaded = load_paths([str(path)])
-    started = time.monotonic()
-    result = Engine(LintConfig(strict=True)).run(loaded.documents)
-    assert time.monotonic() - started < 60
+    blocks: list[SearchWork] = []
+
+    @contextmanager
+    def recorded(work: int) -> Iterator[SearchWork]:
+        with search_budget(work) as meter:
+            blocks.append(meter)
+            yield meter
+
+    monkeypatch.setattr(engine_module, "search_budget", recorded)
+    limit = Limits().search_work
+    # The outer block measures the whole run, in search steps: 20 million is four of today's
+    # per-rule budgets. Should the engine stop opening a budget per rule and document, or open
+    # one too large, it also cuts the runaway short, so that the test fails quickly.
+    with search_budget(20_000_000) as total:
+        result = Engine(LintConfig(strict=True)).run(loaded.documents)
+    assert blocks and all(b.limit == limit for b in blocks)
+    assert any(b.exhausted for b in blocks)  # the per-rule budget is what cut the pairs short
+    assert not total.exhausted and total.spent > 0  # and it was enough to bound the whole run
     assert result.findings and not any(f.rule in ("IAM001", "IAM003") for f in result.findings)
 
 
