@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from iamlint.narrow import botomodels
-from iamlint.narrow.codecalls import Arg, Text
+from iamlint.narrow.codecalls import Arg, Text, as_params
 
 _SIMPLE_TARGET = re.compile(r"[A-Za-z0-9]+")
 _LIST_METHODS = frozenset({"all", "filter", "limit", "page_size", "pages"})
@@ -123,29 +123,6 @@ def _plain(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         return {}
     return {k.literal: v for k, v in value.items() if isinstance(k, Text) and k.literal}
-
-
-def as_params(kwargs: dict[str, Any]) -> dict[str, Arg]:
-    """Keyword arguments that are strings, or structures of them, as request parameters.
-
-    An argument whose value the code does not show is kept as unknown text: an object key
-    computed at run time still says "some key in this bucket".
-    """
-    out: dict[str, Arg] = {}
-    for key, value in kwargs.items():
-        arg = _as_arg(value)
-        out[key] = arg if arg is not None else Text.unknown()
-    return out
-
-
-def _as_arg(value: Any) -> Arg | None:
-    if isinstance(value, Text):
-        return value
-    if isinstance(value, dict):
-        return {k: _as_arg(v) or Text.unknown() for k, v in value.items()}
-    if isinstance(value, list):
-        return [a for v in value if (a := _as_arg(v)) is not None]
-    return None
 
 
 def client_call(emitter: Emitter, service: str, name: str, args: list[Any], kwargs: dict[str, Any],

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +57,33 @@ class Text:
 
 
 Arg: TypeAlias = "Text | Mapping[Text, Arg] | list[Arg]"
+
+
+def as_params(values: Mapping[str, Any]) -> dict[str, Arg]:
+    """Arguments an analyser read (keyword arguments, an object literal's keys) as request
+    parameters: strings, and dicts and lists of them.
+
+    An argument whose value the code does not show is kept as unknown text: an object key
+    computed at run time still says "some key in this bucket".
+    """
+    out: dict[str, Arg] = {}
+    for key, value in values.items():
+        arg = as_arg(value)
+        out[key] = arg if arg is not None else Text.unknown()
+    return out
+
+
+def as_arg(value: Any) -> Arg | None:
+    """A value as an argument: a `Text`, or a dict or list holding them; None for anything else
+    (a client, a number, a name that did not resolve). Unknown values inside a dict stay, as
+    unknown text; inside a list they are dropped."""
+    if isinstance(value, Text):
+        return value
+    if isinstance(value, dict):
+        return {k: as_arg(v) or Text.unknown() for k, v in value.items()}
+    if isinstance(value, list):
+        return [a for v in value if (a := as_arg(v)) is not None]
+    return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,7 +56,9 @@ def _render(document: dict[str, Any], fmt: str) -> str:
               help="Merge observed S3 object keys into a common prefix (prefix) or the whole bucket (resource).")
 @click.option("--workload", type=click.Choice(["auto", "lambda", "none"]), default="auto", show_default=True,
               help="Keep what this kind of workload does unseen by CloudTrail (Lambda's log writes).")
-@click.option("-f", "--format", "fmt", type=click.Choice(["json", "yaml"]), default="json", show_default=True)
+@click.option("-f", "--format", "fmt", type=click.Choice(["json", "yaml"]), default="json", show_default=True,
+              help="Standard output: the proposed policy document (with --from-code and no --function, "
+                   "one per function, by name).")
 @click.option("--explain", is_flag=True, help="Print the evidence for each action: count, first and last seen, example.")
 @click.option("--parameter", "parameters", multiple=True, metavar="NAME=VALUE", help="CloudFormation parameter value.")
 @click.option("--from-code", is_flag=True,

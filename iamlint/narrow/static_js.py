@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from iamlint.narrow import botomodels
-from iamlint.narrow.codecalls import Arg, CodeCall, Text
+from iamlint.narrow.codecalls import CodeCall, Text, as_params
 from iamlint.narrow.js_lexer import (
     Tok,
     braced_names,
@@ -379,13 +379,9 @@ class Analyzer:
         return self.expr(starts[index], paren) if index < len(starts) else None
 
     def _emit(self, service: str, operation: str, arg: Any, line: int, how: str) -> None:
-        params: dict[str, Arg] = {}
-        if isinstance(arg, dict):
-            for key, value in arg.items():
-                converted = _as_arg(value)
-                if key.literal:  # unknown values stay, as unknown text (see `static`)
-                    params[key.literal] = converted if converted is not None else Text.unknown()
-        self.calls.append(CodeCall(service, operation, params, self.shown, line, how))
+        # An object literal's keys are Text; a key computed at run time names no parameter.
+        given = {key.literal: value for key, value in arg.items() if key.literal} if isinstance(arg, dict) else {}
+        self.calls.append(CodeCall(service, operation, as_params(given), self.shown, line, how))
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -414,16 +410,6 @@ def _constructed(ref: Any, names: list[str]) -> Any:
         if info is None or cls.endswith("Command"):
             return None
         return SdkClient(info.name, "v3" if not cls.endswith("Client") else "v3-bare")
-    return None
-
-
-def _as_arg(value: Any) -> Arg | None:
-    if isinstance(value, Text):
-        return value
-    if isinstance(value, dict):
-        return {k: _as_arg(v) or Text.unknown() for k, v in value.items()}
-    if isinstance(value, list):
-        return [a for v in value if (a := _as_arg(v)) is not None]
     return None
 
 

@@ -30,12 +30,11 @@ from iamlint.narrow.boto3_resources import (
     Pager,
     Resource,
     argument,
-    as_params,
     client_call,
     meta_attribute,
     resource_call,
 )
-from iamlint.narrow.codecalls import Arg, CodeCall, Text
+from iamlint.narrow.codecalls import Arg, CodeCall, Text, as_params
 
 # Dotted names of the library functions and modules that matter, as imported.
 _ROOTS = frozenset({"boto3", "os", "botocore"})
