@@ -200,19 +200,27 @@ class Engine:
         """Findings of the document-scope rules (all enabled ones by default) on one document."""
         out: list[Finding] = []
         for rule_id, fn in self._rules_of_scope("document") if rules is None else rules:
-            rule = self.rules[rule_id]
-            try:
-                with search_budget(self.config.limits.search_work):  # iamlint.limits
-                    hits = list(fn(self.ctx, doc))
-            except Exception as exc:  # noqa: BLE001 - one rule's bug must not hide the others
-                if self.config.strict:
-                    raise RuleCrash(f"{rule_id} crashed on {doc.loc.render()}") from exc
-                detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-                hit = Hit(loc=doc.loc, args={"message": f"rule {rule_id} crashed: {detail}"})
+            hits, crash = self._run_rule(rule_id, fn, doc, doc.loc.render())
+            if crash is not None:
+                hit = Hit(loc=doc.loc, args={"message": f"rule {rule_id} crashed: {crash}"})
                 out.append(self._finding(self.rules[RULE_CRASH], hit, doc, True))
                 continue
+            rule = self.rules[rule_id]
             out.extend(self._finding(rule, hit, doc, False) for hit in hits)
         return out
+
+    def _run_rule(
+        self, rule_id: str, fn: Callable[..., Iterable[Hit]], subject: PolicyDocument | Principal, where: str
+    ) -> tuple[list[Hit], str | None]:
+        """The rule's hits on one document or principal, or else what it crashed with: one
+        rule's bug must not hide the others (except with --strict, where it stops the run)."""
+        try:
+            with search_budget(self.config.limits.search_work):  # iamlint.limits
+                return list(fn(self.ctx, subject)), None
+        except Exception as exc:  # noqa: BLE001 - reported as IAM003 by the caller
+            if self.config.strict:
+                raise RuleCrash(f"{rule_id} crashed on {where}") from exc
+            return [], "".join(traceback.format_exception_only(type(exc), exc)).strip()
 
     def check_principal(self, principal: Principal, rule_ids: Iterable[str] | None = None) -> list[Finding]:
         """Findings of the principal-scope rules (all enabled ones by default) on one principal."""
@@ -221,16 +229,11 @@ class Engine:
         out: list[Finding] = []
         anchor = principal.documents[0] if principal.documents else None
         for rule_id in rule_ids:
-            rule, fn = self.rules[rule_id], self.checks[rule_id]
-            try:
-                with search_budget(self.config.limits.search_work):  # iamlint.limits
-                    hits = list(fn(self.ctx, principal))
-            except Exception as exc:  # noqa: BLE001 - one rule's bug must not hide the others
-                if self.config.strict:
-                    raise RuleCrash(f"{rule_id} crashed on {principal.label} in {principal.file}") from exc
-                detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            rule = self.rules[rule_id]
+            hits, crash = self._run_rule(rule_id, self.checks[rule_id], principal, f"{principal.label} in {principal.file}")
+            if crash is not None:
                 loc = anchor.loc if anchor is not None else Location(principal.file)
-                hit = Hit(loc=loc, args={"message": f"rule {rule_id} crashed on {principal.label}: {detail}"})
+                hit = Hit(loc=loc, args={"message": f"rule {rule_id} crashed on {principal.label}: {crash}"})
                 out.append(self._finding(self.rules[RULE_CRASH], hit, anchor, True, source=principal.source))
                 continue
             for hit in hits:

@@ -243,25 +243,25 @@ def _types_by_service(ctx: RuleContext, st: Statement) -> dict[str, tuple[Resour
 
 @check("IAM107")
 def allow_not_action(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
-    for st in _allows(doc):
-        if st.not_action:
-            yield Hit(
-                loc=st.actions[0].loc,
-                statement=st,
-                args={"excluded": ", ".join(st.action_texts)},
-                evidence=Evidence(actions=st.action_texts, resources=st.resource_texts),
-            )
+    del ctx
+    yield from _allow_except(doc, action=True)
 
 
 @check("IAM108")
 def allow_not_resource(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
     del ctx
+    yield from _allow_except(doc, action=False)
+
+
+def _allow_except(doc: PolicyDocument, *, action: bool) -> Iterator[Hit]:
+    """Allow statements with NotAction (`action`) or NotResource: everything but a list."""
     for st in _allows(doc):
-        if st.not_resource and st.resources:
+        values, texts = (st.actions, st.action_texts) if action else (st.resources, st.resource_texts)
+        if (st.not_action if action else st.not_resource) and values:
             yield Hit(
-                loc=st.resources[0].loc,
+                loc=values[0].loc,
                 statement=st,
-                args={"excluded": ", ".join(st.resource_texts)},
+                args={"excluded": ", ".join(texts)},
                 evidence=Evidence(actions=st.action_texts, resources=st.resource_texts),
             )
 
