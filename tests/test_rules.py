@@ -180,3 +180,18 @@ def test_rule_index_matches_the_rule_files() -> None:
     assert shipped == json.loads(json.dumps(compile_index(), default=str)), (
         "rules/index.json is stale: run `python -m iamlint.ruleset`"
     )
+
+
+def test_knowledge_table_index_matches_the_tables() -> None:
+    import json
+
+    from iamlint.ruleset import INDEX, _read_data_yaml, compile_data_index, read_data_table
+
+    shipped = json.loads((FIXTURES.parent / "rules" / "data" / INDEX).read_text())
+    assert shipped == compile_data_index(), "rules/data/index.json is stale: run `python -m iamlint.ruleset`"
+    assert sorted(shipped) == sorted(p.name for p in (FIXTURES.parent / "rules" / "data").glob("*.yaml"))
+    for name in shipped:
+        assert read_data_table(name) == _read_data_yaml(name)
+    first = read_data_table("privesc_methods.yaml")
+    first["methods"].clear()  # a caller that edits its copy changes nobody else's
+    assert read_data_table("privesc_methods.yaml")["methods"]
