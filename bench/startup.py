@@ -41,7 +41,7 @@ def main() -> int:
           f"min {min(base) * 1000:.0f} ms")
     probe = ("import sys; sys.argv = ['iamlint', 'check', %r]\n"
              "from iamlint.cli import main\ntry:\n    main()\nexcept SystemExit:\n    pass\n"
-             "heavy = [m for m in ('boto3', 'botocore', 'jsonschema', 'samtranslator') if m in sys.modules]\n"
+             "heavy = [m for m in ('yaml', 'boto3', 'botocore', 'jsonschema', 'samtranslator') if m in sys.modules]\n"
              "print('heavy modules imported:', heavy or 'none', file=sys.stderr)\n") % str(POLICY)
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=False)
     print(out.stderr.strip().splitlines()[-1])

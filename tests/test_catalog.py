@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 from iamlint.catalog import Catalog
 
@@ -93,3 +94,20 @@ def test_importing_reads_no_catalogue_and_no_heavy_modules() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_checking_a_json_policy_imports_no_heavy_modules(tmp_path: Path) -> None:
+    # The pre-commit path: PyYAML, jsonschema, boto3 and the SAM translator are for other inputs.
+    policy = tmp_path / "p.json"
+    policy.write_text('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}')
+    code = (
+        "import sys\n"
+        "from iamlint.cli import main\n"
+        "try:\n"
+        f"    main(['check', {str(policy)!r}])\n"
+        "except SystemExit as exc:\n"
+        "    assert exc.code == 1, exc.code\n"
+        "print('heavy:' + ','.join(m for m in ('yaml', 'boto3', 'botocore', 'jsonschema', 'samtranslator') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "heavy:"
