@@ -157,6 +157,57 @@ def test_apply_changes_only_the_block_and_stays_inside_the_original(tmp_path: Pa
         (e.action, e.resource) for e in proposal.evidence if e.basis == "observed"}
 
 
+def _record(service: str, operation: str, **parameters: str) -> str:
+    return json.dumps({
+        "service": service, "operation": operation,
+        "principal": "arn:aws:sts::111122223333:assumed-role/orders-worker-role/orders-worker",
+        "region": "eu-west-1", "account": "111122223333", "parameters": parameters, "time": "2026-11-01T10:00:00Z"})
+
+
+def _grouping(statements: list[tuple[str | None, Any, Any]]) -> list[tuple[str | None, list[str], list[str]]]:
+    def listed(value: Any) -> list[str]:
+        return sorted(value) if isinstance(value, (list, tuple)) else [value]
+
+    return [(sid, listed(actions), listed(resources)) for sid, actions, resources in statements]
+
+
+def test_printed_proposal_and_applied_patch_group_and_name_statements_alike(tmp_path: Path) -> None:
+    # Actions used on the same set of several resources share a statement; an action used on
+    # only one of them gets its own. The printed proposal and the written patch must agree.
+    template = tmp_path / "cfn-role.yaml"
+    shutil.copy(CFN, template)
+    evidence = tmp_path / "calls.jsonl"
+    evidence.write_text("\n".join([
+        _record("dynamodb", "GetItem", tableName="orders"),
+        _record("dynamodb", "GetItem", tableName="customers"),
+        _record("dynamodb", "Query", tableName="orders"),
+        _record("dynamodb", "Query", tableName="customers"),
+        _record("dynamodb", "UpdateItem", tableName="orders"),
+        _record("s3", "GetObject", bucketName="orders-inbox", key="a.json"),
+        _record("s3", "GetObject", bucketName="orders-inbox", key="b.json"),
+        _record("sqs", "SendMessage", queueUrl="https://sqs.eu-west-1.amazonaws.com/111122223333/jobs"),
+    ]) + "\n")
+    args = [str(template), "--role", "WorkerRole", "--evidence", str(evidence), "--session", "orders-worker"]
+
+    shown = _narrow(args)
+    assert shown.exit_code == 0, shown.output
+    printed = _grouping([(st["Sid"], st["Action"], st["Resource"]) for st in json.loads(shown.stdout)["Statement"]])
+    applied = _narrow(args, "--apply")
+    assert applied.exit_code == 0, applied.output
+    loaded = load_paths([str(template)], InputOptions(parameters=PARAMS))
+    assert not loaded.errors
+    block = ("Resources", "WorkerRole", "Properties", "Policies")  # the managed policy is not the patch's
+    written = _grouping([(st.sid, st.action_texts, st.resource_texts)
+                         for doc in _identity(_select(loaded.documents, None, "WorkerRole")) if doc.loc.keys[:4] == block
+                         for st in doc.statements if st.is_allow])
+
+    table = "arn:aws:dynamodb:eu-west-1:111122223333:table/"
+    assert printed[0] == ("Dynamodb1", ["dynamodb:GetItem", "dynamodb:Query"], [table + "customers", table + "orders"])
+    assert printed[1] == ("Dynamodb2", ["dynamodb:UpdateItem"], [table + "orders"])
+    assert ("S33", ["s3:GetObject"], ["arn:aws:s3:::orders-inbox/a.json", "arn:aws:s3:::orders-inbox/b.json"]) in printed
+    assert written == printed
+
+
 def test_apply_keeps_crlf_line_endings(tmp_path: Path) -> None:
     template = tmp_path / "cfn-role.yaml"
     template.write_bytes(CFN.read_bytes().replace(b"\n", b"\r\n"))

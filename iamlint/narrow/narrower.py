@@ -11,7 +11,7 @@ proposal allows nothing the original did not. If either check fails, that is iam
 from __future__ import annotations
 
 import collections
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -253,24 +253,36 @@ def _probe(pattern: str) -> str:
 
 
 def _document(kept: list[Evidence]) -> dict[str, Any]:
-    by_resources: dict[tuple[str, ...], set[str]] = collections.defaultdict(set)
+    return {"Version": "2012-10-17", "Statement": allow_statements((ev.action, ev.resource) for ev in kept)}
+
+
+def allow_statements(grants: Iterable[tuple[str, str]], write: Callable[[str], Any] = str) -> list[dict[str, Any]]:
+    """Allow statements for (action, resource) grants: one per set of resources, actions sorted.
+
+    The Sid is the first action's service and the statement's number ("Dynamodb1", "S32").
+    The proposal `iamlint narrow` prints and the patch `--diff/--apply` writes are both made
+    here, so they group and name statements alike; `write` is how a resource is written (the
+    patch puts the deployment's partition, region and account back as pseudo parameters).
+    """
     resources_of: dict[str, set[str]] = collections.defaultdict(set)
-    for ev in kept:
-        resources_of[ev.action].add(ev.resource)
-    for action, names in resources_of.items():
-        by_resources[tuple(sorted(names))].add(action)
+    for action, resource in grants:
+        resources_of[action].add(resource)
+    by_resources: dict[tuple[str, ...], set[str]] = collections.defaultdict(set)
+    for action, used_on in resources_of.items():
+        by_resources[tuple(sorted(used_on))].add(action)
     statements: list[dict[str, Any]] = []
     for resources, actions in sorted(by_resources.items(), key=lambda kv: sorted(kv[1])):
         ordered = sorted(actions)
         service = ordered[0].split(":", 1)[0]
         sid = "".join(p.capitalize() for p in service.replace("-", " ").split()) + str(len(statements) + 1)
+        written = [write(r) for r in resources]
         statements.append({
             "Sid": sid,
             "Effect": "Allow",
             "Action": ordered if len(ordered) > 1 else ordered[0],
-            "Resource": list(resources) if len(resources) > 1 else resources[0],
+            "Resource": written if len(written) > 1 else written[0],
         })
-    return {"Version": "2012-10-17", "Statement": statements}
+    return statements
 
 
 def _denies(original: Sequence[PolicyDocument], kept: list[Evidence]) -> list[dict[str, Any]]:

@@ -17,7 +17,6 @@ every observed call. Otherwise `PatchError` says why, and nothing is patched.
 
 from __future__ import annotations
 
-import collections
 import difflib
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -32,9 +31,9 @@ from iamlint.evaluator import contains
 from iamlint.loaders.inputs import InputOptions, dispatch
 from iamlint.loaders.located import Located, ParseError, parse_any, parse_yaml
 from iamlint.model import PolicyDocument, PolicyKind
-from iamlint.narrow.narrower import Proposal
-from iamlint.narrow.sam_templates import Item, TemplateUse, declared_names, match_templates
-from iamlint.policy import Path, parse_policy
+from iamlint.narrow.narrower import Proposal, allow_statements
+from iamlint.narrow.sam_templates import Item, TemplateUse, declared_names, item_document, match_templates
+from iamlint.policy import Path
 
 SAM_OWNERS = ("AWS::Serverless::Function", "AWS::Serverless::StateMachine")
 ROLE = "AWS::IAM::Role"
@@ -97,7 +96,8 @@ def patch_template(file: str, text: str, original: Sequence[PolicyDocument], pro
     observed = [(e.action, e.resource) for e in proposal.evidence if e.basis == "observed"]
 
     def build(chosen: list[TemplateUse], plain: list[Item], literal: bool) -> str:
-        value = _value(template, block, sam, _statements(plain, parameters) + denies, chosen, literal)
+        statements = allow_statements(plain, lambda r: _portable(r, parameters)) + denies
+        value = _value(template, block, sam, statements, chosen, literal)
         return _replace_block(text, located, block, value)
 
     def verify(patched: str, evidence: bool) -> None:
@@ -185,16 +185,8 @@ def _items(document: Mapping[str, Any]) -> list[Item]:
     return out
 
 
-def _item_doc(items: Sequence[Item]) -> PolicyDocument:
-    statements = [{"Effect": "Allow", "Action": a, "Resource": r} for a, r in items]
-    doc, _ = parse_policy({"Version": "2012-10-17", "Statement": statements}, file="<proposal>",
-                          kind=PolicyKind.IDENTITY)
-    assert doc is not None  # built from plain strings: always a valid document
-    return doc
-
-
 def _covered(policies: Sequence[PolicyDocument], items: Sequence[Item], catalog: Catalog) -> bool:
-    return contains(policies, [_item_doc(items)], catalog).contained
+    return contains(policies, [item_document(items)], catalog).contained
 
 
 def _block_denies(template: Mapping[str, Any], block: Path, sam: bool) -> list[Any]:
@@ -208,25 +200,6 @@ def _block_denies(template: Mapping[str, Any], block: Path, sam: bool) -> list[A
         for st in statements if isinstance(statements, list) else [statements]:
             if isinstance(st, Mapping) and st.get("Effect") == "Deny" and st not in out:
                 out.append(st)
-    return out
-
-
-def _statements(items: Sequence[Item], parameters: Mapping[str, str]) -> list[dict[str, Any]]:
-    """Allow statements for the grants: one per set of resources, actions sorted."""
-    resources_of: dict[str, set[str]] = collections.defaultdict(set)
-    for action, resource in items:
-        resources_of[action].add(resource)
-    by_resources: dict[tuple[str, ...], set[str]] = collections.defaultdict(set)
-    for action, used_on in resources_of.items():
-        by_resources[tuple(sorted(used_on))].add(action)
-    out: list[dict[str, Any]] = []
-    for resources, actions in sorted(by_resources.items(), key=lambda kv: sorted(kv[1])):
-        ordered = sorted(actions)
-        service = ordered[0].split(":", 1)[0]
-        sid = "".join(p.capitalize() for p in service.replace("-", " ").split()) + str(len(out) + 1)
-        written = [_portable(r, parameters) for r in resources]
-        out.append({"Sid": sid, "Effect": "Allow", "Action": ordered if len(ordered) > 1 else ordered[0],
-                    "Resource": written if len(written) > 1 else written[0]})
     return out
 
 

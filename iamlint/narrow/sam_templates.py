@@ -133,7 +133,8 @@ def _replace_ref(node: Any, parameter: str, value: str) -> Any:
     return node
 
 
-def _item_doc(items: Sequence[Item]) -> PolicyDocument:
+def item_document(items: Sequence[Item]) -> PolicyDocument:
+    """The grants as one identity policy, a statement each, for the evaluator to compare."""
     statements = [{"Effect": "Allow", "Action": a, "Resource": r} for a, r in items]
     doc, _ = parse_policy({"Version": "2012-10-17", "Statement": statements}, file="<proposal>",
                           kind=PolicyKind.IDENTITY)
@@ -185,8 +186,8 @@ def match_templates(items: Sequence[Item], catalog: Catalog, parameters: Mapping
             expansion = _expand(name, parameter, value, parameters)
             if expansion is None:
                 continue
-            covered = [item for item in left if contains([expansion], [_item_doc([item])], catalog).contained]
-            if not covered or not contains([_item_doc(covered)], [expansion], catalog).contained:
+            covered = [item for item in left if contains([expansion], [item_document([item])], catalog).contained]
+            if not covered or not contains([item_document(covered)], [expansion], catalog).contained:
                 continue
             reference = (names or {}).get((parameter, value))
             used.append(TemplateUse(name, parameter, value, reference, tuple(covered)))
