@@ -123,3 +123,25 @@ def test_template_errors_are_located(tmp_path: Path, engine: Engine) -> None:
     assert r.problems and r.problems[0].loc.line == 5
     res = engine.run(r.documents, r.problems, r.errors)
     assert res.exit_code(res.findings[0].severity) == 2
+
+
+def test_fn_if_around_list_entries_and_whole_lists_checks_every_branch() -> None:
+    # An inline policy or a managed ARN chosen by Fn::If (with AWS::NoValue as the other
+    # branch), and a whole ManagedPolicyArns list chosen by Fn::If, are valid CloudFormation:
+    # each branch is checked and named, none is an input error.
+    result = _load(CFN / "conditional-lists.yaml")
+    assert not result.problems and not result.errors
+    seen = {(d.source.name, d.source.policy_name, d.source.condition, d.locate(d.loc).line)
+            for d in result.documents if d.source is not None and d.kind.value == "identity"}
+    admin = "arn:aws:iam::aws:policy/AdministratorAccess"
+    assert ("AppRole", admin, "UseAdmin", 16) in seen
+    assert ("AppRole", "prod-extra", "IsProd", 22) in seen
+    assert ("AppRole", "always", "IsProd", 30) in seen and ("AppRole", "always", "not IsProd", 30) in seen
+    assert ("OtherRole", "arn:aws:iam::aws:policy/AmazonS3FullAccess", "IsProd", 47) in seen
+    assert ("OtherRole", "arn:aws:iam::aws:policy/ReadOnlyAccess", "not IsProd", 48) in seen
+    # No branch that is AWS::NoValue, and no condition on what holds either way.
+    basic = [c for name, policy, c, _ in seen if policy and policy.endswith("AWSLambdaBasicExecutionRole")]
+    assert basic == [None]
+    findings = Engine().run(result.documents).findings
+    full_admin = [f for f in findings if f.rule == "IAM101"]
+    assert full_admin and all(f.source is not None and f.source.condition == "UseAdmin" for f in full_admin)

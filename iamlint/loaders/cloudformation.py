@@ -38,12 +38,6 @@ class TemplateOptions:
     relocate: Callable[[str, Path], tuple[Path, Marker] | None] | None = None
 
 
-def is_template(data: object) -> bool:
-    return isinstance(data, Mapping) and (
-        isinstance(data.get("Resources"), Mapping) or "AWSTemplateFormatVersion" in data
-    )
-
-
 def load_template(located: Located, options: TemplateOptions | None = None) -> LoadResult:
     options = options or TemplateOptions()
     result = LoadResult(files=1)
@@ -177,25 +171,60 @@ class _TemplateReader:
         if not slot.inline_list:
             self._document(node, (*base, slot.prop), slot.kind, owner, logical_id, res, name=logical_id)
             return
-        if not isinstance(node, list):
-            self.problem(f"{slot.prop} of {logical_id} must be a list of inline policies", (*base, slot.prop))
-            return
-        for i, entry in enumerate(node):
-            path = (*base, slot.prop, i)
-            if not isinstance(entry, Mapping) or "PolicyDocument" not in entry:
-                self.problem(f"inline policy {i} of {logical_id} needs PolicyName and PolicyDocument", path)
+        for outer, entries, entries_path in self._choices(node, (*base, slot.prop), logical_id):
+            if not isinstance(entries, list):
+                self.problem(f"{slot.prop} of {logical_id} must be a list of inline policies", entries_path)
                 continue
-            name = entry.get("PolicyName")
-            label = name if isinstance(name, str) else f"{slot.prop}[{i}]"
-            src = replace(owner, policy_name=label, via=f"{slot.prop}[{i}]")
-            self._document(entry["PolicyDocument"], (*path, "PolicyDocument"), slot.kind, src, logical_id, res, name=label)
+            for i, item in enumerate(entries):
+                for assume, entry, path in self._choices(item, (*entries_path, i), logical_id, outer):
+                    if not isinstance(entry, Mapping) or "PolicyDocument" not in entry:
+                        self.problem(f"inline policy {i} of {logical_id} needs PolicyName and PolicyDocument", path)
+                        continue
+                    name = entry.get("PolicyName")
+                    label = name if isinstance(name, str) else f"{slot.prop}[{i}]"
+                    src = replace(owner, policy_name=label, via=f"{slot.prop}[{i}]")
+                    self._document(entry["PolicyDocument"], (*path, "PolicyDocument"), slot.kind, src, logical_id, res,
+                                   name=label, assume=assume)
+
+    def _choices(self, node: Any, path: Path, logical_id: str, assume: Mapping[str, bool] | None = None,
+                 ) -> list[tuple[dict[str, bool], Any, Path]]:
+        """What a list or list entry wrapped in `Fn::If` stands for under each branch: (the
+        conditions assumed, the node, its path). A branch that is `AWS::NoValue` adds nothing.
+
+        Chosen structurally, without resolving the node, so that the policy inside keeps its
+        own path (and so its line) for the loader that reads it next.
+        """
+        out: list[tuple[dict[str, bool], Any, Path]] = []
+        todo: list[tuple[dict[str, bool], Any, Path]] = [(dict(assume or {}), node, path)]
+        while todo:
+            taken, item, where = todo.pop()
+            test = item.get("Fn::If") if isinstance(item, Mapping) and len(item) == 1 else None
+            if not (isinstance(test, list) and len(test) == 3 and isinstance(test[0], str)):
+                if not _no_value(item):
+                    out.append((taken, item, where))
+                continue
+            name = test[0]
+            if name in taken:  # decided further out: only that branch exists here
+                todo.append((taken, test[1 if taken[name] else 2], (*where, "Fn::If", 1 if taken[name] else 2)))
+            elif len(taken) >= MAX_CONDITION_SPLIT:
+                self.problem(f"{logical_id} uses more than {MAX_CONDITION_SPLIT} conditions around one policy; "
+                             f"condition {name} was checked under its true branch only", where)
+                todo.append(({**taken, name: True}, test[1], (*where, "Fn::If", 1)))
+            else:
+                todo.append(({**taken, name: False}, test[2], (*where, "Fn::If", 2)))
+                todo.append(({**taken, name: True}, test[1], (*where, "Fn::If", 1)))
+        return out
 
     def _document(self, node: Any, path: Path, kind: PolicyKind, source: Source, logical_id: str,
-                  res: Mapping[str, Any], name: str) -> None:
-        conditions = conditions_used(node)[:MAX_CONDITION_SPLIT]
+                  res: Mapping[str, Any], name: str, assume: Mapping[str, bool] | None = None) -> None:
+        """Check a policy once per branch of the conditions it uses; `assume` holds those
+        decided around it already (an `Fn::If` choosing the inline policy itself)."""
+        outer = dict(assume or {})
+        room = max(0, MAX_CONDITION_SPLIT - len(outer))
+        conditions = [c for c in conditions_used(node) if c not in outer][:room]
         seen: set[str] = set()
         for values in itertools.product((True, False), repeat=len(conditions)):
-            assume = dict(zip(conditions, values, strict=True))
+            assume = {**outer, **dict(zip(conditions, values, strict=True))}
             resolver = self.resolver.with_assumptions(assume)
             resolver.problems = []
             try:
@@ -216,8 +245,7 @@ class _TemplateReader:
             if key in seen:
                 continue  # this branch grants the same as one already checked
             seen.add(key)
-            label = " and ".join(c if v else f"not {c}" for c, v in assume.items()) or None
-            self._parse(raw, path, kind, replace(source, condition=label), logical_id, res, name)
+            self._parse(raw, path, kind, replace(source, condition=_label(assume)), logical_id, res, name)
 
     def _parse(self, raw: Any, path: Path, kind: PolicyKind, source: Source, logical_id: str,
                res: Mapping[str, Any], name: str) -> None:
@@ -237,20 +265,46 @@ class _TemplateReader:
         if arns is None:
             return
         base: Path = ("Resources", logical_id, "Properties", "ManagedPolicyArns")
-        if not isinstance(arns, list):
-            self.problem(f"ManagedPolicyArns of {logical_id} must be a list", base)
-            return
-        for i, node in enumerate(arns):
-            self._attached(logical_id, res, kind, node, (*base, i), PolicyKind.IDENTITY, f"ManagedPolicyArns[{i}]")
+        for outer, listed, listed_path in self._choices(arns, base, logical_id):
+            if not isinstance(listed, list):
+                self.problem(f"ManagedPolicyArns of {logical_id} must be a list", listed_path)
+                continue
+            for i, item in enumerate(listed):
+                for assume, node, path in self._choices(item, (*listed_path, i), logical_id, outer):
+                    self._attached(logical_id, res, kind, node, path, PolicyKind.IDENTITY, f"ManagedPolicyArns[{i}]",
+                                   assume)
 
     def _attached(self, logical_id: str, res: Mapping[str, Any], kind: str, node: Any, path: Path,
-                  policy_kind: PolicyKind, via: str) -> None:
-        """An AWS managed policy attached by ARN: check the document it stands for."""
-        try:
-            arn = self.resolver.resolve(node)
-        except IntrinsicError as exc:
-            self.problem(str(exc), path)
+                  policy_kind: PolicyKind, via: str, assume: Mapping[str, bool] | None = None) -> None:
+        """An AWS managed policy attached by ARN: check the document it stands for (under the
+        conditions `assume`d around it, which its finding names)."""
+        if isinstance(node, Mapping) or assume:  # an intrinsic, or a branch: choose the branches
+            found: dict[str, tuple[dict[str, bool], Path]] = {}  # ARN -> conditions it holds under, where
+            for chosen, value, where in self._choices(node, path, logical_id, assume):
+                # An Fn::If inside the value (a Sub or Join choosing the partition, say).
+                inner = [c for c in conditions_used(value) if c not in chosen][: max(0, MAX_CONDITION_SPLIT - len(chosen))]
+                for values in itertools.product((True, False), repeat=len(inner)):
+                    taken = {**chosen, **dict(zip(inner, values, strict=True))}
+                    resolver = self.resolver.with_assumptions(taken)
+                    resolver.problems = []
+                    try:
+                        arn = resolver.resolve(value)
+                    except IntrinsicError as exc:
+                        self.problem(str(exc), where)
+                        break
+                    if isinstance(arn, str):
+                        if arn in found:  # the same policy either way: keep only what both share
+                            before, at = found[arn]
+                            found[arn] = ({c: v for c, v in before.items() if taken.get(c) == v}, at)
+                        else:
+                            found[arn] = (taken, where)
+            for arn, (taken, where) in found.items():
+                self._attach_arn(logical_id, res, kind, arn, where, policy_kind, via, taken)
             return
+        self._attach_arn(logical_id, res, kind, node, path, policy_kind, via, {})
+
+    def _attach_arn(self, logical_id: str, res: Mapping[str, Any], kind: str, arn: Any, path: Path,
+                    policy_kind: PolicyKind, via: str, assume: Mapping[str, bool]) -> None:
         if not isinstance(arn, str) or not managed.is_aws_managed_arn(arn):
             return  # a customer managed policy: checked where the template defines it
         policy = managed.lookup(arn)
@@ -259,9 +313,18 @@ class _TemplateReader:
             return
         source = Source(kind=kind, name=logical_id, logical_id=logical_id,
                         construct_path=self.construct_path(logical_id, res), policy_name=policy.arn, via=via,
-                        used_by=tuple(self.used_by.get(logical_id, ())))
+                        condition=_label(assume), used_by=tuple(self.used_by.get(logical_id, ())))
         # Every element of the managed document is located at the line that attaches it.
         self._parse(policy.document, path, policy_kind, source, logical_id, res, name=policy.name)
+
+
+def _label(assume: Mapping[str, bool]) -> str | None:
+    """How a finding names the branch it was found in: "IsProd and not UseKms"."""
+    return " and ".join(c if v else f"not {c}" for c, v in assume.items()) or None
+
+
+def _no_value(node: Any) -> bool:
+    return isinstance(node, Mapping) and len(node) == 1 and node.get("Ref") == "AWS::NoValue"
 
 
 def _policy_name(props: Mapping[str, Any], logical_id: str) -> str:
