@@ -145,3 +145,14 @@ def test_fn_if_around_list_entries_and_whole_lists_checks_every_branch() -> None
     findings = Engine().run(result.documents).findings
     full_admin = [f for f in findings if f.rule == "IAM101"]
     assert full_admin and all(f.source is not None and f.source.condition == "UseAdmin" for f in full_admin)
+
+
+def test_group_policies_reach_the_members_the_template_adds() -> None:
+    # A user's Groups and AWS::IAM::UserToGroupAddition (CDK's group.addUser) both make the
+    # group's policies the user's: principal findings are on each member, not the group.
+    result = _load(CFN / "group-members.yaml")
+    assert not result.problems and not result.errors
+    [doc] = [d for d in result.documents if d.source is not None and d.source.kind == "group"]
+    assert set(doc.source.used_by) == {"user Alice", "user Bob"}
+    findings = [f for f in Engine().run(result.documents).findings if f.rule == "IAM121"]
+    assert sorted(f.message.split(" can ")[0] for f in findings) == ["user Alice", "user Bob"]

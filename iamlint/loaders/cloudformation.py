@@ -87,7 +87,28 @@ class _TemplateReader:
                 role = referenced_id(node)
                 if role is not None:
                     used.setdefault(role, []).append(f"{label} {logical_id}")
+        for group, user in self._memberships():
+            member = f"user {user}"
+            if member not in used.setdefault(group, []):
+                used[group].append(member)
         return used
+
+    def _memberships(self) -> list[tuple[str, str]]:
+        """(group, user) logical ids joined in this template: a user's `Groups`, and
+        `AWS::IAM::UserToGroupAddition` (which CDK writes for `group.addUser`). A group named
+        by a plain string lives outside the template and is not followed."""
+        out: list[tuple[str, str]] = []
+        for logical_id, res in self.resources.items():
+            props = res.get("Properties") if isinstance(res, Mapping) else None
+            if not isinstance(props, Mapping):
+                continue
+            if res.get("Type") == "AWS::IAM::User" and isinstance(props.get("Groups"), list):
+                out += [(g, str(logical_id)) for g in map(referenced_id, props["Groups"]) if g in self.resources]
+            elif res.get("Type") == "AWS::IAM::UserToGroupAddition" and isinstance(props.get("Users"), list):
+                group = referenced_id(props.get("GroupName"))
+                if group in self.resources:
+                    out += [(group, u) for u in map(referenced_id, props["Users"]) if u in self.resources]
+        return out
 
     def construct_path(self, logical_id: str, res: Mapping[str, Any]) -> str | None:
         meta = res.get("Metadata")
