@@ -62,6 +62,13 @@ class CallBudget:
         self._lock = threading.Lock()
         self.calls: Counter[tuple[str, str]] = Counter()
 
+    def for_another_account(self) -> CallBudget:
+        """A budget with the same limits and deadline (the run's) but call counts of its own:
+        the bound on calls per operation is a bound per account."""
+        other = CallBudget(self.limits, self._clock)
+        other._started = self._started
+        return other
+
     def install(self, client: Any) -> None:
         client.meta.events.register("before-call", self._before_call, unique_id="iamlint-aws-limits")
 

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterable
 
 
 class WriteError(Exception):
     """A file could not be written where the user asked."""
 
 
-def write_atomic(path: str, text: str) -> None:
+def write_atomic(path: str, text: str | Iterable[str]) -> None:
+    """`text`, or its pieces one after the other (a large report need never be one string)."""
     if os.path.islink(path):
         raise WriteError(f"{path}: refusing to write through a symbolic link")
     directory = os.path.dirname(os.path.abspath(path))
@@ -25,7 +27,11 @@ def write_atomic(path: str, text: str) -> None:
         # escape in a policy) is written as the escape \udcff, valid in JSON and readable in
         # text, rather than failing the whole write.
         with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace", newline="") as fh:
-            fh.write(text)
+            if isinstance(text, str):
+                fh.write(text)
+            else:
+                for piece in text:
+                    fh.write(piece)
             fh.flush()
             os.fsync(fh.fileno())
         if os.path.exists(path):

@@ -114,14 +114,14 @@ def _targets(src: Source | None) -> list[tuple[str, str]]:
     """The principals a document's owner says it applies to."""
     if src is None:
         return []
-    out: list[tuple[str, str]] = []
+    out: dict[tuple[str, str], None] = {}  # ordered, and linear for a policy attached to thousands
     if src.kind in PRINCIPAL_KINDS:
-        out.append((src.kind, src.name))
+        out[(src.kind, src.name)] = None
     for label in src.attached_to:
         parsed = _parse_label(label)
-        if parsed is not None and parsed not in out:
-            out.append(parsed)
-    return out
+        if parsed is not None:
+            out.setdefault(parsed, None)
+    return list(out)
 
 
 def _grants_to_a_principal(doc: PolicyDocument) -> bool:

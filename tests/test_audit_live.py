@@ -26,6 +26,7 @@ from iamlint.audit.clients import ALLOWED, ClientFactory, ReadOnlyViolation, ope
 from iamlint.audit.collect import CollectOptions
 from iamlint.audit.org import LiveSettings, run_live
 from iamlint.audit.text import render
+from iamlint.aws_limits import AwsLimits, CallBudget, LimitExceeded
 from iamlint.cli import cli
 from iamlint.model import Severity
 
@@ -231,3 +232,88 @@ def test_console_script_against_moto(world: Any, tmp_path: Path) -> None:
     assert "Reading AWS" in proc.stderr and f"Account {MGMT}" in proc.stdout
     assert "Coverage: complete" in proc.stdout
     assert json.loads(out.read_text())["iamlint"]["account"]["id"] == MGMT
+
+
+def _raw_events(events: list[dict[str, Any]]) -> Any:
+    """LookupEvents answering `events` as they are, whatever their CloudTrailEvent holds."""
+
+    def hook(_account: str, service: str, _region: str, client: Any) -> None:
+        if service == "cloudtrail":
+            client.meta.events.register(
+                "before-send.cloudtrail.LookupEvents",
+                lambda **_kw: mw.response(200, json.dumps({"Events": events}),
+                                          {"Content-Type": "application/x-amz-json-1.1"}))
+
+    return hook
+
+
+def test_unreadable_cloudtrail_records_are_a_gap_and_the_rest_is_counted(world: Any) -> None:
+    role = f"arn:aws:iam::{MGMT}:role/orders-fn"
+    good = json.dumps(mw.trail_record(role, "orders", "dynamodb.amazonaws.com", "DescribeTable"))
+    odd = json.dumps({"eventSource": "s3.amazonaws.com", "eventName": "ListBuckets",
+                      "userIdentity": {"arn": role, "sessionContext": "not an object"}})
+    bad = {"deep": "[" * 100_000, "text": "not json", "list": "[1, 2]", "number": 7}
+    events: list[dict[str, Any]] = [{"EventId": "good", "EventName": "DescribeTable", "EventSource": "dynamodb.amazonaws.com",
+               "CloudTrailEvent": good},
+              {"EventId": "odd", "EventName": "ListBuckets", "CloudTrailEvent": odd},
+              *({"EventId": k, "EventName": "GetObject", "EventSource": "s3.amazonaws.com", "Username": "orders",
+                 "CloudTrailEvent": v} for k, v in bad.items())]
+    options = CollectOptions(regions=("us-east-1",), workloads=(), cloudtrail_days=7)
+    result, _, _, _ = _live(world, options, [_raw_events(events)], org=False)
+
+    [gap] = result.gaps  # one gap for the region, not a crash of the whole account
+    assert (gap.operation, gap.kind) == ("cloudtrail:LookupEvents", "error")
+    assert gap.message.startswith("4 of 6 events had an unreadable CloudTrailEvent record, the first (event deep)")
+    trail = result.accounts[0].cloudtrail
+    assert trail["events"] == 6
+    calls = {(c["source"], c["name"]): c["count"] for c in trail["principals"][role]}
+    assert calls == {("dynamodb.amazonaws.com", "DescribeTable"): 1, ("s3.amazonaws.com", "ListBuckets"): 1}
+    assert {(c["name"], c["count"]) for c in trail["principals"]["orders"]} == {("GetObject", 4)}  # event fields
+    assert result.exit_code(Severity.LOW, allow_partial=False) == 2
+
+
+def test_a_resource_policy_nested_too_deep_is_a_malformed_policy_not_a_crash(world: Any) -> None:
+    def hook(_account: str, service: str, _region: str, client: Any) -> None:
+        if service == "s3":
+            client.meta.events.register("before-send.s3.GetBucketPolicy",
+                                        lambda **_kw: mw.response(200, "[" * 100_000))
+
+    options = CollectOptions(regions=("us-east-1",), workloads=(), resources=("s3", "sqs"))
+    result, _, _, _ = _live(world, options, [hook], org=False)
+    assert result.complete, [g.render() for g in result.gaps]  # the other reads went on
+    malformed = {f.message.split(": ", 1)[1]: f for f in result.lint.findings if f.rule == "IAM002"}
+    found = malformed["the policy of bucket orders-receipts is not JSON (nested too deep)"]
+    assert found.location.keys[:2] == ("iamlint", "resource_policies")
+    assert result.accounts[0].resource_policies >= 2  # the queue's policy was read after it
+
+
+def test_every_client_has_a_call_budget_counted_per_account(world: Any) -> None:
+    # Three member accounts: the base factory assumes a role three times, one past its bound of
+    # two, while each member reads its dump once, within its own bound whatever the others did.
+    options = CollectOptions(regions=("us-east-1",), workloads=())
+    steps: list[str] = []
+    settings = LiveSettings(endpoint_url=world.url, region="us-east-1", org_role=ORG_ROLE, max_attempts=2,
+                            workers=4, options=options, limits=AwsLimits(max_calls_per_operation=2, max_attempts=2))
+    collected, base = run_live(settings, lambda _n: None, steps.append, sleep=lambda _s: None)
+    result = analyse([snapshot.in_memory(d, a, n) for a, n, d in collected], AnalyseOptions())
+    assert base.budget.calls[("sts", "AssumeRole")] == 3  # the third was counted, refused, never sent
+    assert base.log.counts[("sts", "AssumeRole")] == 3
+    [gap] = result.gaps
+    assert gap.account in world.members and (gap.operation, gap.kind) == ("sts:AssumeRole", "error")
+    assert "called more than 2 times" in gap.message
+    read = [a for a in result.accounts if a.identity_read and a.read]
+    assert sorted(a.account for a in read) == sorted({MGMT, *world.members} - {gap.account})
+
+
+def test_every_account_shares_the_deadline_of_the_run() -> None:
+    now = [0.0]
+    run = CallBudget(AwsLimits(deadline=100), clock=lambda: now[0])
+    now[0] = 60.0
+    account = run.for_another_account()  # created a minute into the run
+    model = type("Op", (), {"name": "GetAccountAuthorizationDetails",
+                            "service_model": type("S", (), {"service_name": "iam"})()})()
+    account._before_call(model)  # within the deadline
+    now[0] = 101.0
+    with pytest.raises(LimitExceeded, match="past its deadline of 100 s"):
+        account._before_call(model)
+    assert account.calls[("iam", "GetAccountAuthorizationDetails")] == 2 and not run.calls

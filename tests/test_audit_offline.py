@@ -17,10 +17,11 @@ import pytest
 from click.testing import CliRunner
 from conftest import FIXTURES, ROOT
 
-from iamlint.audit import snapshot
+from iamlint.audit import render, snapshot
 from iamlint.audit.analyse import AnalyseOptions, analyse
 from iamlint.audit.clients import SetupError
 from iamlint.audit.coverage import classify
+from iamlint.audit.html import render_html_parts
 from iamlint.audit.org import read_accounts_file
 from iamlint.cli import cli
 from iamlint.schemas import validate
@@ -190,6 +191,22 @@ def test_analysis_is_the_same_in_memory_and_from_the_saved_file() -> None:
     assert sorted((f.rule, f.location.keys, f.evidence) for f in a.lint.findings) == \
            sorted((f.rule, f.location.keys, f.evidence) for f in b.lint.findings)
     assert all(f.location.file == "aws:123456789012" and f.location.line is None for f in b.lint.findings)
+
+
+def test_dropping_the_dumps_and_writing_in_pieces_change_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    kept, _ = snapshot.load([str(SNAPSHOT)], 10**8)
+    dropped, _ = snapshot.load([str(SNAPSHOT)], 10**8)
+    a, b = analyse(kept, AnalyseOptions()), analyse(dropped, AnalyseOptions(release_dumps=True))
+    assert a.lint.findings == b.lint.findings and a.accounts == b.accounts and a.gaps == b.gaps
+    assert len(a.lint.findings) > 5 and any(p.workloads for p in b.accounts[0].principals)
+    assert list(dropped[0].data) == ["iamlint"] and "RoleDetailList" in kept[0].data  # only what was asked
+    assert b.lint.findings[0].location.line  # marks still come from the file
+    monkeypatch.setattr(render, "_BATCH", 2)  # several pieces, and a last one that is short
+    whole = json.dumps(render.audit_dict(a), separators=(",", ":")) + "\n"
+    assert "".join(render.audit_json_parts(b)) == whole
+    page = "".join(render_html_parts(b))
+    rows = json.loads(page.split('id="iamlint-data">', 1)[1].split("</script>", 1)[0])
+    assert len(rows["findings"]) == len(b.lint.findings) and len(rows["principals"]) == len(b.accounts[0].principals)
 
 
 def test_classify() -> None:

@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 import pytest
 from click.testing import CliRunner
+from conftest import FIXTURES, check_golden
 
 from iamlint.cli import cli
 from iamlint.engine import Engine, LintResult
@@ -17,8 +18,7 @@ from iamlint.loaders.auth_details import is_auth_details, load_auth_details
 from iamlint.loaders.inputs import InputOptions, detect_kind, load_paths
 from iamlint.loaders.located import parse_json
 from iamlint.model import Finding, PolicyDocument, PolicyKind
-
-from conftest import FIXTURES, check_golden
+from iamlint.principals import build_principals
 
 DUMPS = FIXTURES / "sources" / "auth_details"
 ACCOUNT = DUMPS / "account.json"
@@ -108,6 +108,26 @@ def test_each_managed_policy_is_one_document_listing_its_principals() -> None:
     assert len(deploy) == 1 and deploy[0].source is not None
     assert deploy[0].source.attached_to == ("user alice", "role app-role")
     assert deploy[0].source.arn == "arn:aws:iam::111122223333:policy/DeployPolicy"
+
+
+def test_document_rules_see_each_managed_policy_once_and_principals_share_it() -> None:
+    # A managed policy attached to several principals is one document: the document-scope rules
+    # run on it once, and every principal it applies to holds that same object, not a copy.
+    result = _load(ACCOUNT)
+    [deploy] = _docs(result, "managed-policy", "DeployPolicy")
+    engine = Engine()
+    checked: list[PolicyDocument] = []
+    run_one = engine.check_document
+
+    def spy(doc: PolicyDocument, rules: Any = None) -> list[Finding]:
+        checked.append(doc)
+        return run_one(doc, rules)
+
+    engine.check_document = spy  # type: ignore[method-assign]
+    engine.check(result.documents, result.problems, result.errors)
+    assert len(checked) == len(result.documents) and [d for d in checked if d is deploy] == [deploy]
+    holders = {p.label: p for p in build_principals(result.documents)}
+    assert all(any(d is deploy for d in holders[label].documents) for label in ("user alice", "role app-role"))
 
 
 def test_only_the_default_version_is_checked() -> None:

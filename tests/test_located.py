@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import codecs
+import json
 import pickle
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
-from iamlint.loaders.located import Mark, ParseError, parse_any, parse_json, parse_yaml
+from iamlint.loaders.located import Located, Mark, ParseError, _scan_json, parse_any, parse_json, parse_yaml
 
 # ----------------------------------------------------------------------------- short-form tags
 
@@ -307,6 +310,42 @@ def test_json_marks_are_exact(path: tuple[str | int, ...], line: int, column: in
     located = parse_json(JSON_DOC, "p.json")
     assert located.data["Statement"][0]["Action"][1] == "s3:PutObject"  # type: ignore[index]
     assert located.mark(path) == Mark(line, column)
+
+
+def test_json_marks_are_read_only_where_a_path_goes() -> None:
+    # A large dump's marks are read container by container as paths reach them (`mark` on the
+    # whole index would hold every key of the file); they must be the marks of a full scan.
+    doc = {"a": [{"b": [1, {"c": [2, []]}], "k\"\u00e9": {}} for _ in range(100)], "z": {"y": [[], {}, "x"]}}
+    text = json.dumps(doc, indent=1, ensure_ascii=False)
+    located = parse_json(text, "big.json")
+    full = Located(located.data, "big.json", lambda: _scan_json(text)[0])
+    assert located.mark(("a", 3, "b", 1)) == full.mark(("a", 3, "b", 1))
+    root_kids: Any = located._index[1][1]  # type: ignore[index]
+    # Read: the root, "a" (kept: a large list), and "a"[3], its "b" and "b"[1] (small: among
+    # the last read; `mark` looks up the shadow under its last step too).
+    assert set(dict(root_kids)) == {"a"} and dict(dict(root_kids)["a"][1]) == {}
+    assert len(root_kids.shadows.recent) == 3
+
+    def paths(node: object, path: tuple[str | int, ...] = ()) -> Iterator[tuple[str | int, ...]]:
+        yield path
+        yield (*path, "missing")
+        yield (*path, 99)
+        if isinstance(node, dict):
+            for k, v in node.items():
+                yield from paths(v, (*path, k))
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                yield from paths(v, (*path, i))
+
+    checked = [p for p in paths(doc) if located.mark(p) == full.mark(p)]
+    assert len(checked) == len(list(paths(doc))) > 500
+
+
+def test_remembered_marks_keep_true_and_one_apart() -> None:
+    # Marks are remembered by path, and True == 1 == 1.0 as dict keys; only 1 is a list index.
+    located = parse_json("[0, 1]", "p.json")
+    paths: list[Any] = [(1,), (True,), (1.0,), (1,)]
+    assert [located.mark(p) for p in paths] == [Mark(1, 5), Mark(1, 1), Mark(1, 1), Mark(1, 5)]
 
 
 def test_json_top_level_scalar_is_data() -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from iamlint.audit.coverage import INTERNAL, Gap
-from iamlint.audit.snapshot import KEY, AccountSnapshot
+from iamlint.audit.snapshot import KEY, AccountSnapshot, release_dump
 from iamlint.audit.unused import Unused, from_advisor
 from iamlint.engine import Engine, LintConfig, LintResult
 from iamlint.loaders import LoadResult, marker_for
@@ -36,6 +36,10 @@ class AnalyseOptions:
     lint: LintConfig = field(default_factory=LintConfig)
     all_versions: bool = False
     proposals: bool = False
+    # The caller has no further use for the snapshots' principals and policies: each account's
+    # are dropped once its documents are built, so that the raw dump is not held while the
+    # engine runs (see `snapshot.release_dump`). Ignored with `proposals`, which reads them again.
+    release_dumps: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,8 +108,8 @@ def _documents(snap: AccountSnapshot, all_versions: bool) -> LoadResult:
         source = Source(kind=str(entry.get("kind", "resource")), name=str(entry.get("name", "")),
                         arn=entry.get("arn"), via=f"{entry.get('service', '')} resource policy")
         raw = entry.get("policy")
-        if isinstance(raw, str):
-            result.problems.append(Problem(f"the policy of {source.kind} {source.name} is not JSON",
+        if isinstance(raw, str):  # what iamlint.audit.resources could not parse is kept as text
+            result.problems.append(Problem(f"the policy of {source.kind} {source.name} is not JSON ({_why(raw)})",
                                            _loc(snap, marker, path)))
             continue
         raw = _implied_resource(str(entry.get("service", "")), raw, str(entry.get("arn", "")))
@@ -129,6 +133,19 @@ def _documents(snap: AccountSnapshot, all_versions: bool) -> LoadResult:
     if labels:
         result.documents = [_with_workloads(d, labels, _role_arns(snap)) for d in result.documents]
     return result
+
+
+def _why(text: str) -> str:
+    """Why a policy kept as text does not parse, as json.loads says."""
+    import json  # noqa: PLC0415
+
+    try:
+        json.loads(text)
+    except RecursionError:
+        return "nested too deep"
+    except ValueError as exc:
+        return str(exc)
+    return "stored as text in the snapshot"
 
 
 def _implied_resource(service: str, policy: Any, arn: str) -> Any:
@@ -208,7 +225,8 @@ def _with_workloads(doc: PolicyDocument, labels: Mapping[str, list[str]], roles:
     arns = [src.arn or roles.get(src.name, "")] if src.kind == "role" else []
     if src.kind == "managed-policy" and src.via != BOUNDARY_VIA:
         arns = [roles.get(label[5:], "") for label in src.attached_to if label.startswith("role ")]
-    added = [label for arn in arns for label in labels.get(arn, ()) if label not in src.used_by]
+    have = set(src.used_by)  # a managed policy may be used by thousands: no scans of the tuple
+    added = [label for arn in arns for label in labels.get(arn, ()) if label not in have]
     if not added:
         return doc
     return replace(doc, source=replace(src, used_by=(*src.used_by, *dict.fromkeys(added))))
@@ -222,7 +240,8 @@ def _targets(f: Finding) -> list[str]:
     out = [f"{src.kind} {src.name}"] if src.kind in PRINCIPAL_KINDS else []
     out += [label for label in src.attached_to if label.split(" ", 1)[0] in PRINCIPAL_KINDS and label not in out]
     if any(label.startswith("group ") for label in out):
-        out += [label for label in src.used_by if label.startswith("user ") and label not in out]
+        named = set(out)  # a policy can be attached to thousands of principals: no list scans
+        out += [label for label in src.used_by if label.startswith("user ") and label not in named]
     return out
 
 
@@ -230,12 +249,28 @@ def _targets(f: Finding) -> list[str]:
 _SHARED: tuple[Engine, Sequence[AccountSnapshot], AnalyseOptions] | None = None
 
 
-def _check_account(index: int) -> tuple[list[Finding], int]:
+def _check_account(index: int, release: bool = False) -> tuple[list[Finding], int]:
     """One account's findings: its principals are all in its own snapshot (see `principals`)."""
     assert _SHARED is not None
     engine, snapshots, options = _SHARED
     part = _documents(snapshots[index], options.all_versions)
+    if release:
+        release_dump(snapshots[index])
     return engine.check(part.documents, part.problems, part.errors)
+
+
+# (kind, name, ARN, service-linked) of each user, group and role, in the dump's order.
+_Roster = list[tuple[str, str, str, bool]]
+
+
+def _roster(snap: AccountSnapshot) -> _Roster:
+    out = []
+    for kind, key, name_key in (("user", "UserDetailList", "UserName"), ("group", "GroupDetailList", "GroupName"),
+                                ("role", "RoleDetailList", "RoleName")):
+        for entry in _list(snap.data, key):
+            out.append((kind, str(entry.get(name_key, "")), str(entry.get("Arn", "")),
+                        kind == "role" and str(entry.get("Path", "")).startswith(SERVICE_LINKED_PATH)))
+    return out
 
 
 def analyse(snapshots: Sequence[AccountSnapshot], options: AnalyseOptions,
@@ -244,13 +279,18 @@ def analyse(snapshots: Sequence[AccountSnapshot], options: AnalyseOptions,
     global _SHARED  # noqa: PLW0603 - handed to forked workers, cleared below
     engine = Engine(options.lint)
     findings, count = engine.check((), (), errors)
+    # What the reports need of the dumps, read before they may be dropped.
+    rosters = [(_roster(snap), _workload_labels(snap)) for snap in snapshots]
+    release = options.release_dumps and not options.proposals
     _SHARED = (engine, snapshots, options)
     try:
         if jobs > 1 and len(snapshots) > 1 and not options.lint.strict and "fork" in multiprocessing.get_all_start_methods():
             with multiprocessing.get_context("fork").Pool(min(jobs, len(snapshots))) as pool:
                 parts = pool.map(_check_account, range(len(snapshots)))
+            for snap in snapshots if release else ():
+                release_dump(snap)
         else:
-            parts = [_check_account(i) for i in range(len(snapshots))]
+            parts = [_check_account(i, release) for i in range(len(snapshots))]
     finally:
         _SHARED = None
     for part_findings, part_count in parts:
@@ -263,9 +303,9 @@ def analyse(snapshots: Sequence[AccountSnapshot], options: AnalyseOptions,
     gaps = [*extra_gaps]
     accounts = []
     proposals: list[tuple[str, str, Any]] = []
-    for snap in snapshots:
+    for snap, (roster, labels) in zip(snapshots, rosters, strict=True):
         gaps.extend(Gap.from_dict(g, snap.account) for g in _list(snap.extras, "coverage"))
-        report = _account(snap, by_file.get(snap.file, []))
+        report = _account(snap, by_file.get(snap.file, []), roster, labels)
         accounts.append(report)
         if options.proposals:
             documents = _documents(snap, options.all_versions).documents
@@ -273,33 +313,29 @@ def analyse(snapshots: Sequence[AccountSnapshot], options: AnalyseOptions,
     return AuditResult(lint, tuple(accounts), tuple(gaps), engine.rules, tuple(proposals))
 
 
-def _account(snap: AccountSnapshot, findings: list[Finding]) -> AccountReport:
+def _account(snap: AccountSnapshot, findings: list[Finding], roster: _Roster,
+             labels: Mapping[str, list[str]]) -> AccountReport:
     extras = snap.extras
     advisor, trail = _mapping(extras, "access_advisor"), _mapping(extras, "cloudtrail")
     observed = _mapping(trail, "principals")
-    labels = _workload_labels(snap)
     hits: dict[str, list[Finding]] = {}
     for f in findings:
         for label in _targets(f):
             hits.setdefault(label, []).append(f)
     rows = []
-    for kind, key, name_key in (("user", "UserDetailList", "UserName"), ("group", "GroupDetailList", "GroupName"),
-                                ("role", "RoleDetailList", "RoleName")):
-        for entry in _list(snap.data, key):
-            name, arn = str(entry.get(name_key, "")), str(entry.get("Arn", ""))
-            mine = hits.get(f"{kind} {name}", [])
-            counts = {s.label: 0 for s in sorted(Severity, reverse=True)}
-            for f in mine:
-                counts[f.severity.label] += 1
-            report = advisor.get(arn)
-            rows.append(PrincipalRow(
-                account=snap.account, kind=kind, name=name, arn=arn,
-                service_linked=kind == "role" and str(entry.get("Path", "")).startswith(SERVICE_LINKED_PATH),
-                counts=counts, worst=max((f.severity for f in mine), default=None),
-                score=sum(WEIGHTS[f.severity] for f in mine), workloads=tuple(labels.get(arn, ())),
-                unused=from_advisor(arn, report) if isinstance(report, Mapping) else None,
-                observed_calls=sum(int(c.get("count", 0)) for c in observed.get(arn, ()) if isinstance(c, Mapping)),
-            ))
+    for kind, name, arn, service_linked in roster:
+        mine = hits.get(f"{kind} {name}", [])
+        counts = {s.label: 0 for s in sorted(Severity, reverse=True)}
+        for f in mine:
+            counts[f.severity.label] += 1
+        report = advisor.get(arn)
+        rows.append(PrincipalRow(
+            account=snap.account, kind=kind, name=name, arn=arn, service_linked=service_linked,
+            counts=counts, worst=max((f.severity for f in mine), default=None),
+            score=sum(WEIGHTS[f.severity] for f in mine), workloads=tuple(labels.get(arn, ())),
+            unused=from_advisor(arn, report) if isinstance(report, Mapping) else None,
+            observed_calls=sum(int(c.get("count", 0)) for c in observed.get(arn, ()) if isinstance(c, Mapping)),
+        ))
     ordered = sorted(findings, key=lambda f: (-f.severity, f.rule, f.message))
     return AccountReport(
         account=snap.account, name=snap.name, file=snap.file,

@@ -8,7 +8,11 @@ call that is not on the list never leaves the machine. The list holds the operat
 needs and nothing more; `tests/test_audit_safety.py` proves each one reads.
 
 Retries use botocore's adaptive mode (client-side rate limiting on top of exponential backoff
-with jitter), which slows a client down when AWS answers with throttling errors.
+with jitter), which slows a client down when AWS answers with throttling errors. Every client is
+also bounded by `iamlint.aws_limits`: timeouts and attempts per request, and a `CallBudget` that
+refuses a call past the calls allowed per operation (a pagination that never ends) or past the
+run's deadline. Each account has its own call counts (an organisation's accounts together make
+more calls than one account's bound), and every account shares the deadline of the run.
 """
 
 from __future__ import annotations
@@ -17,9 +21,12 @@ import datetime
 import threading
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from iamlint import __version__
+
+if TYPE_CHECKING:  # aws_limits imports botocore: only live audits may import it
+    from iamlint.aws_limits import AwsLimits, CallBudget
 
 # botocore service name -> operations the audit may call.
 ALLOWED: Mapping[str, frozenset[str]] = {
@@ -111,7 +118,12 @@ class ClientFactory:
     """Read-only clients for one account, one per (service, region), created on first use."""
 
     def __init__(self, session: Any, *, account: str, region: str, endpoint_url: str | None = None,
-                 max_attempts: int = 10, hooks: Sequence[ClientHook] = (), log: CallLog | None = None) -> None:
+                 max_attempts: int = 10, hooks: Sequence[ClientHook] = (), log: CallLog | None = None,
+                 limits: AwsLimits | None = None, budget: CallBudget | None = None) -> None:
+        """`limits` default to `AwsLimits` with `max_attempts`, `budget` to a new one for them; a
+        budget given brings its own limits (its `max_attempts` included)."""
+        from iamlint.aws_limits import AwsLimits, CallBudget  # noqa: PLC0415 - imports botocore
+
         self.session = session
         self.account = account
         self.region = region
@@ -119,6 +131,10 @@ class ClientFactory:
         self.max_attempts = max_attempts
         self.hooks = tuple(hooks)
         self.log = log if log is not None else CallLog()
+        if budget is None:
+            budget = CallBudget(limits if limits is not None else AwsLimits(max_attempts=max_attempts))
+        self.budget = budget
+        self.max_attempts = budget.limits.max_attempts
         self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
 
@@ -134,11 +150,12 @@ class ClientFactory:
     def _create(self, service: str, region: str) -> Any:
         from botocore.config import Config  # type: ignore[import-untyped,unused-ignore]  # noqa: PLC0415 - boto3 only for live audits
 
+        from iamlint.aws_limits import botocore_options  # noqa: PLC0415
+
         config = Config(
-            retries={"mode": "adaptive", "total_max_attempts": self.max_attempts},  # initial call included
+            # Timeouts, and adaptive retries with total_max_attempts (the initial call included).
+            **botocore_options(self.budget.limits),
             user_agent_extra=f"iamlint/{__version__} audit",
-            connect_timeout=10,
-            read_timeout=60,
             # Emulators listen on one host: bucket names cannot be host names there.
             s3={"addressing_style": "path"} if self.endpoint_url else None,
         )
@@ -146,6 +163,10 @@ class ClientFactory:
         client.meta.events.register("before-call", _guard(self.log), unique_id="iamlint-read-only")
         for hook in self.hooks:
             hook(self.account, service, region, client)
+        # After the guard, so that a refused operation is never counted; after the hooks, so that
+        # a budget a hook installs (`CallBudget.hook`) replaces this one: botocore keeps the first
+        # handler registered under one unique_id.
+        self.budget.install(client)
         return client
 
     def assume(self, account: str, role_name: str, partition: str = "aws") -> ClientFactory:
@@ -173,7 +194,8 @@ class ClientFactory:
         core._credentials = credentials  # noqa: SLF001 - botocore's documented way to inject refreshable credentials
         session = Session(botocore_session=core, region_name=self.region)
         return ClientFactory(session, account=account, region=self.region, endpoint_url=self.endpoint_url,
-                             max_attempts=self.max_attempts, hooks=self.hooks, log=self.log)
+                             max_attempts=self.max_attempts, hooks=self.hooks, log=self.log,
+                             budget=self.budget.for_another_account())
 
 
 def open_session(profile: str | None, region: str | None) -> Any:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import click
@@ -214,27 +214,28 @@ def _run(from_paths: tuple[str, ...], profile: str | None, regions: tuple[str, .
     lint = LintConfig(select=_split(select), ignore=_split(ignore), fail_on=Severity.parse(fail_on))
     from iamlint.runner import default_jobs  # noqa: PLC0415
 
-    result = analyse(snapshots, AnalyseOptions(lint=lint, all_versions=all_versions,
-                                               proposals=proposals_dir is not None), errors, jobs=jobs or default_jobs())
+    result = analyse(snapshots, AnalyseOptions(lint=lint, all_versions=all_versions, proposals=proposals_dir is not None,
+                                               release_dumps=True), errors, jobs=jobs or default_jobs())
     _write_reports(result, fmt, extra, html_path, proposals_dir, top, api_calls)
     return result.exit_code(Severity.parse(fail_on), allow_partial)
 
 
 def _write_reports(result: Any, fmt: str, extra: list[tuple[str, str]], html_path: str | None,
                    proposals_dir: str | None, top: int, api_calls: int | None) -> None:
-    from iamlint.audit.render import audit_json, proposal_files  # noqa: PLC0415
+    from iamlint.audit.render import audit_json_parts, proposal_files  # noqa: PLC0415
     from iamlint.audit.text import render as render_text  # noqa: PLC0415
     from iamlint.files import write_atomic  # noqa: PLC0415
 
-    def text_of(kind: str) -> str:
-        return render_text(result, top=top, api_calls=api_calls) if kind == "text" else audit_json(result)
+    # JSON and HTML are written in pieces: the whole text of a large account is tens of megabytes.
+    def text_of(kind: str) -> Iterable[str]:
+        return [render_text(result, top=top, api_calls=api_calls)] if kind == "text" else audit_json_parts(result)
 
     for kind, path in extra:
         write_atomic(path, text_of(kind))
     if html_path:
-        from iamlint.audit.html import render_html  # noqa: PLC0415
+        from iamlint.audit.html import render_html_parts  # noqa: PLC0415
 
-        write_atomic(html_path, render_html(result, api_calls=api_calls))
+        write_atomic(html_path, render_html_parts(result, api_calls=api_calls))
         click.echo(f"HTML report: {html_path}", err=True)
     if proposals_dir:
         import os  # noqa: PLC0415
@@ -244,4 +245,5 @@ def _write_reports(result: Any, fmt: str, extra: list[tuple[str, str]], html_pat
         for name, text in files:
             write_atomic(os.path.join(proposals_dir, name), text)
         click.echo(f"{len(files) // 2} proposals in {proposals_dir}", err=True)
-    click.echo(text_of(fmt), nl=False)
+    for part in text_of(fmt):
+        click.echo(part, nl=False)

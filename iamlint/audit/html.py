@@ -16,6 +16,7 @@ import datetime
 import json
 import re
 from collections import Counter
+from collections.abc import Iterator, Sequence
 from html import escape
 from importlib import resources
 from typing import Any
@@ -37,9 +38,10 @@ def _who(f: Finding) -> str:
     return f"{src.kind} {src.name}" if src is not None else ""
 
 
-def _finding_rows(result: AuditResult, accounts: dict[str, str]) -> list[dict[str, Any]]:
+def _finding_rows(result: AuditResult, accounts: dict[str, str],
+                  findings: Sequence[Finding] | None = None) -> list[dict[str, Any]]:
     rows = []
-    for f in result.lint.findings:
+    for f in result.lint.findings if findings is None else findings:
         rule = result.rules.get(f.rule)
         src = f.source
         rows.append({
@@ -75,10 +77,26 @@ def _principal_rows(result: AuditResult) -> list[dict[str, Any]]:
     return rows
 
 
-def _json_script(data: Any) -> str:
+def _script_safe(text: str) -> str:
     # "</" cannot end the script element early once "<" is escaped; U+2028/9 are legal in JSON.
-    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    # Each replaced character stands alone, so pieces of a text can be made safe one by one.
     return text.replace("<", "\\u003c").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+_ROWS_PER_PIECE = 256
+
+
+def _data_parts(result: AuditResult, accounts: dict[str, str]) -> Iterator[str]:
+    """The page's data, `{"findings": [...], "principals": [...]}` as JSON made safe inside a
+    script element, in pieces: tens of thousands of finding rows are never all in memory at
+    once, as dicts or as text."""
+    dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+    yield '{"findings":['
+    findings = result.lint.findings
+    for start in range(0, len(findings), _ROWS_PER_PIECE):
+        rows = _finding_rows(result, accounts, findings[start:start + _ROWS_PER_PIECE])
+        yield ("," if start else "") + _script_safe(",".join(dumps(row) for row in rows))
+    yield '],"principals":' + _script_safe(dumps(_principal_rows(result))) + "}"
 
 
 def _cards(result: AuditResult, principals: list[PrincipalRow]) -> str:
@@ -176,11 +194,16 @@ def _proposals(result: AuditResult) -> str:
 
 
 def render_html(result: AuditResult, *, api_calls: int | None = None) -> str:
+    return "".join(render_html_parts(result, api_calls=api_calls))
+
+
+def render_html_parts(result: AuditResult, *, api_calls: int | None = None) -> Iterator[str]:
+    """The page in pieces, in order (`render_html` joins them); the embedded data is made as
+    it is written."""
     from iamlint.catalog import get_catalog  # noqa: PLC0415
 
     accounts = {a.file: a.account for a in result.accounts}
     principals = [p for a in result.accounts for p in a.principals]
-    data = {"findings": _finding_rows(result, accounts), "principals": _principal_rows(result)}
     trail = [a for a in result.accounts if a.cloudtrail.get("days")]
     trail_note = ""
     if trail:
@@ -191,10 +214,10 @@ def render_html(result: AuditResult, *, api_calls: int | None = None) -> str:
                       "principal's calls column undercounts what it does.</li>")
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     calls = f", {api_calls:,} read-only API calls" if api_calls is not None else ""
-    replacements = {
+    replacements: dict[str, str | Iterator[str]] = {
         "@CSS@": _template("report.css"),
         "@JS@": _template("report.js"),
-        "@DATA@": _json_script(data),
+        "@DATA@": _data_parts(result, accounts),
         "@SUBTITLE@": escape(f"{len(result.accounts)} account{'s' if len(result.accounts) != 1 else ''}{calls}; "
                              f"generated {now} by iamlint {__version__}, IAM catalogue {get_catalog().data_version()}"),
         "@CARDS@": _cards(result, principals),
@@ -205,4 +228,14 @@ def render_html(result: AuditResult, *, api_calls: int | None = None) -> str:
         "@TRAIL@": trail_note,
     }
     # One pass over the template: text inserted for one marker is never searched for another.
-    return re.sub(r"@[A-Z]+@", lambda m: replacements[m.group()], _template("report.html"))
+    template = _template("report.html")
+    at = 0
+    for marker in re.finditer(r"@[A-Z]+@", template):
+        yield template[at:marker.start()]
+        inserted = replacements[marker.group()]
+        if isinstance(inserted, str):
+            yield inserted
+        else:
+            yield from inserted
+        at = marker.end()
+    yield template[at:]

@@ -17,12 +17,15 @@ import traceback
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from iamlint.audit import snapshot as snap
 from iamlint.audit.clients import ClientFactory, ReadOnlyViolation, SetupError
 from iamlint.audit.collect import CollectOptions, Progress, collect_account
 from iamlint.audit.coverage import INACTIVE, INTERNAL, Recorder
+
+if TYPE_CHECKING:
+    from iamlint.aws_limits import AwsLimits
 
 _ACCOUNT = re.compile(r"^\d{12}$")
 
@@ -138,6 +141,7 @@ class LiveSettings:
     workers: int = 8
     max_attempts: int = 10
     options: CollectOptions = field(default_factory=CollectOptions)
+    limits: AwsLimits | None = None  # default: iamlint.aws_limits.AwsLimits with max_attempts
 
 
 def run_live(settings: LiveSettings, start: Callable[[int], None], progress: Progress,
@@ -150,7 +154,7 @@ def run_live(settings: LiveSettings, start: Callable[[int], None], progress: Pro
     session = open_session(settings.profile, settings.region)
     region = settings.region or session.region_name or "us-east-1"
     base = ClientFactory(session, account="caller", region=region, endpoint_url=settings.endpoint_url,
-                         max_attempts=settings.max_attempts, hooks=hooks)
+                         max_attempts=settings.max_attempts, hooks=hooks, limits=settings.limits)
     account, partition, _arn = caller_identity(base)
     base.account = account
     if settings.org_role is None:

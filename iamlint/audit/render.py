@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from iamlint import __version__
@@ -25,10 +26,10 @@ def report_options() -> Any:
     return ReportOptions(tool_version=__version__, catalog_version=get_catalog().data_version())
 
 
-def audit_dict(result: AuditResult) -> dict[str, Any]:
+def audit_dict(result: AuditResult, *, findings: bool = True) -> dict[str, Any]:
     from iamlint.reporters.json_report import report_dict  # noqa: PLC0415
 
-    out = report_dict(result.lint, report_options())
+    out = report_dict(result.lint, report_options(), findings=findings)
     files = {a.account: a.file for a in result.accounts}
     for gap in result.gaps:
         if gap.incomplete:
@@ -38,7 +39,31 @@ def audit_dict(result: AuditResult) -> dict[str, Any]:
 
 
 def audit_json(result: AuditResult) -> str:
-    return json.dumps(audit_dict(result), separators=(",", ":")) + "\n"
+    return "".join(audit_json_parts(result))
+
+
+_BATCH = 256  # findings per piece: few writes, and only a few hundred findings as text at a time
+
+
+def audit_json_parts(result: AuditResult) -> Iterator[str]:
+    """`audit_json`'s text in pieces, each finding turned into text only when its piece is due.
+
+    A large account has tens of thousands of findings: as one dict tree and one string they took
+    more memory than the whole analysis (the text alone is tens of megabytes). The pieces join
+    to exactly what `json.dumps(audit_dict(result))` gives.
+    """
+    from iamlint.reporters.json_report import finding_dict  # noqa: PLC0415
+
+    shell = json.dumps(audit_dict(result, findings=False), separators=(",", ":"))
+    marker = '"findings":[]'
+    at = shell.index(marker) + len(marker) - 1  # the list's closing bracket
+    yield shell[:at]
+    dumps: Callable[[Any], str] = json.JSONEncoder(separators=(",", ":")).encode
+    findings = result.lint.findings
+    for start in range(0, len(findings), _BATCH):
+        piece = ",".join(dumps(finding_dict(f)) for f in findings[start:start + _BATCH])
+        yield piece if start == 0 else "," + piece
+    yield shell[at:] + "\n"
 
 
 def proposal_files(result: AuditResult) -> list[tuple[str, str]]:

@@ -44,8 +44,8 @@ def _entry(service: str, kind: str, name: str, arn: str, region: str, policy: An
     if isinstance(policy, str):
         try:
             policy = json.loads(policy)
-        except ValueError:
-            pass  # kept as text: the analysis reports it as a malformed policy
+        except (ValueError, RecursionError):  # RecursionError: nested too deep
+            pass  # kept as text: the analysis reports it, with why, as a malformed policy (IAM002)
     return {"service": service, "kind": kind, "name": name, "arn": arn, "region": region, "policy": policy}
 
 

@@ -60,6 +60,15 @@ class AccountSnapshot:
         return found if isinstance(found, Mapping) else {}
 
 
+def release_dump(snap: AccountSnapshot) -> None:
+    """Drop the dump part of `snap` (principals and policies), keeping the extras and the file's
+    marks, for a caller that has built what it needs from it: a large account's parsed dump is
+    tens of megabytes. `snap.data` then holds only the `iamlint` key."""
+    data = snap.located.data
+    if isinstance(data, Mapping):
+        snap.located.data = {KEY: data[KEY]} if KEY in data else {}
+
+
 def new(account: str, name: str, partition: str, regions: Sequence[str], options: Mapping[str, Any]) -> dict[str, Any]:
     """An empty snapshot for one account, filled in by the collectors."""
     now = datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat()

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from iamlint.audit.clients import ClientFactory
-from iamlint.audit.coverage import TRUNCATED, Recorder
+from iamlint.audit.coverage import ERROR, TRUNCATED, Recorder
 
 GLOBAL = "global"
 SERVICE_LINKED_PATH = "/aws-service-role/"
@@ -99,16 +99,26 @@ def read_cloudtrail(factory: ClientFactory, rec: Recorder, region: str, days: in
     start = end - datetime.timedelta(days=days)
     principals: dict[str, dict[tuple[str, str, str], dict[str, Any]]] = {}
     seen = 0
+    unreadable = 0
+    first_why = ""
     with rec.attempt(region, "cloudtrail:LookupEvents") as attempt:
         pages = factory.client("cloudtrail", region).get_paginator("lookup_events")
         for page in pages.paginate(StartTime=start, EndTime=end):
             for event in page.get("Events", ()):
                 seen += 1
-                _count(event, principals)
+                why = _count(event, principals)
+                if why is not None:
+                    unreadable += 1
+                    first_why = first_why or why
             if seen >= max_events:
                 rec.add(region, "cloudtrail:LookupEvents", TRUNCATED,
                         f"stopped after {seen} events (--cloudtrail-max-events); older events were not read")
                 break
+    if unreadable:
+        rec.add(region, "cloudtrail:LookupEvents", ERROR,
+                f"{unreadable} of {seen} events had an unreadable CloudTrailEvent record, the first {first_why}; "
+                "they were counted from the event's own EventName, EventSource and Username, so calls made "
+                "through an assumed role may be counted under the session's name instead of the role")
     if attempt.failed and not seen:
         return
     trail = out.setdefault("principals", {})
@@ -118,13 +128,37 @@ def read_cloudtrail(factory: ClientFactory, rec: Recorder, region: str, days: in
     out.setdefault("regions", []).append(region)
 
 
-def _count(event: Mapping[str, Any], principals: dict[str, dict[tuple[str, str, str], dict[str, Any]]]) -> None:
+def _record(event: Mapping[str, Any]) -> tuple[Mapping[str, Any], str | None]:
+    """The event's CloudTrailEvent record, and why it could not be read (None when it could).
+
+    The endpoint is not trusted to send what AWS documents: the record may be missing, not text,
+    not JSON, nested past what the parser allows, or JSON that is not an object."""
+    raw = event.get("CloudTrailEvent")
+    where = f"(event {event.get('EventId', '?')})"
+    if raw is None or raw == "":
+        return {}, None  # not sent: the event's own fields are all there is, as before
+    if not isinstance(raw, (str, bytes, bytearray)):
+        return {}, f"{where} is {type(raw).__name__}, not JSON text"
     try:
-        record = json.loads(event.get("CloudTrailEvent") or "{}")
-    except ValueError:
-        record = {}
-    identity = record.get("userIdentity") if isinstance(record.get("userIdentity"), dict) else {}
-    issuer = (identity.get("sessionContext") or {}).get("sessionIssuer") or {}
+        record = json.loads(raw)
+    except RecursionError:  # nested too deep
+        return {}, f"{where} is JSON nested too deep"
+    except ValueError as exc:  # includes UnicodeDecodeError of bytes
+        return {}, f"{where} is not JSON ({exc})"
+    if not isinstance(record, dict):
+        return {}, f"{where} is JSON but not an object"
+    return record, None
+
+
+def _object(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _count(event: Mapping[str, Any], principals: dict[str, dict[tuple[str, str, str], dict[str, Any]]]) -> str | None:
+    """Counts one event; returns why its record could not be read, when it could not."""
+    record, why = _record(event)
+    identity = _object(record.get("userIdentity"))
+    issuer = _object(_object(identity.get("sessionContext")).get("sessionIssuer"))
     who = issuer.get("arn") or identity.get("arn") or event.get("Username") or "unknown"
     source = str(record.get("eventSource") or event.get("EventSource") or "")
     name = str(record.get("eventName") or event.get("EventName") or "")
@@ -138,3 +172,4 @@ def _count(event: Mapping[str, Any], principals: dict[str, dict[tuple[str, str, 
     entry["errors"] += bool(record.get("errorCode"))
     entry["first"] = min(entry["first"], when) if when else entry["first"]
     entry["last"] = max(entry["last"], when) if when else entry["last"]
+    return why

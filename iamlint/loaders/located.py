@@ -18,6 +18,7 @@ import codecs
 import gc
 import json
 import re
+from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -61,18 +62,23 @@ class ParseError(Exception):
 _Index: TypeAlias = tuple[Any, Shadow | None, Callable[[Any], Mark]]
 
 
+_UNKNOWN = object()
+
+
 class Located:
     """Parsed data plus the way back from a path in it to a line and column in the file."""
 
-    __slots__ = ("_index", "_load_index", "data", "file")
+    __slots__ = ("_index", "_load_index", "_recent", "data", "file")
     data: object  # dict (insertion-ordered), list, str, int, float, bool or None
     file: str
+    RECENT = 4096  # marks remembered: rules ask for the same few statements' places again and again
 
     def __init__(self, data: object, file: str, load_index: Callable[[], _Index]) -> None:
         self.data = data
         self.file = file
         self._load_index = load_index
         self._index: _Index | None = None
+        self._recent: dict[Path, Mark | None] = {}  # oldest first
 
     def mark(self, path: Path) -> Mark | None:
         """Where the node at `path` is: the key for a mapping entry, the start for a list item.
@@ -80,6 +86,19 @@ class Located:
         When the path leaves the document, the deepest node it reaches stands in. A short-form
         tag stands for the whole function (`!GetAtt A.B` for `("Fn::GetAtt", 1)` as well).
         """
+        # Only paths of exact str and int steps are remembered or looked up: True == 1 and
+        # 1.0 == 1 as dict keys, but `_mark` reads neither as a list index.
+        if not all(type(step) is str or type(step) is int for step in path):
+            return self._mark(path)
+        recent = self._recent
+        found = recent.get(path, _UNKNOWN)
+        if found is _UNKNOWN:
+            found = recent[path] = self._mark(path)
+            if len(recent) > self.RECENT:
+                del recent[next(iter(recent))]
+        return found  # type: ignore[return-value]
+
+    def _mark(self, path: Path) -> Mark | None:
         if self._index is None:
             self._index = self._load_index()
         best, shadow, to_mark = self._index
@@ -193,7 +212,14 @@ def parse_json(text: str | bytes, file: str) -> Located:
         raise ParseError(file, None, None, "nesting too deep for a policy or template") from None
     except ValueError as err:  # integers past Python's digit limit
         raise ParseError(file, None, None, f"unreadable value: {err}") from None
-    return Located(data, file, lambda: _scan_json(source)[0])
+    return Located(data, file, lambda: _lazy_json_index(source))
+
+
+def _lazy_json_index(source: str) -> _Index:
+    # The index a path at a time (`located_json`): a large dump's full index is tens of megabytes.
+    from iamlint.loaders import located_json  # noqa: PLC0415 - it imports this module
+
+    return located_json.lazy_index(source)
 
 
 # After json.loads accepted the text, each match is a string, a bracket or a bare literal;
@@ -250,8 +276,15 @@ def _scan_tokens(source: str, until_duplicate: bool = False) -> tuple[_Index, tu
     return (root[0] if root else None, root_kids.get(0), _offset_converter(source)), duplicate
 
 
+def _offsets(source: str) -> str:
+    """The array type code for offsets into `source`: 4 bytes each while they fit."""
+    return "i" if len(source) < 2**31 else "q"
+
+
 def _offset_converter(source: str) -> Callable[[Any], Mark]:
-    starts = [0] + [found.end() for found in re.finditer("\n", source)]
+    # An array of offsets: a Python list of ints takes up to ten times the memory on a large file.
+    starts = array(_offsets(source), [0])
+    starts.extend(found.end() for found in re.finditer("\n", source))
 
     def to_mark(offset: Any) -> Mark:
         line = bisect_right(starts, offset)

@@ -63,7 +63,9 @@ def finding_dict(f: Finding) -> dict[str, Any]:
     }
 
 
-def report_dict(result: LintResult, options: ReportOptions) -> dict[str, Any]:
+def report_dict(result: LintResult, options: ReportOptions, *, findings: bool = True) -> dict[str, Any]:
+    """The report; without `findings`, its "findings" list is left empty (the summary still counts
+    them) for a caller that writes the findings one by one (iamlint.audit.render)."""
     errors = [
         {"file": f.location.file, "line": f.location.line, "column": f.location.column, "message": f.message}
         for f in result.findings
@@ -72,7 +74,7 @@ def report_dict(result: LintResult, options: ReportOptions) -> dict[str, Any]:
     return {
         "version": OUTPUT_VERSION,
         "tool": {"name": "iamlint", "version": options.tool_version, "catalog": options.catalog_version},
-        "findings": [finding_dict(f) for f in result.findings],
+        "findings": [finding_dict(f) for f in result.findings] if findings else [],
         "errors": errors,
         "summary": {
             "files": result.files,

@@ -1,0 +1,143 @@
+"""Marks of JSON text read one container at a time, as paths reach them (`located.parse_json`).
+
+A large file (an account dump of tens of megabytes) has hundreds of thousands of keys, and
+findings point into a small share of them. `located._scan_json` indexes every key and item of a
+file at once (42 MB on the bench's 3,000-role dump); here one pass pairs the brackets (two
+arrays of offsets), a container's keys and items are read when a path enters it, and only large
+containers and the last few thousand small ones read are kept (5 MB for the same findings).
+The marks are the same as the full scan's.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from array import array
+from bisect import bisect_left
+from typing import Any
+
+from iamlint.loaders.located import _JSON_TOKEN, Shadow, _Index, _offset_converter, _offsets, collector_paused
+
+# Strings and brackets only: enough to pair the brackets of text json.loads accepted.
+_JSON_BRACKET = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[{}\[\]]')
+
+
+def lazy_index(source: str) -> _Index:
+    """The index `located._scan_json` gives, built one container at a time as paths reach it."""
+    with collector_paused():
+        opens, closes = array(_offsets(source)), array(_offsets(source))
+        stack: list[int] = []
+        for match in _JSON_BRACKET.finditer(source):
+            first = source[match.start()]
+            if first == "{" or first == "[":
+                stack.append(len(opens))
+                opens.append(match.start())
+                closes.append(0)
+            elif first == "}" or first == "]":
+                closes[stack.pop()] = match.start()
+    found = _JSON_TOKEN.search(source)
+    if found is None:
+        return None, None, _offset_converter(source)
+    start = found.start()
+    shadow = _JsonShadows(source, opens, closes).of(start) if source[start] in "{[" else None
+    return start, shadow, _offset_converter(source)
+
+
+class _JsonShadows:
+    """Reads the shadow (marks of the entries, and the same for nested containers) of one
+    container of JSON text on demand; `_LazyKids` calls back here when a path goes deeper.
+
+    Shadows of large containers (the lists of roles and policies of a dump) are kept; small
+    ones (a role, a statement), cheap to read again, only the `RECENT` last read: marks are
+    asked for in bursts, a document's findings together. On the bench's 3,000-role dump this
+    holds 5 MB instead of 16 MB (42 MB for the whole index at once) for 100,000 marks.
+    """
+
+    __slots__ = ("closes", "opens", "recent", "source")
+    KEEP = 64  # entries from which a container's shadow is kept for good
+    RECENT = 2048
+
+    def __init__(self, source: str, opens: array[int], closes: array[int]) -> None:
+        self.source, self.opens, self.closes = source, opens, closes
+        self.recent: dict[int, Shadow] = {}  # by offset, oldest first
+
+    def cached(self, start: int) -> tuple[Shadow, bool]:
+        """The shadow of the container at `start`, and whether to keep it for good."""
+        recent = self.recent
+        found = recent.get(start)
+        if found is not None:
+            return found, False
+        found = self.of(start)
+        if len(found[0]) >= self.KEEP:
+            return found, True
+        recent[start] = found
+        if len(recent) > self.RECENT:
+            del recent[next(iter(recent))]
+        return found, False
+
+    def _end(self, start: int) -> int:
+        """The offset just past the container opening at `start`."""
+        i = bisect_left(self.opens, start)
+        return self.closes[i] + 1
+
+    def of(self, start: int) -> Shadow:
+        """Offsets of the container's keys (interned: the same few keys recur in every
+        statement) or items (an array), and its nested containers, read when reached."""
+        source, token = self.source, _JSON_TOKEN
+        is_map = source[start] == "{"
+        keys: dict[str, int] = {}
+        items: array[int] = array(_offsets(source))
+        kids: dict[str | int, Any] = _NO_KIDS
+        pos = start + 1
+        key: str | None = None
+        while True:
+            match = token.search(source, pos)
+            if match is None:  # cannot happen after json.loads accepted the text
+                break
+            at, text = match.start(), match.group()
+            first = text[0]
+            if first == "}" or first == "]":
+                break
+            pos = match.end()
+            step: str | int
+            if is_map:
+                if key is None:
+                    key = sys.intern(json.loads(text) if "\\" in text else text[1:-1])
+                    keys[key] = at
+                    continue
+                step, key = key, None
+            else:
+                step = len(items)
+                items.append(at)
+            if first == "{" or first == "[":
+                if kids is _NO_KIDS:
+                    kids = _LazyKids(self)
+                kids.starts[step] = at  # type: ignore[attr-defined]
+                pos = self._end(at)
+        return (keys if is_map else items), kids  # type: ignore[return-value]  # an array of offsets is a list to `mark`
+
+
+_NO_KIDS: dict[str | int, Any] = {}  # shared by every container without nested ones: never written
+
+
+class _LazyKids(dict):  # type: ignore[type-arg]
+    """The shadows of a container's nested containers, each read when `get` reaches it."""
+
+    __slots__ = ("shadows", "starts")
+
+    def __init__(self, shadows: _JsonShadows) -> None:
+        super().__init__()
+        self.shadows = shadows
+        self.starts: dict[str | int, int] = {}
+
+    def get(self, step: Any, default: Any = None) -> Any:
+        found = dict.get(self, step)
+        if found is None:
+            start = self.starts.get(step)
+            if start is None:
+                return default
+            found, keep = self.shadows.cached(start)
+            if keep:
+                self[step] = found
+        return found
