@@ -37,6 +37,11 @@ def _snapshot() -> dict[str, Any]:
     return data
 
 
+def preload() -> None:
+    """Read the snapshot now: a parent about to fork workers shares it with them (iamlint.runner)."""
+    _snapshot()
+
+
 def snapshot_info() -> str:
     meta = _snapshot()["meta"]
     return f"{meta['count']} AWS managed policies from moto {meta['moto']}, newest update {meta['newest']}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -398,6 +399,100 @@ def test_importing_iamlint_does_not_import_the_translator() -> None:
             "assert not bad, bad\n")
     proc = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, cwd=ROOT,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr
+
+
+def _fresh_python(code: str) -> subprocess.CompletedProcess[str]:
+    """Run `code` in a new interpreter, where nothing has imported boto3 or jsonschema yet."""
+    return subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def test_translating_imports_neither_boto3_nor_jsonschema() -> None:
+    code = ("import sys\nfrom iamlint.loaders.inputs import load_paths\n"
+            f"result = load_paths([{str(ORDERS)!r}])\n"
+            "assert len(result.documents) > 5 and not result.errors, result.errors\n"
+            "assert 'samtranslator.translator.translator' in sys.modules\n"
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore', 'jsonschema')]\n"
+            "assert not bad, bad\n"
+            "import jsonschema  # imported later, it is the real package\n"
+            "assert jsonschema.validate.__module__ == 'jsonschema.validators'\n")
+    proc = _fresh_python(code)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_a_translator_call_to_aws_is_an_input_error_not_a_request() -> None:
+    # Bypassing the loader's placeholders, a serverless-repository application makes the
+    # translator ask boto3 for the region's services; through the stand-ins, that is an error.
+    code = ("from iamlint.loaders import sam\n"
+            "app = {'Transform': 'AWS::Serverless-2016-10-31', 'Resources': {'App': {\n"
+            "    'Type': 'AWS::Serverless::Application', 'Properties': {'Location': {\n"
+            "        'ApplicationId': 'arn:aws:serverlessrepo:us-east-1:1:applications/x', 'SemanticVersion': '1.0.0'}}}}}\n"
+            "print(sam._translate(app, {}, 'us-east-1'))\n")
+    proc = _fresh_python(code)
+    assert proc.returncode == 0, proc.stderr
+    assert "OfflineError" in proc.stdout and "boto3." in proc.stdout
+
+
+_CAPACITY_PROVIDER = """\
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Provider:
+    Type: AWS::Serverless::CapacityProvider
+    Properties:
+      VpcConfig:
+        SubnetIds: [subnet-1]
+  Handler:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.12
+      Handler: app.handler
+      CodeUri: src/
+      CapacityProviderConfig:
+        Arn: !GetAtt Provider.Arn
+        PerExecutionEnvironmentMaxConcurrency: 10
+      Policies:
+        - SQSPollerPolicy:
+            QueueName: orders
+"""
+
+
+def test_the_import_shortcuts_change_nothing_in_the_translation(tmp_path: Path) -> None:
+    """Every SAM fixture, and a capacity provider (which runs a deferred module), gives the same
+    output through iamlint.loaders.sam_offline as with the translator imported as is (first,
+    with the real packages, so that the loader finds it imported)."""
+    pytest.importorskip("boto3")  # a test extra
+    folder = tmp_path / "sam"
+    shutil.copytree(SAM, folder, ignore=shutil.ignore_patterns("*.golden.json"))
+    (folder / "capacity_provider.yaml").write_text(_CAPACITY_PROVIDER)
+    plain = "import samtranslator.translator.translator, samtranslator.parser.parser\n"
+    outputs = []
+    for preload in ("", plain):
+        code = (f"{preload}import sys\nfrom iamlint.cli import main\n"
+                f"main(['check', {str(folder)!r}, '--format', 'json', '--fail-on', 'critical', '-j', '1'])\n")
+        proc = _fresh_python(code)
+        assert proc.returncode in (1, 2), proc.stderr  # the fixtures include invalid templates
+        outputs.append(json.loads(proc.stdout.replace(str(folder), "<folder>")))
+    assert len(outputs[0]["findings"]) > 20
+    translated = {f["rule"] for f in outputs[0]["findings"] if f["location"]["file"].endswith("capacity_provider.yaml")}
+    assert translated and "IAM001" not in translated, translated  # its function's role is checked
+    assert outputs[0] == outputs[1]
+
+
+def test_the_bundled_policy_templates_are_valid() -> None:
+    """The check the SAM loader leaves out (iamlint.loaders.sam._share_policy_templates_once),
+    made with the translator's own constructor, which the loader's processor must equal."""
+    code = ("import jsonschema  # first, so that the translator is imported with it\n"
+            "from samtranslator.policy_template_processor.processor import PolicyTemplatesProcessor as P\n"
+            "from iamlint.loaders import sam\n"
+            "templates = P.get_default_policy_templates_json()\n"
+            "built = P(templates)  # validates against the bundled schema, or raises\n"
+            "sam._share_policy_templates_once()\n"
+            "shared = sam._POLICY_TEMPLATES[0].policy_templates\n"
+            "assert set(shared) == set(built.policy_templates) and len(shared) > 50\n"
+            "for name, template in built.policy_templates.items():\n"
+            "    assert vars(shared[name]) == vars(template), name\n")
+    proc = _fresh_python(code)
     assert proc.returncode == 0, proc.stderr
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import fnmatch
 import os
+import re
 import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -205,6 +206,59 @@ def load_input(path: str, options: InputOptions, *, explicit: bool) -> LoadResul
     if path != "-" and os.path.isdir(path):
         return cdk.load_cdk(path, options)  # walk() yields a folder only for a cloud assembly
     return load_file(path, options, explicit=explicit)
+
+
+# Looked for in the head of each input before workers are forked (see `preload`).
+_SNIFF_BYTES = 65536
+# A Transform key (top-level in YAML, quoted in JSON) whose value or list names AWS::Serverless.
+_SAM_TRANSFORM = re.compile(
+    rb"""(?m)(?:^['"]?Transform['"]?|"Transform")\s*:(?:\s*[\[,-]?\s*["']?AWS::[\w-]+["']?)*?"""
+    rb"""\s*[\[,-]?\s*["']?AWS::Serverless"""
+)
+_MANAGED_MARK = b":iam::aws:policy/"
+
+
+def preload(inputs: Iterable[tuple[str, bool]], options: InputOptions) -> None:
+    """Load now, once, what the loaders of these inputs are going to need.
+
+    The runner calls this before it forks its workers, which then share what was loaded instead
+    of each loading a copy: the SAM translator (0.16 s of CPU a process) when an input has the
+    SAM transform, the AWS managed policies (0.06 s) when one attaches them. A look at the head
+    of each file decides; a wrong guess costs time, never changes a result.
+    """
+    if options.kind not in ("auto", "sam", "cloudformation"):
+        return
+    sam = options.kind == "sam"
+    attaches = False
+    for path, _ in inputs:
+        head = _head(path)
+        sam = sam or (options.kind == "auto" and _SAM_TRANSFORM.search(head) is not None)
+        attaches = attaches or _MANAGED_MARK in head
+        if sam:  # every SAM function's role attaches an AWS managed policy
+            break
+    if sam:
+        from iamlint.loaders.sam import prepare_translator  # noqa: PLC0415
+
+        prepare_translator()
+    if sam or attaches:
+        from iamlint import managed  # noqa: PLC0415
+
+        managed.preload()
+
+
+def _head(path: str) -> bytes:
+    """The first bytes of a regular file, without blocking on a FIFO; empty for anything else."""
+    if path == "-":
+        return b""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return b""
+    with os.fdopen(fd, "rb") as fh:
+        try:
+            return fh.read(_SNIFF_BYTES) if stat.S_ISREG(os.fstat(fd).st_mode) else b""
+        except OSError:
+            return b""
 
 
 def load_paths(paths: Iterable[str], options: InputOptions | None = None) -> LoadResult:

@@ -193,13 +193,16 @@ class _Region:
 _POLICY_TEMPLATES: list[Any] = []
 
 
-def _validate_policy_templates_once() -> None:
+def _share_policy_templates_once() -> None:
     """Build the translator's policy-template processor once per process.
 
     For every template, the translator rebuilds it from its own bundled policy_templates.json
     and validates that file against a JSON Schema: 30 ms a template, 60% of the time of a
     folder of SAM templates. The file is the translator's own and does not change within a
-    run, so the validated processor is built once and shared (it is only read from).
+    run, so the processor is built once and shared (it is only read from). It is built as the
+    translator's constructor builds it, less the schema check: the file and the schema both
+    ship with the pinned translator, the check alone needs jsonschema (60 ms to import, see
+    iamlint.loaders.sam_offline), and a test makes it instead.
     """
     if _POLICY_TEMPLATES:
         return
@@ -209,17 +212,39 @@ def _validate_policy_templates_once() -> None:
     from samtranslator.policy_template_processor.processor import (  # type: ignore[import-untyped]
         PolicyTemplatesProcessor,
     )
+    from samtranslator.policy_template_processor.template import Template  # type: ignore[import-untyped]
     from samtranslator.translator import translator as module  # type: ignore[import-untyped]
 
-    processor = PolicyTemplatesProcessor(PolicyTemplatesProcessor.get_default_policy_templates_json())
+    processor = PolicyTemplatesProcessor.__new__(PolicyTemplatesProcessor)
+    templates = PolicyTemplatesProcessor.get_default_policy_templates_json()["Templates"]
+    processor.policy_templates = {name: Template.from_dict(name, value) for name, value in templates.items()}
     _POLICY_TEMPLATES.append(processor)
     module.make_policy_template_for_function_plugin = lambda: PolicyTemplatesForResourcePlugin(processor)
 
 
+_TRANSLATOR_MODULES = (
+    "samtranslator.translator.translator",
+    "samtranslator.parser.parser",
+    "samtranslator.policy_template_processor.processor",
+    "samtranslator.policy_template_processor.template",
+    "samtranslator.plugins.policies.policy_templates_plugin",
+)
+
+
+def prepare_translator() -> None:
+    """Import the translator and build its shared parts, once per process."""
+    from iamlint.loaders.sam_offline import import_translator  # noqa: PLC0415
+
+    import_translator(*_TRANSLATOR_MODULES)
+    _share_policy_templates_once()
+
+
 def _translate(template: dict[str, Any], parameters: Mapping[str, str], region: str) -> dict[str, Any] | list[str]:
     """The translated template, or the translator's error messages."""
-    # Imported here: the translator takes about 0.6 s to import and only SAM inputs need it.
+    # Imported here: the translator takes about 0.2 s to import (0.5 s with the parts it never
+    # gets to use here, see iamlint.loaders.sam_offline) and only SAM inputs need it.
     # The translator ships no type information (no py.typed): its names are Any here.
+    prepare_translator()
     from samtranslator.model.exceptions import (  # type: ignore[import-untyped]
         ExceptionWithMessage,
         InvalidDocumentException,
@@ -227,7 +252,6 @@ def _translate(template: dict[str, Any], parameters: Mapping[str, str], region: 
     from samtranslator.parser.parser import Parser  # type: ignore[import-untyped]
     from samtranslator.translator.translator import Translator  # type: ignore[import-untyped]
 
-    _validate_policy_templates_once()
     values = {k: v for k, v in parameters.items() if not k.startswith("AWS::")}
     translator = Translator(None, Parser(), boto_session=_Region(region))
     # The translator logs warnings meant for its service operators (feature toggles, metrics
