@@ -5,8 +5,9 @@ Usage: ``python bench/checkov_compare.py [--checkov PATH] [--corpus DIR] [--sing
 checkov pins its own dependencies, so it lives in a separate virtual environment:
 ``python3 -m venv /tmp/checkov-venv && /tmp/checkov-venv/bin/pip install checkov``.
 
-For each template set (corpus/sam, corpus/cfn) both tools run once over the whole folder as
-fresh processes; then both run on N single templates, as a pre-commit hook would. Printed:
+For each template set (corpus/sam, corpus/cfn) both tools run over the whole folder as fresh
+processes, `--repeat` rounds (default 3) with the tools alternated, and each one's median run is
+reported; then both run on N single templates, as a pre-commit hook would. Printed:
 wall time, peak memory, ratios, and which IAM problems each finds: checkov's IAM check ids
 (CKV_AWS_*) on the templates, and iamlint's rules, template by template.
 """
@@ -21,7 +22,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from measure import PY, describe, run  # noqa: E402
+from measure import PY, Run, describe, run  # noqa: E402
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 IAMLINT = os.path.join(os.path.dirname(PY), "iamlint")
@@ -49,14 +50,23 @@ def _iam_checks(failed: list[dict[str, object]]) -> collections.Counter[str]:
     return counts
 
 
-def compare(folder: Path, checkov: str, single: int) -> None:
+def compare(folder: Path, checkov: str, single: int, repeat: int) -> None:
     print(f"\n== {folder.name}: {sum(1 for _ in folder.rglob('*') if _.is_file())} files ==")
-    ours = run([IAMLINT, "check", str(folder), "--format", "json"])
-    one = run([IAMLINT, "check", str(folder), "--format", "json", "-j", "1"])
-    theirs = run([checkov, "-d", str(folder), "--framework", "cloudformation", "--quiet", "--compact", "-o", "json"])
-    print(describe("iamlint", ours))
-    print(describe("iamlint -j1", one))
-    print(describe("checkov", theirs))
+    commands = {
+        "iamlint": [IAMLINT, "check", str(folder), "--format", "json"],
+        "iamlint -j1": [IAMLINT, "check", str(folder), "--format", "json", "-j", "1"],
+        "checkov": [checkov, "-d", str(folder), "--framework", "cloudformation", "--quiet", "--compact", "-o", "json"],
+    }
+    # Rounds alternate the tools, so that a burst of load on the machine hits all of them alike;
+    # each tool's median run is reported.
+    runs: dict[str, list[Run]] = {name: [] for name in commands}
+    for _ in range(repeat):
+        for name, cmd in commands.items():
+            runs[name].append(run(cmd))
+    medians = {name: sorted(rs, key=lambda r: r.wall)[len(rs) // 2] for name, rs in runs.items()}
+    ours, one, theirs = medians["iamlint"], medians["iamlint -j1"], medians["checkov"]
+    for name in commands:
+        print(describe(name, medians[name], [r.wall for r in runs[name]]))
     print(f"speed: iamlint is {theirs.wall / ours.wall:.1f}x faster on the folder "
           f"({theirs.wall / one.wall:.1f}x in one process, as checkov runs)")
     report = json.loads(ours.stdout)
@@ -82,12 +92,13 @@ def main() -> int:
     parser.add_argument("--checkov", default="/tmp/checkov-venv/bin/checkov")
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--single", type=int, default=5, help="single-template runs per set")
+    parser.add_argument("--repeat", type=int, default=3, help="folder runs per tool (the median is reported)")
     args = parser.parse_args()
     if not os.path.exists(args.checkov):
         print(f"checkov not found at {args.checkov}; see this script's docstring", file=sys.stderr)
         return 2
     for name in ("sam", "cfn"):
-        compare(args.corpus / name, args.checkov, args.single)
+        compare(args.corpus / name, args.checkov, args.single, args.repeat)
     return 0
 
 
