@@ -112,21 +112,7 @@ def main() -> int:
     print(f"\niamlint audit: {audit['summary']['documents']} documents, {len(audit['findings'])} findings "
           f"({slr} on service-linked roles' policies); cloudsplaining: {seen} policies reported")
     print("findings per category: cloudsplaining policies flagged / actions flagged; iamlint documents / findings")
-    print(f"  {'cloudsplaining category':<28} {'cloudsplaining':>16}  {'iamlint rule':<14} {'iamlint':>15}  note")
-    for category, equivalents, note in cs.CATEGORIES:
-        policies, actions = cats[category]
-        left = f"{policies:6d} / {actions:7d}"
-        if not equivalents:
-            print(f"  {category:<28} {left:>16}  {'-':<14} {'-':>15}  {note}")
-            continue
-        for k, rule in enumerate(equivalents):
-            d, n = rules.get(rule, (0, 0))
-            print(f"  {category if k == 0 else '':<28} {left if k == 0 else '':>16}  {rule:<14} "
-                  f"{d:6d} / {n:6d}  {note if k == 0 else ''}")
-    mapped = {r for _, eq, _ in cs.CATEGORIES for r in eq}
-    others = sorted(set(rules) - mapped)
-    print("iamlint rules without a cloudsplaining category: "
-          + ", ".join(f"{r} {rules[r][1]}" for r in others))
+    cs.print_categories(rules, cats)
     return 0
 
 

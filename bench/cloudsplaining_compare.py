@@ -39,14 +39,33 @@ ACCOUNT = "111122223333"
 BIN = os.path.dirname(PY)
 
 CATEGORIES = (
-    # cloudsplaining category, iamlint rules that check the same thing, how close they are
-    ("PrivilegeEscalation", ("IAM109",), "IAM109 covers iam:PassRole only; no privilege-escalation-method rule yet"),
-    ("DataExfiltration", (), "no equivalent yet (IAM110 leaves out data reads on purpose)"),
-    ("ResourceExposure", ("IAM104",), "partial: IAM104 flags globs that expand to write/permissions-management"),
-    ("InfrastructureModification", ("IAM105",), "IAM105 is Resource * on any scopable action, reads included"),
-    ("CredentialsExposure", ("IAM110",), "IAM110 also covers secrets (GetSecretValue, kms:Decrypt...)"),
-    ("ServiceWildcard", ("IAM103", "IAM102", "IAM101"), "IAM103 service:*, IAM102/IAM101 for *"),
+    # cloudsplaining category, iamlint rules that check the same thing, how close they are.
+    # cloudsplaining flags policies; iamlint's IAM120-IAM125 judge each principal on everything
+    # it holds (one finding per principal and category), so the counts are of different things.
+    ("PrivilegeEscalation", ("IAM120", "IAM121", "IAM109"),
+     "IAM120 escalation methods per principal, IAM121 rewriting identity policies, IAM109 PassRole"),
+    ("DataExfiltration", ("IAM124",), "per principal, on every resource"),
+    ("ResourceExposure", ("IAM122",), "per principal; permissions-management actions on every resource"),
+    ("InfrastructureModification", ("IAM125",), "per principal; Write/Tagging actions on every resource"),
+    ("CredentialsExposure", ("IAM123",), "per principal, on every resource"),
+    ("ServiceWildcard", ("IAM103", "IAM102", "IAM101"), "per statement: IAM103 service:*, IAM102/IAM101 for *"),
 )
+
+
+def print_categories(rules: dict[str, tuple[int, int]], cats: dict[str, tuple[int, int]]) -> None:
+    """The category table both comparison scripts print, and the rules outside any category."""
+    print(f"  {'cloudsplaining category':<28} {'cloudsplaining':>16}  {'iamlint rule':<14} {'iamlint':>15}  note")
+    for category, equivalents, note in CATEGORIES:
+        policies, actions = cats[category]
+        left = f"{policies:6d} / {actions:7d}"
+        for k, rule in enumerate(equivalents):
+            d, n = rules.get(rule, (0, 0))
+            print(f"  {category if k == 0 else '':<28} {left if k == 0 else '':>16}  {rule:<14} "
+                  f"{d:6d} / {n:6d}  {note if k == 0 else ''}")
+    mapped = {r for _, eq, _ in CATEGORIES for r in eq}
+    print("iamlint rules without a cloudsplaining category: "
+          + ", ".join(f"{r} {rules[r][1]}" for r in sorted(set(rules) - mapped)))
+
 
 CS_NO_HTML = r"""
 import json, sys
@@ -280,22 +299,7 @@ def main() -> int:
           "*ServiceRolePolicy and service-role policy")
     print("\nfindings per category: cloudsplaining policies flagged / actions flagged;"
           " iamlint documents flagged / findings")
-    print(f"  {'cloudsplaining category':<28} {'cloudsplaining':>16}  {'iamlint rule':<14} {'iamlint':>15}  note")
-    for category, equivalents, note in CATEGORIES:
-        policies, actions = cats[category]
-        left = f"{policies:6d} / {actions:7d}"
-        if not equivalents:
-            print(f"  {category:<28} {left:>16}  {'-':<14} {'-':>15}  {note}")
-            continue
-        for k, rule in enumerate(equivalents):
-            d, n = rules.get(rule, (0, 0))
-            print(f"  {category if k == 0 else '':<28} {left if k == 0 else '':>16}  {rule:<14} "
-                  f"{d:6d} / {n:6d}  {note if k == 0 else ''}")
-    mapped = {r for _, eq, _ in CATEGORIES for r in eq}
-    print("\niamlint rules without a cloudsplaining category:")
-    for rule in sorted(set(rules) - mapped):
-        d, n = rules[rule]
-        print(f"  {rule:<8} {d:6d} documents / {n:6d} findings")
+    print_categories(rules, cats)
     return 0
 
 
