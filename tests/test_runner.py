@@ -119,3 +119,21 @@ def test_a_parallel_cli_run_reports_like_a_single_process_one(tmp_path: Path) ->
         assert proc.returncode == 2, proc.stderr  # the invalid fixtures are input errors
         outputs.append(json.loads(proc.stdout))
     assert outputs[0] == outputs[1] and len(outputs[0]["findings"]) > 100
+
+
+def test_preload_runs_the_capacity_provider_schemas_only_for_templates_that_use_them(tmp_path: Path) -> None:
+    capacity = tmp_path / "capacity.yaml"
+    capacity.write_text("Transform: AWS::Serverless-2016-10-31\nResources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
+                        "    Properties:\n      Runtime: python3.12\n      Handler: a.b\n      CodeUri: .\n"
+                        "      CapacityProviderConfig:\n        Arn: arn:aws:lambda:us-east-1:111122223333:capacity-provider:x\n")
+    module = "samtranslator.internal.schema_source.aws_serverless_capacity_provider"
+    probe = (f"\nimport sys, types\nm = sys.modules.get({module!r})\n"
+             "print('ran' if m is not None and type(m).__getattribute__ is types.ModuleType.__getattribute__ else 'deferred')\n")
+    call = "from iamlint.loaders.inputs import InputOptions, preload\npreload([({!r}, False)], InputOptions())"
+    outputs = []
+    for path in (capacity, SAM / "orders.yaml"):
+        proc = subprocess.run([sys.executable, "-c", call.format(str(path)) + probe], check=False, capture_output=True,
+                              text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert proc.returncode == 0, proc.stderr
+        outputs.append(proc.stdout.strip())
+    assert outputs == ["ran", "deferred"]

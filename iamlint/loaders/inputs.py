@@ -216,6 +216,7 @@ _SAM_TRANSFORM = re.compile(
     rb"""\s*[\[,-]?\s*["']?AWS::Serverless"""
 )
 _MANAGED_MARK = b":iam::aws:policy/"
+_CAPACITY_MARK = b"CapacityProvider"  # AWS::Serverless::CapacityProvider, CapacityProviderConfig
 
 
 def preload(inputs: Iterable[tuple[str, bool]], options: InputOptions) -> None:
@@ -229,17 +230,20 @@ def preload(inputs: Iterable[tuple[str, bool]], options: InputOptions) -> None:
     if options.kind not in ("auto", "sam", "cloudformation"):
         return
     sam = options.kind == "sam"
-    attaches = False
+    attaches = capacity = False
     for path, _ in inputs:
         head = _head(path)
         sam = sam or (options.kind == "auto" and _SAM_TRANSFORM.search(head) is not None)
         attaches = attaches or _MANAGED_MARK in head
-        if sam:  # every SAM function's role attaches an AWS managed policy
+        # The translator's capacity-provider schemas (0.1 s to build) run only when a template
+        # uses one; built here once rather than in each worker that meets it.
+        capacity = capacity or _CAPACITY_MARK in head
+        if sam and capacity:  # every SAM function's role attaches an AWS managed policy
             break
     if sam:
         from iamlint.loaders.sam import prepare_translator  # noqa: PLC0415
 
-        prepare_translator()
+        prepare_translator(capacity_providers=capacity)
     if sam or attaches:
         from iamlint import managed  # noqa: PLC0415
 

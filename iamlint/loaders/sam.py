@@ -231,12 +231,15 @@ _TRANSLATOR_MODULES = (
 )
 
 
-def prepare_translator() -> None:
-    """Import the translator and build its shared parts, once per process."""
-    from iamlint.loaders.sam_offline import import_translator  # noqa: PLC0415
+def prepare_translator(*, capacity_providers: bool = False) -> None:
+    """Import the translator and build its shared parts, once per process; with
+    `capacity_providers`, also the schemas only capacity providers need (deferred otherwise)."""
+    from iamlint.loaders.sam_offline import import_translator, run_deferred  # noqa: PLC0415
 
     import_translator(*_TRANSLATOR_MODULES)
     _share_policy_templates_once()
+    if capacity_providers:
+        run_deferred()
 
 
 def _translate(template: dict[str, Any], parameters: Mapping[str, str], region: str) -> dict[str, Any] | list[str]:

@@ -97,6 +97,14 @@ class _DeferredModule(types.ModuleType):
         return getattr(self, name)
 
 
+def run_deferred() -> None:
+    """Run the deferred modules now (a parent about to fork workers that will need them)."""
+    for name in DEFERRED_MODULES:
+        module = sys.modules.get(name)
+        if module is not None:
+            getattr(module, "__name__")  # noqa: B009 - any lookup but __class__ runs it
+
+
 class _DeferringLoader(Loader):
     """Creates a module as `loader` would, and leaves running it to `_DeferredModule`."""
 
