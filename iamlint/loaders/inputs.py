@@ -216,7 +216,8 @@ _SAM_TRANSFORM = re.compile(
     rb"""\s*[\[,-]?\s*["']?AWS::Serverless"""
 )
 _MANAGED_MARK = b":iam::aws:policy/"
-_CAPACITY_MARK = b"CapacityProvider"  # AWS::Serverless::CapacityProvider, CapacityProviderConfig
+# A SAM capacity provider, or a function's configuration naming one (not ECS's CapacityProviderStrategy).
+_CAPACITY_MARK = re.compile(rb"AWS::Serverless::CapacityProvider|CapacityProviderConfig")
 
 
 def preload(inputs: Iterable[tuple[str, bool]], options: InputOptions) -> None:
@@ -237,7 +238,7 @@ def preload(inputs: Iterable[tuple[str, bool]], options: InputOptions) -> None:
         attaches = attaches or _MANAGED_MARK in head
         # The translator's capacity-provider schemas (0.1 s to build) run only when a template
         # uses one; built here once rather than in each worker that meets it.
-        capacity = capacity or _CAPACITY_MARK in head
+        capacity = capacity or _CAPACITY_MARK.search(head) is not None
         if sam and capacity:  # every SAM function's role attaches an AWS managed policy
             break
     if sam:
