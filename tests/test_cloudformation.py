@@ -156,3 +156,14 @@ def test_group_policies_reach_the_members_the_template_adds() -> None:
     assert set(doc.source.used_by) == {"user Alice", "user Bob"}
     findings = [f for f in Engine().run(result.documents).findings if f.rule == "IAM121"]
     assert sorted(f.message.split(" can ")[0] for f in findings) == ["user Alice", "user Bob"]
+
+
+def test_a_policy_attached_to_a_role_chosen_by_fn_if_reaches_both_roles() -> None:
+    # Roles: [!If [IsProd, !Ref ProdRole, !Ref TestRole]] may attach to either role: both are
+    # judged with it, and an AWS::NoValue branch names no role.
+    result = _load(CFN / "conditional-attachment.yaml")
+    assert not result.problems and not result.errors
+    [doc] = [d for d in result.documents if d.source is not None and d.source.policy_name == "iam-writes"]
+    assert sorted(doc.source.attached_to) == ["role ProdRole", "role TestRole"]
+    findings = [f for f in Engine().run(result.documents).findings if f.rule == "IAM121"]
+    assert sorted(f.message.split(" can ")[0] for f in findings) == ["role ProdRole", "role TestRole"]

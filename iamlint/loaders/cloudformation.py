@@ -173,9 +173,7 @@ class _TemplateReader:
         for prop, kind in (("Roles", "role"), ("Users", "user"), ("Groups", "group")):
             nodes = props.get(prop)
             for node in nodes if isinstance(nodes, list) else []:
-                name = _describe_target(node)
-                if name:
-                    out.append((kind, name))
+                out += [(kind, name) for name in _target_names(node) if (kind, name) not in out]
         return out
 
     def _slot(self, logical_id: str, res: Mapping[str, Any], rtype: str, props: Mapping[str, Any], slot: PolicySlot) -> None:
@@ -356,14 +354,24 @@ def _policy_name(props: Mapping[str, Any], logical_id: str) -> str:
 
 
 def _describe_target(node: Any) -> str | None:
+    return ", ".join(_target_names(node)) or None
+
+
+def _target_names(node: Any) -> list[str]:
+    """The names a policy is attached to (`Roles: [!Ref A, b-name]`). A target chosen by
+    `Fn::If` counts under both branches: the policy may reach either, and both are judged."""
     names: list[str] = []
     stack = [node]
     while stack:  # a loop, not recursion: lists in lists may nest a thousand levels deep
         item = stack.pop()
+        test = item.get("Fn::If") if isinstance(item, Mapping) and len(item) == 1 else None
         if isinstance(item, list):
             stack.extend(reversed(item))
         elif isinstance(item, str):
             names.append(item)
         elif (ref := referenced_id(item)) is not None:
-            names.append(ref)
-    return ", ".join(n for n in names if n) or None
+            if ref != "AWS::NoValue":
+                names.append(ref)
+        elif isinstance(test, list) and len(test) == 3:
+            stack.extend((test[2], test[1]))
+    return list(dict.fromkeys(n for n in names if n))
