@@ -108,6 +108,15 @@ class Effective:
         """
         return bool(self._open) or name.partition(":")[0].lower() in self._services
 
+    @property
+    def plain(self) -> bool:
+        """No unconditional Deny and no boundary: each Allow grants what it says."""
+        return not self.denies and not self.boundaries
+
+    def reach_in(self, st: Statement, action: ActionInfo) -> Reach | None:
+        """What one of the principal's Allow statements effectively grants of `action`."""
+        return self._reach(st, action)
+
     def might_grant_services(self, services: frozenset[str]) -> bool:
         """`might_grant` for one action of each of these (lower-case) services at once."""
         return bool(self._open) or services <= self._services
@@ -163,7 +172,7 @@ class Effective:
             seen: dict[str, ActionInfo] = {}
             for st in self.allows:
                 g = grant(self.ctx, st)
-                for a in _every_action(self.ctx) if g.all_actions else g.actions:
+                for a in every_action(self.ctx) if g.all_actions else g.actions:
                     if a.key not in seen and g.allows(a.key):
                         seen[a.key] = a
             self._candidates = tuple(seen.values())
@@ -226,7 +235,7 @@ class Effective:
         return Scope.SPECIFIC
 
 
-def _every_action(ctx: RuleContext) -> tuple[ActionInfo, ...]:
+def every_action(ctx: RuleContext) -> tuple[ActionInfo, ...]:
     cached = ctx.cache.get("every_action")
     if cached is None:
         cached = ctx.cache["every_action"] = ctx.catalog.expand("*")

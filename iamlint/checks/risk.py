@@ -21,8 +21,10 @@ from typing import Any
 
 from iamlint.catalog import PERMISSIONS, TAGGING, WRITE, ActionInfo
 from iamlint.checks import Hit, RuleContext, check
-from iamlint.checks.effective import Effective, Reach, effective
+from iamlint.checks.effective import Effective, Reach, Scope, effective, every_action
 from iamlint.checks.escalation import grouped_hit, rewrites_identity_policies, unscoped
+from iamlint.checks.scope import grant
+from iamlint.model import Statement
 from iamlint.principals import Principal
 from iamlint.ruleset import read_data_table
 
@@ -116,15 +118,60 @@ def _by_catalogue(ctx: RuleContext, eff: Effective) -> dict[str, list[tuple[Acti
     """Every granted action of the catalogue-defined categories, sorted in one pass."""
     cached = eff.memo.get("risk_categories")
     if cached is None:
-        out: dict[str, list[tuple[ActionInfo, Reach]]] = {}
-        for a in eff.candidates():
-            category = category_of(ctx, a)
-            if category in (RESOURCE_EXPOSURE, INFRASTRUCTURE):
-                reach = unscoped(eff, a)
-                if reach is not None:
-                    out.setdefault(category, []).append((a, reach))
-        cached = eff.memo["risk_categories"] = out
+        cached = eff.memo["risk_categories"] = _by_statement(ctx, eff) if eff.plain else _by_action(ctx, eff)
     return cached  # type: ignore[return-value]
+
+
+def _by_action(ctx: RuleContext, eff: Effective) -> dict[str, list[tuple[ActionInfo, Reach]]]:
+    out: dict[str, list[tuple[ActionInfo, Reach]]] = {}
+    for a in eff.candidates():
+        category = category_of(ctx, a)
+        if category in (RESOURCE_EXPOSURE, INFRASTRUCTURE):
+            reach = unscoped(eff, a)
+            if reach is not None:
+                out.setdefault(category, []).append((a, reach))
+    return out
+
+
+def _by_statement(ctx: RuleContext, eff: Effective) -> dict[str, list[tuple[ActionInfo, Reach]]]:
+    """`_by_action`'s answer for a principal with no Deny and no boundary, where each statement
+    grants what it says whoever holds it: its unscoped actions of these categories are worked
+    out once per statement and shared by every principal holding it (an account attaches one
+    managed policy to hundreds of roles). Each action takes the reach `Effective.best` would:
+    the first unconditioned one in statement order (statements naming it, then open ones),
+    else the first conditioned one."""
+    chosen: dict[str, tuple[ActionInfo, Reach, str]] = {}
+    naming = [st for st in eff.allows if not grant(ctx, st).all_actions]
+    open_ended = [st for st in eff.allows if grant(ctx, st).all_actions]
+    for st in (*naming, *open_ended):
+        for a, reach, category in _unscoped_in_statement(ctx, eff, st):
+            kept = chosen.get(a.key)
+            if kept is None or (kept[1].conditions and not reach.conditions):
+                chosen[a.key] = (a, reach, category)
+    out: dict[str, list[tuple[ActionInfo, Reach]]] = {}
+    for a, reach, category in chosen.values():
+        out.setdefault(category, []).append((a, reach))
+    return out
+
+
+def _unscoped_in_statement(ctx: RuleContext, eff: Effective, st: Statement) -> list[tuple[ActionInfo, Reach, str]]:
+    key = ("risk_statement", id(st))
+    cached = ctx.cache.get(key)
+    if cached is not None and cached[0] is st:
+        return cached[1]  # type: ignore[no-any-return]
+    g = grant(ctx, st)
+    found = []
+    for a in every_action(ctx) if g.all_actions else g.actions:
+        if not g.allows(a.key):
+            continue
+        category = category_of(ctx, a)
+        if category not in (RESOURCE_EXPOSURE, INFRASTRUCTURE):
+            continue
+        reach = eff.reach_in(st, a)  # no Deny, no boundary: the same for every holder
+        if reach is not None and reach.scope == Scope.UNSCOPED:
+            found.append((a, reach, category))
+    ctx.cache[key] = (st, found)
+    return found
 
 
 def _category_check(ctx: RuleContext, principal: Principal, category: str) -> Iterator[Hit]:
