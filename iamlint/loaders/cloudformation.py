@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -238,33 +238,38 @@ class _TemplateReader:
                   res: Mapping[str, Any], name: str, assume: Mapping[str, bool] | None = None) -> None:
         """Check a policy once per branch of the conditions it uses; `assume` holds those
         decided around it already (an `Fn::If` choosing the inline policy itself)."""
-        outer = dict(assume or {})
+        seen: set[str] = set()
+        try:
+            for assume, raw, problems in self._each_branch(node, assume or {}):
+                for message in problems:
+                    if "was not split on" not in message:
+                        self.problem(f"{message} (in {logical_id})", path)
+                if isinstance(raw, str):
+                    try:
+                        raw = json.loads(raw)  # Logs resource policies and ECR hold JSON strings
+                    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
+                        self.problem(f"policy of {logical_id} is a string that is not JSON: {exc}", path)
+                        return
+                key = json.dumps(raw, sort_keys=True, default=str)
+                if key in seen:
+                    continue  # this branch grants the same as one already checked
+                seen.add(key)
+                self._parse(raw, path, kind, replace(source, condition=_label(assume)), logical_id, res, name)
+        except IntrinsicError as exc:
+            self.problem(str(exc), path)
+
+    def _each_branch(self, node: Any, outer: Mapping[str, bool]) -> Iterator[tuple[dict[str, bool], Any, list[str]]]:
+        """`node` resolved once per branch of the conditions its `Fn::If`s test, beyond those
+        `outer` decides (at most MAX_CONDITION_SPLIT in all): (the conditions assumed, the
+        value, the resolver's problems). An IntrinsicError ends the iteration."""
         room = max(0, MAX_CONDITION_SPLIT - len(outer))
         conditions = [c for c in conditions_used(node) if c not in outer][:room]
-        seen: set[str] = set()
         for values in itertools.product((True, False), repeat=len(conditions)):
             assume = {**outer, **dict(zip(conditions, values, strict=True))}
             resolver = self.resolver.with_assumptions(assume)
             resolver.problems = []
-            try:
-                raw = resolver.resolve(node)
-            except IntrinsicError as exc:
-                self.problem(str(exc), path)
-                return
-            for message in resolver.problems:
-                if "was not split on" not in message:
-                    self.problem(f"{message} (in {logical_id})", path)
-            if isinstance(raw, str):
-                try:
-                    raw = json.loads(raw)  # Logs resource policies and ECR hold JSON strings
-                except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
-                    self.problem(f"policy of {logical_id} is a string that is not JSON: {exc}", path)
-                    return
-            key = json.dumps(raw, sort_keys=True, default=str)
-            if key in seen:
-                continue  # this branch grants the same as one already checked
-            seen.add(key)
-            self._parse(raw, path, kind, replace(source, condition=_label(assume)), logical_id, res, name)
+            value = resolver.resolve(node)
+            yield assume, value, resolver.problems
 
     def _parse(self, raw: Any, path: Path, kind: PolicyKind, source: Source, logical_id: str,
                res: Mapping[str, Any], name: str) -> None:
@@ -297,30 +302,21 @@ class _TemplateReader:
                   policy_kind: PolicyKind, via: str, assume: Mapping[str, bool] | None = None) -> None:
         """An AWS managed policy attached by ARN: check the document it stands for (under the
         conditions `assume`d around it, which its finding names)."""
-        if isinstance(node, Mapping) or assume:  # an intrinsic, or a branch: choose the branches
-            found: dict[str, tuple[dict[str, bool], Path]] = {}  # ARN -> conditions it holds under, where
-            for chosen, value, where in self._choices(node, path, logical_id, assume):
-                # An Fn::If inside the value (a Sub or Join choosing the partition, say).
-                inner = [c for c in conditions_used(value) if c not in chosen][: max(0, MAX_CONDITION_SPLIT - len(chosen))]
-                for values in itertools.product((True, False), repeat=len(inner)):
-                    taken = {**chosen, **dict(zip(inner, values, strict=True))}
-                    resolver = self.resolver.with_assumptions(taken)
-                    resolver.problems = []
-                    try:
-                        arn = resolver.resolve(value)
-                    except IntrinsicError as exc:
-                        self.problem(str(exc), where)
-                        break
-                    if isinstance(arn, str):
-                        if arn in found:  # the same policy either way: keep only what both share
-                            before, at = found[arn]
-                            found[arn] = ({c: v for c, v in before.items() if taken.get(c) == v}, at)
-                        else:
-                            found[arn] = (taken, where)
-            for arn, (taken, where) in found.items():
-                self._attach_arn(logical_id, res, kind, arn, where, policy_kind, via, taken)
-            return
-        self._attach_arn(logical_id, res, kind, node, path, policy_kind, via, {})
+        found: dict[str, tuple[dict[str, bool], Path]] = {}  # ARN -> conditions it holds under, where
+        for chosen, value, where in self._choices(node, path, logical_id, assume):
+            try:  # an Fn::If inside the value too (a Sub or Join choosing the partition, say)
+                for taken, arn, _ in self._each_branch(value, chosen):
+                    if not isinstance(arn, str):
+                        continue
+                    if arn in found:  # the same policy either way: keep only what both share
+                        before, at = found[arn]
+                        found[arn] = ({c: v for c, v in before.items() if taken.get(c) == v}, at)
+                    else:
+                        found[arn] = (taken, where)
+            except IntrinsicError as exc:
+                self.problem(str(exc), where)
+        for arn, (taken, where) in found.items():
+            self._attach_arn(logical_id, res, kind, arn, where, policy_kind, via, taken)
 
     def _attach_arn(self, logical_id: str, res: Mapping[str, Any], kind: str, arn: Any, path: Path,
                     policy_kind: PolicyKind, via: str, assume: Mapping[str, bool]) -> None:
