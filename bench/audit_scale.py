@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import cloudsplaining_compare as cs  # the generator and the category mapping, shared
-from measure import PY, Run, describe, median_run
+from measure import PY, Run, describe, interleaved
 
 OUT = Path(__file__).resolve().parent / "out" / "audit"
 BIN = os.path.dirname(PY)
@@ -74,17 +74,11 @@ def main() -> int:
                            "--output", str(cs_dir), "--skip-open-report"],
         "cs (no HTML)": [PY, "-c", cs.CS_NO_HTML, str(file), str(bare_out)],
     }
-    runs: dict[str, list[Run]] = {name: [] for name in commands}
     load_before = os.getloadavg()[0]
-    for _ in range(args.repeat):  # interleaved, so that load from elsewhere falls on all alike
-        for name, cmd in commands.items():
-            if name == "cloudsplaining":
-                _fresh(cs_dir)
-            runs[name].append(median_run(cmd, 1)[0])
+    med, walls = interleaved(commands, args.repeat, lambda name: _fresh(cs_dir) if name == "cloudsplaining" else None)
     print(f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs\n")
-    med = {name: sorted(rs, key=lambda r: r.wall)[len(rs) // 2] for name, rs in runs.items()}
     for name in commands:
-        print(describe(name, med[name], [r.wall for r in runs[name]]))
+        print(describe(name, med[name], walls[name]))
     for name, r in med.items():
         if r.returncode not in (0, 1):
             print(f"{name} failed:\n{r.stderr.decode()[-2000:]}")

@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from measure import PY, Run, describe, run  # noqa: E402
+from measure import PY, describe, interleaved, run  # noqa: E402
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 IAMLINT = os.path.join(os.path.dirname(PY), "iamlint")
@@ -57,16 +57,10 @@ def compare(folder: Path, checkov: str, single: int, repeat: int) -> None:
         "iamlint -j1": [IAMLINT, "check", str(folder), "--format", "json", "-j", "1"],
         "checkov": [checkov, "-d", str(folder), "--framework", "cloudformation", "--quiet", "--compact", "-o", "json"],
     }
-    # Rounds alternate the tools, so that a burst of load on the machine hits all of them alike;
-    # each tool's median run is reported.
-    runs: dict[str, list[Run]] = {name: [] for name in commands}
-    for _ in range(repeat):
-        for name, cmd in commands.items():
-            runs[name].append(run(cmd))
-    medians = {name: sorted(rs, key=lambda r: r.wall)[len(rs) // 2] for name, rs in runs.items()}
+    medians, walls = interleaved(commands, repeat)
     ours, one, theirs = medians["iamlint"], medians["iamlint -j1"], medians["checkov"]
     for name in commands:
-        print(describe(name, medians[name], [r.wall for r in runs[name]]))
+        print(describe(name, medians[name], walls[name]))
     print(f"speed: iamlint is {theirs.wall / ours.wall:.1f}x faster on the folder "
           f"({theirs.wall / one.wall:.1f}x in one process, as checkov runs)")
     report = json.loads(ours.stdout)

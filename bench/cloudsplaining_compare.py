@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from measure import PY, Run, describe, median_run
+from measure import PY, describe, interleaved
 
 OUT = Path(__file__).resolve().parent / "out" / "auth_details"
 ACCOUNT = "111122223333"
@@ -261,20 +261,12 @@ def main() -> int:
                            "--output", str(cs_dir), "--skip-open-report"],
         "cs (no HTML)": [PY, "-c", CS_NO_HTML, str(file), str(bare_out)],
     }
-    runs: dict[str, list[Run]] = {name: [] for name in commands}
     load_before = os.getloadavg()[0]
-    for _ in range(args.repeat):
-        for name, cmd in commands.items():
-            if name == "cloudsplaining":
-                _fresh(cs_dir)
-            runs[name].append(median_run(cmd, 1)[0])
+    medians, walls = interleaved(commands, args.repeat, lambda name: _fresh(cs_dir) if name == "cloudsplaining" else None)
     print(f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs")
-    medians = {name: sorted(rs, key=lambda r: r.wall)[len(rs) // 2] for name, rs in runs.items()}
     ours, theirs, bare = medians["iamlint"], medians["cloudsplaining"], medians["cs (no HTML)"]
-    our_walls, their_walls, bare_walls = ([r.wall for r in runs[n]] for n in commands)
-    print(describe("iamlint", ours, our_walls))
-    print(describe("cloudsplaining", theirs, their_walls))
-    print(describe("cs (no HTML)", bare, bare_walls))
+    for name in commands:
+        print(describe(name, medians[name], walls[name]))
     for name, r in (("iamlint", ours), ("cloudsplaining", theirs), ("cs (no HTML)", bare)):
         if r.returncode not in (0, 1):
             print(f"{name} failed:\n{r.stderr.decode()[-2000:]}")

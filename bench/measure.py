@@ -16,7 +16,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 
@@ -100,6 +100,22 @@ def median_run(cmd: list[str], repeat: int, **kwargs: object) -> tuple[Run, list
     walls = [r.wall for r in runs]
     best = sorted(runs, key=lambda r: r.wall)[len(runs) // 2]
     return best, walls
+
+
+def interleaved(
+    commands: Mapping[str, list[str]], repeat: int, before: Callable[[str], None] | None = None
+) -> tuple[dict[str, Run], dict[str, list[float]]]:
+    """Each command `repeat` times, round by round with the commands alternated, so that load
+    from elsewhere on the machine falls on all of them alike: each one's median run, and its
+    wall times. `before(name)` runs before each run (to clear an output folder, say)."""
+    runs: dict[str, list[Run]] = {name: [] for name in commands}
+    for _ in range(repeat):
+        for name, cmd in commands.items():
+            if before is not None:
+                before(name)
+            runs[name].append(run(cmd))
+    medians = {name: sorted(rs, key=lambda r: r.wall)[len(rs) // 2] for name, rs in runs.items()}
+    return medians, {name: [r.wall for r in rs] for name, rs in runs.items()}
 
 
 def describe(name: str, r: Run, walls: list[float] | None = None) -> str:
