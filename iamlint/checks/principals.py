@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -177,3 +178,13 @@ def policy_kind(doc: PolicyDocument) -> PolicyKind:
     if all(st.resource_key is None for st in with_principal):
         return PolicyKind.TRUST
     return PolicyKind.RESOURCE
+
+
+def allows_with_principal(doc: PolicyDocument, kind: PolicyKind) -> Iterator[Statement]:
+    """The Allow statements naming a Principal of a document of this kind (trust or resource
+    policy); none when the document is of another kind."""
+    if policy_kind(doc) is not kind:
+        return
+    for st in doc.statements:
+        if st.is_allow and st.principal_key == "Principal":
+            yield st

@@ -15,9 +15,9 @@ from iamlint.catalog import ActionInfo
 from iamlint.checks import Hit, RuleContext, check
 from iamlint.checks.principals import (
     OWN_ACCOUNT,
+    allows_with_principal,
     known_accounts,
     narrowing,
-    policy_kind,
     resource_account,
     source_conditions,
     who,
@@ -45,11 +45,7 @@ _SOURCE_LABELS = {
 
 
 def _resource_allows(doc: PolicyDocument) -> Iterator[Statement]:
-    if policy_kind(doc) is not PolicyKind.RESOURCE:
-        return
-    for st in doc.statements:
-        if st.is_allow and st.principal_key == "Principal":
-            yield st
+    return allows_with_principal(doc, PolicyKind.RESOURCE)
 
 
 def _what(ctx: RuleContext, doc: PolicyDocument, st: Statement) -> str:

@@ -14,6 +14,7 @@ from iamlint.checks import Hit, RuleContext, check
 from iamlint.checks.principals import (
     OWN_ACCOUNT,
     Narrowing,
+    allows_with_principal,
     known_accounts,
     narrowing,
     policy_kind,
@@ -25,11 +26,7 @@ from iamlint.model import Evidence, PolicyDocument, PolicyKind, Severity, Statem
 
 
 def _trust_allows(doc: PolicyDocument) -> Iterator[Statement]:
-    if policy_kind(doc) is not PolicyKind.TRUST:
-        return
-    for st in doc.statements:
-        if st.is_allow and st.principal_key == "Principal":
-            yield st
+    return allows_with_principal(doc, PolicyKind.TRUST)
 
 
 def _role_account(doc: PolicyDocument) -> str | None:
