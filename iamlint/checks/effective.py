@@ -85,28 +85,24 @@ class Effective:
         ]
         self._reaches: dict[str, tuple[Reach, ...]] = {}
         self._candidates: tuple[ActionInfo, ...] | None = None
-        self._reach_by_type: dict[tuple[int, str, tuple[str, ...]], Reach | None] = {}
+        self._by_type: dict[int, dict[tuple[str, tuple[str, ...]], Reach | None]] = {}
         self.memo: dict[str, object] = {}  # answers rules derive from these grants, shared by them
-        # Which Allow statements can name an action: those listing it, and the open-ended ones
-        # (Action "*", NotAction), so that a question about one action skips the others.
-        self._naming: dict[str, list[Statement]] = {}
+        # Which Allow statements can name an action: those listing it (each with the names it
+        # lists), and the open-ended ones (Action "*", NotAction), so that a question about
+        # one action skips the others. Rules ask about a few hundred actions at most, so each
+        # question reads the short list of statements rather than indexing every name first.
+        self._naming: list[tuple[Statement, frozenset[str]]] = []
         self._open: list[Statement] = []
+        services: set[str] = set()
         for st in self.allows:
             g = grant(ctx, st)
             if g.all_actions:
                 self._open.append(st)
             else:
-                for a in g.actions:
-                    self._naming.setdefault(a.key, []).append(st)
-        self._services = {key.partition(":")[0] for key in self._naming}
-
-    def might_grant(self, name: str) -> bool:
-        """A cheap first answer for `service:Action`: False means certainly not granted.
-
-        Rules ask about tables of actions from dozens of services; answering from the names
-        alone spares reading those services' catalogue files for a principal that touches two.
-        """
-        return bool(self._open) or name.partition(":")[0].lower() in self._services
+                self._naming.append((st, g.named))
+                services.update(g.services)
+        self._services = services
+        self._full_admin: bool | None = None
 
     @property
     def plain(self) -> bool:
@@ -116,6 +112,17 @@ class Effective:
     def reach_in(self, st: Statement, action: ActionInfo) -> Reach | None:
         """What one of the principal's Allow statements effectively grants of `action`."""
         return self._reach(st, action)
+
+    def might_grant_any(self, by_service: dict[str, tuple[str, ...]]) -> list[str]:
+        """A cheap first answer for a table of actions (lower-case service -> its lower-case
+        `service:Action` names): the names left out are certainly not granted.
+
+        Rules ask about tables of actions from dozens of services; answering from the services
+        alone spares reading those services' catalogue files for a principal that touches two.
+        """
+        if self._open:
+            return [name for names in by_service.values() for name in names]
+        return [name for service in sorted(self._services & by_service.keys()) for name in by_service[service]]
 
     def might_grant_services(self, services: frozenset[str]) -> bool:
         """`might_grant` for one action of each of these (lower-case) services at once."""
@@ -127,20 +134,20 @@ class Effective:
 
         A Deny with a Condition does not count (it removes nothing here, see the module's
         docstring), so an administrator who must use MFA is still an administrator."""
-        if self.denies or self.boundaries:
-            return False
-        for st in self.allows:
-            g = grant(self.ctx, st)
-            if g.all_actions and not g.not_action and g.star_resource and not g.constraints:
-                return True
-        return False
+        if self._full_admin is None:
+            self._full_admin = self.plain and any(
+                g.all_actions and not g.not_action and g.star_resource and not g.constraints
+                for g in (grant(self.ctx, st) for st in self._open)
+            )
+        return self._full_admin
 
     def reaches(self, action: ActionInfo) -> tuple[Reach, ...]:
         """Every statement that effectively grants `action`, broadest first."""
         cached = self._reaches.get(action.key)
         if cached is None:
-            statements = (*self._naming.get(action.key, ()), *self._open)
-            found = [r for st in statements if (r := self._reach(st, action)) is not None]
+            key = action.key
+            statements = [st for st, named in self._naming if key in named]
+            found = [r for st in (*statements, *self._open) if (r := self._reach(st, action)) is not None]
             if len(found) > 1:
                 found.sort(key=lambda r: r.rank, reverse=True)
             cached = self._reaches[action.key] = tuple(found)
@@ -186,12 +193,18 @@ class Effective:
         if self.denies or self.boundaries:
             return self._reach_uncached(st, action)
         # Without Denies or a boundary, what a statement grants an action depends only on the
-        # action's resource types: large policies ask this of thousands of actions that share
-        # a handful of them.
-        key = (id(st), action.service, action.resource_types)
-        if key not in self._reach_by_type:
-            self._reach_by_type[key] = self._reach_uncached(st, action)
-        return self._reach_by_type[key]
+        # action's resource types (large policies ask this of thousands of actions that share
+        # a handful of them), and not on who holds the statement: the answers are kept with
+        # the statement and shared by every principal holding it.
+        table = self._by_type.get(id(st))
+        if table is None:
+            table = self._by_type[id(st)] = _reach_table(self.ctx, st)
+        key = (action.service, action.resource_types)
+        try:
+            return table[key]
+        except KeyError:
+            found = table[key] = self._reach_uncached(st, action)
+            return found
 
     def _reach_uncached(self, st: Statement, action: ActionInfo) -> Reach | None:
         g = grant(self.ctx, st)
@@ -233,6 +246,18 @@ class Effective:
         if any(_wildcard_name(p) for p in patterns):
             return Scope.PATTERN
         return Scope.SPECIFIC
+
+
+def _reach_table(ctx: RuleContext, st: Statement) -> dict[tuple[str, tuple[str, ...]], Reach | None]:
+    """A statement's reach by (service, resource types), for principals without Denies or a
+    boundary: the same for each of them."""
+    key = ("reach_by_type", id(st))
+    cached = ctx.cache.get(key)
+    if cached is not None and cached[0] is st:
+        return cached[1]  # type: ignore[no-any-return]
+    table: dict[tuple[str, tuple[str, ...]], Reach | None] = {}
+    ctx.cache[key] = (st, table)
+    return table
 
 
 def every_action(ctx: RuleContext) -> tuple[ActionInfo, ...]:

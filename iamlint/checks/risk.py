@@ -78,6 +78,19 @@ def sensitive(ctx: RuleContext) -> dict[str, str]:
     return cached
 
 
+def _sensitive_by_service(ctx: RuleContext, category: str) -> dict[str, tuple[str, ...]]:
+    """The sensitive actions of one category, by lower-case service."""
+    key = ("risk_sensitive_by_service", category)
+    cached = ctx.cache.get(key)
+    if cached is None:
+        table: dict[str, list[str]] = {}
+        for name, c in sensitive(ctx).items():
+            if c == category:
+                table.setdefault(name.partition(":")[0], []).append(name)
+        cached = ctx.cache[key] = {service: tuple(names) for service, names in table.items()}
+    return cached  # type: ignore[no-any-return]
+
+
 def category_of(ctx: RuleContext, action: ActionInfo) -> str | None:
     """The one risk category an action belongs to, if any (worked out once per action)."""
     table: dict[str, str | None] | None = ctx.cache.get("risk_category_of")
@@ -108,7 +121,7 @@ def _category_of(ctx: RuleContext, action: ActionInfo) -> str | None:
 def granted(ctx: RuleContext, eff: Effective, category: str) -> list[tuple[ActionInfo, Reach]]:
     """The actions of one category the principal is granted on every resource."""
     if category in (CREDENTIALS_EXPOSURE, DATA_EXFILTRATION):
-        names = [k for k, c in sensitive(ctx).items() if c == category and eff.might_grant(k)]
+        names = eff.might_grant_any(_sensitive_by_service(ctx, category))
         candidates = [a for a in (ctx.catalog.action(n) for n in names) if a is not None]
         return [(a, r) for a in candidates if (r := unscoped(eff, a)) is not None]
     return _by_catalogue(ctx, eff).get(category, [])

@@ -28,6 +28,7 @@ class Grant:
     star_resource: bool  # Resource "*" (or a pattern that matches every ARN)
     constraints: tuple[Condition, ...]  # conditions that really narrow the grant
     not_action: bool
+    services: frozenset[str] = frozenset()  # lower-case prefixes of `named`
 
     def allows(self, full_name: str) -> bool:
         """Does the statement name this action (lower-case `service:action`) as granted?
@@ -71,6 +72,7 @@ def _grant(ctx: RuleContext, st: Statement) -> Grant:
         star_resource=star_resource,
         constraints=narrowing_conditions(ctx, st.conditions),
         not_action=st.not_action,
+        services=frozenset(key.partition(":")[0] for key in seen),
     )
 
 
