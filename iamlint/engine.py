@@ -19,12 +19,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from iamlint.catalog import get_catalog
-from iamlint.checks import Hit, RuleContext, load_all
+from iamlint.checks import PURE, Hit, RuleContext, load_all
 from iamlint.evaluator import search_budget
 from iamlint.fingerprints import statement_signature
 from iamlint.limits import Limits, over_limit
 from iamlint.model import (
     Evidence,
+    PathKey,
     Finding,
     InputError,
     Location,
@@ -100,6 +101,10 @@ class Engine:
             self._add_custom_rules()
         self.ctx = RuleContext(catalog=get_catalog(), settings=self.config.settings)
         self._signatures: dict[int, tuple[Statement, str]] = {}  # emptied after each `check`
+        # Pure checks' hits by document content, for documents whose file holds several
+        # (`check_document`); emptied after each `check`.
+        self._by_content: dict[tuple[object, ...], _Checked] = {}
+        self._repeated: dict[int, tuple[object, ...]] = {}  # document id -> its content, when repeated
 
     def _add_custom_rules(self) -> None:
         """Custom rules carry a `match` block instead of code (iamlint.checks.custom)."""
@@ -141,6 +146,8 @@ class Engine:
             return self._check(documents, problems, errors)
         finally:
             self._signatures.clear()  # holds the statements alive otherwise
+            self._by_content.clear()
+            self._repeated.clear()
 
     def _check(
         self,
@@ -165,6 +172,7 @@ class Engine:
                 loc = Location(refused.file, refused.line, refused.column, refused.keys)
                 findings.append(self._finding(self.rules[INPUT_ERROR], Hit(loc=loc, args={"message": refused.message}), None, True))
         document_rules = self._rules_of_scope("document")
+        self._repeated = _repeated_contents(docs)
         for doc in docs:
             findings.extend(self.check_document(doc, document_rules))
         principal_rules = [r for r, _ in self._rules_of_scope("principal")]
@@ -199,8 +207,24 @@ class Engine:
     ) -> list[Finding]:
         """Findings of the document-scope rules (all enabled ones by default) on one document."""
         out: list[Finding] = []
+        key = self._repeated.get(id(doc))
+        checked = self._by_content.get(key) if key is not None else None
+        content: PolicyDocument | None = None
         for rule_id, fn in self._rules_of_scope("document") if rules is None else rules:
-            hits, crash = self._run_rule(rule_id, fn, doc, doc.loc.render())
+            pure = rule_id in PURE
+            hits: list[Hit] | None = None
+            if pure and checked is not None and rule_id in checked.hits:
+                hits = checked.moved(rule_id, doc)  # None when a hit cannot be moved: check again
+            if hits is None:
+                if pure and content is None:
+                    content = PolicyDocument(doc.version, doc.statements, doc.loc, doc.kind)
+                hits, crash = self._run_rule(rule_id, fn, content if pure else doc, doc.loc.render())
+                if pure and key is not None and crash is None:
+                    if checked is None:
+                        checked = self._by_content[key] = _Checked(doc)
+                    checked.hits.setdefault(rule_id, hits)
+            else:
+                crash = None
             if crash is not None:
                 hit = Hit(loc=doc.loc, args={"message": f"rule {rule_id} crashed: {crash}"})
                 out.append(self._finding(self.rules[RULE_CRASH], hit, doc, True))
@@ -329,6 +353,97 @@ class Engine:
         if entry is None or entry[0] is not st:
             entry = self._signatures[id(st)] = (st, statement_signature(st))
         return entry[1]
+
+
+class _NotMovable(Exception):
+    """A location outside its document's part of the file: its hits are not moved."""
+
+
+def _relative(loc: Location, base: Location) -> tuple[PathKey, ...]:
+    """`loc`'s path below the document at `base`, for an element not yet given a line."""
+    n = len(base.keys)
+    if (
+        loc.line is not None
+        or loc.file != base.file
+        or loc.keys[:n] != base.keys
+        or loc.logical_id != base.logical_id
+        or loc.construct_path != base.construct_path
+    ):
+        raise _NotMovable
+    return loc.keys[n:]
+
+
+def _content_key(doc: PolicyDocument) -> tuple[object, ...] | None:
+    """Everything of a document a pure check can read, with each element's path below the
+    document: equal keys mean equal hits, at the same places relative to each document.
+    None when an element lies outside the document's part of the file."""
+    base = doc.loc
+    try:
+        parts: list[object] = [doc.kind, doc.version]
+        for st in doc.statements:
+            parts.append((
+                st.index, st.effect, st.sid, st.action_key, st.resource_key, st.principal_key,
+                _relative(st.loc, base),
+                tuple((v.text, _relative(v.loc, base)) for v in st.actions),
+                tuple((v.text, _relative(v.loc, base)) for v in st.resources),
+                tuple((p.kind, p.value.text, _relative(p.value.loc, base)) for p in st.principals),
+                tuple((c.operator, c.key, c.values, _relative(c.loc, base)) for c in st.conditions),
+            ))
+    except _NotMovable:
+        return None
+    return tuple(parts)
+
+
+def _repeated_contents(docs: Sequence[PolicyDocument]) -> dict[int, tuple[object, ...]]:
+    """The content key of each document whose content another document of the run repeats.
+
+    Only files holding several documents are looked at (a folder of policy files rarely
+    repeats one), and only repeated keys are kept: a large account's keys would otherwise
+    hold a copy of every path of every policy for the whole run.
+    """
+    per_file: dict[str, int] = {}
+    for doc in docs:
+        per_file[doc.loc.file] = per_file.get(doc.loc.file, 0) + 1
+    keys: dict[int, tuple[object, ...]] = {}
+    seen: dict[tuple[object, ...], list[Any]] = {}  # key -> [the key kept, how many have it]
+    for doc in docs:
+        if per_file[doc.loc.file] > 1:
+            key = _content_key(doc)
+            if key is not None:
+                entry = seen.setdefault(key, [key, 0])
+                entry[1] += 1
+                keys[id(doc)] = entry[0]  # equal keys held once
+    return {i: key for i, key in keys.items() if seen[key][1] > 1}
+
+
+class _Checked:
+    """The pure checks' hits on the first document of one content, and how to move them to
+    another document of the same content (its statements, its place in its file)."""
+
+    __slots__ = ("first", "hits", "positions")
+
+    def __init__(self, first: PolicyDocument) -> None:
+        self.first = first
+        self.hits: dict[str, list[Hit]] = {}
+        self.positions = {id(st): i for i, st in enumerate(first.statements)}
+
+    def moved(self, rule_id: str, doc: PolicyDocument) -> list[Hit] | None:
+        try:
+            return [self._move(hit, doc) for hit in self.hits[rule_id]]
+        except _NotMovable:
+            return None
+
+    def _move(self, hit: Hit, doc: PolicyDocument) -> Hit:
+        rel = _relative(hit.loc, self.first.loc)
+        base = doc.loc
+        loc = Location(base.file, None, None, base.keys + rel, base.logical_id, base.construct_path)
+        st = hit.statement
+        if st is not None:
+            position = self.positions.get(id(st))
+            if position is None:
+                raise _NotMovable
+            st = doc.statements[position]
+        return replace(hit, loc=loc, statement=st)
 
 
 def _roles_of(source: Source) -> list[str]:

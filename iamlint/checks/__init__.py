@@ -41,15 +41,27 @@ Check = Callable[[RuleContext, Any], Iterable[Hit]]
 _C = TypeVar("_C", bound=Check)
 
 REGISTRY: dict[str, Check] = {}
+# Document checks whose hits follow from the document's content alone (see `check`).
+PURE: set[str] = set()
 
 
-def check(rule_id: str) -> Callable[[_C], _C]:
-    """Register the logic of rule `rule_id` (its YAML file holds everything else)."""
+def check(rule_id: str, *, pure: bool = False) -> Callable[[_C], _C]:
+    """Register the logic of rule `rule_id` (its YAML file holds everything else).
+
+    `pure=True` declares that a document check reads nothing of the document but its kind,
+    version and statements: not its source, name or file. The engine then checks each
+    distinct content of a file once and gives identical documents (a role's trust policy
+    repeated for every role of a template, an inline policy copied into a hundred roles) the
+    same hits, moved to their own place. A pure check is handed the document without its
+    source and name, and `tests/test_pure_checks.py` verifies that nothing it calls reads them.
+    """
 
     def register(fn: _C) -> _C:
         if rule_id in REGISTRY:
             raise RuntimeError(f"rule {rule_id} has two checks: {REGISTRY[rule_id]} and {fn}")
         REGISTRY[rule_id] = fn
+        if pure:
+            PURE.add(rule_id)
         return fn
 
     return register

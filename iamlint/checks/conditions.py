@@ -54,7 +54,7 @@ def _absent_key_outcome(op: Operator, allow: bool) -> tuple[str, bool]:
     return "the condition never matches, so the Deny never applies and protects nothing", True
 
 
-@check("IAM170")
+@check("IAM170", pure=True)
 def unknown_operator(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
     k = knowledge(ctx)
     names = k.operator_names()
@@ -76,7 +76,7 @@ def unknown_operator(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
         )
 
 
-@check("IAM171")
+@check("IAM171", pure=True)
 def null_with_if_exists(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
     k = knowledge(ctx)
     for st, cond in _conditions(doc):
@@ -107,7 +107,7 @@ def _statement_keys(ctx: RuleContext, st: Statement) -> tuple[KeyTable, bool, fr
     return result
 
 
-@check("IAM172")
+@check("IAM172", pure=True)
 def key_not_applicable(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
     k = knowledge(ctx)
     for st, cond in _conditions(doc):
@@ -160,7 +160,7 @@ def key_not_applicable(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
         )
 
 
-@check("IAM173")
+@check("IAM173", pure=True)
 def operator_type_mismatch(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
     k = knowledge(ctx)
     for st, cond in _conditions(doc):
@@ -213,7 +213,7 @@ def _value_problem(kind: str, value: str) -> str | None:
     return None
 
 
-@check("IAM174")
+@check("IAM174", pure=True)
 def invalid_value(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
     k = knowledge(ctx)
     for st, cond in _conditions(doc):
@@ -242,7 +242,7 @@ def invalid_value(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
             )
 
 
-@check("IAM175")
+@check("IAM175", pure=True)
 def set_operator_on_single_valued(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
     k = knowledge(ctx)
     for st, cond in _conditions(doc):
@@ -277,7 +277,7 @@ def set_operator_on_single_valued(ctx: RuleContext, doc: PolicyDocument) -> Iter
         )
 
 
-@check("IAM176")
+@check("IAM176", pure=True)
 def multivalued_without_set_operator(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
     k = knowledge(ctx)
     for st, cond in _conditions(doc):
@@ -295,7 +295,7 @@ def multivalued_without_set_operator(ctx: RuleContext, doc: PolicyDocument) -> I
         )
 
 
-@check("IAM177")
+@check("IAM177", pure=True)
 def mfa_condition_misuse(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
     k = knowledge(ctx)
     for st, cond in _conditions(doc):
@@ -328,7 +328,7 @@ def mfa_condition_misuse(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]
         )
 
 
-@check("IAM178")
+@check("IAM178", pure=True)
 def wildcard_in_equals(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
     k = knowledge(ctx)
     for st, cond in _conditions(doc):

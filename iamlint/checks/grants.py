@@ -51,7 +51,7 @@ def _is_full_admin(ctx: RuleContext, st: Statement) -> bool:
     return g.all_actions and g.star_resource
 
 
-@check("IAM101")
+@check("IAM101", pure=True)
 def full_admin(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
     if policy_kind(doc) is PolicyKind.RESOURCE:
         return  # "*" in a resource policy is the resource itself: IAM102/IAM107 report it
@@ -72,7 +72,7 @@ def full_admin(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
         )
 
 
-@check("IAM102")
+@check("IAM102", pure=True)
 def action_wildcard(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
     resource_policy = policy_kind(doc) is PolicyKind.RESOURCE
     for st in _allows(doc):
@@ -83,7 +83,7 @@ def action_wildcard(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
                 yield Hit(loc=v.loc, statement=st, evidence=Evidence(actions=(v.text,), resources=st.resource_texts))
 
 
-@check("IAM103")
+@check("IAM103", pure=True)
 def service_wildcard(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
     for st in _allows(doc):
         if st.not_action:
@@ -103,7 +103,7 @@ def service_wildcard(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
             )
 
 
-@check("IAM104")
+@check("IAM104", pure=True)
 def write_glob(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
     for st in _allows(doc):
         if st.not_action:
@@ -137,7 +137,7 @@ def write_glob(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
             )
 
 
-@check("IAM105")
+@check("IAM105", pure=True)
 def resource_star(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
     for st in _scoping(doc):
         if st.not_action or st.resource_key != "Resource":
@@ -165,7 +165,7 @@ def resource_star(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
         )
 
 
-@check("IAM106")
+@check("IAM106", pure=True)
 def resource_everything(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
     for st in _scoping(doc):
         if st.resource_key != "Resource":
@@ -241,13 +241,13 @@ def _types_by_service(ctx: RuleContext, st: Statement) -> dict[str, tuple[Resour
     return result
 
 
-@check("IAM107")
+@check("IAM107", pure=True)
 def allow_not_action(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
     del ctx
     yield from _allow_except(doc, action=True)
 
 
-@check("IAM108")
+@check("IAM108", pure=True)
 def allow_not_resource(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
     del ctx
     yield from _allow_except(doc, action=False)
@@ -266,7 +266,7 @@ def _allow_except(doc: PolicyDocument, *, action: bool) -> Iterator[Hit]:
             )
 
 
-@check("IAM109")
+@check("IAM109", pure=True)
 def pass_role(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
     for st in _allows(doc):
         if _is_full_admin(ctx, st):
@@ -321,7 +321,7 @@ def _sensitive_table(ctx: RuleContext) -> dict[str, tuple[str, str]]:
     return cached  # type: ignore[no-any-return]
 
 
-@check("IAM110")
+@check("IAM110", pure=True)
 def sensitive_on_star(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
     table = _sensitive_table(ctx)
     for st in _scoping(doc):
@@ -347,7 +347,7 @@ def sensitive_on_star(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
         )
 
 
-@check("IAM112")
+@check("IAM112", pure=True)
 def resource_mismatch(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
     cat = ctx.catalog
     for st in _allows(doc):

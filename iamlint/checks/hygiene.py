@@ -172,7 +172,7 @@ def _resources_cover(outer: Statement, inner: Statement) -> bool:
     return all(any(covers(i, o) for i in inner.resource_texts) for o in outer.resource_texts)
 
 
-@check("IAM132")
+@check("IAM132", pure=True)
 def redundant_statement(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
     del ctx
     if doc.kind in (PolicyKind.TRUST, PolicyKind.RESOURCE):
@@ -201,7 +201,7 @@ def redundant_statement(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
             break
 
 
-@check("IAM133")
+@check("IAM133", pure=True)
 def duplicate_action(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
     del ctx
     for st in doc.statements:

@@ -152,7 +152,7 @@ def service_without_source(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hi
             )
 
 
-@check("IAM162")
+@check("IAM162", pure=True)
 def allow_not_principal(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
     del ctx
     for st in doc.statements:

@@ -85,7 +85,7 @@ def arn_problem(ctx: RuleContext, text: str) -> str | None:
     return None
 
 
-@check("IAM180")
+@check("IAM180", pure=True)
 def invalid_arn(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
     for st in doc.statements:
         for v in st.resources:
@@ -110,7 +110,7 @@ def _variable_uses(st: Statement) -> Iterator[tuple[str, Any]]:
                 yield value, cond.loc
 
 
-@check("IAM181")
+@check("IAM181", pure=True)
 def variables_need_version(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
     del ctx
     if doc.version == "2012-10-17":
@@ -126,7 +126,7 @@ def variables_need_version(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hi
             return  # one finding per document: the fix is one line
 
 
-@check("IAM182")
+@check("IAM182", pure=True)
 def duplicate_sid(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
     del ctx
     first: dict[str, Statement] = {}
@@ -144,7 +144,7 @@ def duplicate_sid(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
             first[st.sid] = st
 
 
-@check("IAM183")
+@check("IAM183", pure=True)
 def invalid_sid(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
     del ctx
     # The A-Z, a-z, 0-9 rule is IAM's; SQS, SNS and other services accept other characters.
@@ -161,7 +161,7 @@ def invalid_sid(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
             )
 
 
-@check("IAM184")
+@check("IAM184", pure=True)
 def principal_in_identity_policy(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
     del ctx
     if doc.kind not in (PolicyKind.IDENTITY, PolicyKind.BOUNDARY):

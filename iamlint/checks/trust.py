@@ -44,7 +44,7 @@ def _lowered(severity: Severity, n: Narrowing) -> Severity | None:
     return severity.lowered() if n.lowering else None
 
 
-@check("IAM150")
+@check("IAM150", pure=True)
 def trust_any_principal(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
     for st in _trust_allows(doc):
         n = narrowing(ctx, st)
@@ -89,7 +89,7 @@ def trust_cross_account(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
             )
 
 
-@check("IAM152")
+@check("IAM152", pure=True)
 def unknown_account(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
     known = known_accounts(ctx)
     if known is None or policy_kind(doc) not in (PolicyKind.TRUST, PolicyKind.RESOURCE):
@@ -128,7 +128,7 @@ def _provider_label(t: WebTrust) -> str:
     return f"{t.provider.name} ({t.host})" if t.host else t.provider.name
 
 
-@check("IAM153")
+@check("IAM153", pure=True)
 def web_identity_no_subject(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
     for t in _web(ctx, doc):
         pinned = [c for claim in t.provider.subject for c in t.conditions_on(claim) if pins(ctx, c)]
@@ -148,7 +148,7 @@ def web_identity_no_subject(ctx: RuleContext, doc: PolicyDocument) -> Iterator[H
 _LEVEL_SEVERITY = {"owner": Severity.MEDIUM, "all-refs": Severity.LOW}
 
 
-@check("IAM154")
+@check("IAM154", pure=True)
 def web_identity_broad_subject(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
     for t in _web(ctx, doc):
         for claim in t.provider.subject:
@@ -174,7 +174,7 @@ def web_identity_broad_subject(ctx: RuleContext, doc: PolicyDocument) -> Iterato
                 )
 
 
-@check("IAM155")
+@check("IAM155", pure=True)
 def web_identity_no_audience(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
     for t in _web(ctx, doc):
         pr = t.provider
@@ -197,7 +197,7 @@ def web_identity_no_audience(ctx: RuleContext, doc: PolicyDocument) -> Iterator[
         )
 
 
-@check("IAM156")
+@check("IAM156", pure=True)
 def cognito_guest_access(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
     for t in _web(ctx, doc):
         if t.host is None or not t.host.lower().startswith("cognito-identity."):
@@ -215,7 +215,7 @@ def cognito_guest_access(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]
         )
 
 
-@check("IAM157")
+@check("IAM157", pure=True)
 def trust_broad_action(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
     for st in _trust_allows(doc):
         g = grant(ctx, st)

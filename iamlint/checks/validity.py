@@ -61,7 +61,7 @@ def _known_gap(ctx: RuleContext, text: str) -> tuple[str, Severity | None]:
     return note + f" ({entry.get('source')})", _GAP_SEVERITY.get(status)
 
 
-@check("IAM111")
+@check("IAM111", pure=True)
 def unknown_action(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
     cat = ctx.catalog
     for st in doc.statements:
