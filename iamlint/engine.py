@@ -146,6 +146,7 @@ class Engine:
             return self._check(documents, problems, errors)
         finally:
             self._signatures.clear()  # holds the statements alive otherwise
+            self.ctx.subjects.clear()
             self._by_content.clear()
             self._repeated.clear()
 

@@ -32,7 +32,12 @@ class Hit:
 class RuleContext:
     catalog: Catalog
     settings: Mapping[str, Any] = field(default_factory=dict)
+    # Answers that hold for the whole run: tables read from rules/data, catalogue queries.
     cache: dict[object, Any] = field(default_factory=dict)
+    # Answers about the statements and principals being checked, keyed by their id and kept
+    # with them: emptied after each `Engine.check`, so that a worker's batches, or an audit's
+    # reports, do not carry the last batch's model and its derived tables.
+    subjects: dict[object, Any] = field(default_factory=dict)
 
 
 DocumentCheck = Callable[[RuleContext, PolicyDocument], Iterable[Hit]]

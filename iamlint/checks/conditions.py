@@ -93,7 +93,7 @@ def null_with_if_exists(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
 def _statement_keys(ctx: RuleContext, st: Statement) -> tuple[KeyTable, bool, frozenset[str]]:
     """(keys the statement's actions can see, open-ended?, services with unknown actions)."""
     cache_key = ("statement_keys", id(st))
-    cached = ctx.cache.get(cache_key)
+    cached = ctx.subjects.get(cache_key)
     if cached is not None and cached[0] is st:
         return cached[1]  # type: ignore[no-any-return]
     g = grant(ctx, st)
@@ -103,7 +103,7 @@ def _statement_keys(ctx: RuleContext, st: Statement) -> tuple[KeyTable, bool, fr
         if not exp and text not in ("*", "*:*")
     )
     result = (knowledge(ctx).statement_keys(g.actions), g.all_actions, unknown)
-    ctx.cache[cache_key] = (st, result)
+    ctx.subjects[cache_key] = (st, result)
     return result
 
 

@@ -21,6 +21,7 @@ import enum
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from iamlint import globs
 from iamlint.catalog import ActionInfo
@@ -85,7 +86,7 @@ class Effective:
         ]
         self._reaches: dict[str, tuple[Reach, ...]] = {}
         self._candidates: tuple[ActionInfo, ...] | None = None
-        self._by_type: dict[int, dict[tuple[str, tuple[str, ...]], Reach | None]] = {}
+        self._by_type: dict[int, dict[tuple[Any, ...], Reach | None]] = {}
         self.memo: dict[str, object] = {}  # answers rules derive from these grants, shared by them
         # Which Allow statements can name an action: those listing it (each with the names it
         # lists), and the open-ended ones (Action "*", NotAction), so that a question about
@@ -203,7 +204,11 @@ class Effective:
         try:
             return table[key]
         except KeyError:
-            found = table[key] = self._reach_uncached(st, action)
+            found = self._reach_uncached(st, action)
+            if found is not None:
+                # One statement reaches most actions the same way: keep one object per way.
+                found = table.setdefault((found.resources, found.except_resources, found.scope), found)
+            table[key] = found
             return found
 
     def _reach_uncached(self, st: Statement, action: ActionInfo) -> Reach | None:
@@ -215,6 +220,8 @@ class Effective:
         else:
             # A pattern that cannot name a resource of this action grants nothing for it.
             usable = tuple(r for r in st.resource_texts if cat.resource_matches(action, r))
+            if len(usable) == len(st.resource_texts):
+                usable = st.resource_texts  # the statement's own tuple, not a copy
             res = (usable, False) if usable else None
         for deny in self.denies:
             if res is None:
@@ -248,15 +255,16 @@ class Effective:
         return Scope.SPECIFIC
 
 
-def _reach_table(ctx: RuleContext, st: Statement) -> dict[tuple[str, tuple[str, ...]], Reach | None]:
+def _reach_table(ctx: RuleContext, st: Statement) -> dict[tuple[Any, ...], Reach | None]:
     """A statement's reach by (service, resource types), for principals without Denies or a
-    boundary: the same for each of them."""
+    boundary: the same for each of them. The table also holds each distinct reach under
+    (resources, except_resources, scope), so that equal answers are one object."""
     key = ("reach_by_type", id(st))
-    cached = ctx.cache.get(key)
+    cached = ctx.subjects.get(key)
     if cached is not None and cached[0] is st:
         return cached[1]  # type: ignore[no-any-return]
-    table: dict[tuple[str, tuple[str, ...]], Reach | None] = {}
-    ctx.cache[key] = (st, table)
+    table: dict[tuple[Any, ...], Reach | None] = {}
+    ctx.subjects[key] = (st, table)
     return table
 
 
@@ -393,11 +401,11 @@ def effective(ctx: RuleContext, principal: Principal) -> Effective:
     """The principal's effective grants, shared by every rule that looks at it in this run."""
     # One slot: the engine runs every rule on one principal before moving to the next, and
     # keeping each principal's answers for the whole run would only cost memory.
-    cached = ctx.cache.get("effective")
+    cached = ctx.subjects.get("effective")
     if cached is not None and cached[0] is principal:
         return cached[1]  # type: ignore[no-any-return]
     result = Effective(ctx, principal)
-    ctx.cache["effective"] = (principal, result)
+    ctx.subjects["effective"] = (principal, result)
     return result
 
 

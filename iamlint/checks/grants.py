@@ -225,7 +225,7 @@ def _covers_every(resource: str, arn_format: str) -> bool:
 
 def _types_by_service(ctx: RuleContext, st: Statement) -> dict[str, tuple[ResourceType, ...]]:
     key = ("types", id(st))
-    cached = ctx.cache.get(key)
+    cached = ctx.subjects.get(key)
     if cached is not None and cached[0] is st:
         return cached[1]  # type: ignore[no-any-return]
     out: dict[str, dict[str, ResourceType]] = {}
@@ -237,7 +237,7 @@ def _types_by_service(ctx: RuleContext, st: Statement) -> dict[str, tuple[Resour
         for rt in types_of(a):
             table[rt.name] = rt
     result = {svc: tuple(types.values()) for svc, types in out.items()}
-    ctx.cache[key] = (st, result)
+    ctx.subjects[key] = (st, result)
     return result
 
 

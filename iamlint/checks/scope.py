@@ -43,17 +43,25 @@ class Grant:
 
 def grant(ctx: RuleContext, st: Statement) -> Grant:
     key = ("grant", id(st))
-    cached = ctx.cache.get(key)
+    cached = ctx.subjects.get(key)
     if cached is not None and cached[0] is st:
         return cached[1]  # type: ignore[no-any-return]
     result = _grant(ctx, st)
-    ctx.cache[key] = (st, result)
+    ctx.subjects[key] = (st, result)
     return result
 
 
-def _grant(ctx: RuleContext, st: Statement) -> Grant:
+_Expansion = tuple[frozenset[str], tuple[ActionInfo, ...], tuple[tuple[str, tuple[ActionInfo, ...]], ...], frozenset[str], bool]
+
+
+def _expansion(ctx: RuleContext, texts: tuple[str, ...]) -> _Expansion:
+    """What a list of Action entries expands to, shared by the statements that list the same
+    entries (an account repeats a policy in many roles; `ec2:*` alone names 700 actions)."""
+    key = ("expansion", texts)
+    cached = ctx.subjects.get(key)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
     cat = ctx.catalog
-    texts = st.action_texts
     all_actions = any(t in ("*", "*:*") for t in texts)
     per_entry = tuple(
         (t, () if t in ("*", "*:*") else cat.expand(t)) for t in texts
@@ -62,17 +70,25 @@ def _grant(ctx: RuleContext, st: Statement) -> Grant:
     for _, exp in per_entry:
         for a in exp:
             seen.setdefault(a.key, a)
+    found = (frozenset(seen), tuple(seen.values()), per_entry,
+             frozenset(key.partition(":")[0] for key in seen), all_actions)
+    ctx.subjects[key] = found
+    return found
+
+
+def _grant(ctx: RuleContext, st: Statement) -> Grant:
+    named, actions, per_entry, services, all_actions = _expansion(ctx, st.action_texts)
     star_resource = st.resource_key == "Resource" and any(globs.is_total(r) for r in st.resource_texts)
     open_ended = all_actions or st.not_action
     return Grant(
-        named=frozenset(seen),
-        actions=() if open_ended else tuple(seen.values()),
+        named=named,
+        actions=() if open_ended else actions,
         per_entry=per_entry,
         all_actions=open_ended,
         star_resource=star_resource,
         constraints=narrowing_conditions(ctx, st.conditions),
         not_action=st.not_action,
-        services=frozenset(key.partition(":")[0] for key in seen),
+        services=services,
     )
 
 
