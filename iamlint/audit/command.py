@@ -216,6 +216,9 @@ def _run(from_paths: tuple[str, ...], profile: str | None, regions: tuple[str, .
 
     result = analyse(snapshots, AnalyseOptions(lint=lint, all_versions=all_versions, proposals=proposals_dir is not None,
                                                release_dumps=True), errors, jobs=jobs or default_jobs())
+    # The findings are located: the snapshots' text and marks (the size of the dump) are no
+    # longer needed, and the reports are written in the memory they held.
+    del snapshots
     _write_reports(result, fmt, extra, html_path, proposals_dir, top, api_calls)
     return result.exit_code(Severity.parse(fail_on), allow_partial)
 
