@@ -217,9 +217,12 @@ class Engine:
             if pure and checked is not None and rule_id in checked.hits:
                 hits = checked.moved(rule_id, doc)  # None when a hit cannot be moved: check again
             if hits is None:
-                if pure and content is None:
-                    content = PolicyDocument(doc.version, doc.statements, doc.loc, doc.kind)
-                hits, crash = self._run_rule(rule_id, fn, content if pure else doc, doc.loc.render())
+                subject = doc
+                if pure:
+                    if content is None:
+                        content = PolicyDocument(doc.version, doc.statements, doc.loc, doc.kind)
+                    subject = content
+                hits, crash = self._run_rule(rule_id, fn, subject, doc.loc.render())
                 if pure and key is not None and crash is None:
                     if checked is None:
                         checked = self._by_content[key] = _Checked(doc)

@@ -118,12 +118,55 @@ def _some(names: tuple[str, ...], limit: int = 5) -> str:
     return shown if len(names) <= limit else f"{shown} and {len(names) - limit} more"
 
 
-@dataclass(frozen=True, slots=True)
 class Value:
-    """One string from a policy (an action, a resource, a principal) and where it is."""
+    """One string from a policy (an action, a resource, a principal) and where it is.
 
+    Immutable, compared and hashed by (text, loc) like the other model values. An item of a
+    list keeps its list's location and its index rather than a location of its own, made when
+    asked for (`Value.item`): a large account's policies hold a hundred thousand values, and
+    findings point at a few of them.
+    """
+
+    __slots__ = ("_index", "_where", "text")
     text: str
-    loc: Location
+    _where: Location  # the value's own location, or its list's
+    _index: int | None  # its index in that list, when an item
+
+    def __init__(self, text: str, loc: Location) -> None:
+        object.__setattr__(self, "text", text)
+        object.__setattr__(self, "_where", loc)
+        object.__setattr__(self, "_index", None)
+
+    @classmethod
+    def item(cls, text: str, within: Location, index: int) -> Value:
+        """Item `index` of the list at `within`."""
+        value = cls(text, within)
+        object.__setattr__(value, "_index", index)
+        return value
+
+    @property
+    def loc(self) -> Location:
+        where, index = self._where, self._index
+        if index is None:
+            return where
+        return Location(where.file, None, None, (*where.keys, index), where.logical_id, where.construct_path)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Value is immutable: cannot set {name}")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Value):
+            return NotImplemented
+        return self.text == other.text and self.loc == other.loc
+
+    def __hash__(self) -> int:
+        return hash((self.text, self.loc))
+
+    def __repr__(self) -> str:
+        return f"Value(text={self.text!r}, loc={self.loc!r})"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (Value, (self.text, self.loc))
 
 
 @dataclass(frozen=True, slots=True)

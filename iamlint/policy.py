@@ -161,9 +161,10 @@ def _strings(ctx: _Ctx, raw: object, path: Path, what: str, index: int) -> tuple
         return (Value(raw, ctx.loc(path)),)
     if isinstance(raw, list):
         out = []
+        within = ctx.loc(path)
         for i, item in enumerate(raw):
             if isinstance(item, str):
-                out.append(Value(item, ctx.loc((*path, i))))
+                out.append(Value.item(item, within, i))
             else:
                 ctx.problem(f"{what} entries must be strings, found {_kind(item)}", (*path, i), index)
         if not raw:

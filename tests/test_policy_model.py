@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime
+import pickle
 
 import pytest
 
 from iamlint.loaders.located import parse_json
 from iamlint.loaders.policy_file import load_policy_file
-from iamlint.model import PolicyKind
+from iamlint.model import Location, PolicyKind, Value
 from iamlint.policy import parse_policy
 
 
@@ -91,3 +92,27 @@ def test_file_shapes() -> None:
         assert len(result.documents) == count and result.errors == []
     unknown = load_policy_file(parse_json('{"name": "pkg"}', "package.json"))
     assert unknown.documents == [] and "unknown input shape" in unknown.errors[0].message
+
+
+def test_a_list_item_value_equals_one_built_with_its_own_location() -> None:
+    within = Location("p.json", None, None, ("Statement", 0, "Action"), "Role", "Stack/Role")
+    item = Value.item("s3:GetObject", within, 2)
+    eager = Value("s3:GetObject", Location("p.json", None, None, ("Statement", 0, "Action", 2), "Role", "Stack/Role"))
+    assert item == eager and hash(item) == hash(eager)
+    assert item.loc == eager.loc and item.loc.keys == ("Statement", 0, "Action", 2)
+    assert item != Value.item("s3:GetObject", within, 1)
+    assert pickle.loads(pickle.dumps(item)) == item
+    with pytest.raises(AttributeError):
+        item.text = "s3:PutObject"  # type: ignore[misc]
+
+
+def test_parsed_list_items_carry_their_index_in_the_path() -> None:
+    doc, problems = parse_policy(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"],
+                                                   "Resource": "*"}]},
+        file="p.json",
+    )
+    assert not problems and doc is not None
+    st = doc.statements[0]
+    assert [v.loc.keys for v in st.actions] == [("Statement", 0, "Action", 0), ("Statement", 0, "Action", 1)]
+    assert st.resources[0].loc.keys == ("Statement", 0, "Resource")

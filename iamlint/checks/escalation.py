@@ -170,7 +170,7 @@ def identity_rewriters(ctx: RuleContext) -> tuple[ActionInfo, ...]:
     cached = ctx.cache.get("identity_rewriters")
     if cached is None:
         cached = ctx.cache["identity_rewriters"] = tuple(a for a in ctx.catalog.expand("iam:*") if rewrites_identity_policies(a))
-    return cached  # type: ignore[no-any-return]
+    return cached
 
 
 def unscoped(eff: Effective, action: ActionInfo) -> Reach | None:

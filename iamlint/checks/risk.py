@@ -88,7 +88,7 @@ def _sensitive_by_service(ctx: RuleContext, category: str) -> dict[str, tuple[st
             if c == category:
                 table.setdefault(name.partition(":")[0], []).append(name)
         cached = ctx.cache[key] = {service: tuple(names) for service, names in table.items()}
-    return cached  # type: ignore[no-any-return]
+    return cached
 
 
 def category_of(ctx: RuleContext, action: ActionInfo) -> str | None:
