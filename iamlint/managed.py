@@ -16,8 +16,9 @@ import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from typing import Any
+
+from iamlint.ruleset import package_dir
 
 SNAPSHOT = "aws_managed_policies.json.gz"
 _ARN_RE = re.compile(r"^arn:[^:]+:iam::aws:policy(/.*)$")
@@ -32,7 +33,7 @@ class ManagedPolicy:
 
 @lru_cache(maxsize=1)
 def _snapshot() -> dict[str, Any]:
-    raw = (resources.files("iamlint.data") / SNAPSHOT).read_bytes()
+    raw = (package_dir("iamlint.data") / SNAPSHOT).read_bytes()
     data: dict[str, Any] = json.loads(gzip.decompress(raw))
     return data
 

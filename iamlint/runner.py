@@ -11,7 +11,6 @@ than it saves.
 from __future__ import annotations
 
 import gc
-import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -98,6 +97,12 @@ def _size(path: str) -> int:
         return 0  # unreadable, or standard input: its loader reports it
 
 
+def _can_fork() -> bool:
+    import multiprocessing  # noqa: PLC0415 - see check_paths
+
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
 def default_jobs() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -112,7 +117,7 @@ def check_paths(
     engine = Engine(config)
     inputs = expand_inputs(paths, options)
     jobs = jobs or default_jobs()
-    if jobs == 1 or len(inputs) < PARALLEL_MIN_FILES or config.strict or "fork" not in multiprocessing.get_all_start_methods():
+    if jobs == 1 or len(inputs) < PARALLEL_MIN_FILES or config.strict or not _can_fork():
         batch = _check_batch(inputs, options, engine)
         result = engine.result(batch.findings, batch.documents, batch.files)
         return (post(result, batch.suppressions) if post else result), engine
@@ -122,6 +127,8 @@ def check_paths(
     # policies grants `*`; read whole in the parent, it would delay every worker by 0.2 s.
     preload(inputs, options)
     batches = _batches(inputs, jobs * 4)
+    import multiprocessing  # noqa: PLC0415 - a small run never forks: it need not import it
+
     ctx = multiprocessing.get_context("fork")
     findings: list[Finding] = []
     documents = files = 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any, Self
 
@@ -69,13 +70,13 @@ def test_interrupted_write_keeps_the_original_and_leaves_no_temporary_file(
 
 def test_temporary_file_is_created_beside_the_target(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[str] = []
-    real_mkstemp = files.tempfile.mkstemp
+    real_mkstemp = tempfile.mkstemp
 
     def spy(*args: Any, **kwargs: Any) -> Any:
         seen.append(kwargs["dir"])
         return real_mkstemp(*args, **kwargs)
 
-    monkeypatch.setattr(files.tempfile, "mkstemp", spy)
+    monkeypatch.setattr(tempfile, "mkstemp", spy)
     (tmp_path / "sub").mkdir()
     write_atomic(str(tmp_path / "sub" / "out.json"), "{}")
     assert seen == [str(tmp_path / "sub")]  # same file system: the rename is atomic
