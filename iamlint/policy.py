@@ -9,6 +9,7 @@ statements that are valid are still returned, so one bad statement never hides t
 from __future__ import annotations
 
 import datetime
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -158,13 +159,13 @@ def _version(ctx: _Ctx, raw: Mapping[str, object], base: Path) -> str | None:
 def _strings(ctx: _Ctx, raw: object, path: Path, what: str, index: int) -> tuple[Value, ...]:
     """String-or-list of strings, each with its own location."""
     if isinstance(raw, str):
-        return (Value(raw, ctx.loc(path)),)
+        return (Value(_shared(raw), ctx.loc(path)),)
     if isinstance(raw, list):
         out = []
         within = ctx.loc(path)
         for i, item in enumerate(raw):
             if isinstance(item, str):
-                out.append(Value.item(item, within, i))
+                out.append(Value.item(_shared(item), within, i))
             else:
                 ctx.problem(f"{what} entries must be strings, found {_kind(item)}", (*path, i), index)
         if not raw:
@@ -256,6 +257,12 @@ def _exactly_one(
     if required:
         ctx.problem(f"statement has neither {a} nor {b}", path, index)
     return None
+
+
+def _shared(text: str) -> str:
+    """One object for each distinct action or resource text: an account's policies name the
+    same actions thousands of times (63,000 texts, 14,000 distinct, in the bench's account)."""
+    return sys.intern(text) if type(text) is str else text
 
 
 def _principals(ctx: _Ctx, raw: object, path: Path, index: int) -> tuple[Principal, ...]:
