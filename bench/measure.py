@@ -7,6 +7,13 @@ tool that forks workers (iamlint's parallel runs) is sampled every 100 ms while 
 proportional set size (Pss, shared pages divided among the processes sharing them) summed over
 the whole process tree, so forked workers count fully and shared pages once. The larger of the
 two figures is reported.
+
+The tool is started by a small launcher (`_LAUNCHER`), which forks and execs it and reports
+the tool's own wall time and wait4 figures. Linux keeps a process's peak resident set across
+exec, and a child spawned straight from this process starts out sharing this process's
+memory: a benchmark holding a generated account (hundreds of megabytes) would see that figure
+as the peak of every tool it runs, however small. Forked from the launcher, a tool starts at
+the launcher's 10 MB.
 """
 
 from __future__ import annotations
@@ -29,7 +36,43 @@ class Run:
     stderr: bytes
 
 
+# argv: report file, then the command. Forks and execs the command with this process's standard
+# streams, waits for it, writes "wall-seconds maxrss-kB" to the report file, and exits with
+# the command's status.
+_LAUNCHER = r"""
+import os, sys, time
+report, cmd = sys.argv[1], sys.argv[2:]
+start = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(cmd[0], cmd)
+    finally:
+        os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+wall = time.perf_counter() - start
+with open(report, "w") as f:
+    f.write(f"{wall} {usage.ru_maxrss}")
+code = os.waitstatus_to_exitcode(status)
+sys.exit(code if code >= 0 else 128 - code)
+"""
+
+
 def run(cmd: list[str], *, stdin: bytes | None = None, env: dict[str, str] | None = None) -> Run:
+    import tempfile  # noqa: PLC0415
+
+    with tempfile.NamedTemporaryFile("r", prefix="measure-", suffix=".txt") as report:
+        launched = _run([sys.executable, "-c", _LAUNCHER, report.name, *cmd], stdin=stdin, env=env)
+        figures = report.read().split()
+    if len(figures) != 2:  # the launcher failed before it could report: keep what was seen
+        return launched
+    wall, maxrss_kb = float(figures[0]), int(figures[1])
+    return Run(wall, max(maxrss_kb / 1024, launched.peak_mb), launched.returncode, launched.stdout, launched.stderr)
+
+
+def _run(cmd: list[str], *, stdin: bytes | None = None, env: dict[str, str] | None = None) -> Run:
+    """`cmd` (the launcher) as a child: its wall time, and the peak Pss of the tool's process
+    tree when the tool forks workers."""
     start = time.perf_counter()
     proc = subprocess.Popen(
         cmd,
@@ -46,23 +89,28 @@ def run(cmd: list[str], *, stdin: bytes | None = None, env: dict[str, str] | Non
         proc.stdin.close()
     tree_kb = [0]
     out, err = _drain(proc, lambda: tree_kb.__setitem__(0, max(tree_kb[0], _tree_pss_kb(proc.pid))))
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    proc.wait()
     wall = time.perf_counter() - start
-    return Run(wall, max(usage.ru_maxrss, tree_kb[0]) / 1024, proc.returncode, out, err)
+    return Run(wall, tree_kb[0] / 1024, proc.returncode, out, err)
 
 
-def _tree_pss_kb(pid: int) -> int:
-    """Pss of `pid` and all its descendants, in kB; 0 while `pid` has no children (its own peak
-    is wait4's, exactly) or where /proc cannot tell. Reading Pss walks a process's page tables:
-    done only for a tree, so that the sampling takes no CPU from a single-process tool."""
+def _children(pid: int) -> list[int]:
     try:
         with open(f"/proc/{pid}/task/{pid}/children") as f:
-            if not f.read().split():
-                return 0
-    except OSError:
+            return [int(child) for child in f.read().split()]
+    except (OSError, ValueError):
+        return []
+
+
+def _tree_pss_kb(launcher: int) -> int:
+    """Pss of the tool the launcher runs and all its descendants, in kB; 0 while the tool has no
+    children (its own peak is wait4's, exactly) or where /proc cannot tell. Reading Pss walks a
+    process's page tables: done only for a tree, so that the sampling takes no CPU from a
+    single-process tool."""
+    tools = _children(launcher)
+    if not tools or not any(_children(tool) for tool in tools):
         return 0
-    total, todo = 0, [pid]
+    total, todo = 0, list(tools)
     while todo:
         current = todo.pop()
         try:
