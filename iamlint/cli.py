@@ -288,19 +288,19 @@ def _named_excluded(path: str, patterns: Sequence[str]) -> bool:
 def _emit(result: Any, rules: Any, fmt: str, outputs: list[tuple[str, str]], color: bool | None,
           root: str = ".") -> None:
     from iamlint.catalog import get_catalog  # noqa: PLC0415
-    from iamlint.reporters import ReportOptions, get_reporter  # noqa: PLC0415
+    from iamlint.reporters import ReportOptions, get_reporter_parts  # noqa: PLC0415
 
     use_color = sys.stdout.isatty() and "NO_COLOR" not in os.environ if color is None else color
     base = ReportOptions(tool_version=__version__, catalog_version=get_catalog().data_version(), root=root,
                          link_base=_github_link_base())
     for out_fmt, path in outputs:
-        text = get_reporter(out_fmt)(result, rules, base)
         from iamlint.files import write_atomic  # noqa: PLC0415
 
-        write_atomic(path, text)
+        write_atomic(path, get_reporter_parts(out_fmt)(result, rules, base))
     shown = ReportOptions(color=use_color and fmt == "text", tool_version=base.tool_version,
                           catalog_version=base.catalog_version, root=root, link_base=base.link_base)
-    click.echo(get_reporter(fmt)(result, rules, shown), nl=False)
+    for piece in get_reporter_parts(fmt)(result, rules, shown):
+        click.echo(piece, nl=False)
 
 
 @cli.command("rules")

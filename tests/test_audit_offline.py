@@ -24,6 +24,9 @@ from iamlint.audit.coverage import classify
 from iamlint.audit.html import render_html_parts
 from iamlint.audit.org import read_accounts_file
 from iamlint.cli import cli
+from iamlint.engine import Engine
+from iamlint.loaders.auth_details import load_auth_details
+from iamlint.reporters import ReportOptions, json_report
 from iamlint.schemas import validate
 
 SNAPSHOT = FIXTURES / "audit" / "snapshot.json"
@@ -201,7 +204,7 @@ def test_dropping_the_dumps_and_writing_in_pieces_change_nothing(monkeypatch: py
     assert len(a.lint.findings) > 5 and any(p.workloads for p in b.accounts[0].principals)
     assert list(dropped[0].data) == ["iamlint"] and "RoleDetailList" in kept[0].data  # only what was asked
     assert b.lint.findings[0].location.line  # marks still come from the file
-    monkeypatch.setattr(render, "_BATCH", 2)  # several pieces, and a last one that is short
+    monkeypatch.setattr(json_report, "_BATCH", 2)  # several pieces, and a last one that is short
     whole = json.dumps(render.audit_dict(a), separators=(",", ":")) + "\n"
     assert "".join(render.audit_json_parts(b)) == whole
     page = "".join(render_html_parts(b))
@@ -248,3 +251,16 @@ def test_an_interrupted_audit_stops_at_the_next_read() -> None:
     with pytest.raises(Stopped), rec.attempt("global", "iam:GetAccountAuthorizationDetails"):
         pytest.fail("the read must not start once the audit is interrupted")
     assert rec.gaps == []
+
+
+def test_check_json_in_pieces_is_the_whole_report(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `iamlint check --format json` writes its report in pieces: a dump's tens of thousands of
+    # findings never become one string. The pieces must join to the one-string report.
+    loaded = load_auth_details(snapshot.load([str(SNAPSHOT)], 10**8)[0][0].located)
+    result = Engine().run(loaded.documents, loaded.problems, loaded.errors)
+    assert len(result.findings) > 5
+    options = ReportOptions(tool_version="t", catalog_version="c")
+    whole = json.dumps(json_report.report_dict(result, options), separators=(",", ":")) + "\n"
+    monkeypatch.setattr(json_report, "_BATCH", 2)
+    pieces = list(json_report.render_parts(result, {}, options))
+    assert len(pieces) > 3 and "".join(pieces) == whole

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from iamlint import __version__
@@ -42,28 +42,12 @@ def audit_json(result: AuditResult) -> str:
     return "".join(audit_json_parts(result))
 
 
-_BATCH = 256  # findings per piece: few writes, and only a few hundred findings as text at a time
-
-
 def audit_json_parts(result: AuditResult) -> Iterator[str]:
-    """`audit_json`'s text in pieces, each finding turned into text only when its piece is due.
+    """`audit_json`'s text in pieces (`json_report.spliced`): a large account has tens of
+    thousands of findings, and the text alone is tens of megabytes."""
+    from iamlint.reporters.json_report import spliced  # noqa: PLC0415
 
-    A large account has tens of thousands of findings: as one dict tree and one string they took
-    more memory than the whole analysis (the text alone is tens of megabytes). The pieces join
-    to exactly what `json.dumps(audit_dict(result))` gives.
-    """
-    from iamlint.reporters.json_report import finding_dict  # noqa: PLC0415
-
-    shell = json.dumps(audit_dict(result, findings=False), separators=(",", ":"))
-    marker = '"findings":[]'
-    at = shell.index(marker) + len(marker) - 1  # the list's closing bracket
-    yield shell[:at]
-    dumps: Callable[[Any], str] = json.JSONEncoder(separators=(",", ":")).encode
-    findings = result.lint.findings
-    for start in range(0, len(findings), _BATCH):
-        piece = ",".join(dumps(finding_dict(f)) for f in findings[start:start + _BATCH])
-        yield piece if start == 0 else "," + piece
-    yield shell[at:] + "\n"
+    return spliced(audit_dict(result, findings=False), result.lint.findings)
 
 
 def proposal_files(result: AuditResult) -> list[tuple[str, str]]:

@@ -2,12 +2,14 @@
 
 A reporter takes the lint result and the rules that ran and returns the whole output as a
 string; the CLI decides where it goes. Formats are looked up by name so that `--format` and
-`--output FORMAT=PATH` share one table.
+`--output FORMAT=PATH` share one table. A reporter module may also offer `render_parts`, the
+same text in pieces, so that a large report (an account dump's tens of thousands of findings)
+is written without ever being one string.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from importlib import import_module
 
@@ -37,7 +39,15 @@ FORMATS: dict[str, str] = {
 }
 
 
-def get_reporter(name: str) -> Reporter:
+PartsReporter = Callable[[LintResult, Mapping[str, Rule], ReportOptions], Iterable[str]]
+
+
+def get_reporter_parts(name: str) -> PartsReporter:
+    """The format's text in pieces (`render_parts`), or whole as one piece."""
     module = import_module(FORMATS[name])
+    parts: PartsReporter | None = getattr(module, "render_parts", None)
+    if parts is not None:
+        return parts
     render: Reporter = module.render
-    return render
+    return lambda result, rules, options: (render(result, rules, options),)
+

@@ -7,7 +7,7 @@ within a version.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from iamlint.engine import INPUT_ERROR, LintResult
@@ -87,6 +87,29 @@ def report_dict(result: LintResult, options: ReportOptions, *, findings: bool = 
 
 
 def render(result: LintResult, rules: Mapping[str, Rule], options: ReportOptions) -> str:
+    return "".join(render_parts(result, rules, options))
+
+
+_BATCH = 256  # findings per piece: few writes, and only a few hundred findings as text at a time
+
+
+def render_parts(result: LintResult, rules: Mapping[str, Rule], options: ReportOptions) -> Iterator[str]:
+    """The report in pieces (`spliced`): the text of `json.dumps(report_dict(...))`, compact
+    (the C encoder only runs without indent), and a newline."""
     del rules
-    # Compact: the C encoder only runs without indent, and large audits produce megabytes.
-    return json.dumps(report_dict(result, options), separators=(",", ":")) + "\n"
+    return spliced(report_dict(result, options, findings=False), result.findings)
+
+
+def spliced(shell: Mapping[str, Any], findings: Sequence[Finding]) -> Iterator[str]:
+    """`json.dumps(shell)` with `findings` in its empty "findings" list, in pieces, each finding
+    turned into text only when its piece is due: as one dict tree and one string, a large
+    account's report took more memory than checking it."""
+    text = json.dumps(shell, separators=(",", ":"))
+    marker = '"findings":[]'
+    at = text.index(marker) + len(marker) - 1  # the list's closing bracket
+    yield text[:at]
+    dumps = json.JSONEncoder(separators=(",", ":")).encode
+    for start in range(0, len(findings), _BATCH):
+        piece = ",".join(dumps(finding_dict(f)) for f in findings[start:start + _BATCH])
+        yield piece if start == 0 else "," + piece
+    yield text[at:] + "\n"
