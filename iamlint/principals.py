@@ -64,7 +64,8 @@ class Principal:
                 yield doc, st
 
     def owner(self, st: Statement) -> PolicyDocument | None:
-        """The document (identity or boundary) a statement of this principal comes from."""
+        """The document (identity or boundary) a statement of this principal comes from
+        (looked up in a table of the whole run's statements, `build_principals`)."""
         return self._owners.get(id(st))
 
     def locate(self, loc: Location, st: Statement) -> Location:
@@ -176,6 +177,14 @@ def build_principals(documents: Iterable[PolicyDocument]) -> list[Principal]:
                     m.groups.extend(g for g in groups if g not in m.groups)
 
     with_members = {(file, "group", g) for (file, _, _), p in parts.items() for g in p.groups}
+    # Which document each statement comes from: one table for the run, shared by every
+    # principal (a statement belongs to one document; a table per principal repeated a managed
+    # policy's statements for each of the hundreds of roles it is attached to).
+    owners: dict[int, PolicyDocument] = {}
+    for p in (*parts.values(), *(_Parts(documents=[doc]) for doc in standalone)):
+        for doc in (*p.documents, *p.boundaries):
+            for st in doc.statements:
+                owners[id(st)] = doc
     out: list[Principal] = []
     for (file, kind, name), p in parts.items():
         if (file, kind, name) in with_members:
@@ -183,10 +192,11 @@ def build_principals(documents: Iterable[PolicyDocument]) -> list[Principal]:
         if any(d.source is not None and d.source.kind == kind and d.source.via == SERVICE_LINKED
                for d in (*p.trust, *p.documents)):
             continue
-        out.extend(_variants(file, kind, name, p))
+        out.extend(_variants(file, kind, name, p, owners))
     for doc in standalone:
         src = doc.source or Source(kind="file", name=doc.loc.file)
-        out.extend(_variants(doc.loc.file, STANDALONE, doc.name or src.name, _Parts(documents=[doc], sources=[src])))
+        out.extend(_variants(doc.loc.file, STANDALONE, doc.name or src.name, _Parts(documents=[doc], sources=[src]),
+                             owners))
     return out
 
 
@@ -201,7 +211,7 @@ def _principal_source(kind: str, name: str, p: _Parts) -> Source:
                   arn=own.arn, used_by=own.used_by)
 
 
-def _variants(file: str, kind: str, name: str, p: _Parts) -> list[Principal]:
+def _variants(file: str, kind: str, name: str, p: _Parts, owners: Mapping[int, PolicyDocument]) -> list[Principal]:
     """One principal per combination of Fn::If branches of its documents."""
     base = _principal_source(kind, name, p)
     by_policy: dict[tuple[object, ...], list[PolicyDocument]] = {}
@@ -225,10 +235,6 @@ def _variants(file: str, kind: str, name: str, p: _Parts) -> list[Principal]:
     for combo, label in zip(combos, labels, strict=True):
         chosen = fixed_ids | {id(d) for d in combo}
         applied = tuple(d for d in _unique(p.documents) if id(d) in chosen)
-        owners: dict[int, PolicyDocument] = {}
-        for doc in (*applied, *boundaries):
-            for st in doc.statements:
-                owners[id(st)] = doc
         source = replace(base, condition=label) if label else base
         out.append(Principal(kind=kind, name=name, file=file, source=source, documents=applied, trust=trust,
                              boundaries=boundaries, groups=tuple(p.groups), _owners=owners))
@@ -249,7 +255,8 @@ def _unique(docs: Iterable[PolicyDocument]) -> list[PolicyDocument]:
 def standalone(doc: PolicyDocument) -> Principal:
     """A principal holding only `doc`: what the document grants on its own."""
     src = doc.source or Source(kind="file", name=doc.loc.file)
-    return _variants(doc.loc.file, STANDALONE, doc.name or src.name, _Parts(documents=[doc], sources=[src]))[0]
+    owners = {id(st): doc for st in doc.statements}
+    return _variants(doc.loc.file, STANDALONE, doc.name or src.name, _Parts(documents=[doc], sources=[src]), owners)[0]
 
 
 def compute_services(principal: Principal, services: frozenset[str]) -> tuple[str, ...]:
