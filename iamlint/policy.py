@@ -151,7 +151,7 @@ def _version(ctx: _Ctx, raw: Mapping[str, object], base: Path) -> str | None:
     if isinstance(version, str):
         if version not in ("2012-10-17", "2008-10-17"):
             ctx.problem(f"Version must be 2012-10-17 or 2008-10-17, found {version!r}", (*base, "Version"))
-        return version
+        return _shared(version)
     ctx.problem(f"Version must be a string, found {_kind(version)}", (*base, "Version"))
     return None
 
@@ -229,7 +229,7 @@ def _statement(
         return None
     return Statement(
         index=index,
-        effect=str(effect),
+        effect=_shared(str(effect)),
         sid=sid,
         action_key=action_key,
         actions=actions,
@@ -260,8 +260,9 @@ def _exactly_one(
 
 
 def _shared(text: str) -> str:
-    """One object for each distinct action or resource text: an account's policies name the
-    same actions thousands of times (63,000 texts, 14,000 distinct, in the bench's account)."""
+    """One object for each distinct text of a policy (action, resource, effect, condition): an
+    account's policies name the same actions thousands of times (63,000 texts, 14,000
+    distinct, in the bench's account)."""
     return sys.intern(text) if type(text) is str else text
 
 
@@ -319,6 +320,6 @@ def _conditions(ctx: _Ctx, raw: object, path: Path, index: int) -> tuple[Conditi
                         index,
                     )
                 else:
-                    texts.append(text)
-            out.append(Condition(str(op), str(key), tuple(texts), ctx.loc(kpath)))
+                    texts.append(_shared(text))
+            out.append(Condition(_shared(str(op)), _shared(str(key)), tuple(texts), ctx.loc(kpath)))
     return tuple(out)
