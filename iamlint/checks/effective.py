@@ -92,17 +92,16 @@ class Effective:
         # lists), and the open-ended ones (Action "*", NotAction), so that a question about
         # one action skips the others. Rules ask about a few hundred actions at most, so each
         # question reads the short list of statements rather than indexing every name first.
-        self._naming: list[tuple[Statement, frozenset[str]]] = []
+        self._naming: dict[str, list[tuple[Statement, frozenset[str]]]] = {}  # by lower-case service
         self._open: list[Statement] = []
-        services: set[str] = set()
         for st in self.allows:
             g = grant(ctx, st)
             if g.all_actions:
                 self._open.append(st)
             else:
-                self._naming.append((st, g.named))
-                services.update(g.services)
-        self._services = services
+                for service in g.services:
+                    self._naming.setdefault(service, []).append((st, g.named))
+        self._services = self._naming.keys()
         self._full_admin: bool | None = None
 
     @property
@@ -147,7 +146,7 @@ class Effective:
         cached = self._reaches.get(action.key)
         if cached is None:
             key = action.key
-            statements = [st for st, named in self._naming if key in named]
+            statements = [st for st, named in self._naming.get(key.partition(":")[0], ()) if key in named]
             found = [r for st in (*statements, *self._open) if (r := self._reach(st, action)) is not None]
             if len(found) > 1:
                 found.sort(key=lambda r: r.rank, reverse=True)

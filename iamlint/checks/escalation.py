@@ -205,8 +205,9 @@ def grouped_hit(
     for key, st in unique.items():
         loc = principal.locate(st.loc, st)
         places[key] = (loc.file, loc.line or 0, st.index)
-    # The earliest statement, its first action.
-    lead, lead_reach = min(found, key=lambda f: places[id(f[1].statement)])
+    # The earliest statement, its first action (the first of `found` at the earliest place).
+    earliest = min(places.values())
+    lead, lead_reach = next(f for f in found if places[id(f[1].statement)] == earliest)
     keys = tuple(dict.fromkeys(c.key for _, r in found for c in r.conditions))
     # Lowered only when every grant is conditioned: one unconditioned grant is enough.
     conditioned = all(r.conditions for _, r in found)
