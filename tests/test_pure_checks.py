@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from conftest import FIXTURES
 
 from iamlint import engine as engine_module
 from iamlint.checks import PURE, load_all
@@ -21,8 +22,6 @@ from iamlint.engine import Engine, LintConfig
 from iamlint.loaders.cloudformation import load_template
 from iamlint.loaders.located import parse_any
 from iamlint.ruleset import load_builtin_rules
-
-from conftest import FIXTURES
 
 # Attributes that tell documents of equal content apart: what a pure check must never read.
 CONTEXT_ATTRIBUTES = frozenset({
