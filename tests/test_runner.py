@@ -11,7 +11,6 @@ import sys
 import threading
 from pathlib import Path
 
-import pytest
 from conftest import FIXTURES, ROOT
 
 from iamlint.engine import LintConfig
@@ -98,7 +97,6 @@ def test_preload_readies_what_the_inputs_need(tmp_path: Path) -> None:
     assert _fresh(call.format(str(attached), "kind='policy'")) == ["[]", "False"]
 
 
-@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs exist on POSIX only; CI runs on Linux")
 def test_preload_neither_blocks_on_nor_reads_a_fifo(tmp_path: Path) -> None:
     fifo = tmp_path / "template.yaml"
     os.mkfifo(fifo)
