@@ -32,6 +32,7 @@ from iamlint.model import (
     Severity,
     Source,
     Statement,
+    Value,
 )
 from iamlint.policy import Problem
 from iamlint.principals import Principal, build_principals, compute_services
@@ -378,6 +379,12 @@ def _relative(loc: Location, base: Location) -> tuple[PathKey, ...]:
     return loc.keys[n:]
 
 
+def _value_place(value: Value, base: Location) -> tuple[tuple[PathKey, ...], int | None]:
+    """A value's path below the document, as (its own or its list's path, its index)."""
+    where, index = value.anchor
+    return _relative(where, base), index
+
+
 def _content_key(doc: PolicyDocument) -> tuple[object, ...] | None:
     """Everything of a document a pure check can read, with each element's path below the
     document: equal keys mean equal hits, at the same places relative to each document.
@@ -389,9 +396,9 @@ def _content_key(doc: PolicyDocument) -> tuple[object, ...] | None:
             parts.append((
                 st.index, st.effect, st.sid, st.action_key, st.resource_key, st.principal_key,
                 _relative(st.loc, base),
-                tuple((v.text, _relative(v.loc, base)) for v in st.actions),
-                tuple((v.text, _relative(v.loc, base)) for v in st.resources),
-                tuple((p.kind, p.value.text, _relative(p.value.loc, base)) for p in st.principals),
+                tuple((v.text, *_value_place(v, base)) for v in st.actions),
+                tuple((v.text, *_value_place(v, base)) for v in st.resources),
+                tuple((p.kind, p.value.text, *_value_place(p.value, base)) for p in st.principals),
                 tuple((c.operator, c.key, c.values, _relative(c.loc, base)) for c in st.conditions),
             ))
     except _NotMovable:
@@ -403,22 +410,31 @@ def _repeated_contents(docs: Sequence[PolicyDocument]) -> dict[int, tuple[object
     """The content key of each document whose content another document of the run repeats.
 
     Only files holding several documents are looked at (a folder of policy files rarely
-    repeats one), and only repeated keys are kept: a large account's keys would otherwise
-    hold a copy of every path of every policy for the whole run.
+    repeats one). A document's texts, which it holds as tuples already, are compared first:
+    only documents whose texts repeat get a full key (which lists every element's path), and
+    only repeated keys are kept, each once.
     """
     per_file: dict[str, int] = {}
     for doc in docs:
         per_file[doc.loc.file] = per_file.get(doc.loc.file, 0) + 1
-    keys: dict[int, tuple[object, ...]] = {}
-    seen: dict[tuple[object, ...], list[Any]] = {}  # key -> [the key kept, how many have it]
+    by_texts: dict[tuple[object, ...], list[PolicyDocument]] = {}
     for doc in docs:
         if per_file[doc.loc.file] > 1:
+            texts = (doc.kind, doc.version, *((st.action_texts, st.resource_texts) for st in doc.statements))
+            by_texts.setdefault(texts, []).append(doc)
+    out: dict[int, tuple[object, ...]] = {}
+    for group in by_texts.values():
+        if len(group) < 2:
+            continue
+        by_key: dict[tuple[object, ...], list[PolicyDocument]] = {}
+        for doc in group:
             key = _content_key(doc)
             if key is not None:
-                entry = seen.setdefault(key, [key, 0])
-                entry[1] += 1
-                keys[id(doc)] = entry[0]  # equal keys held once
-    return {i: key for i, key in keys.items() if seen[key][1] > 1}
+                by_key.setdefault(key, []).append(doc)
+        for key, same in by_key.items():
+            if len(same) > 1:
+                out.update((id(doc), key) for doc in same)
+    return out
 
 
 class _Checked:

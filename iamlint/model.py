@@ -145,6 +145,12 @@ class Value:
         return value
 
     @property
+    def anchor(self) -> tuple[Location, int | None]:
+        """The value's own location and None, or its list's location and its index: what
+        `loc` is made from, without making it."""
+        return self._where, self._index
+
+    @property
     def loc(self) -> Location:
         where, index = self._where, self._index
         if index is None:
