@@ -184,6 +184,18 @@ def covers_template(resource: str, arn_template: str) -> bool:
     return _fullmatch(resource, probe)
 
 
+@lru_cache(maxsize=8192)
+def covers_arn_format(pattern: str, arn_format: str) -> bool:
+    """Does the ARN pattern name every resource of this ARN format (in its account and
+    Region)? A literal account or Region still reaches every resource a principal of that
+    account can name: "every table in this account" is every table. (Asked of the same few
+    patterns and formats across many policies and principals.)"""
+    p_parts, t_parts = split_arn(pattern), split_arn(arn_format)
+    if len(p_parts) < 6 or len(t_parts) < 6 or not arn_pattern_overlaps(pattern, arn_format):
+        return False
+    return covers_template(p_parts[5], t_parts[5])
+
+
 _PARTITION_RE = re.compile(r"\$\{Partition\}")
 _VARIABLE_RE = re.compile(r"\$\{[^}]*\}")
 

@@ -125,7 +125,8 @@ class Effective:
         return [name for service in sorted(self._services & by_service.keys()) for name in by_service[service]]
 
     def might_grant_services(self, services: frozenset[str]) -> bool:
-        """`might_grant` for one action of each of these (lower-case) services at once."""
+        """A cheap first answer for needing one action of each of these (lower-case) services:
+        False means certainly not all granted."""
         return bool(self._open) or services <= self._services
 
     @property
@@ -190,7 +191,7 @@ class Effective:
         g = grant(self.ctx, st)
         if not g.allows(action.key):
             return None
-        if self.denies or self.boundaries:
+        if not self.plain:
             return self._reach_uncached(st, action)
         # Without Denies or a boundary, what a statement grants an action depends only on the
         # action's resource types (large policies ask this of thousands of actions that share
@@ -247,7 +248,7 @@ class Effective:
         if excepted or not action.supports_resource_scoping:
             return Scope.UNSCOPED
         types = self.ctx.catalog.action_resource_types(action)
-        if any(globs.is_total(p) or any(_covers(p, rt.arn) for rt in types) for p in patterns):
+        if any(globs.is_total(p) or any(globs.covers_arn_format(p, rt.arn) for rt in types) for p in patterns):
             return Scope.UNSCOPED
         if any(_wildcard_name(p) for p in patterns):
             return Scope.PATTERN
@@ -272,20 +273,6 @@ def every_action(ctx: RuleContext) -> tuple[ActionInfo, ...]:
     if cached is None:
         cached = ctx.cache["every_action"] = ctx.catalog.expand("*")
     return cached
-
-
-def _covers(pattern: str, template: str) -> bool:
-    """Does `pattern` name every resource of this ARN format (in its account and Region)?
-
-    A literal account or Region still reaches every resource a principal of that account can
-    name, as IAM106 counts it: "every table in this account" is unscoped.
-    """
-    p_parts, t_parts = globs.split_arn(pattern), globs.split_arn(template)
-    if len(p_parts) < 6 or len(t_parts) < 6:
-        return False
-    if not globs.arn_pattern_overlaps(pattern, template):
-        return False
-    return globs.covers_template(p_parts[5], t_parts[5])
 
 
 def _wildcard_name(pattern: str) -> bool:

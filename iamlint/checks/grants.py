@@ -8,7 +8,6 @@ about what an action can be scoped to comes from the catalogue.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from functools import lru_cache
 from typing import Any
 
 from iamlint import globs
@@ -203,24 +202,13 @@ def _covered_types(ctx: RuleContext, st: Statement, resource: str) -> list[str]:
         candidates = list(by_service.get(service.lower(), ()))
     names: dict[str, None] = {}
     for rt in candidates:
-        if _covers_every(resource, rt.arn):
+        if globs.covers_arn_format(resource, rt.arn):
             names.setdefault(rt.name, None)
     if not names:
         return []
     ordered = sorted(names, key=str.lower)
     shown = ", ".join(ordered[:8]) + (f" and {len(ordered) - 8} more types" if len(ordered) > 8 else "")
     return [f"{service} {shown}"]
-
-
-@lru_cache(maxsize=8192)
-def _covers_every(resource: str, arn_format: str) -> bool:
-    """Does the pattern `resource` match every resource of this ARN format? Region and account
-    may be literal: "every table in this account" is still every table the principal could
-    name. (Asked of the same few patterns and formats across many policies.)"""
-    t_parts = globs.split_arn(arn_format)
-    if len(t_parts) < 6 or not globs.arn_pattern_overlaps(resource, arn_format):
-        return False
-    return globs.covers_template(globs.split_arn(resource)[5], t_parts[5])
 
 
 def _types_by_service(ctx: RuleContext, st: Statement) -> dict[str, tuple[ResourceType, ...]]:
