@@ -173,7 +173,8 @@ class Engine:
                 loc = Location(refused.file, refused.line, refused.column, refused.keys)
                 findings.append(self._finding(self.rules[INPUT_ERROR], Hit(loc=loc, args={"message": refused.message}), None, True))
         document_rules = self._rules_of_scope("document")
-        self._repeated = _repeated_contents(docs)
+        if any(rule_id in PURE for rule_id, _ in document_rules):
+            self._repeated = _repeated_contents(docs)
         for doc in docs:
             findings.extend(self.check_document(doc, document_rules))
         principal_rules = [r for r, _ in self._rules_of_scope("principal")]
@@ -222,7 +223,7 @@ class Engine:
                     if content is None:
                         content = PolicyDocument(doc.version, doc.statements, doc.loc, doc.kind)
                     subject = content
-                hits, crash = self._run_rule(rule_id, fn, subject, doc.loc.render())
+                hits, crash = self._run_rule(rule_id, fn, subject)
                 if pure and key is not None and crash is None:
                     if checked is None:
                         checked = self._by_content[key] = _Checked(doc)
@@ -238,7 +239,7 @@ class Engine:
         return out
 
     def _run_rule(
-        self, rule_id: str, fn: Callable[..., Iterable[Hit]], subject: PolicyDocument | Principal, where: str
+        self, rule_id: str, fn: Callable[..., Iterable[Hit]], subject: PolicyDocument | Principal
     ) -> tuple[list[Hit], str | None]:
         """The rule's hits on one document or principal, or else what it crashed with: one
         rule's bug must not hide the others (except with --strict, where it stops the run)."""
@@ -247,6 +248,7 @@ class Engine:
                 return list(fn(self.ctx, subject)), None
         except Exception as exc:  # noqa: BLE001 - reported as IAM003 by the caller
             if self.config.strict:
+                where = subject.loc.render() if isinstance(subject, PolicyDocument) else f"{subject.label} in {subject.file}"
                 raise RuleCrash(f"{rule_id} crashed on {where}") from exc
             import traceback  # noqa: PLC0415 - only a crash needs it
 
@@ -260,7 +262,7 @@ class Engine:
         anchor = principal.documents[0] if principal.documents else None
         for rule_id in rule_ids:
             rule = self.rules[rule_id]
-            hits, crash = self._run_rule(rule_id, self.checks[rule_id], principal, f"{principal.label} in {principal.file}")
+            hits, crash = self._run_rule(rule_id, self.checks[rule_id], principal)
             if crash is not None:
                 loc = anchor.loc if anchor is not None else Location(principal.file)
                 hit = Hit(loc=loc, args={"message": f"rule {rule_id} crashed on {principal.label}: {crash}"})

@@ -146,7 +146,13 @@ def build_principals(documents: Iterable[PolicyDocument]) -> list[Principal]:
             found = parts[key] = _Parts()
         return found
 
+    # Which document each statement comes from: one table for the run, shared by every
+    # principal (a statement belongs to one document; a table per principal repeated a managed
+    # policy's statements for each of the hundreds of roles it is attached to).
+    owners: dict[int, PolicyDocument] = {}
     for doc in documents:
+        for st in doc.statements:
+            owners[id(st)] = doc
         file, src = doc.loc.file, doc.source
         if doc.kind is PolicyKind.TRUST:
             if src is not None and src.kind == "role":
@@ -177,14 +183,6 @@ def build_principals(documents: Iterable[PolicyDocument]) -> list[Principal]:
                     m.groups.extend(g for g in groups if g not in m.groups)
 
     with_members = {(file, "group", g) for (file, _, _), p in parts.items() for g in p.groups}
-    # Which document each statement comes from: one table for the run, shared by every
-    # principal (a statement belongs to one document; a table per principal repeated a managed
-    # policy's statements for each of the hundreds of roles it is attached to).
-    owners: dict[int, PolicyDocument] = {}
-    for p in (*parts.values(), *(_Parts(documents=[doc]) for doc in standalone)):
-        for doc in (*p.documents, *p.boundaries):
-            for st in doc.statements:
-                owners[id(st)] = doc
     out: list[Principal] = []
     for (file, kind, name), p in parts.items():
         if (file, kind, name) in with_members:
