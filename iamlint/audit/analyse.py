@@ -10,6 +10,7 @@ the account whose snapshot it points into.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -109,7 +110,7 @@ def _documents(snap: AccountSnapshot, all_versions: bool) -> LoadResult:
                         arn=entry.get("arn"), via=f"{entry.get('service', '')} resource policy")
         raw = entry.get("policy")
         if isinstance(raw, str):  # what iamlint.audit.resources could not parse is kept as text
-            result.problems.append(Problem(f"the policy of {source.kind} {source.name} is not JSON ({_why(raw)})",
+            result.problems.append(Problem(f"the policy of {source.kind} {source.name} {_why(raw)}",
                                            _loc(snap, marker, path)))
             continue
         raw = _implied_resource(str(entry.get("service", "")), raw, str(entry.get("arn", "")))
@@ -136,16 +137,15 @@ def _documents(snap: AccountSnapshot, all_versions: bool) -> LoadResult:
 
 
 def _why(text: str) -> str:
-    """Why a policy kept as text does not parse, as json.loads says."""
-    import json  # noqa: PLC0415
-
+    """What is wrong with a policy kept as text, for "the policy of bucket b ...": json.loads's
+    reason, or that the snapshot holds it as a string rather than a policy object."""
     try:
         json.loads(text)
     except RecursionError:
-        return "nested too deep"
+        return "is not JSON (nested too deep)"
     except ValueError as exc:
-        return str(exc)
-    return "stored as text in the snapshot"
+        return f"is not JSON ({exc})"
+    return "is a JSON string in the snapshot, not a policy object"
 
 
 def _implied_resource(service: str, policy: Any, arn: str) -> Any:

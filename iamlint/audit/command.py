@@ -211,6 +211,7 @@ def _run(from_paths: tuple[str, ...], profile: str | None, regions: tuple[str, .
             click.echo(f"snapshot saved: {save_path}", err=True)
         else:
             snapshots = [snapshot.in_memory(data, account, name) for account, name, data in collected]
+        del collected  # the snapshots hold their own copy: keep one, not two, while checking
     lint = LintConfig(select=_split(select), ignore=_split(ignore), fail_on=Severity.parse(fail_on))
     from iamlint.runner import default_jobs  # noqa: PLC0415
 

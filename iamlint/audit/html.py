@@ -38,10 +38,9 @@ def _who(f: Finding) -> str:
     return f"{src.kind} {src.name}" if src is not None else ""
 
 
-def _finding_rows(result: AuditResult, accounts: dict[str, str],
-                  findings: Sequence[Finding] | None = None) -> list[dict[str, Any]]:
+def _finding_rows(result: AuditResult, accounts: dict[str, str], findings: Sequence[Finding]) -> list[dict[str, Any]]:
     rows = []
-    for f in result.lint.findings if findings is None else findings:
+    for f in findings:
         rule = result.rules.get(f.rule)
         src = f.source
         rows.append({

@@ -38,13 +38,9 @@ def audit_dict(result: AuditResult, *, findings: bool = True) -> dict[str, Any]:
     return out
 
 
-def audit_json(result: AuditResult) -> str:
-    return "".join(audit_json_parts(result))
-
-
 def audit_json_parts(result: AuditResult) -> Iterator[str]:
-    """`audit_json`'s text in pieces (`json_report.spliced`): a large account has tens of
-    thousands of findings, and the text alone is tens of megabytes."""
+    """The text of `audit_dict(result)` in pieces (`json_report.spliced`): a large account has
+    tens of thousands of findings, and the text alone is tens of megabytes."""
     from iamlint.reporters.json_report import spliced  # noqa: PLC0415
 
     return spliced(audit_dict(result, findings=False), result.lint.findings)

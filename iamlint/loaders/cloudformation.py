@@ -23,6 +23,7 @@ from iamlint.loaders import LoadResult, marker_for
 from iamlint.loaders.cfn_policies import IDENTITY_TYPES, SLOTS, WORKLOAD_ROLES, PolicySlot, referenced_id, synthesize
 from iamlint.loaders.intrinsics import IntrinsicError, Resolver, conditions_used
 from iamlint.loaders.located import Located
+from iamlint.loaders.sam_nodes import NO_VALUE
 from iamlint.model import InputError, Location, PolicyKind, Source
 from iamlint.policy import Marker, Path, Problem, parse_policy
 
@@ -219,7 +220,7 @@ class _TemplateReader:
             taken, item, where = todo.pop()
             test = item.get("Fn::If") if isinstance(item, Mapping) and len(item) == 1 else None
             if not (isinstance(test, list) and len(test) == 3 and isinstance(test[0], str)):
-                if not _no_value(item):
+                if item != NO_VALUE:
                     out.append((taken, item, where))
                 continue
             name = test[0]
@@ -240,7 +241,7 @@ class _TemplateReader:
         decided around it already (an `Fn::If` choosing the inline policy itself)."""
         seen: set[str] = set()
         try:
-            for assume, raw, problems in self._each_branch(node, assume or {}):
+            for branch, raw, problems in self._each_branch(node, assume or {}):
                 for message in problems:
                     if "was not split on" not in message:
                         self.problem(f"{message} (in {logical_id})", path)
@@ -254,7 +255,7 @@ class _TemplateReader:
                 if key in seen:
                     continue  # this branch grants the same as one already checked
                 seen.add(key)
-                self._parse(raw, path, kind, replace(source, condition=_label(assume)), logical_id, res, name)
+                self._parse(raw, path, kind, replace(source, condition=_label(branch)), logical_id, res, name)
         except IntrinsicError as exc:
             self.problem(str(exc), path)
 
@@ -336,10 +337,6 @@ class _TemplateReader:
 def _label(assume: Mapping[str, bool]) -> str | None:
     """How a finding names the branch it was found in: "IsProd and not UseKms"."""
     return " and ".join(c if v else f"not {c}" for c, v in assume.items()) or None
-
-
-def _no_value(node: Any) -> bool:
-    return isinstance(node, Mapping) and len(node) == 1 and node.get("Ref") == "AWS::NoValue"
 
 
 def _policy_name(props: Mapping[str, Any], logical_id: str) -> str:
