@@ -62,8 +62,8 @@ class search_budget:  # noqa: N801 - used as a function: `with search_budget(wor
     """Cap the pattern-containment work `pattern_contains` may do inside the block.
 
     Each search is bounded on its own, but a rule that compares every pair of statements of a
-    policy built for it makes a hundred thousand of them. The engine gives each document a
-    budget; past it, `pattern_contains` answers False ("could not show it"), as it does for one
+    policy built for it makes a hundred thousand of them. The engine gives each rule a budget
+    on each document or principal; past it, `pattern_contains` answers False ("could not show it"), as it does for one
     search past `_MAX_WORK`. Work done in a nested block counts against every enclosing block
     too (the engine opens one block at a time; tests open an outer one to measure it).
 

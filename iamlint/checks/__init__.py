@@ -34,9 +34,11 @@ class RuleContext:
     settings: Mapping[str, Any] = field(default_factory=dict)
     # Answers that hold for the whole run: tables read from rules/data, catalogue queries.
     cache: dict[object, Any] = field(default_factory=dict)
-    # Answers about the statements and principals being checked, keyed by their id and kept
-    # with them: emptied after each `Engine.check`, so that a worker's batches, or an audit's
-    # reports, do not carry the last batch's model and its derived tables.
+    # Answers about what is being checked: about a statement or principal (keyed by its id,
+    # stored with the object itself to guard against a reused id), and anything derived from
+    # this check's model (expansions of its action lists, the current principal's grants).
+    # Emptied after each `Engine.check`, so that a worker's batches, or an audit's reports, do
+    # not carry the last batch's model and its derived tables.
     subjects: dict[object, Any] = field(default_factory=dict)
 
 

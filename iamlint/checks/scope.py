@@ -1,8 +1,8 @@
 """What one statement grants, worked out once per statement through the catalogue.
 
 Checks share these answers (expanded actions, whether a resource is `*`, which conditions
-really narrow the grant) through the rule context's cache, so a statement is expanded once
-however many rules look at it.
+really narrow the grant) through `RuleContext.subjects`, so a statement is expanded once
+however many rules look at it, and statements listing the same actions share one expansion.
 """
 
 from __future__ import annotations

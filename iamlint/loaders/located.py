@@ -71,7 +71,7 @@ class Located:
     __slots__ = ("_index", "_load_index", "_recent", "data", "file")
     data: object  # dict (insertion-ordered), list, str, int, float, bool or None
     file: str
-    RECENT = 4096  # marks remembered: rules ask for the same few statements' places again and again
+    RECENT = 4096  # marks remembered, the earliest-found dropped first: rules ask for the same few places in bursts
 
     def __init__(self, data: object, file: str, load_index: Callable[[], _Index]) -> None:
         self.data = data
@@ -198,7 +198,8 @@ def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def parse_json(text: str | bytes, file: str) -> Located:
-    """JSON through `json.loads`; positions are scanned for on the first `mark()` call."""
+    """JSON through `json.loads`; positions are read when `mark()` asks, one container at a time
+    (`located_json`)."""
     source = _decode(text, file)
     try:
         data = json.loads(source, object_pairs_hook=_unique_pairs)

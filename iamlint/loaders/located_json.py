@@ -49,7 +49,8 @@ class _JsonShadows:
     container of JSON text on demand; `_LazyKids` calls back here when a path goes deeper.
 
     Shadows of large containers (the lists of roles and policies of a dump) are kept; small
-    ones (a role, a statement), cheap to read again, only the `RECENT` last read: marks are
+    ones (a role, a statement), cheap to read again, only the `RECENT` read most lately (the
+    earliest read is dropped first, whether asked for since or not): marks are
     asked for in bursts, a document's findings together. On the bench's 3,000-role dump this
     holds 5 MB instead of 16 MB (42 MB for the whole index at once) for 100,000 marks.
     """

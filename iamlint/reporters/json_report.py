@@ -65,7 +65,7 @@ def finding_dict(f: Finding) -> dict[str, Any]:
 
 def report_dict(result: LintResult, options: ReportOptions, *, findings: bool = True) -> dict[str, Any]:
     """The report; without `findings`, its "findings" list is left empty (the summary still counts
-    them) for a caller that writes the findings one by one (iamlint.audit.render)."""
+    them) for a caller that writes the findings in pieces (`spliced`)."""
     errors = [
         {"file": f.location.file, "line": f.location.line, "column": f.location.column, "message": f.message}
         for f in result.findings
