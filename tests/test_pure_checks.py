@@ -9,6 +9,7 @@ what a run that checks every document reports.
 
 from __future__ import annotations
 
+import inspect
 import types
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -33,26 +34,35 @@ load_all()  # registers every check, and so fills PURE, before the tests are col
 
 
 def _functions_reached(fn: Callable[..., Any]) -> dict[str, types.FunctionType]:
-    """The iamlint functions `fn` can call by name: module globals, and every method of an
-    iamlint class it names (followed transitively)."""
+    """The iamlint functions `fn` can call by name, followed transitively: module globals
+    (unwrapped from `lru_cache`), functions of the iamlint modules it names (`globs.split_arn`),
+    and every method of an iamlint class it names. Calls through an object's attributes
+    (`ctx.catalog.expand`) are not followed: those objects are not the document."""
     seen: dict[str, types.FunctionType] = {}
     todo: list[Any] = [fn]
     while todo:
-        f = todo.pop()
+        f = inspect.unwrap(todo.pop()) if callable(todo[-1]) else todo.pop()
         if not isinstance(f, types.FunctionType) or f"{f.__module__}.{f.__qualname__}" in seen:
             continue
         seen[f"{f.__module__}.{f.__qualname__}"] = f
-        for name in _names(f.__code__):
-            obj = f.__globals__.get(name)
-            if isinstance(obj, types.FunctionType) and obj.__module__.startswith("iamlint"):
-                todo.append(obj)
-            elif isinstance(obj, type) and obj.__module__.startswith("iamlint"):
-                for member in vars(obj).values():
-                    target = member.fget if isinstance(member, property) else member
-                    if isinstance(target, (staticmethod, classmethod)):
-                        target = target.__func__
-                    todo.append(target)
+        names = set(_names(f.__code__))
+        modules = [m for n in names if isinstance(m := f.__globals__.get(n), types.ModuleType)
+                   and m.__name__.startswith("iamlint")]
+        for name in names:
+            for obj in (f.__globals__.get(name), *(getattr(m, name, None) for m in modules)):
+                if _iamlint(obj) and isinstance(obj, type):
+                    for member in vars(obj).values():
+                        target = member.fget if isinstance(member, property) else member
+                        if isinstance(target, (staticmethod, classmethod)):
+                            target = target.__func__
+                        todo.append(target)
+                elif _iamlint(obj) and callable(obj):
+                    todo.append(obj)
     return seen
+
+
+def _iamlint(obj: object) -> bool:
+    return str(getattr(obj, "__module__", "") or "").startswith("iamlint")
 
 
 def _names(code: types.CodeType) -> Iterator[str]:
