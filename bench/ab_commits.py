@@ -6,7 +6,8 @@ Checks REF out into a scratch worktree (bench/out/ab/<commit>), then runs `iamli
 that checkout and from this tree, round by round, each as a fresh process (bench/measure.py),
 and prints each one's median and minimum wall time and median peak memory. Both run with
 this environment's dependencies; only iamlint's own code differs. Byte code is compiled for
-both first. Example:
+both first. The worktrees are kept for the next comparison; `git worktree remove` one, or
+delete bench/out/ab and run `git worktree prune`. Example:
 
     python bench/ab_commits.py 9fbc521 --repeat 3 -- audit --from bench/out/audit/account-3000-roles.json -f json
 """

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -33,12 +32,6 @@ from measure import PY, Run, describe, interleaved
 OUT = Path(__file__).resolve().parent / "out" / "audit"
 BIN = os.path.dirname(PY)
 SPEED_TARGET, MEMORY_TARGET = 10.0, 1 / 3
-
-
-def _fresh(path: Path) -> Path:
-    shutil.rmtree(path, ignore_errors=True)
-    path.mkdir(parents=True)
-    return path
 
 
 def _verdict(ours: Run, theirs: Run, what: str) -> str:
@@ -75,7 +68,7 @@ def main() -> int:
         "cs (no HTML)": [PY, "-c", cs.CS_NO_HTML, str(file), str(bare_out)],
     }
     load_before = os.getloadavg()[0]
-    med, walls = interleaved(commands, args.repeat, lambda name: _fresh(cs_dir) if name == "cloudsplaining" else None)
+    med, walls = interleaved(commands, args.repeat, lambda name: cs._fresh(cs_dir) if name == "cloudsplaining" else None)
     print(f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs\n")
     for name in commands:
         print(describe(name, med[name], walls[name]))

@@ -5,8 +5,9 @@ Usage:
     python bench/findings_snapshot.py --compare A B      # the corpora whose findings differ
 
 Each line is one finding: rule, file, line, column, severity, message and evidence, sorted.
-Run it before a change and after it (or with PYTHONPATH pointing at a checkout of the old
-commit) and compare: every corpus should say "same" unless the change meant to alter findings.
+Run it before a change and after it, in this tree (PYTHONPATH cannot point it at another
+checkout: the editable install maps `iamlint.rules` to this tree's rules/), and compare: every
+corpus should say "same" unless the change meant to alter findings.
 The corpora are the managed policies bench/managed_policies.py writes, the shared corpus's SAM,
 CloudFormation, CDK, account-dump and policy folders, and the rule fixtures.
 """

@@ -132,8 +132,11 @@ def _drain(proc: subprocess.Popen[bytes], sample: Callable[[], None]) -> tuple[b
     sel = selectors.DefaultSelector()
     sel.register(proc.stdout, selectors.EVENT_READ, out)
     sel.register(proc.stderr, selectors.EVENT_READ, err)
+    sampled = 0.0
     while sel.get_map():
-        sample()
+        if time.perf_counter() - sampled >= 0.1:  # every 100 ms, however fast output streams
+            sample()
+            sampled = time.perf_counter()
         for key, _ in sel.select(timeout=0.1):
             chunk = os.read(key.fd, 65536)
             if not chunk:

@@ -3,7 +3,7 @@
 
 Usage: ``python bench/startup.py [--repeat 21]``. Byte-code caching is enabled for the
 children (an installed wheel ships it), whatever this shell's PYTHONDONTWRITEBYTECODE says.
-Also checks that the run imports neither boto3, jsonschema nor the SAM translator.
+Also checks that the run imports none of PyYAML, boto3, botocore, jsonschema and the SAM translator.
 """
 
 from __future__ import annotations

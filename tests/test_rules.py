@@ -183,8 +183,6 @@ def test_rule_index_matches_the_rule_files() -> None:
 
 
 def test_knowledge_table_index_matches_the_tables() -> None:
-    import json
-
     from iamlint.ruleset import INDEX, _read_data_yaml, compile_data_index, read_data_table
 
     shipped = json.loads((FIXTURES.parent / "rules" / "data" / INDEX).read_text())
