@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import wraps
 from typing import Any, TypeVar
 
 from iamlint.catalog import Catalog
@@ -40,6 +41,29 @@ class RuleContext:
     # Emptied after each `Engine.check`, so that a worker's batches, or an audit's reports, do
     # not carry the last batch's model and its derived tables.
     subjects: dict[object, Any] = field(default_factory=dict)
+
+
+_S = TypeVar("_S")
+_R = TypeVar("_R")
+
+
+def per_subject(fn: Callable[[RuleContext, _S], _R]) -> Callable[[RuleContext, _S], _R]:
+    """`fn(ctx, subject)` worked out once per subject (a statement, a document) until the
+    engine empties `ctx.subjects`: the answer must depend on nothing but the subject and the
+    run's settings. Kept with the subject itself, since an id is reused once its object dies."""
+    name = f"{fn.__module__}.{fn.__qualname__}"
+
+    @wraps(fn)
+    def cached(ctx: RuleContext, subject: _S) -> _R:
+        key = (name, id(subject))
+        found = ctx.subjects.get(key)
+        if found is not None and found[0] is subject:
+            return found[1]  # type: ignore[no-any-return]
+        result = fn(ctx, subject)
+        ctx.subjects[key] = (subject, result)
+        return result
+
+    return cached
 
 
 DocumentCheck = Callable[[RuleContext, PolicyDocument], Iterable[Hit]]

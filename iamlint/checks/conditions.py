@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterator
 
 from iamlint import globs
-from iamlint.checks import Hit, RuleContext, check
+from iamlint.checks import Hit, RuleContext, check, per_subject
 from iamlint.checks.condition_keys import KeyTable, Operator, is_variable_or_placeholder, knowledge
 from iamlint.checks.scope import grant
 from iamlint.model import Condition, Evidence, PolicyDocument, Severity, Statement
@@ -90,21 +90,16 @@ def null_with_if_exists(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
             )
 
 
+@per_subject
 def _statement_keys(ctx: RuleContext, st: Statement) -> tuple[KeyTable, bool, frozenset[str]]:
     """(keys the statement's actions can see, open-ended?, services with unknown actions)."""
-    cache_key = ("statement_keys", id(st))
-    cached = ctx.subjects.get(cache_key)
-    if cached is not None and cached[0] is st:
-        return cached[1]  # type: ignore[no-any-return]
     g = grant(ctx, st)
     unknown = frozenset(
         text.partition(":")[0].lower()
         for text, exp in g.per_entry
         if not exp and text not in ("*", "*:*")
     )
-    result = (knowledge(ctx).statement_keys(g.actions), g.all_actions, unknown)
-    ctx.subjects[cache_key] = (st, result)
-    return result
+    return knowledge(ctx).statement_keys(g.actions), g.all_actions, unknown
 
 
 @check("IAM172", pure=True)

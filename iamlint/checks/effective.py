@@ -25,7 +25,7 @@ from typing import Any
 
 from iamlint import globs
 from iamlint.catalog import ActionInfo
-from iamlint.checks import RuleContext
+from iamlint.checks import RuleContext, per_subject
 from iamlint.checks.scope import grant
 from iamlint.evaluator import pattern_contains
 from iamlint.model import Condition, Location, Statement
@@ -255,17 +255,13 @@ class Effective:
         return Scope.SPECIFIC
 
 
+@per_subject
 def _reach_table(ctx: RuleContext, st: Statement) -> dict[tuple[Any, ...], Reach | None]:
     """A statement's reach by (service, resource types), for principals without Denies or a
     boundary: the same for each of them. The table also holds each distinct reach under
     (resources, except_resources, scope), so that equal answers are one object."""
-    key = ("reach_by_type", id(st))
-    cached = ctx.subjects.get(key)
-    if cached is not None and cached[0] is st:
-        return cached[1]  # type: ignore[no-any-return]
-    table: dict[tuple[Any, ...], Reach | None] = {}
-    ctx.subjects[key] = (st, table)
-    return table
+    del ctx, st  # empty at first: `Effective._reach` fills it in
+    return {}
 
 
 def every_action(ctx: RuleContext) -> tuple[ActionInfo, ...]:

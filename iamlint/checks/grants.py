@@ -12,7 +12,7 @@ from typing import Any
 
 from iamlint import globs
 from iamlint.catalog import ResourceType
-from iamlint.checks import Hit, RuleContext, check
+from iamlint.checks import Hit, RuleContext, check, per_subject
 from iamlint.checks.principals import policy_kind
 from iamlint.checks.scope import describe_actions, grant
 from iamlint.model import Evidence, PolicyDocument, PolicyKind, Severity, Statement
@@ -211,11 +211,8 @@ def _covered_types(ctx: RuleContext, st: Statement, resource: str) -> list[str]:
     return [f"{service} {shown}"]
 
 
+@per_subject
 def _types_by_service(ctx: RuleContext, st: Statement) -> dict[str, tuple[ResourceType, ...]]:
-    key = ("types", id(st))
-    cached = ctx.subjects.get(key)
-    if cached is not None and cached[0] is st:
-        return cached[1]  # type: ignore[no-any-return]
     out: dict[str, dict[str, ResourceType]] = {}
     types_of = ctx.catalog.action_resource_types
     for a in grant(ctx, st).actions:
@@ -224,9 +221,7 @@ def _types_by_service(ctx: RuleContext, st: Statement) -> dict[str, tuple[Resour
             table = out[a.service] = {}
         for rt in types_of(a):
             table[rt.name] = rt
-    result = {svc: tuple(types.values()) for svc, types in out.items()}
-    ctx.subjects[key] = (st, result)
-    return result
+    return {svc: tuple(types.values()) for svc, types in out.items()}
 
 
 @check("IAM107", pure=True)

@@ -12,7 +12,7 @@ from typing import Any
 
 from iamlint import globs
 from iamlint.catalog import ActionInfo
-from iamlint.checks import RuleContext
+from iamlint.checks import RuleContext, per_subject
 from iamlint.model import Condition, Statement
 from iamlint.ruleset import read_data_table
 
@@ -41,16 +41,6 @@ class Grant:
         return self.all_actions or full_name in self.named
 
 
-def grant(ctx: RuleContext, st: Statement) -> Grant:
-    key = ("grant", id(st))
-    cached = ctx.subjects.get(key)
-    if cached is not None and cached[0] is st:
-        return cached[1]  # type: ignore[no-any-return]
-    result = _grant(ctx, st)
-    ctx.subjects[key] = (st, result)
-    return result
-
-
 _Expansion = tuple[frozenset[str], tuple[ActionInfo, ...], tuple[tuple[str, tuple[ActionInfo, ...]], ...], frozenset[str], bool]
 
 
@@ -76,7 +66,9 @@ def _expansion(ctx: RuleContext, texts: tuple[str, ...]) -> _Expansion:
     return found
 
 
-def _grant(ctx: RuleContext, st: Statement) -> Grant:
+@per_subject
+def grant(ctx: RuleContext, st: Statement) -> Grant:
+    """What the statement's Action or NotAction entries grant, from the catalogue."""
     named, actions, per_entry, services, all_actions = _expansion(ctx, st.action_texts)
     star_resource = st.resource_key == "Resource" and any(globs.is_total(r) for r in st.resource_texts)
     open_ended = all_actions or st.not_action
