@@ -89,7 +89,7 @@ def main() -> int:
 
     audit = json.loads(med["audit"].stdout)
     check = json.loads(med["check"].stdout)
-    key = lambda f: (f["rule"], f["location"]["path"], f["message"])  # noqa: E731
+    key = lambda f: (f["rule"], f["location"]["path"], f["message"])
     same = sorted(map(key, audit["findings"])) == sorted(map(key, check["findings"]))
     print(f"audit and check report the same findings on a plain dump: {same}")
     print(f"HTML report: {html} ({html.stat().st_size / 1e6:.1f} MB)")

@@ -32,9 +32,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from iamlint.catalog import get_catalog  # noqa: E402 - after the path tweak for `python bench/...`
-from iamlint.narrow.mapping import iam_actions  # noqa: E402
-from iamlint.narrow.static import analyse_template  # noqa: E402
+from iamlint.catalog import get_catalog
+from iamlint.narrow.mapping import iam_actions
+from iamlint.narrow.static import analyse_template
 
 AUTOPILOT = "iam-policy-autopilot"
 VERSION = "0.3.0"

@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from measure import PY, describe, interleaved, run  # noqa: E402
+from measure import PY, describe, interleaved, run
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 IAMLINT = os.path.join(os.path.dirname(PY), "iamlint")

@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from measure import PY, describe, median_run  # noqa: E402
+from measure import PY, describe, median_run
 
 OUT = Path(__file__).resolve().parent / "out" / "managed"
 

@@ -59,7 +59,7 @@ sys.exit(code if code >= 0 else 128 - code)
 
 
 def run(cmd: list[str], *, stdin: bytes | None = None, env: dict[str, str] | None = None) -> Run:
-    import tempfile  # noqa: PLC0415
+    import tempfile
 
     with tempfile.NamedTemporaryFile("r", prefix="measure-", suffix=".txt") as report:
         launched = _run([sys.executable, "-c", _LAUNCHER, report.name, *cmd], stdin=stdin, env=env)
@@ -126,7 +126,7 @@ def _tree_pss_kb(launcher: int) -> int:
 def _drain(proc: subprocess.Popen[bytes], sample: Callable[[], None]) -> tuple[bytes, bytes]:
     assert proc.stdout is not None and proc.stderr is not None
     # Read both pipes without waiting on the process, so that wait4 can reap it with usage.
-    import selectors  # noqa: PLC0415
+    import selectors
 
     out, err = bytearray(), bytearray()
     sel = selectors.DefaultSelector()

@@ -39,10 +39,10 @@ def main() -> int:
           f"min {min(ours) * 1000:.0f} ms")
     print(f"python3 -c pass:                  median {statistics.median(base) * 1000:.0f} ms, "
           f"min {min(base) * 1000:.0f} ms")
-    probe = ("import sys; sys.argv = ['iamlint', 'check', %r]\n"
+    probe = (f"import sys; sys.argv = ['iamlint', 'check', {str(POLICY)!r}]\n"
              "from iamlint.cli import main\ntry:\n    main()\nexcept SystemExit:\n    pass\n"
              "heavy = [m for m in ('yaml', 'boto3', 'botocore', 'jsonschema', 'samtranslator') if m in sys.modules]\n"
-             "print('heavy modules imported:', heavy or 'none', file=sys.stderr)\n") % str(POLICY)
+             "print('heavy modules imported:', heavy or 'none', file=sys.stderr)\n")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=False)
     print(out.stderr.strip().splitlines()[-1])
     return 0

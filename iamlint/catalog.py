@@ -321,7 +321,7 @@ _CATALOG: Catalog | None = None
 
 def get_catalog() -> Catalog:
     """The process-wide catalogue (created on first use, never at import)."""
-    global _CATALOG
+    global _CATALOG  # noqa: PLW0603 - one catalogue per process, made on first use
     if _CATALOG is None:
         _CATALOG = Catalog()
     return _CATALOG

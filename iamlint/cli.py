@@ -11,7 +11,7 @@ import gc
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import click
 
@@ -49,7 +49,7 @@ class _LazyGroup(click.Group):
     """Commands whose modules are imported only when that command runs (or help lists it),
     so `iamlint check` pays nothing for `narrow`, `record` or `audit`."""
 
-    lazy = {
+    lazy: ClassVar[dict[str, str]] = {
         "narrow": "iamlint.narrow.command:narrow_command",
         "record": "iamlint.narrow.record:record_command",
         "audit": "iamlint.audit.command:audit_command",

@@ -246,7 +246,7 @@ class Engine:
         try:
             with search_budget(self.config.limits.search_work):  # iamlint.limits
                 return list(fn(self.ctx, subject)), None
-        except Exception as exc:  # noqa: BLE001 - reported as IAM003 by the caller
+        except Exception as exc:
             if self.config.strict:
                 where = subject.loc.render() if isinstance(subject, PolicyDocument) else f"{subject.label} in {subject.file}"
                 raise RuleCrash(f"{rule_id} crashed on {where}") from exc

@@ -17,7 +17,7 @@ ONE = "\x00?"
 _WILD = frozenset((STAR, ONE))
 
 # ${...} policy variables, and <...> iamlint placeholders for unresolved intrinsics.
-_TOKEN_RE = re.compile(r"\$\{[^}]*\}|<[^<>]*>|\*|\?|[^*?$<]+|.", re.S)
+_TOKEN_RE = re.compile(r"\$\{[^}]*\}|<[^<>]*>|\*|\?|[^*?$<]+|.", re.DOTALL)
 
 
 def has_wildcard(text: str) -> bool:
@@ -210,7 +210,7 @@ def _compile_glob(pattern: str) -> re.Pattern[str]:
             parts.append(".")
         else:
             parts.append(re.escape(tok))
-    return re.compile(linear_regex(parts, (".*",)), re.S)
+    return re.compile(linear_regex(parts, (".*",)), re.DOTALL)
 
 
 def linear_regex(atoms: list[str], stars: tuple[str, ...]) -> str:

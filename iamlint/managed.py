@@ -72,10 +72,10 @@ def is_aws_managed_arn(text: str) -> bool:
 
 
 def _update() -> None:  # pragma: no cover - run by hand when moto ships newer policies
-    import importlib.metadata
-    from pathlib import Path
+    import importlib.metadata  # noqa: PLC0415 - only this maintainers' update needs them
+    from pathlib import Path  # noqa: PLC0415 - only this maintainers' update needs them
 
-    from moto.iam.aws_managed_policies import aws_managed_policies_data
+    from moto.iam.aws_managed_policies import aws_managed_policies_data  # noqa: PLC0415 - only this maintainers' update needs them
 
     data = json.loads(aws_managed_policies_data)
     # Each document as JSON text: reading the snapshot then decodes 1,582 strings instead of

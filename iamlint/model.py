@@ -192,7 +192,7 @@ class Condition:
     def base_operator(self) -> str:
         """The operator without set qualifier and IfExists suffix."""
         op = self.operator.split(":", 1)[-1]
-        return op[: -len("IfExists")] if op.endswith("IfExists") else op
+        return op.removesuffix("IfExists")
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from iamlint.model import (
     Condition,
-    PathKey,
     Location,
+    PathKey,
     PolicyDocument,
     PolicyKind,
     Principal,

@@ -31,8 +31,8 @@ def lint_doc(engine: Engine, doc: object, kind: PolicyKind = PolicyKind.UNKNOWN)
 
 def lint_template(engine: Engine, template: object, file: str = "template.json") -> LintResult:
     """Lint a CloudFormation template given as data, through the template loader."""
-    from iamlint.loaders.cloudformation import load_template  # noqa: PLC0415
-    from iamlint.loaders.located import parse_any  # noqa: PLC0415
+    from iamlint.loaders.cloudformation import load_template
+    from iamlint.loaders.located import parse_any
 
     loaded = load_template(parse_any(json.dumps(template, indent=1), file))
     return engine.run(loaded.documents, loaded.problems, loaded.errors)

@@ -106,7 +106,7 @@ def test_organisation_audit_through_the_cli(world: Any, tmp_path: Path) -> None:
     # The snapshot re-reads offline: the same findings, and `iamlint check` reads the dump part.
     again = CliRunner().invoke(cli, ["audit", "--from", str(saved), "--all-versions", "-f", "json"])
     assert again.exit_code == 1, again.output
-    key = lambda f: (f["rule"], f["location"]["file"], f["location"]["path"], f["message"])  # noqa: E731
+    key = lambda f: (f["rule"], f["location"]["file"], f["location"]["path"], f["message"])
     assert sorted(map(key, json.loads(again.stdout)["findings"])) == sorted(map(key, report["findings"]))
     check = CliRunner().invoke(cli, ["check", mgmt, "--format", "json"])
     checked = {(f["rule"], f["source"]["name"]) for f in json.loads(check.stdout)["findings"]}

@@ -10,11 +10,10 @@ import sys
 from pathlib import Path
 
 from click.testing import CliRunner
+from conftest import FIXTURES, ROOT, check_golden
 
 from iamlint.cli import cli
 from iamlint.schemas import validate
-
-from conftest import FIXTURES, ROOT, check_golden
 
 DEMO = FIXTURES / "demo"
 GOLDEN = FIXTURES / "golden"
@@ -127,10 +126,10 @@ def test_installed_console_script() -> None:
     exe = shutil.which("iamlint", path=os.path.dirname(sys.executable))
     assert exe is not None, "the iamlint console script is installed next to the interpreter"
     proc = subprocess.run([exe, "check", str(RULES / "IAM101" / "bad-star-star.json"), "--format", "json"],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, check=False)
     assert proc.returncode == 1
     assert json.loads(proc.stdout)["findings"][0]["rule"] == "IAM101"
-    proc = subprocess.run([exe, "check", "--no-such-option"], capture_output=True, text=True)
+    proc = subprocess.run([exe, "check", "--no-such-option"], capture_output=True, text=True, check=False)
     assert proc.returncode == 2 and "No such option" in proc.stderr
 
 

@@ -7,12 +7,12 @@ import re
 from pathlib import Path
 from typing import Any
 
+from conftest import FIXTURES, check_golden
+
 from iamlint.engine import Engine
 from iamlint.loaders import LoadResult
 from iamlint.loaders.inputs import InputOptions, load_paths
 from iamlint.loaders.intrinsics import Resolver
-
-from conftest import FIXTURES, check_golden
 
 CFN = FIXTURES / "sources" / "cfn"
 

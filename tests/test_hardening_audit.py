@@ -20,9 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 
-import pytest
-
 import boto3  # a test extra (`make test` installs it): missing, the tests fail rather than skip
+import pytest
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ReadTimeoutError
 from botocore.parsers import ResponseParserError

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from conftest import ROOT
 
 from iamlint.catalog import get_catalog
 from iamlint.cli import cli
@@ -16,8 +17,6 @@ from iamlint.model import PolicyDocument, PolicyKind
 from iamlint.narrow.calls import Call
 from iamlint.narrow.narrower import narrow
 from iamlint.policy import parse_policy
-
-from conftest import ROOT
 
 ACCOUNT = "111122223333"
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import FIXTURES, lint_doc, lint_template, rule_ids
 
 from iamlint import managed
 from iamlint.engine import Engine, LintConfig, LintResult, RuleCrash
@@ -20,8 +21,6 @@ from iamlint.loaders.inputs import load_paths
 from iamlint.model import Finding, PolicyKind, Severity
 from iamlint.policy import parse_policy
 from iamlint.principals import build_principals
-
-from conftest import FIXTURES, lint_doc, lint_template, rule_ids
 
 PRINCIPALS = FIXTURES / "principals"
 TEMPLATE = PRINCIPALS / "escalation.yaml"
@@ -352,9 +351,9 @@ def test_lint_doc_of_a_bare_identity_policy_runs_principal_rules(engine: Engine)
 
 
 def test_hygiene_knows_the_loaders_markers() -> None:
+    from iamlint import principals
     from iamlint.checks import hygiene
     from iamlint.loaders import auth_details, sam_origins
-    from iamlint import principals
 
     assert hygiene.ADDED_BY_SAM == sam_origins.ADDED_BY_SAM
     assert principals.SERVICE_LINKED == auth_details.SERVICE_LINKED

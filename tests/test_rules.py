@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import FIXTURES, lint_doc, lint_template, rule_ids
 
 from iamlint.checks import load_all
 from iamlint.engine import ERROR_RULES, META_RULES, Engine, LintConfig, LintResult
@@ -18,8 +19,6 @@ from iamlint.loaders.inputs import load_paths
 from iamlint.model import PolicyKind
 from iamlint.ruleset import builtin_rule_texts, load_builtin_rules
 from iamlint.schemas import validate
-
-from conftest import FIXTURES, lint_doc, lint_template, rule_ids
 
 RULES = load_builtin_rules()
 KINDS = {"identity": PolicyKind.IDENTITY, "resource": PolicyKind.RESOURCE, "trust": PolicyKind.TRUST}

@@ -11,14 +11,13 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from conftest import FIXTURES, ROOT, check_golden
 
 from iamlint.cli import cli
 from iamlint.narrow import botomodels, static_js, static_python
 from iamlint.narrow.codecalls import CodeCall, EnvRef, Text
 from iamlint.narrow.js_lexer import tokenize
 from iamlint.narrow.static import BASIS, analyse_template
-
-from conftest import FIXTURES, ROOT, check_golden
 
 CODE = FIXTURES / "sources" / "code"
 TEMPLATE = CODE / "template.yaml"

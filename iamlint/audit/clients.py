@@ -191,7 +191,7 @@ class ClientFactory:
         credentials = RefreshableCredentials.create_from_metadata(
             metadata=fetch(), refresh_using=fetch, method="sts-assume-role")
         core = botocore.session.get_session()
-        core._credentials = credentials  # noqa: SLF001 - botocore's documented way to inject refreshable credentials
+        core._credentials = credentials  # botocore's documented way to inject refreshable credentials
         session = Session(botocore_session=core, region_name=self.region)
         return ClientFactory(session, account=account, region=self.region, endpoint_url=self.endpoint_url,
                              max_attempts=self.max_attempts, hooks=self.hooks, log=self.log,

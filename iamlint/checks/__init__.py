@@ -100,9 +100,18 @@ def check(rule_id: str, *, pure: bool = False) -> Callable[[_C], _C]:
 
 def load_all() -> dict[str, Check]:
     """Import every check module so that each registers its rules."""
-    from iamlint.checks import grants, validity  # noqa: F401, PLC0415 - imported to register
-    from iamlint.checks import escalation, guardrails, hygiene, risk  # noqa: F401, PLC0415 - same
-    from iamlint.checks import conditions, resource_policies, structure, trust  # noqa: F401, PLC0415 - same
-    from iamlint.checks import usage  # noqa: F401, PLC0415 - same
+    from iamlint.checks import (  # noqa: F401, PLC0415 - imported to register their checks
+        conditions,
+        escalation,
+        grants,
+        guardrails,
+        hygiene,
+        resource_policies,
+        risk,
+        structure,
+        trust,
+        usage,
+        validity,
+    )
 
     return REGISTRY

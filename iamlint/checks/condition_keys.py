@@ -10,9 +10,9 @@ IAM does. Nothing here is read at import: the tables load on first use, once per
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from iamlint.catalog import ActionInfo, Catalog

@@ -301,7 +301,7 @@ def _sensitive_table(ctx: RuleContext) -> dict[str, tuple[str, str]]:
             if e["category"] in ("secrets", "credentials_exposure")
         }
         ctx.cache["sensitive_actions"] = cached
-    return cached  # type: ignore[no-any-return]
+    return cached
 
 
 @check("IAM110", pure=True)

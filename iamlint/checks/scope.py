@@ -90,7 +90,7 @@ def _weak_keys(ctx: RuleContext) -> frozenset[str]:
         table: Any = read_data_table("weak_conditions.yaml")
         cached = frozenset(str(e["key"]).lower() for e in table["keys"])
         ctx.cache["weak_condition_keys"] = cached
-    return cached  # type: ignore[no-any-return]
+    return cached
 
 
 def narrowing_conditions(ctx: RuleContext, conditions: tuple[Condition, ...]) -> tuple[Condition, ...]:

@@ -34,7 +34,7 @@ def _gaps(ctx: RuleContext) -> tuple[dict[str, Any], dict[str, Any]]:
         services = {str(e["prefix"]).lower(): e for e in table.get("services", ())}
         actions = {str(e["action"]).lower(): e for e in table.get("actions", ())}
         cached = ctx.cache["catalog_gaps"] = (services, actions)
-    return cached  # type: ignore[no-any-return]
+    return cached
 
 
 def _known_gap(ctx: RuleContext, text: str) -> tuple[str, Severity | None]:

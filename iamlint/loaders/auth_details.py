@@ -188,7 +188,7 @@ class _DumpReader:
                 used_by: tuple[str, ...] = (), boundary: bool = False) -> None:
         policy = self.managed.get(arn)
         if policy is None:
-            from iamlint import managed  # only for dumps: keeps detecting a policy file cheap
+            from iamlint import managed  # noqa: PLC0415 - only for dumps: keeps detecting a policy file cheap
 
             known = managed.lookup(arn) if managed.is_aws_managed_arn(arn) else None
             if known is None:
@@ -217,7 +217,7 @@ class _DumpReader:
                 self._document(policy.document, policy.path, PolicyKind.BOUNDARY, bounding, policy.name)
 
     def _report_missing(self) -> None:
-        from iamlint import managed  # see _attach
+        from iamlint import managed  # noqa: PLC0415 - see _attach
 
         for arn, uses in self.missing.items():
             principal, path = uses[0]
@@ -332,7 +332,7 @@ class _DumpReader:
             return node
         text = node.strip()
         if not text.startswith(("{", "[")):
-            from urllib.parse import unquote  # rare: only the raw API encodes documents
+            from urllib.parse import unquote  # noqa: PLC0415 - rare: only the raw API encodes documents
 
             text = unquote(text)  # RFC 3986 percent-encoding: "+" stays a plus sign
         try:

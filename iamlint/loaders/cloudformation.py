@@ -104,11 +104,13 @@ class _TemplateReader:
             if not isinstance(props, Mapping):
                 continue
             if res.get("Type") == "AWS::IAM::User" and isinstance(props.get("Groups"), list):
-                out += [(g, str(logical_id)) for g in map(referenced_id, props["Groups"]) if g in self.resources]
+                out += [(g, str(logical_id)) for item in props["Groups"]
+                        if (g := referenced_id(item)) is not None and g in self.resources]
             elif res.get("Type") == "AWS::IAM::UserToGroupAddition" and isinstance(props.get("Users"), list):
                 group = referenced_id(props.get("GroupName"))
-                if group in self.resources:
-                    out += [(group, u) for u in map(referenced_id, props["Users"]) if u in self.resources]
+                if group is not None and group in self.resources:
+                    out += [(group, u) for item in props["Users"]
+                            if (u := referenced_id(item)) is not None and u in self.resources]
         return out
 
     def construct_path(self, logical_id: str, res: Mapping[str, Any]) -> str | None:

@@ -13,7 +13,7 @@ import os
 import re
 import stat
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from iamlint.loaders import LoadResult, cdk
@@ -176,7 +176,6 @@ def dispatch(located: Located, options: InputOptions, explicit: bool) -> LoadRes
 
         if kind == "sam":
             from iamlint.loaders.sam import load_sam  # noqa: PLC0415
-
             from iamlint.suppress import source_suppressions  # noqa: PLC0415
 
             # Suppressions come from the SAM source, not the translated template (iamlint.suppress).

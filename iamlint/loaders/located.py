@@ -124,7 +124,7 @@ class Located:
 def parse_yaml(text: str | bytes, file: str) -> Located:
     """One YAML document as CloudFormation reads it, with the mark of every key and item."""
     # Imported here so that reading JSON never pays for importing PyYAML.
-    from iamlint.loaders import located_yaml
+    from iamlint.loaders import located_yaml  # noqa: PLC0415 - reading JSON never pays for importing PyYAML
 
     data, root_mark, root_shadow = located_yaml.build(_decode(text, file), file)
     index: _Index = (root_mark, root_shadow, located_yaml.to_mark)

@@ -206,14 +206,14 @@ def _share_policy_templates_once() -> None:
     """
     if _POLICY_TEMPLATES:
         return
-    from samtranslator.plugins.policies.policy_templates_plugin import (  # type: ignore[import-untyped]
+    from samtranslator.plugins.policies.policy_templates_plugin import (  # type: ignore[import-untyped]  # noqa: PLC0415 - SAM only
         PolicyTemplatesForResourcePlugin,
     )
-    from samtranslator.policy_template_processor.processor import (  # type: ignore[import-untyped]
+    from samtranslator.policy_template_processor.processor import (  # type: ignore[import-untyped]  # noqa: PLC0415 - SAM only
         PolicyTemplatesProcessor,
     )
-    from samtranslator.policy_template_processor.template import Template  # type: ignore[import-untyped]
-    from samtranslator.translator import translator as module  # type: ignore[import-untyped]
+    from samtranslator.policy_template_processor.template import Template  # type: ignore[import-untyped]  # noqa: PLC0415 - SAM only
+    from samtranslator.translator import translator as module  # type: ignore[import-untyped]  # noqa: PLC0415 - SAM only
 
     processor = PolicyTemplatesProcessor.__new__(PolicyTemplatesProcessor)
     templates = PolicyTemplatesProcessor.get_default_policy_templates_json()["Templates"]
@@ -248,12 +248,12 @@ def _translate(template: dict[str, Any], parameters: Mapping[str, str], region: 
     # gets to use here, see iamlint.loaders.sam_offline) and only SAM inputs need it.
     # The translator ships no type information (no py.typed): its names are Any here.
     prepare_translator()
-    from samtranslator.model.exceptions import (  # type: ignore[import-untyped]
+    from samtranslator.model.exceptions import (  # type: ignore[import-untyped]  # noqa: PLC0415 - SAM only
         ExceptionWithMessage,
         InvalidDocumentException,
     )
-    from samtranslator.parser.parser import Parser  # type: ignore[import-untyped]
-    from samtranslator.translator.translator import Translator  # type: ignore[import-untyped]
+    from samtranslator.parser.parser import Parser  # type: ignore[import-untyped]  # noqa: PLC0415 - SAM only
+    from samtranslator.translator.translator import Translator  # type: ignore[import-untyped]  # noqa: PLC0415 - SAM only
 
     values = {k: v for k, v in parameters.items() if not k.startswith("AWS::")}
     translator = Translator(None, Parser(), boto_session=_Region(region))

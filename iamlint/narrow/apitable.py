@@ -152,7 +152,7 @@ def _irregular(entry: dict[str, Any]) -> Irregular:
 @cache
 def get_table() -> ApiTable:
     """The shipped table, read once per process on first use."""
-    from iamlint.ruleset import read_data_table  # keeps PyYAML off the import path
+    from iamlint.ruleset import read_data_table  # noqa: PLC0415 - keeps PyYAML off the import path
 
     raw = read_data_table(TABLE)
     if not isinstance(raw, dict):

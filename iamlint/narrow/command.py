@@ -27,9 +27,7 @@ def _select(documents: Sequence[PolicyDocument], function: str | None, role: str
         src = doc.source
         if src is None or doc.kind.value not in ("identity", "unknown"):
             continue
-        if role is not None and (src.name == role or src.logical_id == role):
-            out.append(doc)
-        elif function is not None and any(u.split(" ", 1)[-1] == function for u in src.used_by):
+        if role is not None and (src.name == role or src.logical_id == role) or function is not None and any(u.split(" ", 1)[-1] == function for u in src.used_by):
             out.append(doc)
     return out
 

@@ -61,8 +61,8 @@ def install(site_file: str) -> None:
 
 
 def _chain(own_dir: str) -> None:
-    import importlib.machinery
-    import importlib.util
+    import importlib.machinery  # noqa: PLC0415 - only when chaining
+    import importlib.util  # noqa: PLC0415 - only when chaining
 
     rest = [p for p in sys.path if os.path.abspath(p or os.curdir) != own_dir]
     spec = importlib.machinery.PathFinder.find_spec("sitecustomize", rest)
