@@ -299,8 +299,10 @@ def _emit(result: Any, rules: Any, fmt: str, outputs: list[tuple[str, str]], col
         write_atomic(path, get_reporter_parts(out_fmt)(result, rules, base))
     shown = ReportOptions(color=use_color and fmt == "text", tool_version=base.tool_version,
                           catalog_version=base.catalog_version, root=root, link_base=base.link_base)
+    # click drops colour codes on a pipe unless told otherwise: --color asks for them there too
+    # (`text.printable` has already escaped any control character that came from the input).
     for piece in get_reporter_parts(fmt)(result, rules, shown):
-        click.echo(piece, nl=False)
+        click.echo(piece, nl=False, color=shown.color or None)
 
 
 @cli.command("rules")

@@ -138,3 +138,15 @@ def test_rule_reference_is_current() -> None:
     assert code == 0
     reference = ROOT / "docs" / "rules.md"
     assert out == reference.read_text(), "docs/rules.md is stale: iamlint rules --format markdown > docs/rules.md"
+
+
+def test_color_is_kept_on_a_pipe_when_asked_for_and_input_escapes_stay_escaped() -> None:
+    # The Sid carries a terminal escape of its own: it is shown escaped, never acted on.
+    doc = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "x\x1b[2Jy", "Effect": "Allow", "Action": "*", "Resource": "*"}]})
+    code, out = run("check", "-", "--color", input=doc)
+    assert code == 1
+    assert "\x1b[" in out  # our own colours, though the output is not a terminal
+    assert "\x1b[2J" not in out and "x\\x1b[2Jy" in out
+    code, plain = run("check", "-", input=doc)
+    assert "\x1b" not in plain  # not a terminal and no --color: no colour
