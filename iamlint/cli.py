@@ -205,7 +205,8 @@ def _check(paths: tuple[str, ...], fmt: str, outputs: tuple[str, ...], select: t
     paths = tuple(p for p in paths if p == "-" or not file_config.excluded(p) and not _named_excluded(p, exclude))
     root = find_root()
     result, engine = check_paths(paths, options, config, jobs, post=after_engine(file_config, config, paths, options))
-    result = apply_baseline(result, root, baseline_path or file_config.baseline, baseline_write)
+    result = apply_baseline(result, root, baseline_path or file_config.baseline, baseline_write,
+                            say=lambda text: click.echo(text, err=True))
     _emit(result, engine.rules, fmt, extra_outputs, color, root)
     sys.exit(result.exit_code(config.fail_on))
 

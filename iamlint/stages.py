@@ -8,7 +8,7 @@ unused ones) -> baseline. Each stage takes a `LintResult` and returns one; error
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from iamlint.config import Config, load_config
 from iamlint.engine import Engine, LintConfig, LintResult
@@ -52,16 +52,23 @@ def _checked_files(paths: Sequence[str], options: InputOptions, findings: Sequen
     return sorted(set(files))
 
 
-def apply_baseline(result: LintResult, root: str, read_from: str | None, write_to: str | None) -> LintResult:
-    """Record the findings (`write_to`), then keep only those not in the baseline."""
+def apply_baseline(result: LintResult, root: str, read_from: str | None, write_to: str | None,
+                   say: Callable[[str], None] = print) -> LintResult:
+    """Record the findings (`write_to`), then keep only those not in the baseline; `say` tells
+    how many were recorded or left out, since the report alone would read "No findings"."""
     from iamlint.baseline import read_baseline, render_baseline  # noqa: PLC0415
 
     if write_to:
         from iamlint.files import write_atomic  # noqa: PLC0415
 
         write_atomic(write_to, render_baseline(result.findings, root))
+        recorded = sum(not f.is_error for f in result.findings)
+        say(f"{write_to}: {recorded} finding{'' if recorded == 1 else 's'} recorded as the baseline "
+            "(input errors are never baselined)")
         read_from = write_to
     if not read_from:
         return result
-    kept, _matched = read_baseline(read_from).filter(result.findings, root)
+    kept, matched = read_baseline(read_from).filter(result.findings, root)
+    if matched and not write_to:
+        say(f"{read_from}: {matched} finding{'' if matched == 1 else 's'} in the baseline, not shown")
     return LintResult(findings=tuple(kept), documents=result.documents, files=result.files)

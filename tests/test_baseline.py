@@ -20,6 +20,13 @@ POLICY = {
 
 
 def run(*args: str) -> tuple[int, str]:
+    """Exit status and standard output (what a script reads)."""
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout
+
+
+def run_seen(*args: str) -> tuple[int, str]:
+    """Exit status and what a person sees: standard output and error together."""
     result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
     return result.exit_code, result.output
 
@@ -91,10 +98,10 @@ def test_input_errors_are_never_baselined(project: Path) -> None:
 
 
 def test_bad_baseline_files_exit_2(project: Path) -> None:
-    code, out = run("check", "iam", "--baseline", "missing.json")
+    code, out = run_seen("check", "iam", "--baseline", "missing.json")
     assert code == 2 and "baseline file not found" in out
     (project / "b.json").write_text("[1, 2]")
-    code, out = run("check", "iam", "--baseline", "b.json")
+    code, out = run_seen("check", "iam", "--baseline", "b.json")
     assert code == 2 and "not an iamlint baseline" in out
 
 
@@ -103,3 +110,11 @@ def test_baseline_from_configuration(project: Path) -> None:
     (project / ".iamlint.yaml").write_text("baseline: b.json\n")
     code, out = run("check", "iam", "--format", "json")
     assert code == 0 and _rules(out) == []
+
+
+def test_writing_and_reading_say_how_many_findings_the_baseline_holds(project: Path) -> None:
+    code, out = run_seen("check", "iam", "--baseline-write", "b.json")
+    recorded = len(json.loads((project / "b.json").read_text())["findings"])
+    assert recorded > 1 and f"b.json: {recorded} findings recorded as the baseline" in out
+    code, out = run_seen("check", "iam", "--baseline", "b.json")
+    assert code == 0 and f"b.json: {recorded} findings in the baseline, not shown" in out
