@@ -256,9 +256,11 @@ def _observed_usage(evidence_files: Sequence[str], cloudtrail: Sequence[str], se
     sources = [read_cloudtrail(list(cloudtrail))] if cloudtrail else []
     sources += [read_evidence_file(f) for f in evidence_files]
     calls = []
+    anonymous = 0  # calls that name no caller: `iamlint record` cannot see which role makes them
     for source in sources:
         for item in source:
             if isinstance(item, Call):
+                anonymous += not item.principal and not item.role_arn
                 if matches_principal(item, role_arn=role_arn, session=session):
                     calls.append(item)
             elif item.index is None:  # the file itself cannot be read
@@ -266,11 +268,17 @@ def _observed_usage(evidence_files: Sequence[str], cloudtrail: Sequence[str], se
             else:
                 click.echo(f"warning: {item}", err=True)
     selected = bool(session or role_arn)
+    unnamed = (f"; {anonymous} of the calls name no caller (as `iamlint record` writes them), so no principal "
+               "can be compared with them here: `iamlint narrow --function NAME --evidence FILE` uses them"
+               if anonymous else "")
     if not calls:
         if selected:
-            raise _Fatal("no observed call matches --session/--role-arn: nothing to compare the grants with")
+            raise _Fatal(f"no observed call matches --session/--role-arn: nothing to compare the grants with{unnamed}")
         click.echo("warning: the evidence holds no call: grants never used (IAM140) are not reported", err=True)
         return None
+    if anonymous and not selected:
+        click.echo(f"warning: grants never used (IAM140) are judged only from calls that name their caller{unnamed}",
+                   err=True)
     usage = usage_settings(calls, get_catalog(), selected=selected)
     if not selected and len(usage["callers"]) > 1:
         click.echo(f"note: the evidence holds the calls of {len(usage['callers'])} callers; each principal is compared "

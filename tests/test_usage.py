@@ -125,3 +125,16 @@ def test_rule_fixtures_carry_their_evidence() -> None:
     folder = FIXTURES / "rules" / "IAM140"
     assert (folder / "good-no-evidence.json").read_text() == (folder / "bad-unused-writes.json").read_text()
     assert not (folder / "good-no-evidence.settings.json").exists()
+
+
+def test_recorded_calls_without_a_caller_are_not_silently_ignored(monkeypatch: pytest.MonkeyPatch,
+                                                                 tmp_path: Path) -> None:
+    # `iamlint record` cannot see which role its calls run as: they name no caller.
+    lines = [json.loads(line) for line in (ROOT / CFN_EVIDENCE).read_text().splitlines() if line.strip()]
+    recorded = tmp_path / "recorded.jsonl"
+    recorded.write_text("".join(json.dumps({**c, "principal": "", "role_arn": None}) + "\n" for c in lines))
+    code, findings, err = _check(monkeypatch, CFN, "--evidence", str(recorded))
+    assert code == 0 and not findings
+    assert f"{len(lines)} of the calls name no caller" in err and "iamlint narrow --function" in err
+    code, _, err = _check(monkeypatch, CFN, "--evidence", str(recorded), "--session", "orders-worker")
+    assert code == 2 and "name no caller" in err
