@@ -97,7 +97,7 @@ def test_demo_diff_uses_exact_sam_templates_and_leaves_sam_additions_alone(monke
     assert not any("SQSSendMessagePolicy" in line for line in added)
     # Log writes stay with the AWSLambdaBasicExecutionRole policy SAM attaches anyway.
     assert not any("logs:" in line for line in added)
-    assert "left in place: arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole (added by SAM)" in result.stderr
+    assert "left in place: arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole (SAM's own addition)" in result.stderr
 
 
 # -- --apply on a copy -------------------------------------------------------------------------

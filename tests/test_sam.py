@@ -179,7 +179,7 @@ def test_what_sam_adds_points_at_the_function() -> None:
     result = _load(ORDERS)
     basic = _doc(result, "AWSLambdaBasicExecutionRole", role="OrdersFunctionRole")
     assert _line(basic) == 20  # `OrdersFunction:`
-    assert basic.source is not None and basic.source.via == "added by SAM"
+    assert basic.source is not None and basic.source.via == "SAM's own addition"
     trust = [d for d in result.documents if d.kind is PolicyKind.TRUST and d.source and d.source.name == "OrdersFunctionRole"]
     assert len(trust) == 1 and _line(trust[0]) == 20
     assert trust[0].statements[0].principals[0].value.text == "lambda.amazonaws.com"

@@ -20,7 +20,7 @@ from iamlint.principals import PRINCIPAL_KINDS, SERVICE_LINKED, standalone
 # Source.via of the managed policies the SAM translator attaches by itself (basic execution,
 # X-Ray for Tracing, VPC access for VpcConfig): the template's author did not choose them.
 # The same string as iamlint.loaders.sam_origins.ADDED_BY_SAM (a test keeps them equal).
-ADDED_BY_SAM = "added by SAM"
+ADDED_BY_SAM = "SAM's own addition"
 
 
 def _owners(doc: PolicyDocument) -> list[str]:

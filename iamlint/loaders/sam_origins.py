@@ -55,7 +55,7 @@ _ADDED_MANAGED = (
     (re.compile(r"AWSLambdaVPCAccessExecutionRole"), "VpcConfig"),
 )
 _INVOKE_CONFIG_POLICY = re.compile(r"(SQS|SNS|S3|EventBridge|Lambda)Policy$")
-ADDED_BY_SAM = "added by SAM"
+ADDED_BY_SAM = "SAM's own addition"
 
 Resolve = Callable[[Path], Path]
 
