@@ -55,6 +55,8 @@ def main() -> int:
     parser.add_argument("ref", help="the commit to compare with (any git revision)")
     parser.add_argument("--repeat", type=int, default=3)
     argv = sys.argv[1:]
+    if "--" not in argv and ("-h" in argv or "--help" in argv):
+        parser.parse_args(argv)  # prints the help and exits
     if "--" not in argv or argv.index("--") == len(argv) - 1:
         parser.error("give iamlint's arguments after --")
     split = argv.index("--")

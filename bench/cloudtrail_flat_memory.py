@@ -13,11 +13,11 @@ with 100,000 records.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
 import json
 import resource
-import sys
 import tempfile
 import time
 import tracemalloc
@@ -104,9 +104,11 @@ def _memory(traced: bool) -> str:
 
 
 def main() -> None:
-    args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    traced = "--traced" in sys.argv
-    count = int(args[0]) if args else 10_000_000
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("records", type=int, nargs="?", default=10_000_000)
+    parser.add_argument("--traced", action="store_true", help="also tracemalloc's peak (several times slower)")
+    opts = parser.parse_args()
+    traced, count = opts.traced, opts.records
     checkpoint = max(1, count // 10)
     if traced:
         tracemalloc.start()

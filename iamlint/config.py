@@ -319,7 +319,10 @@ def _custom_rules(path: str, base: str, dirs: Sequence[str], where: Where) -> tu
         for rule in rules:
             if not has_match(rule.raw):
                 raise ConfigError(f"{rule.file}: a custom rule needs a 'match' block (actions to report)")
-            if not rule.id.startswith("IAM9") or rule.id in builtin or rule.id in out:
+            if not rule.id.startswith("IAM9"):
+                raise ConfigError(f"{rule.file}: rule id {rule.id} is outside the custom range: custom rules use "
+                                  "IAM900-IAM999")
+            if rule.id in builtin or rule.id in out:
                 raise ConfigError(f"{rule.file}: rule id {rule.id} is already taken; custom rules use IAM900-IAM999")
             out[rule.id] = rule
     return tuple(out.values())

@@ -168,7 +168,8 @@ def test_custom_rule_from_rules_dirs(project: Path) -> None:
 
 
 @pytest.mark.parametrize("edit,message", [
-    (lambda t: t.replace("id: IAM901", "id: IAM105"), "already taken"),
+    (lambda t: t.replace("id: IAM901", "id: IAM105"), "IAM105 is outside the custom range"),
+    (lambda t: t.replace("id: IAM901", "id: IAM899"), "IAM899 is outside the custom range"),
     (lambda t: t.split("match:")[0], "needs a 'match' block"),
     (lambda t: t.replace("severity: high", "severity: extreme"), "IAM901.yaml"),
 ])

@@ -261,7 +261,8 @@ def _config_project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _check_config_behaviour(project: Path) -> None:
+def _check_config_behaviour(project: Path) -> list[tuple[str, str, str]]:
+    """Checks what the example configuration does; returns what it reported (rule, file, message)."""
     proc = run_shell("iamlint check . --format json", project)
     assert proc.returncode == 1, proc.stderr
     found = json.loads(proc.stdout)["findings"]
@@ -274,6 +275,7 @@ def _check_config_behaviour(project: Path) -> None:
     assert "IAM004" not in {f["rule"] for f in found}
     # fail_on: medium in the file; the flag overrides it.
     assert run_shell("iamlint check . --fail-on critical", project).returncode == 0
+    return sorted((f["rule"], f["location"]["file"], f["message"]) for f in found)
 
 
 def test_readme_yaml_configuration_example(tmp_path: Path) -> None:
@@ -289,13 +291,18 @@ def test_readme_toml_configuration_example(tmp_path: Path) -> None:
     lang, body = readme_example("config-toml")
     assert lang == "toml"
     (project / "pyproject.toml").write_text('[project]\nname = "example"\n\n' + body)
-    _check_config_behaviour(project)
+    from_toml = _check_config_behaviour(project)
+    # "The same in pyproject.toml": the YAML example reports exactly the same.
+    (project / "pyproject.toml").unlink()
+    (project / ".iamlint.yaml").write_text(readme_example("config-yaml")[1])
+    assert _check_config_behaviour(project) == from_toml
 
 
 def test_readme_suppression_example(tmp_path: Path) -> None:
     lang, body = readme_example("suppression-template")
     assert lang == "yaml"
-    template = "AWSTemplateFormatVersion: '2010-09-09'\nTransform: AWS::Serverless-2016-10-31\n" + body
+    assert body.startswith("Transform: AWS::Serverless-2016-10-31\n")  # copied as shown, it works
+    template = "AWSTemplateFormatVersion: '2010-09-09'\n" + body
     (tmp_path / "template.yaml").write_text(template)
     proc = run_shell("iamlint check template.yaml --format json", tmp_path)
     found = json.loads(proc.stdout)["findings"]
