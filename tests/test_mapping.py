@@ -322,6 +322,23 @@ def test_copy_object_names_source_and_destination(catalog: Catalog) -> None:
     result = mapped(catalog, "s3.amazonaws.com", "CopyObject", params)
     assert result.actions == ("s3:GetObject", "s3:PutObject", "s3:GetObjectVersion")
     assert set(result.resources) == {"arn:aws:s3:::dst/d/1", "arn:aws:s3:::src/s/1"}
+    # Read on the source only, written on the destination only.
+    assert result.resources_for("s3:GetObject") == ("arn:aws:s3:::src/s/1",)
+    assert result.resources_for("s3:GetObjectVersion") == ("arn:aws:s3:::src/s/1",)
+    assert result.resources_for("s3:PutObject") == ("arn:aws:s3:::dst/d/1",)
+
+
+def test_a_copy_onto_itself_reads_and_writes_the_same_object(catalog: Catalog) -> None:
+    params = {"bucketName": "b", "key": "k", "x-amz-copy-source": "b/k"}
+    result = mapped(catalog, "s3.amazonaws.com", "CopyObject", params)
+    assert result.resources_for("s3:GetObject") == result.resources_for("s3:PutObject") == ("arn:aws:s3:::b/k",)
+
+
+def test_upload_part_copy_reads_its_source_only(catalog: Catalog) -> None:
+    params = {"bucketName": "dst", "key": "big", "x-amz-copy-source": "src/part", "partNumber": "1"}
+    result = mapped(catalog, "s3.amazonaws.com", "UploadPartCopy", params)
+    assert result.resources_for("s3:GetObject") == ("arn:aws:s3:::src/part",)
+    assert result.resources_for("s3:PutObject") == ("arn:aws:s3:::dst/big",)
 
 
 def test_account_and_region_come_from_the_record(catalog: Catalog) -> None:

@@ -204,7 +204,7 @@ def test_printed_proposal_and_applied_patch_group_and_name_statements_alike(tmp_
     table = "arn:aws:dynamodb:eu-west-1:111122223333:table/"
     assert printed[0] == ("Dynamodb1", ["dynamodb:GetItem", "dynamodb:Query"], [table + "customers", table + "orders"])
     assert printed[1] == ("Dynamodb2", ["dynamodb:UpdateItem"], [table + "orders"])
-    assert ("S33", ["s3:GetObject"], ["arn:aws:s3:::orders-inbox/a.json", "arn:aws:s3:::orders-inbox/b.json"]) in printed
+    assert ("S3Stmt3", ["s3:GetObject"], ["arn:aws:s3:::orders-inbox/a.json", "arn:aws:s3:::orders-inbox/b.json"]) in printed
     assert written == printed
 
 

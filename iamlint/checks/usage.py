@@ -163,7 +163,7 @@ def granted_never_used(ctx: RuleContext, principal: Principal) -> Iterator[Hit]:
         if not unused:
             continue
         shown = ", ".join(unused[:SHOWN]) + (f" and {len(unused) - SHOWN} more" if len(unused) > SHOWN else "")
-        notes = [f"unused: {len(unused)} of the {len(names)} granted actions, in {calls} observed calls"]
+        notes = [f"unused: {len(unused)} of the {len(names)} granted actions, in {calls} allowed observed calls"]
         if len(unused) > LISTED:
             notes.append(f"the first {LISTED} are listed")
         skipped = sorted(a for a in names if a.lower() in unobservable and a.lower() not in used)

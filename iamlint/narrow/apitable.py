@@ -41,6 +41,7 @@ class Irregular:
     conditional: tuple[Conditional, ...]
     source: str
     notes: str | None
+    on_copy_source: tuple[str, ...] = ()  # actions authorised on the object a copy reads
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +147,7 @@ def _irregular(entry: dict[str, Any]) -> Irregular:
         ),
         source=entry["source"],
         notes=entry.get("notes"),
+        on_copy_source=tuple(entry.get("on_copy_source") or ()),
     )
 
 

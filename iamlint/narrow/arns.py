@@ -185,12 +185,23 @@ def _name_or_arn(value: str, name: str, variables: Vars, direct: list[str]) -> N
 def _s3(p: _Params, v: Vars, direct: list[str]) -> None:
     _add(v, "BucketName", p.texts("bucketName", "Bucket"))
     _add(v, "ObjectName", p.texts("key"))
+    direct.extend(_copy_source(p, v["Partition"][0]))
+
+
+def _copy_source(p: _Params, partition: str) -> list[str]:
+    """The ARN of the object an S3 copy reads: "bucket/key?versionId=..." (URL-encoded)."""
     source = p.text("x-amz-copy-source", "CopySource")
-    if source:  # "bucket/key?versionId=..." (URL-encoded): the object read by a copy
-        path = unquote(source.split("?", 1)[0]).lstrip("/")
-        if "/" in path:
-            partition = v["Partition"][0]
-            direct.append(f"arn:{partition}:s3:::{path}")
+    path = unquote(source.split("?", 1)[0]).lstrip("/") if source else ""
+    return [f"arn:{partition}:s3:::{path}"] if "/" in path else []
+
+
+def copy_objects(call: Call) -> tuple[list[str], list[str]]:
+    """The ARNs of the objects an S3 copy (CopyObject, UploadPartCopy) reads and writes, as `_s3`
+    finds them, so that the actions authorised on each can be told apart."""
+    p, partition = _Params(call.parameters), partition_of(call.region, call.principal)
+    written = [f"arn:{partition}:s3:::{bucket}/{key}" for bucket in p.texts("bucketName", "Bucket")
+               for key in p.texts("key", "Key")]
+    return _copy_source(p, partition), written
 
 
 def _dynamodb(p: _Params, v: Vars, direct: list[str]) -> None:

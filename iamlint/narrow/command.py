@@ -129,13 +129,17 @@ def narrow_command(target: str, function: str | None, role: str | None, cloudtra
     else:
         click.echo(_render(proposal.document, fmt), nl=False)
         status = 0
-    _report(proposal, f"\n{len(calls)} calls observed", problems, explain)
+    denied = sum(1 for c in calls if c.denied)
+    # As IAM140 counts them: a denied call used no permission.
+    seen = f"\n{len(calls)} calls observed" + (f" ({denied} denied, {len(calls) - denied} allowed)" if denied else "")
+    _report(proposal, seen, problems, explain)
     if status:
         sys.exit(status)
 
 
 def _report(proposal: Any, headline: str, problems: int, explain: bool) -> None:
     """What the proposal removed, rests on and left out, on standard error."""
+    from iamlint.narrow.mapping import iam_actions  # noqa: PLC0415
     from iamlint.reporters.text import printable  # noqa: PLC0415 - log text may hold control characters
 
     err = sys.stderr
@@ -147,7 +151,10 @@ def _report(proposal: Any, headline: str, problems: int, explain: bool) -> None:
           file=err)
     for call, actions in proposal.denied:
         need = ", ".join(actions) or call.action_guess
-        print(printable(f"denied: {call.operation} at {call.time} would need {need} (not added)"), file=err)
+        mapped = iam_actions(call)
+        on = list(dict.fromkeys(arn for a in actions for arn in mapped.resources_for(a)))
+        where = f" on {', '.join(on[:3])}" + (f" and {len(on) - 3} more" if len(on) > 3 else "") if on else ""
+        print(printable(f"denied: {call.operation}{where} at {call.time} would need {need} (not added)"), file=err)
     for call, reason in proposal.unmapped:
         print(printable(f"unmapped: {call.event_source} {call.operation}: {reason}"), file=err)
     for ev in proposal.not_granted:

@@ -20,7 +20,7 @@ from functools import lru_cache
 
 from iamlint.catalog import Catalog, get_catalog
 from iamlint.narrow.apitable import Conditional, Irregular, get_table, strip_version
-from iamlint.narrow.arns import attach_resources
+from iamlint.narrow.arns import attach_resources, copy_objects
 from iamlint.narrow.calls import Call
 
 # API Gateway's management API is authorised as apigateway:<HTTP verb> on the resource path
@@ -94,6 +94,8 @@ def iam_actions(call: Call, catalog: Catalog | None = None) -> MappedCall:
     if not infos:
         return MappedCall((), (), reason or f"no catalogue action for {prefix}:{operation}", basis)
     per_action = attach_resources(call, infos, catalog)
+    if irregular is not None and irregular.on_copy_source:
+        per_action = _split_copy(per_action, irregular.on_copy_source, call)
     roles = passed_roles(call)
     if roles:
         per_action += (("iam:PassRole", roles),)
@@ -103,6 +105,24 @@ def iam_actions(call: Call, catalog: Catalog | None = None) -> MappedCall:
         resources.extend(a for a in arns if a not in resources)
     actions = tuple(dict.fromkeys(name for name, _ in per_action))
     return MappedCall(actions, tuple(resources), None, basis, per_action)
+
+
+def _split_copy(per_action: tuple[tuple[str, tuple[str, ...]], ...], on_source: tuple[str, ...],
+                call: Call) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """A copy reads one object and writes another (S3 User Guide, "Required permissions" of
+    CopyObject): the actions on the source get only the source's ARN, the others every ARN
+    but it (unless the copy writes onto itself). Unchanged when the source is not known."""
+    read, written = copy_objects(call)
+    sources = set(read)
+    if not sources:
+        return per_action
+    out = []
+    for name, arns in per_action:
+        if name in on_source:
+            out.append((name, tuple(a for a in arns if a in sources)))
+        else:
+            out.append((name, tuple(a for a in arns if a not in sources or (a in written))))
+    return tuple(out)
 
 
 # Parameters through which a call hands a role to a service (Lambda `Role`, Step Functions

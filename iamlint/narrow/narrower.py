@@ -274,7 +274,9 @@ def allow_statements(grants: Iterable[tuple[str, str]], write: Callable[[str], A
     for resources, actions in sorted(by_resources.items(), key=lambda kv: sorted(kv[1])):
         ordered = sorted(actions)
         service = ordered[0].split(":", 1)[0]
-        sid = "".join(p.capitalize() for p in service.replace("-", " ").split()) + str(len(statements) + 1)
+        name = "".join(p.capitalize() for p in service.replace("-", " ").split())
+        # A Sid is letters and digits only: "S3" and 4 would read as "S34".
+        sid = f"{name}{'Stmt' if name[-1:].isdigit() else ''}{len(statements) + 1}"
         written = [write(r) for r in resources]
         statements.append({
             "Sid": sid,
