@@ -226,3 +226,23 @@ def test_missing_npm_fails_with_a_clear_message(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(tooling.shutil, "which", lambda _name: None)
     with pytest.raises(pytest.fail.Exception, match="install Node.js and npm"):
         tooling._require("npm")
+
+
+def test_sarif_in_pieces_is_the_whole_log_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`render_parts` (what the CLI writes) gives `render`'s text byte for byte, batches and all,
+    with a custom rule's ad hoc descriptor and without any finding."""
+    from iamlint.engine import LintConfig, LintResult
+    from iamlint.loaders.inputs import InputOptions
+    from iamlint.reporters import ReportOptions, sarif
+    from iamlint.runner import check_paths
+
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setattr(sarif, "_BATCH", 7)
+    result, engine = check_paths(["fixtures/demo", "fixtures/rules/IAM001"], InputOptions(), LintConfig(), 1)
+    assert len(result.findings) > 3 * 7
+    rules = {k: v for k, v in engine.rules.items() if k != "IAM103"}  # as for a rule the table lacks
+    options = ReportOptions(tool_version="1.2.3", catalog_version="2026-10-27")
+    for run_result in (result, LintResult(findings=(), documents=0, files=0)):
+        whole = sarif.render(run_result, rules, options)
+        assert "".join(sarif.render_parts(run_result, rules, options)) == whole
+        json.loads(whole)

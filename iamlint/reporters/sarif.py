@@ -11,7 +11,7 @@ mapped from the severity, and `security-severity` so that GitHub ranks the alert
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -150,18 +150,11 @@ def result_entry(f: Finding, index: int, root: str) -> dict[str, Any]:
     }
 
 
-def sarif_log(result: LintResult, rules: Mapping[str, Rule], options: ReportOptions) -> dict[str, Any]:
+def sarif_log(result: LintResult, rules: Mapping[str, Rule], options: ReportOptions,
+              results: bool = True) -> dict[str, Any]:
+    """The log as one dict; with `results=False`, its results list left empty (`render_parts`)."""
     root = str(Path(options.root).resolve())
-    ordered = sorted(rules.values(), key=lambda r: r.id)
-    # A finding of a rule the table lacks (a custom rule) still needs a descriptor.
-    known = {r.id for r in ordered}
-    index = {r.id: i for i, r in enumerate(ordered)}
-    descriptors = [rule_descriptor(r) for r in ordered]
-    for f in result.findings:
-        if f.rule not in known:
-            known.add(f.rule)
-            index[f.rule] = len(descriptors)
-            descriptors.append(_ad_hoc_descriptor(f))
+    index, descriptors = _rule_index(result, rules)
     driver: dict[str, Any] = {
         "name": "iamlint",
         "informationUri": INFORMATION_URI,
@@ -173,12 +166,24 @@ def sarif_log(result: LintResult, rules: Mapping[str, Rule], options: ReportOpti
     run: dict[str, Any] = {
         "tool": {"driver": driver},
         "originalUriBaseIds": {SRCROOT: {"uri": Path(root).as_uri() + "/"}},
-        "results": [result_entry(f, index[f.rule], root) for f in result.findings],
+        "results": [result_entry(f, index[f.rule], root) for f in result.findings] if results else [],
         "columnKind": "unicodeCodePoints",
     }
     if options.catalog_version:
         run["properties"] = {"iamCatalog": options.catalog_version}
     return {"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}
+
+
+def _rule_index(result: LintResult, rules: Mapping[str, Rule]) -> tuple[dict[str, int], list[dict[str, Any]]]:
+    """Each rule id's index among the descriptors, and the descriptors."""
+    ordered = sorted(rules.values(), key=lambda r: r.id)
+    index = {r.id: i for i, r in enumerate(ordered)}
+    descriptors = [rule_descriptor(r) for r in ordered]
+    for f in result.findings:  # a finding of a rule the table lacks (a custom rule) still needs one
+        if f.rule not in index:
+            index[f.rule] = len(descriptors)
+            descriptors.append(_ad_hoc_descriptor(f))
+    return index, descriptors
 
 
 def _ad_hoc_descriptor(f: Finding) -> dict[str, Any]:
@@ -196,3 +201,32 @@ def _ad_hoc_descriptor(f: Finding) -> dict[str, Any]:
 
 def render(result: LintResult, rules: Mapping[str, Rule], options: ReportOptions) -> str:
     return json.dumps(sarif_log(result, rules, options), indent=2, ensure_ascii=False) + "\n"
+
+
+_BATCH = 500  # results turned into text at a time
+_RESULTS = '"results": []'
+_RESULT_INDENT = " " * 8  # a result's depth: the log, its runs list, the run, its results list
+
+
+def render_parts(result: LintResult, rules: Mapping[str, Rule], options: ReportOptions) -> Iterator[str]:
+    """`render`'s text in pieces, each result turned into text only when its piece is due:
+    as one dict tree and one string, a large account's log took twice the memory of checking it."""
+    shell = json.dumps(sarif_log(result, rules, options, results=False), indent=2, ensure_ascii=False)
+    if not result.findings:
+        yield shell + "\n"
+        return
+    root = str(Path(options.root).resolve())
+    index, _ = _rule_index(result, rules)
+    key = shell.index(_RESULTS)
+    at = key + len(_RESULTS) - 1  # the empty list's closing bracket
+    key_indent = shell[shell.rindex("\n", 0, key) + 1 : key]
+    yield shell[:at] + "\n"
+    findings = result.findings
+    for start in range(0, len(findings), _BATCH):
+        piece = ",\n".join(
+            _RESULT_INDENT + json.dumps(result_entry(f, index[f.rule], root), indent=2, ensure_ascii=False)
+            .replace("\n", "\n" + _RESULT_INDENT)
+            for f in findings[start : start + _BATCH]
+        )
+        yield piece if start == 0 else ",\n" + piece
+    yield "\n" + key_indent + shell[at:] + "\n"
