@@ -153,6 +153,6 @@ def test_check_never_imports_boto3() -> None:
 
 def test_templates_ship_with_the_package() -> None:
     text = (ROOT / "pyproject.toml").read_text()
-    assert '"iamlint.audit"' in text and '"iamlint.audit" = ["templates/*.html", "templates/*.css", "templates/*.js"]' in text
+    assert '"iamlint.audit.templates"' in text and '"iamlint.audit.templates" = ["*.html", "*.css", "*.js"]' in text
     assert {p.name for p in (AUDIT / "templates").iterdir()} >= {"report.html", "report.css", "report.js"}
     assert Path(AUDIT / "__init__.py").exists()
