@@ -306,6 +306,27 @@ def test_paths_escaping_the_assembly_are_refused(tmp_path: Path) -> None:
     assert nested_err.file == str(out / "Inside.template.json") and nested_err.line is not None
 
 
+def test_file_names_that_are_folders_or_hold_nul_are_input_errors(tmp_path: Path) -> None:
+    out = tmp_path / "cdk.out"
+    nested = {"Nested": {"Type": "AWS::CloudFormation::Stack", "Properties": {},
+                         "Metadata": {"aws:asset:path": "sub\0.nested.template.json"}}}
+    _assembly(out, {
+        "Folder": _stack("."),
+        "Sub": _stack("sub"),
+        "Nul": _stack("a\0b.json"),
+        "Stage": {"type": "cdk:cloud-assembly", "properties": {"directoryName": "st\0"}},
+        "Inside": _stack("Inside.template.json"),
+    })
+    (out / "sub").mkdir()
+    (out / "Inside.template.json").write_text(_admin_template("Inside/Resource", nested))
+    loaded = _load(out)
+    assert {d.loc.construct_path for d in loaded.documents} == {"Inside/Resource"}  # the rest still read
+    messages = sorted(e.message for e in loaded.errors)
+    assert sum("is a directory; expected a file" in m for m in messages) == 2
+    assert sum("holds a NUL character" in m for m in messages) == 3
+    assert all(e.file for e in loaded.errors)
+
+
 def test_stage_cycles_are_refused(tmp_path: Path) -> None:
     out = tmp_path / "cdk.out"
     _assembly(out, {"Self": {"type": "cdk:cloud-assembly", "properties": {"directoryName": "."}},

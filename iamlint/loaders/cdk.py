@@ -166,6 +166,9 @@ class _AssemblyLoader:
         if not isinstance(name, str) or not name:
             self.error(referrer.file, f"{what} must be a file name (a non-empty string)", referrer, keys)
             return None
+        if "\0" in name:  # no file system accepts it; os.path would raise
+            self.error(referrer.file, f"{what} {name!r} holds a NUL character: not a file name", referrer, keys)
+            return None
         parts = name.replace("\\", "/").split("/")
         if os.path.isabs(name) or name.startswith("\\") or ".." in parts:
             self.error(referrer.file, f"{what} {name!r} must be a relative name inside the assembly folder "

@@ -100,11 +100,18 @@ def read_input(path: str, options: InputOptions) -> bytes | InputError:
         if exc.errno == errno.ENXIO:  # a socket, or a device file with no device behind it
             return InputError(path, "not a regular file (a FIFO, device or socket); skipped")
         return InputError(path, f"cannot read: {exc.strerror or exc}")
-    with os.fdopen(fd, "rb") as fh:
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            os.close(fd)
+            if stat.S_ISDIR(st.st_mode):  # named where a file is expected (a CDK manifest's templateFile)
+                return InputError(path, "is a directory; expected a file")
+            return InputError(path, "not a regular file (a FIFO, device or socket); skipped")
+    except OSError as exc:
+        os.close(fd)
+        return InputError(path, f"cannot read: {exc.strerror or exc}")
+    with os.fdopen(fd, "rb") as fh:  # fdopen refuses a directory's descriptor: checked above
         try:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode):
-                return InputError(path, "not a regular file (a FIFO, device or socket); skipped")
             if st.st_size > options.max_bytes:
                 return InputError(
                     path, f"file is {st.st_size} bytes, over the {options.max_bytes}-byte limit (--max-file-size)"
