@@ -126,6 +126,47 @@ def test_unreadable_snapshots_are_input_errors(tmp_path: Path) -> None:
     assert any(f["location"]["file"] == str(SNAPSHOT) for f in report["findings"])  # the good one is still read
 
 
+def test_wrong_types_in_the_iamlint_section_leave_out_that_part_only(tmp_path: Path) -> None:
+    data = json.loads(SNAPSHOT.read_text())
+    extras = data["iamlint"]
+    principal = "arn:aws:iam::123456789012:role/r"
+    extras["regions"] = 5
+    extras["resource_policies"] = [
+        {"service": "s3", "kind": "bucket", "name": "typed", "arn": 5, "policy": {"Statement": []}},
+        {"service": "s3", "kind": "bucket", "name": "public", "arn": "arn:aws:s3:::public",
+         "policy": {"Version": "2012-10-17", "Statement": [
+             {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::public/*"}]}},
+    ]
+    extras["cloudtrail"] = {"days": 7, "events": 3, "principals": {
+        principal: [{"source": "s3.amazonaws.com", "name": "GetObject", "count": "x"}], "other": None}}
+    bad = tmp_path / "typed.json"
+    bad.write_text(json.dumps(data, indent=1))
+    result = _audit("--from", str(bad), "--from", str(SNAPSHOT), "-f", "json")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    report = json.loads(result.stdout)
+    errors = {e["message"].split(":")[0]: e for e in report["errors"]}
+    assert set(errors) == {"iamlint.regions", "iamlint.resource_policies[0].arn", "iamlint.cloudtrail.principals.arn",
+                           "iamlint.cloudtrail.principals.other"}
+    assert all(e["file"] == str(bad) and e["line"] for e in report["errors"])
+    assert "is left out of the analysis" in errors["iamlint.regions"]["message"]
+    # The rest of that snapshot is analysed: the valid bucket policy, and every identity finding.
+    mine = [f for f in report["findings"] if f["location"]["file"] == str(bad)]
+    assert any(f["source"] and f["source"]["name"] == "public" for f in mine)
+    assert not any(f["rule"] == "IAM003" for f in report["findings"])
+    assert any(f["location"]["file"] == str(SNAPSHOT) for f in report["findings"])  # the other one too
+
+
+def test_a_non_object_iamlint_section_is_an_input_error(tmp_path: Path) -> None:
+    data = json.loads(SNAPSHOT.read_text())
+    data["iamlint"] = [1, 2]
+    bad = tmp_path / "list.json"
+    bad.write_text(json.dumps(data))
+    result = _audit("--from", str(bad), "-f", "json")
+    report = json.loads(result.stdout)
+    assert result.exit_code == 2 and report["errors"][0]["message"].startswith("iamlint: expected an object")
+    assert report["findings"]  # the dump itself is still audited
+
+
 def test_directory_of_snapshots_and_outputs(tmp_path: Path) -> None:
     folder = tmp_path / "org"
     folder.mkdir()

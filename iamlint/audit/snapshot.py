@@ -136,6 +136,76 @@ def save(path: str, snapshots: Sequence[tuple[str, str, Mapping[str, Any]]]) -> 
     return out
 
 
+# Parts of the `iamlint` section that are left out whole when something in them is wrong: an
+# item of these lists or an entry of these maps (one principal's CloudTrail calls).
+_LISTS = ("workloads", "resource_policies", "coverage")
+_MAPS = ("access_advisor",)
+
+
+def check_extras(located: Located) -> list[InputError]:
+    """The ways a snapshot's `iamlint` section breaks `schemas/snapshot.schema.json`, each with
+    its line; the parts at fault are removed from the data, so that the analysis reads only
+    what it can trust and the rest of the account (and the run) is still audited."""
+    data = located.data
+    if not isinstance(data, dict) or KEY not in data:
+        return []  # a plain authorization-details dump
+    extras = data[KEY]
+    if not isinstance(extras, dict):
+        line, column = _line_column(located, (KEY,))
+        del data[KEY]
+        return [InputError(located.file, f"{KEY}: expected an object (the audit's extras), found "
+                                         f"{type(extras).__name__}; left out", line, column)]
+    from iamlint.schemas import violations  # noqa: PLC0415 - jsonschema only for snapshots
+
+    errors: list[InputError] = []
+    units: set[tuple[str | int, ...]] = set()
+    for path, message in violations("snapshot", extras):
+        unit = _unit(path)
+        line, column = _line_column(located, (KEY, *path))
+        errors.append(InputError(located.file, f"{_dotted((KEY, *path))}: {message}; "
+                                               f"{_dotted((KEY, *unit))} is left out of the analysis", line, column))
+        units.add(unit)
+    for unit in sorted(units, key=len):
+        if any(unit[:n] in units for n in range(1, len(unit))):
+            continue  # inside a part that goes anyway
+        parent: Any = extras
+        for step in unit[:-1]:
+            parent = parent[step]
+        if isinstance(parent, list) and isinstance(unit[-1], int):
+            parent[unit[-1]] = _GONE  # marked, then dropped below: indexes stay valid meanwhile
+        else:
+            del parent[unit[-1]]
+    for key in _LISTS:
+        if isinstance(extras.get(key), list):
+            extras[key] = [item for item in extras[key] if item is not _GONE]
+    return errors
+
+
+_GONE = object()
+
+
+def _line_column(located: Located, path: tuple[str | int, ...]) -> tuple[int | None, int | None]:
+    mark = located.mark(path)
+    return (mark.line, mark.column) if mark is not None else (None, None)
+
+
+def _unit(path: tuple[str | int, ...]) -> tuple[str | int, ...]:
+    head = path[:1]
+    if not head:
+        return ()
+    if head[0] in _LISTS or head[0] in _MAPS:
+        return path[:2]
+    if head[0] == "cloudtrail" and path[1:2] == ("principals",) and len(path) >= 3:
+        return path[:3]
+    if head[0] == "cloudtrail" and len(path) >= 2:
+        return path[:2]
+    return head
+
+
+def _dotted(path: tuple[str | int, ...]) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else str(p)) for i, p in enumerate(path))
+
+
 class SnapshotError(Exception):
     """A snapshot cannot be written where the user asked."""
 
@@ -197,6 +267,7 @@ def load(paths: Sequence[str], max_bytes: int) -> tuple[list[AccountSnapshot], l
                 errors.append(InputError(file, "expected an iamlint snapshot or a get-account-authorization-details "
                                                "dump (UserDetailList, RoleDetailList, Policies...)", 1, 1))
                 continue
+            errors.extend(check_extras(located))
             extras = data.get(KEY)
             name = ""
             if isinstance(extras, Mapping) and isinstance(extras.get("account"), Mapping):

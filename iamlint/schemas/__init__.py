@@ -21,11 +21,18 @@ def load_schema(name: str) -> dict[str, Any]:
 
 def validate(name: str, instance: object) -> list[str]:
     """Messages for every way `instance` breaks schema `name`, each naming the bad element."""
+    messages = []
+    for path, message in violations(name, instance):
+        where = "/".join(str(p) for p in path) or "(top level)"
+        messages.append(f"at {where}: {message}")
+    return messages
+
+
+def violations(name: str, instance: object) -> list[tuple[tuple[str | int, ...], str]]:
+    """(path of the bad element, what is wrong) for every way `instance` breaks schema `name`,
+    sorted by path (list items by index)."""
     import jsonschema  # noqa: PLC0415 - kept off the import path on purpose
 
     validator = jsonschema.Draft202012Validator(load_schema(name))
-    messages = []
-    for error in sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path)):
-        where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
-        messages.append(f"at {where}: {error.message}")
-    return messages
+    found = [(tuple(error.absolute_path), error.message) for error in validator.iter_errors(instance)]
+    return sorted(found, key=lambda f: [(0, p, "") if isinstance(p, int) else (1, 0, str(p)) for p in f[0]])
