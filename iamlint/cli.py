@@ -346,6 +346,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     # default thresholds the cycle collector rescans them hundreds of times, which cost a
     # third of the wall time on AWS's managed policies. Collect far less often instead.
     gc.set_threshold(200_000, 50, 1000)
+    # Text from the input may hold what UTF-8 cannot encode: a lone surrogate ("\ud800" in a
+    # JSON string), or a file name's undecodable bytes. Shown escaped, as files are written
+    # (files.write_atomic), rather than failing the whole report.
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
     try:
         cli.main(args=list(argv) if argv is not None else None, prog_name="iamlint", standalone_mode=False)
     except click.exceptions.Exit as exc:

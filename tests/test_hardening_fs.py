@@ -216,3 +216,28 @@ def test_narrow_warnings_cannot_forge_workflow_commands(tmp_path: Path) -> None:
     assert "bad\\n::error" in result.stderr
     assert not any(line.startswith("::") for line in result.stderr.splitlines())
     assert "\x1b" not in result.stderr
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "sarif", "github", "markdown"])
+def test_text_utf8_cannot_encode_is_shown_escaped_in_every_format(tmp_path: Path, fmt: str) -> None:
+    """A lone surrogate in a policy ("\\ud800" is valid JSON) and a file name that is not UTF-8:
+    the report is written whole, with them escaped, through the installed command."""
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    policy = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:\\ud800","Resource":"*"}]}'
+    (tmp_path / "surrogate.json").write_text(policy)
+    wild = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}'
+    with open(os.path.join(os.fsencode(tmp_path), b"bad\xffname.json"), "w") as fh:
+        fh.write(wild)
+    exe = os.path.join(os.path.dirname(sys.executable), "iamlint")
+    proc = subprocess.run([exe, "check", ".", "--format", fmt], cwd=tmp_path, capture_output=True, check=False)
+    assert proc.returncode == 1 and b"Traceback" not in proc.stderr, proc.stderr.decode(errors="replace")
+    out = proc.stdout.decode("utf-8")  # valid UTF-8 throughout
+    assert "bad" in out and "s3:" in out
+    if fmt == "sarif":
+        uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+                for r in json.loads(out)["runs"][0]["results"]}
+        assert "bad%FFname.json" in uris  # the name's own bytes
+    elif fmt == "json":
+        json.loads(out)

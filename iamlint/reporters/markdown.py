@@ -7,6 +7,7 @@ caps a step summary at 1 MiB, so the table stops after `MAX_ROWS` findings and s
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import quote
@@ -40,7 +41,7 @@ def _where(f: Finding, root: str, options: ReportOptions) -> str:
     rel = relative_path(loc.file, root)
     if rel is None:
         return f"`{cell(label)}`"
-    target = quote(rel)
+    target = quote(os.fsencode(rel))  # the name's own bytes, even when not UTF-8
     if options.link_base:
         target = f"{options.link_base.rstrip('/')}/{target}"
     if loc.line is not None:

@@ -11,6 +11,7 @@ mapped from the severity, and `security-severity` so that GitHub ranks the alert
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -90,7 +91,9 @@ def rule_descriptor(rule: Rule) -> dict[str, Any]:
 def _artifact(file: str, root: str) -> dict[str, Any]:
     rel = relative_path(file, root)
     if rel is not None:
-        return {"uri": quote(rel), "uriBaseId": SRCROOT}
+        # The file name's own bytes, percent-encoded: a name that is not UTF-8 (kept by Python
+        # as surrogate escapes) still names its file.
+        return {"uri": quote(os.fsencode(rel)), "uriBaseId": SRCROOT}
     if file in ("-", "<stdin>"):
         return {"uri": "stdin"}
     return {"uri": Path(file).resolve().as_uri()}
