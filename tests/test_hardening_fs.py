@@ -11,6 +11,8 @@ import json
 import os
 import socket
 import stat
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -222,9 +224,6 @@ def test_narrow_warnings_cannot_forge_workflow_commands(tmp_path: Path) -> None:
 def test_text_utf8_cannot_encode_is_shown_escaped_in_every_format(tmp_path: Path, fmt: str) -> None:
     """A lone surrogate in a policy ("\\ud800" is valid JSON) and a file name that is not UTF-8:
     the report is written whole, with them escaped, through the installed command."""
-    import subprocess  # noqa: PLC0415
-    import sys  # noqa: PLC0415
-
     policy = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:\\ud800","Resource":"*"}]}'
     (tmp_path / "surrogate.json").write_text(policy)
     wild = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}'
