@@ -93,6 +93,7 @@ def test_records_with_missing_or_wrong_fields_are_reported_and_skipped(tmp_path:
         {**good, "userIdentity": {"type": ["odd"], "sessionContext": "x", "arn": {"x": 1}}},
         "a string", 42, None, [],
         good,
+        {**good, "eventType": []}, {**good, "eventType": {"x": 1}},
     ]
     path = tmp_path / "mixed.json"
     path.write_bytes(trail(broken))
@@ -102,7 +103,8 @@ def test_records_with_missing_or_wrong_fields_are_reported_and_skipped(tmp_path:
     errors = [i for i in items if isinstance(i, EvidenceError)]
     assert len(calls) == 3  # the good record, and the two whose odd fields are only ignored
     assert stats.records == len(broken)
-    assert {e.index for e in errors} == {0, 1, 2, 3, 4, 5, 8, 9, 10, 11}
+    assert {e.index for e in errors} == {0, 1, 2, 3, 4, 5, 8, 9, 10, 11, 13, 14}
+    assert "eventType is list" in next(e.message for e in errors if e.index == 13)
     assert all(e.file == str(path) for e in errors)
 
 

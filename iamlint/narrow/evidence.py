@@ -187,6 +187,8 @@ def _to_call(
     if not isinstance(name, str) or not name:
         return "record has no eventName"
     kind = rec.get("eventType")
+    if kind is not None and not isinstance(kind, str):
+        return f"record's eventType is {type(kind).__name__}, expected a string such as AwsApiCall"
     if kind in _NOT_CALLS:
         stats.skipped[_NOT_CALLS[kind]] += 1
         return None
