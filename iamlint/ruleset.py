@@ -56,7 +56,7 @@ class Rule:
     def render(self, args: Mapping[str, object]) -> str:
         try:
             return self.message.format_map(_Defaulting(args))
-        except (ValueError, IndexError):
+        except (ValueError, IndexError, KeyError, AttributeError, TypeError):  # a template it cannot fill
             return self.summary
 
     @property
@@ -190,13 +190,14 @@ def load_rule_dir(folder: Path) -> list[Rule]:
         try:
             if path.stat().st_size > MAX_USER_RULE_BYTES:
                 raise RuleError(f"{path}: over {MAX_USER_RULE_BYTES} bytes; a rule file is a few kilobytes")
-            text = path.read_text("utf-8")
+            text = path.read_bytes()  # decoded by the YAML reader, which locates bad bytes
         except OSError as exc:
             raise RuleError(f"{path}: cannot read: {exc.strerror}") from None
         raw = _read_user(text, str(path))
         errors = validate("rule", raw)
         if errors:
             raise RuleError(f"{path}: {errors[0]}")
+        _check_placeholders(str(raw["message"]), str(path))
         out.append(rule_from_mapping(raw, str(path)))
     return out
 
@@ -204,7 +205,21 @@ def load_rule_dir(folder: Path) -> list[Rule]:
 MAX_USER_RULE_BYTES = 1 << 20
 
 
-def _read_user(text: str, file: str) -> Mapping[str, Any]:
+def _check_placeholders(message: str, file: str) -> None:
+    """A message names its arguments as `{name}`: an attribute or item of one
+    (`{actions.x}`, `{actions[0]}`), or a bad format, would fail each time a finding is made."""
+    import string  # noqa: PLC0415 - only for custom rules
+
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(message) if f is not None]
+    except ValueError as exc:
+        raise RuleError(f"{file}: message {message!r} is not a valid template ({exc})") from None
+    for name in fields:
+        if not name.isidentifier():
+            raise RuleError(f"{file}: message placeholder {{{name}}} must be a plain name such as {{actions}}")
+
+
+def _read_user(text: str | bytes, file: str) -> Mapping[str, Any]:
     """A user's rule file, read as input is (`iamlint.loaders.located`): an alias bomb, an
     unknown tag or a duplicate key is refused, where PyYAML would hand the schema validator a
     graph of shared nodes to walk as a tree of billions."""

@@ -172,11 +172,16 @@ def test_custom_rule_from_rules_dirs(project: Path) -> None:
     (lambda t: t.replace("id: IAM901", "id: IAM899"), "IAM899 is outside the custom range"),
     (lambda t: t.split("match:")[0], "needs a 'match' block"),
     (lambda t: t.replace("severity: high", "severity: extreme"), "IAM901.yaml"),
+    (lambda t: t.replace("grants {actions}", "grants {actions.foo}"), "placeholder {actions.foo} must be a plain name"),
+    (lambda t: t.replace("grants {actions}", "grants {actions"), "is not a valid template"),
+    (lambda t: t.replace("identity team", "identit\xe9 team").encode("latin-1"), "IAM901.yaml:6:"),
 ])
 def test_invalid_custom_rules_exit_2(project: Path, edit: Any, message: str) -> None:
     (project / "iam-rules").mkdir()
     text = (INTEGRATION / "custom-rules" / "IAM901.yaml").read_text()
-    (project / "iam-rules" / "IAM901.yaml").write_text(edit(text))
+    edited = edit(text)
+    target = project / "iam-rules" / "IAM901.yaml"
+    target.write_bytes(edited) if isinstance(edited, bytes) else target.write_text(edited)
     (project / ".iamlint.yaml").write_text("rules_dirs: [iam-rules]\n")
     code, out = run("check", "policies")
     assert code == 2 and message in out
