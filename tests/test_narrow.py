@@ -95,6 +95,35 @@ def test_narrow_command_on_the_demo() -> None:
     assert "proved" in result.stderr and "denied: PutObject" in result.stderr
 
 
+def _narrow_demo(tmp_path: Any, *extra: str) -> Any:
+    template = tmp_path / "template.yaml"
+    template.write_text((ROOT / "fixtures/demo/template.yaml").read_text())
+    return CliRunner().invoke(cli, ["narrow", str(template), "--function", "OrdersFunction", *extra])
+
+
+def test_evidence_that_cannot_be_read_gives_no_proposal_or_a_failing_one(tmp_path: Any) -> None:
+    demo = str(ROOT / "fixtures/demo/cloudtrail")
+    # A whole source unreadable: no proposal at all (it would take away what that source used).
+    gone = _narrow_demo(tmp_path, "--cloudtrail", demo, "--cloudtrail", str(tmp_path / "missing"))
+    assert gone.exit_code == 2 and not gone.stdout and "missing" in gone.stderr
+    # Some records unreadable: the proposal is shown, the run fails, and --apply writes nothing.
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"Records": [{"eventSource": "s3.amazonaws.com", "eventName": 5}]}')
+    partial = _narrow_demo(tmp_path, "--cloudtrail", demo, "--cloudtrail", str(broken), "--session", "orders-fn")
+    assert partial.exit_code == 2 and '"Statement"' in partial.stdout
+    assert "1 evidence records could not be read" in partial.stderr and "exit status 2" in partial.stderr
+    before = (tmp_path / "template.yaml").read_text()
+    applied = _narrow_demo(tmp_path, "--cloudtrail", demo, "--cloudtrail", str(broken), "--session", "orders-fn",
+                           "--apply")
+    assert applied.exit_code == 2 and "nothing written" in applied.stderr
+    assert (tmp_path / "template.yaml").read_text() == before
+
+
+def test_no_observed_call_of_the_principal_gives_no_proposal(tmp_path: Any) -> None:
+    result = _narrow_demo(tmp_path, "--cloudtrail", str(ROOT / "fixtures/demo/cloudtrail"), "--session", "nobody")
+    assert result.exit_code == 2 and not result.stdout and "holds no observed call" in result.stderr
+
+
 def test_narrow_needs_evidence() -> None:
     result = CliRunner().invoke(cli, ["narrow", str(ROOT / "fixtures/demo/template.yaml"), "--function", "OrdersFunction"])
     assert result.exit_code == 2 and "--cloudtrail" in result.output

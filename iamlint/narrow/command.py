@@ -93,10 +93,22 @@ def narrow_command(target: str, function: str | None, role: str | None, cloudtra
     for source in sources:
         for item in source:
             if not isinstance(item, Call):
+                if item.index is None:  # the file or folder itself cannot be read
+                    click.echo(f"error: {printable(str(item))}", err=True)
+                    sys.exit(2)  # a proposal from part of the evidence would take away what the rest used
                 problems += 1
                 click.echo(f"warning: {printable(str(item))}", err=True)  # file names and log text
             elif matches_principal(item, role_arn=role_arn, session=session, user=user):
                 calls.append(item)
+    if not calls and not from_code:
+        chosen = " with --session/--role-arn/--user" if session or role_arn or user else ""
+        click.echo(f"error: the evidence holds no observed call{chosen}: a proposal would take away every "
+                   "permission that can be observed; check the filters and the evidence", err=True)
+        sys.exit(2)
+    if problems and apply:
+        click.echo(f"error: {problems} evidence records could not be read, and what they used may be missing "
+                   "from the proposal: nothing written (--diff shows it)", err=True)
+        sys.exit(2)
     params = dict(p.split("=", 1) for p in parameters if "=" in p)
     # A template's ARNs hold <AWS::Region> and <AWS::AccountId> placeholders; the calls say
     # where the stack really runs, so unless told otherwise resolve them from there.
@@ -133,6 +145,8 @@ def narrow_command(target: str, function: str | None, role: str | None, cloudtra
     # As IAM140 counts them: a denied call used no permission.
     seen = f"\n{len(calls)} calls observed" + (f" ({denied} denied, {len(calls) - denied} allowed)" if denied else "")
     _report(proposal, seen, problems, explain)
+    if problems:
+        status = 2  # shown, but the evidence it rests on is incomplete
     if status:
         sys.exit(status)
 
@@ -161,7 +175,8 @@ def _report(proposal: Any, headline: str, problems: int, explain: bool) -> None:
         print(f"not granted now: {ev.action} on {ev.resource} was observed but the current policy "
               "does not allow it (not added)", file=err)
     if problems:
-        print(f"{problems} evidence records could not be read (see warnings above)", file=err)
+        print(f"{problems} evidence records could not be read (see warnings above): the proposal may lack "
+              "what they used (exit status 2)", file=err)
     if explain:
         print("\naction / resource / calls / first seen / last seen / basis", file=err)
         for ev in proposal.evidence:
