@@ -123,7 +123,7 @@ def test_deeper_than_the_parsers_accept_is_an_input_error(tmp_path: Path) -> Non
     (tmp_path / "deep.yaml").write_text("a: " + "[" * 5000 + "]" * 5000 + "\n")
     for name in ("deep.json", "deep.yaml"):
         errors = by_rule(check(tmp_path / name))["IAM001"]
-        assert any("too deep" in m or "nesting depth" in m for m in errors), errors
+        assert any("too deep" in m or "nesting depth" in m or "nesting deeper than" in m for m in errors), errors
 
 
 def test_deep_baseline_is_a_clean_error(tmp_path: Path) -> None:
@@ -141,8 +141,8 @@ def test_deep_baseline_is_a_clean_error(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        (b'{"Statement": [{"Sid": 1' + b"0" * 5000 + b"}]}", "unreadable value"),  # past int's digit limit
-        (b"a: 1" + b"0" * 5000 + b"\n", "readable number"),
+        (b'{"Statement": [{"Sid": 1' + b"0" * 5000 + b"}]}", "5001 digits, over the 4300-digit limit"),
+        (b"a: 1" + b"0" * 5000 + b"\n", "5001 digits, over the 4300-digit limit"),
         (b'{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "\xff\xfe"}]}',
          "expected utf-8 text"),
         (b'{"Statement": []}\x00', "Extra data"),

@@ -455,8 +455,19 @@ def test_invalid_json_reports_line_and_column() -> None:
 
 
 def test_json_number_past_digit_limit_is_a_parse_error() -> None:
-    with pytest.raises(ParseError):
-        parse_json("[" + "9" * 5000 + "]", "big.json")
+    with pytest.raises(ParseError) as err:
+        parse_json('{"a":\n  [' + "9" * 5000 + "]}", "big.json")
+    assert (err.value.line, err.value.column) == (2, 4) and "5000 digits" in err.value.message
+    with pytest.raises(ParseError) as err:
+        parse_yaml("a:\n  b: " + "9" * 5000 + "\n", "big.yaml")
+    assert (err.value.line, err.value.column) == (2, 6)
+
+
+def test_json_nested_past_the_parser_is_located_where_it_gets_absurd() -> None:
+    with pytest.raises(ParseError) as err:
+        parse_json('{"a": "[[[", "b":\n ' + "[" * 100_000 + "]" * 100_000 + "}", "deep.json")
+    # The object is level 1: its 100th bracket, in column 101, is level 101.
+    assert err.value.line == 2 and err.value.column == 101 and "deeper than 100 levels" in err.value.message
 
 
 # ------------------------------------------------------------------------ bytes and encodings

@@ -18,6 +18,7 @@ import codecs
 import gc
 import json
 import re
+import sys
 from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
@@ -210,10 +211,41 @@ def parse_json(text: str | bytes, file: str) -> Located:
     except _DuplicateKeyError:
         raise _json_duplicate(source, file) from None
     except RecursionError:
-        raise ParseError(file, None, None, "nesting too deep for a policy or template") from None
-    except ValueError as err:  # integers past Python's digit limit
-        raise ParseError(file, None, None, f"unreadable value: {err}") from None
+        raise _too_deep(source, file) from None
+    except ValueError:  # integers past Python's digit limit (the only ValueError json.loads leaves)
+        raise huge_number(source, file) from None
     return Located(data, file, lambda: _lazy_json_index(source))
+
+
+DEEP = 100  # levels of nesting: no policy or template comes near (a SAM template: about 12)
+
+
+def _too_deep(source: str, file: str) -> ParseError:
+    """Where JSON text json.loads found nested too deep for it first goes past `DEEP` levels."""
+    depth = 0
+    for found in re.finditer(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', source):
+        char = found.group()[0]
+        if char in "[{":
+            depth += 1
+            if depth > DEEP:
+                mark = _offset_converter(source)(found.start())
+                return ParseError(file, mark.line, mark.column,
+                                  f"nesting deeper than {DEEP} levels starts here; no policy or template needs it")
+        elif char in "]}":
+            depth -= 1
+    return ParseError(file, None, None, "nesting too deep for a policy or template")
+
+
+def huge_number(source: str, file: str) -> ParseError:
+    """Where the number past Python's digit limit for integers is (JSON or YAML text)."""
+    limit = sys.get_int_max_str_digits()
+    found = re.search(rf"\d{{{limit + 1},}}", source)
+    if found is None:
+        return ParseError(file, None, None, f"a number of over {limit} digits; no policy or template needs one")
+    mark = _offset_converter(source)(found.start())
+    return ParseError(file, mark.line, mark.column,
+                      f"a number of {len(found.group())} digits, over the {limit}-digit limit; "
+                      "no policy or template needs one")
 
 
 def _lazy_json_index(source: str) -> _Index:

@@ -29,7 +29,7 @@ from yaml.events import (
     StreamEndEvent,
 )
 
-from iamlint.loaders.located import Mark, ParseError, Shadow, collector_paused
+from iamlint.loaders.located import Mark, ParseError, Shadow, collector_paused, huge_number
 
 # Deeper documents are refused rather than handed to code that walks them recursively; Python's
 # json module gives up at about this depth too.
@@ -209,6 +209,8 @@ def build(source: str, file: str) -> tuple[Any, Any, Shadow | None]:
     except UnicodeEncodeError as err:  # a str holding lone surrogates cannot reach libyaml
         raise ParseError(file, None, None, f"expected text, found {err.reason}") from None
     except ValueError as err:  # a number past Python's digit limit, or `0b_`
+        if "digits" in str(err):
+            raise huge_number(source, file) from None
         raise ParseError(file, None, None, f"expected a readable number, found: {err}") from None
     finally:
         if loader is not None:
