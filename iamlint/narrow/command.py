@@ -143,8 +143,8 @@ def narrow_command(target: str, function: str | None, role: str | None, cloudtra
         status = 0
     denied = sum(1 for c in calls if c.denied)
     # As IAM140 counts them: a denied call used no permission.
-    seen = f"\n{len(calls)} calls observed" + (f" ({denied} denied, {len(calls) - denied} allowed)" if denied else "")
-    _report(proposal, seen, problems, explain)
+    headline = f"\n{len(calls)} calls observed" + (f" ({denied} denied, {len(calls) - denied} allowed)" if denied else "")
+    _report(proposal, headline, problems, explain)
     if problems:
         status = 2  # shown, but the evidence it rests on is incomplete
     if status:
