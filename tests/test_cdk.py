@@ -327,6 +327,23 @@ def test_file_names_that_are_folders_or_hold_nul_are_input_errors(tmp_path: Path
     assert all(e.file for e in loaded.errors)
 
 
+def test_a_stack_of_sam_resources_is_expanded_as_sam(tmp_path: Path, engine: Engine) -> None:
+    out = tmp_path / "cdk.out"
+    _assembly(out, {"Sam": _stack("Sam.template.json")})
+    (out / "Sam.template.json").write_text(json.dumps({
+        "Transform": "AWS::Serverless-2016-10-31",
+        "Resources": {"Fn": {"Type": "AWS::Serverless::Function",
+                             "Properties": {"Runtime": "python3.12", "Handler": "a.b", "InlineCode": "x",
+                                            "Policies": [{"Statement": [{"Effect": "Allow", "Action": "*",
+                                                                         "Resource": "*"}]}]},
+                             "Metadata": {"aws:cdk:path": "Sam/Fn/Resource"}}}}, indent=1))
+    loaded = _load(out)
+    assert not loaded.errors
+    findings = _lint(engine, loaded)
+    admin = [f for f in findings if f.rule == "IAM101"]
+    assert admin and admin[0].location.file == str(out / "Sam.template.json")
+
+
 def test_stage_cycles_are_refused(tmp_path: Path) -> None:
     out = tmp_path / "cdk.out"
     _assembly(out, {"Self": {"type": "cdk:cloud-assembly", "properties": {"directoryName": "."}},

@@ -167,3 +167,25 @@ def test_a_policy_attached_to_a_role_chosen_by_fn_if_reaches_both_roles() -> Non
     assert sorted(doc.source.attached_to) == ["role ProdRole", "role TestRole"]
     findings = [f for f in Engine().run(result.documents).findings if f.rule == "IAM121"]
     assert sorted(f.message.split(" can ")[0] for f in findings) == ["role ProdRole", "role TestRole"]
+
+
+def test_sam_resources_nothing_expands_and_a_bad_transform_are_input_errors(tmp_path: Path) -> None:
+    template = tmp_path / "template.yaml"
+    template.write_text(
+        "Transform: 5\n"
+        "Resources:\n"
+        "  Fn:\n"
+        "    Type: AWS::Serverless::Function\n"
+        "    Properties: {Runtime: python3.12, Handler: a.b, InlineCode: x, Policies: [AmazonS3FullAccess]}\n"
+        "  Role:\n"
+        "    Type: AWS::IAM::Role\n"
+        "    Properties:\n"
+        "      AssumeRolePolicyDocument: {Statement: [{Effect: Allow, Principal: {Service: lambda.amazonaws.com},"
+        " Action: sts:AssumeRole}]}\n"
+        "      Policies: [{PolicyName: p, PolicyDocument: {Statement: [{Effect: Allow, Action: '*', Resource: '*'}]}}]\n"
+    )
+    loaded = _load(template)
+    where = {(e.line, e.column): e.message for e in loaded.errors}
+    assert where[(1, 1)].startswith("Transform must name a macro")
+    assert "Fn is a SAM resource (AWS::Serverless::Function) in a template without Transform" in where[(4, 5)]
+    assert any(d.source and d.source.name == "Role" for d in loaded.documents)  # the rest is still read

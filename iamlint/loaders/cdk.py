@@ -301,6 +301,7 @@ class _AssemblyLoader:
 
     def template(self, shown: str, target: str, construct_paths: Mapping[str, str]) -> Located | None:
         from iamlint.loaders.cloudformation import TemplateOptions, load_template  # noqa: PLC0415
+        from iamlint.loaders.inputs import detect_kind  # noqa: PLC0415 - inputs imports this module
 
         if target in self.templates:
             return None  # named twice (an artifact and a nested stack): loaded once
@@ -315,8 +316,13 @@ class _AssemblyLoader:
             # template with only Parameters and Rules: nothing to check, and not an error.
             self.result.files += 1
             return None
-        self.result.extend(load_template(located, TemplateOptions(parameters=self.options.parameters,
-                                                                  construct_paths=construct_paths)))
+        options = TemplateOptions(parameters=self.options.parameters, construct_paths=construct_paths)
+        if detect_kind(located.data) == "sam":  # aws_sam constructs: the stack declares the SAM transform
+            from iamlint.loaders.sam import load_sam  # noqa: PLC0415 - the translator only when needed
+
+            self.result.extend(load_sam(located, options))
+        else:
+            self.result.extend(load_template(located, options))
         return located
 
     def nested(self, folder: str, real: str, located: Located, meta: StackMetadata,

@@ -46,9 +46,33 @@ def load_template(located: Located, options: TemplateOptions | None = None) -> L
     if not isinstance(data, Mapping) or not isinstance(data.get("Resources"), Mapping):
         result.errors.append(InputError(located.file, "a CloudFormation template needs a Resources section (an object)", 1, 1))
         return result
+    result.errors.extend(_not_expanded(located, data))
     _TemplateReader(located, data, options, result).read()
     _read_suppressions(located, result)
     return result
+
+
+def _not_expanded(located: Located, data: Mapping[str, Any]) -> list[InputError]:
+    """What CloudFormation rejects about a template's macros, and SAM resources that nothing
+    expands (a SAM template is read by iamlint.loaders.sam, which calls here with the result)."""
+    def error(path: Path, message: str) -> InputError:
+        mark = located.mark(path)
+        return InputError(located.file, message, mark.line if mark else None, mark.column if mark else None, path)
+
+    out = []
+    transform = data.get("Transform")
+    names = transform if isinstance(transform, list) else [transform]
+    if transform is not None and not all(isinstance(t, (str, Mapping)) for t in names):
+        out.append(error(("Transform",), "Transform must name a macro (AWS::Serverless-2016-10-31) or list them, "
+                                         f"found {type(transform).__name__}"))
+    for logical_id, res in data["Resources"].items():
+        kind = res.get("Type") if isinstance(res, Mapping) else None
+        if isinstance(kind, str) and kind.startswith("AWS::Serverless::"):
+            out.append(error(("Resources", logical_id, "Type"),
+                             f"{logical_id} is a SAM resource ({kind}) in a template without "
+                             "Transform: AWS::Serverless-2016-10-31: CloudFormation rejects it, and its policies "
+                             "are not checked"))
+    return out
 
 
 def _read_suppressions(located: Located, result: LoadResult) -> None:
