@@ -306,7 +306,7 @@ def test_paths_escaping_the_assembly_are_refused(tmp_path: Path) -> None:
     assert nested_err.file == str(out / "Inside.template.json") and nested_err.line is not None
 
 
-def test_file_names_that_are_folders_or_hold_nul_are_input_errors(tmp_path: Path) -> None:
+def test_file_names_that_are_folders_or_hold_nul_and_untyped_artifacts_are_input_errors(tmp_path: Path) -> None:
     out = tmp_path / "cdk.out"
     nested = {"Nested": {"Type": "AWS::CloudFormation::Stack", "Properties": {},
                          "Metadata": {"aws:asset:path": "sub\0.nested.template.json"}}}
@@ -316,6 +316,8 @@ def test_file_names_that_are_folders_or_hold_nul_are_input_errors(tmp_path: Path
         "Nul": _stack("a\0b.json"),
         "Stage": {"type": "cdk:cloud-assembly", "properties": {"directoryName": "st\0"}},
         "Inside": _stack("Inside.template.json"),
+        "Typed": {"type": 5, "properties": {"templateFile": "Inside.template.json"}},
+        "Untyped": {"properties": {}},
     })
     (out / "sub").mkdir()
     (out / "Inside.template.json").write_text(_admin_template("Inside/Resource", nested))
@@ -324,6 +326,7 @@ def test_file_names_that_are_folders_or_hold_nul_are_input_errors(tmp_path: Path
     messages = sorted(e.message for e in loaded.errors)
     assert sum("is a directory; expected a file" in m for m in messages) == 2
     assert sum("holds a NUL character" in m for m in messages) == 3
+    assert sum("needs a type" in m for m in messages) == 2
     assert all(e.file for e in loaded.errors)
 
 

@@ -232,6 +232,10 @@ class _AssemblyLoader:
                 continue
             kind = artifact.get("type")
             props = artifact.get("properties")
+            if not isinstance(kind, str):  # a stack or stage could hide behind it: say so
+                self.error(shown, f"artifact {artifact_id} needs a type (a string such as {STACK})", manifest,
+                           (*keys, "type") if "type" in artifact else keys)
+                continue
             if kind not in (STACK, ASSEMBLY):
                 continue  # asset manifests, the tree, feature-flag reports: no IAM in them
             if not isinstance(props, Mapping):
