@@ -189,3 +189,24 @@ def test_sam_resources_nothing_expands_and_a_bad_transform_are_input_errors(tmp_
     assert where[(1, 1)].startswith("Transform must name a macro")
     assert "Fn is a SAM resource (AWS::Serverless::Function) in a template without Transform" in where[(4, 5)]
     assert any(d.source and d.source.name == "Role" for d in loaded.documents)  # the rest is still read
+
+
+def test_fn_if_on_a_condition_the_template_does_not_define_is_malformed(tmp_path: Path) -> None:
+    template = tmp_path / "template.yaml"
+    template.write_text(
+        "Conditions:\n"
+        "  IsProd: !Equals [!Ref AWS::AccountId, '111122223333']\n"
+        "Resources:\n"
+        "  Policy:\n"
+        "    Type: AWS::IAM::ManagedPolicy\n"
+        "    Properties:\n"
+        "      PolicyDocument:\n"
+        "        Statement:\n"
+        "          - Effect: Allow\n"
+        "            Action: !If [IsProd, 's3:GetObject', 's3:*']\n"
+        "            Resource: !If [Nope, '*', 'arn:aws:s3:::b/*']\n"
+    )
+    loaded = _load(template)
+    messages = [p.message for p in loaded.problems] + [e.message for e in loaded.errors]
+    assert any("tests condition 'Nope', which the template's Conditions do not define" in m for m in messages)
+    assert not any("IsProd" in m for m in messages)

@@ -325,6 +325,8 @@ def _fn_find_in_map(r: Resolver, arg: Any, depth: int) -> Any:
 def _fn_if(r: Resolver, arg: Any, depth: int) -> Any:
     if not isinstance(arg, list) or len(arg) != 3 or not isinstance(arg[0], str):
         raise IntrinsicError("expects [ConditionName, value if true, value if false]")
+    if arg[0] not in _mapping(r.template.get("Conditions")):  # CloudFormation rejects the template
+        raise IntrinsicError(f"tests condition {arg[0]!r}, which the template's Conditions do not define")
     branch = arg[1] if r.condition(arg[0]) else arg[2]
     return r.resolve(branch, depth + 1)
 
