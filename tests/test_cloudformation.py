@@ -210,3 +210,22 @@ def test_fn_if_on_a_condition_the_template_does_not_define_is_malformed(tmp_path
     messages = [p.message for p in loaded.problems] + [e.message for e in loaded.errors]
     assert any("tests condition 'Nope', which the template's Conditions do not define" in m for m in messages)
     assert not any("IsProd" in m for m in messages)
+
+
+def test_managed_policy_arns_that_cannot_be_resolved_are_reported(tmp_path: Path) -> None:
+    template = tmp_path / "template.yaml"
+    template.write_text(
+        "Resources:\n"
+        "  Role:\n"
+        "    Type: AWS::IAM::Role\n"
+        "    Properties:\n"
+        "      AssumeRolePolicyDocument: {Statement: [{Effect: Allow, Principal: {Service: lambda.amazonaws.com},"
+        " Action: sts:AssumeRole}]}\n"
+        "      ManagedPolicyArns:\n"
+        "        - !Ref Nope\n"
+        "        - !If [Missing, arn:aws:iam::aws:policy/AdministratorAccess, !Ref AWS::NoValue]\n"
+    )
+    loaded = _load(template)
+    where = {p.loc.line: p.message for p in loaded.problems}
+    assert where[7] == "Ref: Ref to 'Nope', which is neither a parameter nor a resource (in Role)"
+    assert "Fn::If tests condition 'Missing', which the template's Conditions do not define" in where[8]

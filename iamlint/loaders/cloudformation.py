@@ -250,6 +250,10 @@ class _TemplateReader:
                     out.append((taken, item, where))
                 continue
             name = test[0]
+            if name not in _mapping_of(self.template.get("Conditions")):  # CloudFormation rejects it
+                self.problem(f"Fn::If tests condition {name!r}, which the template's Conditions do not define "
+                             f"(in {logical_id})", where)
+                continue
             if name in taken:  # decided further out: only that branch exists here
                 todo.append((taken, test[1 if taken[name] else 2], (*where, "Fn::If", 1 if taken[name] else 2)))
             elif len(taken) >= MAX_CONDITION_SPLIT:
@@ -332,7 +336,10 @@ class _TemplateReader:
         found: dict[str, tuple[dict[str, bool], Path]] = {}  # ARN -> conditions it holds under, where
         for chosen, value, where in self._choices(node, path, logical_id, assume):
             try:  # an Fn::If inside the value too (a Sub or Join choosing the partition, say)
-                for taken, arn, _ in self._each_branch(value, chosen):
+                for taken, arn, problems in self._each_branch(value, chosen):
+                    for message in dict.fromkeys(problems):  # as for a policy (`_document`)
+                        if "was not split on" not in message:
+                            self.problem(f"{message} (in {logical_id})", where)
                     if not isinstance(arn, str):
                         continue
                     if arn in found:  # the same policy either way: keep only what both share
@@ -358,6 +365,10 @@ class _TemplateReader:
                         condition=_label(assume), used_by=tuple(self.used_by.get(logical_id, ())))
         # Every element of the managed document is located at the line that attaches it.
         self._parse(policy.document, path, policy_kind, source, logical_id, res, name=policy.name)
+
+
+def _mapping_of(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 def _label(assume: Mapping[str, bool]) -> str | None:
