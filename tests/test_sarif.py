@@ -246,3 +246,20 @@ def test_sarif_in_pieces_is_the_whole_log_text(monkeypatch: pytest.MonkeyPatch) 
         whole = sarif.render(run_result, rules, options)
         assert "".join(sarif.render_parts(run_result, rules, options)) == whole
         json.loads(whole)
+
+
+def test_markdown_gives_input_text_no_markdown_power(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Sid or resource from the input must not become an image fetched from elsewhere, a
+    link, a mention or a broken table in a pull-request comment."""
+    monkeypatch.chdir(tmp_path)
+    evil = "![x](https://evil.example/p.png) @octocat [click](http://evil.example) | <b>"
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Sid": evil, "Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{evil}"}]}
+    (tmp_path / "p.json").write_text(json.dumps(policy))
+    code, out = run("check", "p.json", "--format", "markdown")
+    rows = [line for line in out.splitlines() if line.startswith("| ") and "IAM" in line]
+    assert code == 1 and rows
+    for row in rows:
+        assert "![" not in row and "](http" not in row.split("| ", 3)[-1] and "<b>" not in row
+        assert " @octocat" not in row and "https://evil" not in row
+        assert row.count(" | ") == 3  # four cells, whatever the message holds

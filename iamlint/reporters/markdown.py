@@ -7,7 +7,9 @@ caps a step summary at 1 MiB, so the table stops after `MAX_ROWS` findings and s
 
 from __future__ import annotations
 
+import html
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import quote
@@ -28,10 +30,16 @@ _ICON = {
 }
 
 
+# What Markdown (GitHub's) would act on in text from the input: a policy's Sid or a resource
+# name must not become a link, an image fetched from elsewhere, a mention or emphasis.
+_ACTIVE = re.compile(r"([\\`*_\[\]()!|~#@])")
+
+
 def cell(text: str) -> str:
-    """Text safe inside a table cell: no pipes, no line breaks, no HTML."""
-    text = " ".join(text.split())
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+    """Text safe inside a table cell: one line, no HTML, nothing Markdown acts on."""
+    text = _ACTIVE.sub(r"\\\1", " ".join(text.split())).replace("<", "&lt;").replace(">", "&gt;")
+    # Nor a bare web address turned into a link (GitHub's autolinks): "https:\/\/", "www\.".
+    return text.replace("://", ":\\/\\/").replace("www.", "www\\.")
 
 
 def _where(f: Finding, root: str, options: ReportOptions) -> str:
@@ -40,7 +48,7 @@ def _where(f: Finding, root: str, options: ReportOptions) -> str:
     label = shown if loc.line is None else f"{shown}:{loc.line}"
     rel = relative_path(loc.file, root)
     if rel is None:
-        return f"`{cell(label)}`"
+        return f"<code>{html.escape(label)}</code>"  # a code span would show cell's escapes
     target = quote(os.fsencode(rel))  # the name's own bytes, even when not UTF-8
     if options.link_base:
         target = f"{options.link_base.rstrip('/')}/{target}"
