@@ -23,7 +23,7 @@ from iamlint.loaders import LoadResult, marker_for
 from iamlint.loaders.cfn_policies import IDENTITY_TYPES, SLOTS, WORKLOAD_ROLES, PolicySlot, referenced_id, synthesize
 from iamlint.loaders.intrinsics import IntrinsicError, Resolver, conditions_used
 from iamlint.loaders.located import Located
-from iamlint.loaders.sam_nodes import NO_VALUE
+from iamlint.loaders.sam_nodes import NO_VALUE, fn_if
 from iamlint.model import InputError, Location, PolicyKind, Source
 from iamlint.policy import Marker, Path, Problem, parse_policy
 
@@ -244,8 +244,8 @@ class _TemplateReader:
         todo: list[tuple[dict[str, bool], Any, Path]] = [(dict(assume or {}), node, path)]
         while todo:
             taken, item, where = todo.pop()
-            test = item.get("Fn::If") if isinstance(item, Mapping) and len(item) == 1 else None
-            if not (isinstance(test, list) and len(test) == 3 and isinstance(test[0], str)):
+            test = fn_if(item)
+            if test is None:
                 if item != NO_VALUE:
                     out.append((taken, item, where))
                 continue
@@ -394,7 +394,7 @@ def _target_names(node: Any) -> list[str]:
     stack = [node]
     while stack:  # a loop, not recursion: lists in lists may nest a thousand levels deep
         item = stack.pop()
-        test = item.get("Fn::If") if isinstance(item, Mapping) and len(item) == 1 else None
+        test = fn_if(item)
         if isinstance(item, list):
             stack.extend(reversed(item))
         elif isinstance(item, str):
@@ -402,6 +402,6 @@ def _target_names(node: Any) -> list[str]:
         elif (ref := referenced_id(item)) is not None:
             if ref != "AWS::NoValue":
                 names.append(ref)
-        elif isinstance(test, list) and len(test) == 3:
+        elif test is not None:
             stack.extend((test[2], test[1]))
     return list(dict.fromkeys(n for n in names if n))

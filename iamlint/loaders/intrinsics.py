@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from iamlint.loaders.sam_nodes import fn_if
 from iamlint.ruleset import read_data_table
 
 NO_VALUE = object()  # Ref AWS::NoValue: the property is removed
@@ -386,8 +387,8 @@ def conditions_used(node: Any, limit: int = 4096) -> list[str]:
         item = stack.pop()
         seen += 1
         if isinstance(item, Mapping):
-            test = item.get("Fn::If") if len(item) == 1 else None
-            if isinstance(test, list) and test and isinstance(test[0], str):
+            test = fn_if(item)
+            if test is not None:
                 found.setdefault(test[0], None)
             stack.extend(reversed(list(item.values())))
         elif isinstance(item, list):

@@ -57,10 +57,17 @@ def merged_path(glob: Any, local: Any, gpath: Path, lpath: Path, path: Path) -> 
         return (*lpath, step - len(glob), *rest)
     return (*lpath, *path)
 
+def fn_if(node: Any) -> list[Any] | None:
+    """`[condition, value if true, value if false]` when `node` is a well-formed `Fn::If` (the
+    one key of its mapping), else None: what every reader of raw template nodes asks."""
+    test = node.get("Fn::If") if isinstance(node, Mapping) and len(node) == 1 else None
+    return test if isinstance(test, list) and len(test) == 3 and isinstance(test[0], str) else None
+
+
 def if_branches(node: Any) -> list[tuple[str | None, Any]]:
     """(condition label, value) for each branch of an `Fn::If` SAM leaves in place, or the node."""
-    test = node.get("Fn::If") if isinstance(node, Mapping) and len(node) == 1 else None
-    if not (isinstance(test, list) and len(test) == 3 and isinstance(test[0], str)):
+    test = fn_if(node)
+    if test is None:
         return [(None, node)]
     return [(label, value) for label, value in ((test[0], test[1]), (f"not {test[0]}", test[2])) if value != NO_VALUE]
 
@@ -93,9 +100,8 @@ def same_managed(entry: Any, generated: Any) -> bool:
     if isinstance(entry, str):
         return isinstance(generated, str) and (generated == entry or (
             not entry.startswith("arn:") and generated.startswith("arn:") and generated.endswith(f"/{entry}")))
-    sam_if = entry.get("Fn::If") if isinstance(entry, Mapping) and len(entry) == 1 else None
-    gen_if = generated.get("Fn::If") if isinstance(generated, Mapping) and len(generated) == 1 else None
-    if isinstance(sam_if, list) and isinstance(gen_if, list) and len(sam_if) == len(gen_if) == 3:
+    sam_if, gen_if = fn_if(entry), fn_if(generated)
+    if sam_if is not None and gen_if is not None:
         return sam_if[0] == gen_if[0] and all(same_managed(a, b) for a, b in zip(sam_if[1:], gen_if[1:], strict=True))
     return bool(entry == generated)
 
@@ -105,7 +111,7 @@ def unresolved_names(node: Any) -> list[str]:
     if isinstance(node, str):
         # An ARN, or a dynamic reference CloudFormation resolves at deployment.
         return [] if node.startswith(("arn:", "{{resolve:")) else [node]
-    branches = node.get("Fn::If") if isinstance(node, Mapping) and len(node) == 1 else None
-    if isinstance(branches, list) and len(branches) == 3:
+    branches = fn_if(node)
+    if branches is not None:
         return [name for b in branches[1:] for name in unresolved_names(b)]
     return []

@@ -35,6 +35,7 @@ from iamlint.loaders.sam_nodes import (
     NO_VALUE,
     SAM_PREFIX,
     child,
+    fn_if,
     if_branches,
     lookup_path,
     merged_path,
@@ -306,8 +307,8 @@ class Origins:
         The loader checks a document once per branch of each condition it uses; a branch that
         SAM leaves out (`AWS::NoValue`) becomes an empty document, dropped after loading.
         """
-        branches = entry.get("Fn::If") if isinstance(entry, dict) and len(entry) == 1 else None
-        if not isinstance(branches, list) or len(branches) != 3:
+        branches = fn_if(entry) if isinstance(entry, dict) else None
+        if branches is None:
             return entry
         names = [b.get("PolicyName") for b in branches[1:] if isinstance(b, dict) and "PolicyDocument" in b]
         if not names or not all(isinstance(b, dict) and ("PolicyDocument" in b or b == NO_VALUE) for b in branches[1:]):
@@ -330,8 +331,8 @@ class Origins:
             via = "Policies"
         if isinstance(node, Mapping) and "Statement" in node:
             return _exact(base, sam_id, via)
-        branches = node.get("Fn::If") if isinstance(node, Mapping) and len(node) == 1 else None
-        if isinstance(branches, list) and len(branches) == 3:
+        branches = fn_if(node)
+        if branches is not None:
             kept = [k for k in (1, 2) if branches[k] != NO_VALUE]
             if len(kept) == 1 and isinstance(branches[kept[0]], Mapping) and "Statement" in branches[kept[0]]:
                 return _exact((*base, "Fn::If", kept[0]), sam_id, via)
