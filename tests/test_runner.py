@@ -22,7 +22,8 @@ CFN = FIXTURES / "sources" / "cfn"
 
 
 def _mixed_folder(root: Path) -> Path:
-    """More SAM and CloudFormation templates than the parallel threshold, copied from fixtures."""
+    """More SAM and CloudFormation templates than the parallel threshold, copied from fixtures,
+    and a CDK assembly (an input that is a folder)."""
     sources = sorted(p for folder in (SAM, CFN) for p in folder.iterdir() if p.suffix in (".yaml", ".json")
                      and not p.name.endswith(".golden.json"))
     copies = 0
@@ -32,6 +33,7 @@ def _mixed_folder(root: Path) -> Path:
             target.parent.mkdir(exist_ok=True)
             shutil.copy(src, target)
             copies += 1
+    shutil.copytree(FIXTURES / "integration" / "cdk" / "cdk.out", root / "app" / "cdk.out")
     return root
 
 
@@ -48,6 +50,7 @@ def test_workers_find_what_one_process_finds(tmp_path: Path) -> None:
     many, _ = check_paths([folder], InputOptions(), LintConfig(), jobs=2)
     assert one.files >= PARALLEL_MIN_FILES and one.documents > 100
     assert len(one.findings) > 100 and any(f.rule == "IAM001" for f in one.findings)  # invalid fixtures too
+    assert any(f.location.construct_path for f in one.findings)  # the assembly's stacks
     assert _as_rows(many.findings) == _as_rows(one.findings)
     assert (many.files, many.documents) == (one.files, one.documents)
 

@@ -265,9 +265,16 @@ def _head(path: str) -> bytes:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError:
         return b""
+    try:
+        regular = stat.S_ISREG(os.fstat(fd).st_mode)
+    except OSError:
+        regular = False
+    if not regular:  # a CDK assembly's folder, say: fdopen would refuse its descriptor
+        os.close(fd)
+        return b""
     with os.fdopen(fd, "rb") as fh:
         try:
-            return fh.read(_SNIFF_BYTES) if stat.S_ISREG(os.fstat(fd).st_mode) else b""
+            return fh.read(_SNIFF_BYTES)
         except OSError:
             return b""
 
