@@ -304,6 +304,11 @@ def _sensitive_table(ctx: RuleContext) -> dict[str, tuple[str, str]]:
     return cached
 
 
+def _scopable(ctx: RuleContext, name: str) -> bool:
+    action = ctx.catalog.action(name)
+    return action is None or action.supports_resource_scoping
+
+
 @check("IAM110", pure=True)
 def sensitive_on_star(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
     table = _sensitive_table(ctx)
@@ -313,7 +318,9 @@ def sensitive_on_star(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
             continue
         hits: dict[str, list[str]] = {}
         for name, (category, spelled) in table.items():
-            if g.allows(name):
+            # "*" is no choice for an action no resource can scope (ecr:GetAuthorizationToken):
+            # granting it at all is the principal-level risk IAM123 and IAM124 weigh.
+            if g.allows(name) and _scopable(ctx, name):
                 hits.setdefault(category, []).append(spelled)
         if not hits:
             continue
