@@ -58,15 +58,17 @@ def full_admin(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
         if not _is_full_admin(ctx, st):
             continue
         if st.not_action:
+            # PowerUserAccess: administrator but for what it names (IAM, Organizations).
             how = f"every action except {', '.join(st.action_texts)}"
+            what = "administrator access apart from those"
             where = st.actions[0].loc
         else:
-            how = "every action"
+            how, what = "every action", "full administrator access"
             where = next(v.loc for v in st.actions if v.text in ("*", "*:*"))
         yield Hit(
             loc=where,
             statement=st,
-            args={"how": how},
+            args={"how": how, "what": what},
             evidence=Evidence(actions=st.action_texts, resources=_star_resources(st)),
         )
 
