@@ -1,7 +1,8 @@
 """Risk categories of what a principal is granted on every resource, reported separately.
 
 - resource exposure: permissions-management actions of the catalogue (rewriting resource
-  policies, ACLs and sharing), other than the IAM ones IAM121 reports;
+  policies, ACLs and sharing), other than the IAM ones IAM121 reports and the reads the
+  catalogue files there too (`Get...`, `Describe...Permissions`);
 - credentials exposure and data exfiltration: the actions `rules/data/sensitive_actions.yaml`
   lists under those categories ("secrets" reads count as exfiltration);
 - infrastructure modification: the catalogue's Write and Tagging actions not in any of the above.
@@ -16,6 +17,7 @@ categories count every listed action, since granting it at all is the risk.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -111,11 +113,21 @@ def _category_of(ctx: RuleContext, action: ActionInfo) -> str | None:
         return None  # IAM121
     if not action.supports_resource_scoping:
         return None
-    if PERMISSIONS in action.access_levels:
+    if PERMISSIONS in action.access_levels and not _reads(action):
         return RESOURCE_EXPOSURE
     if WRITE in action.access_levels or TAGGING in action.access_levels:
         return INFRASTRUCTURE
     return None
+
+
+# The catalogue files some reads under Permissions management (billing:GetResourcePolicy,
+# quicksight:DescribeTopicPermissions, secretsmanager:ValidateResourcePolicy): by their verb
+# they change nobody's access, so they are no resource exposure.
+_READ_VERBS = re.compile(r"(Get|Describe|List|Search|View|Validate)[A-Z]")
+
+
+def _reads(action: ActionInfo) -> bool:
+    return _READ_VERBS.match(action.name) is not None
 
 
 def granted(ctx: RuleContext, eff: Effective, category: str) -> list[tuple[ActionInfo, Reach]]:
