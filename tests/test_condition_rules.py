@@ -370,3 +370,22 @@ def test_aws_managed_policies_are_not_sized(engine: Engine) -> None:
         "AssumeRolePolicyDocument": _doc({"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}),
         "ManagedPolicyArns": ["arn:aws:iam::aws:policy/ReadOnlyAccess"]}}}}
     assert "IAM185" not in rule_ids(lint_template(engine, template))
+
+
+@pytest.mark.parametrize(("operator", "key"), [("StringLike", "iam:PassedToService"),
+                                               ("ArnLike", "aws:PrincipalArn"),
+                                               ("ForAnyValue:StringLike", "aws:RequestedRegion")])
+def test_any_value_of_a_key_every_request_has_does_not_lower_severity(engine: Any, operator: str, key: str) -> None:
+    def finding(condition: dict[str, Any] | None) -> Any:
+        st: dict[str, Any] = {"Effect": "Allow", "Action": ["iam:PassRole", "s3:GetObject"], "Resource": "*"}
+        if condition:
+            st["Condition"] = condition
+        found = {f.rule: f for f in lint_doc(engine, {"Version": "2012-10-17", "Statement": [st]}).findings}
+        return found["IAM105"]
+
+    plain = finding(None)
+    anything = finding({operator: {key: ["*", "**"]}})
+    assert anything.severity == plain.severity and "constrained by condition" not in anything.message
+    # "*" on a key that may be absent asks that it exist: a tag on the resource, say.
+    tagged = finding({operator: {"aws:ResourceTag/team": "*"}})
+    assert tagged.severity < plain.severity and "constrained by condition on aws:ResourceTag/team" in tagged.message

@@ -93,12 +93,23 @@ def _weak_keys(ctx: RuleContext) -> frozenset[str]:
     return cached
 
 
+# Keys "always included in the request context" (IAM User Guide, "AWS global condition context
+# keys", the Availability of each), and iam:PassedToService, which every iam:PassRole to a
+# service carries (IAM User Guide, "IAM and AWS STS condition context keys").
+_ALWAYS_PRESENT = frozenset({
+    "aws:principalarn", "aws:principalaccount", "aws:principaltype", "aws:userid", "aws:requestedregion",
+    "aws:securetransport", "aws:currenttime", "aws:epochtime", "iam:passedtoservice",
+})
+
+
 def narrowing_conditions(ctx: RuleContext, conditions: tuple[Condition, ...]) -> tuple[Condition, ...]:
     """Conditions that limit *which resources or requests* a grant covers.
 
     Transport and session conditions (TLS, MFA, time of day) make a grant harder to use, but
     every resource stays reachable, so they do not lower the severity of a wildcard.
-    A `...IfExists` operator does not narrow when the key may be absent, so it does not count.
+    A `...IfExists` operator does not narrow when the key may be absent, so it does not count;
+    nor does "*" on a key every request carries (`StringLike iam:PassedToService "*"`). On
+    other keys "*" still narrows: `ec2:ResourceTag/fleet-id: "*"` asks that the tag exist.
     """
     weak = _weak_keys(ctx)
     out = []
@@ -107,6 +118,9 @@ def narrowing_conditions(ctx: RuleContext, conditions: tuple[Condition, ...]) ->
             continue
         if cond.key.lower() in weak:
             continue
+        if (cond.key.lower() in _ALWAYS_PRESENT and cond.base_operator in ("StringLike", "ArnLike")
+                and cond.values and all(v and set(v) == {"*"} for v in cond.values)):
+            continue  # "*" matches whatever value the key has, and it always has one
         out.append(cond)
     return tuple(out)
 
