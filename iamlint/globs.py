@@ -14,7 +14,15 @@ from functools import lru_cache
 
 STAR = "\x00*"
 ONE = "\x00?"
-_WILD = frozenset((STAR, ONE))
+# A catalogue variable whose values cannot hold "/" (a bucket or table name): one character,
+# then a run of characters, none of them a slash.
+ONE_NS = "\x00."
+SEG = "\x00+"
+_WILD = frozenset((STAR, ONE, ONE_NS, SEG))
+_RUNS = frozenset((STAR, SEG))
+# Names AWS allows no "/" in (S3 bucket naming rules; DynamoDB naming rules for tables and
+# indexes; S3 access point naming rules): `arn:aws:s3:::b/*` names objects, never a bucket.
+_NO_SLASH = frozenset(("${BucketName}", "${TableName}", "${IndexName}", "${AccessPointName}"))
 
 # ${...} policy variables, and <...> iamlint placeholders for unresolved intrinsics.
 _TOKEN_RE = re.compile(r"\$\{[^}]*\}|<[^<>]*>|\*|\?|[^*?$<]+|.", re.DOTALL)
@@ -45,15 +53,18 @@ def _tokens(pattern: str, template: bool) -> tuple[str, ...]:
         elif tok.startswith("${") and tok.endswith("}"):
             # A catalogue variable (${Region}) is a required, non-empty value: one character
             # then anything. A policy variable may be empty for all we know.
-            out.extend((ONE, STAR) if template else (STAR,))
+            if template:
+                out.extend((ONE_NS, SEG) if tok in _NO_SLASH else (ONE, STAR))
+            else:
+                out.append(STAR)
         elif not template and tok.startswith("<") and tok.endswith(">") and len(tok) > 2:
             out.append(STAR)
         else:
             out.extend(tok)
-    # Collapse runs of STAR: they mean the same and make the search quadratic.
+    # Collapse runs of one kind of run: they mean the same and make the search quadratic.
     collapsed: list[str] = []
     for tok in out:
-        if tok == STAR and collapsed and collapsed[-1] == STAR:
+        if tok in _RUNS and collapsed and collapsed[-1] == tok:
             continue
         collapsed.append(tok)
     return tuple(collapsed)
@@ -94,18 +105,29 @@ def _overlap(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
             return True
         ta = a[i] if i < la else None
         tb = b[j] if j < lb else None
-        if ta == STAR:
-            stack.append((i + 1, j))  # star matches nothing more
-            if tb is not None:
-                stack.append((i, j + 1))  # star swallows b's next token
-        if tb == STAR:
+        if ta in _RUNS:
+            stack.append((i + 1, j))  # the run matches nothing more
+            if tb is not None and (ta == STAR or tb != "/"):
+                stack.append((i, j + 1))  # it swallows b's next token (a SEG never a slash)
+        if tb in _RUNS:
             stack.append((i, j + 1))
-            if ta is not None:
+            if ta is not None and (tb == STAR or ta != "/"):
                 stack.append((i + 1, j))
-        if ta is None or tb is None or ta == STAR or tb == STAR:
+        if ta is None or tb is None or ta in _RUNS or tb in _RUNS:
             continue
-        if ta == ONE or tb == ONE or ta == tb:
+        if _one_char(ta, tb):
             stack.append((i + 1, j + 1))
+    return False
+
+
+def _one_char(x: str, y: str) -> bool:
+    """Can two single-character tokens (a literal, ONE or ONE_NS) match a common character?"""
+    if x == y or x == ONE or y == ONE:
+        return True
+    if x == ONE_NS:
+        return y != "/"
+    if y == ONE_NS:
+        return x != "/"
     return False
 
 

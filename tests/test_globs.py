@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -63,3 +64,29 @@ def test_a_star_only_pattern_needs_its_pieces_in_order_and_apart() -> None:
     assert not globs.glob_match("a*b*b", "ab")  # the last b cannot serve twice
     assert not globs.glob_match("a*b*c", "acb")
     assert globs.glob_match("${*}*", "${*}x") and not globs.glob_match("${*}", "x")
+
+
+BUCKET = "arn:${Partition}:s3:::${BucketName}"
+OBJECT = "arn:${Partition}:s3:::${BucketName}/${ObjectName}"
+TABLE = "arn:${Partition}:dynamodb:${Region}:${Account}:table/${TableName}"
+INDEX = TABLE + "/index/${IndexName}"
+
+
+@pytest.mark.parametrize(("pattern", "template", "overlaps"), [
+    ("arn:aws:s3:::b/*", BUCKET, False),  # a bucket name holds no "/": this names objects only
+    ("arn:aws:s3:::*/*", BUCKET, False),
+    ("arn:aws:s3:::*/CodeDeploy/*", BUCKET, False),
+    ("arn:aws:s3:::b/*", OBJECT, True),
+    ("arn:aws:s3:::*", BUCKET, True),
+    ("arn:aws:s3:::b?", BUCKET, True),
+    ("arn:aws:s3:::b?/", BUCKET, False),
+    ("arn:aws:s3:::<Ref:Bucket>", BUCKET, True),
+    ("arn:aws:s3:::<Ref:Bucket>/*", BUCKET, False),
+    ("arn:aws:s3:::${aws:username}", BUCKET, True),
+    ("arn:aws:dynamodb:us-east-1:111122223333:table/T/index/*", TABLE, False),
+    ("arn:aws:dynamodb:us-east-1:111122223333:table/T/index/*", INDEX, True),
+    ("arn:aws:dynamodb:*:*:table/*", INDEX, True),
+    ("arn:aws:dynamodb:*:*:table/T", INDEX, False),
+])
+def test_names_aws_keeps_slash_free(pattern: str, template: str, overlaps: bool) -> None:
+    assert globs.arn_pattern_overlaps(pattern, template) is overlaps
