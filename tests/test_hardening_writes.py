@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any, Self
 
@@ -140,7 +141,7 @@ def test_evidence_file_is_atomic_and_refuses_symbolic_links(tmp_path: Path) -> N
     victim.write_text("keep me")
     link = tmp_path / "link.jsonl"
     link.symlink_to(victim)
-    with pytest.raises(OSError, match="symbolic link"):
+    with pytest.raises(WriteError, match="symbolic link"):
         write_evidence_file(link, [_call(3)])
     assert victim.read_text() == "keep me" and link.is_symlink()
 
@@ -176,3 +177,33 @@ def test_apply_interrupted_keeps_the_template(tmp_path: Path, monkeypatch: pytes
     assert result.exit_code == 0, result.output
     assert template.read_bytes() != before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["template.yaml"]  # nothing written beside it
+
+
+def test_a_fifo_or_device_is_written_into_never_replaced(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    write_atomic(str(fifo), iter(["{", "}"]))
+    reader.join(timeout=10)
+    assert got == [b"{}"] and fifo.is_fifo()
+    # /dev/full refuses every write: an error naming it, and the device left as it is.
+    with pytest.raises(WriteError, match="/dev/full: cannot write: No space left on device"):
+        write_atomic("/dev/full", "x")
+    assert not Path("/dev/full").is_file()
+    with pytest.raises(WriteError, match="/dev/full"):
+        write_evidence_file("/dev/full", [_call(1)])
+    assert not Path("/dev/full").is_file()
+
+
+def test_write_errors_name_the_path_asked_for(tmp_path: Path) -> None:
+    policy = tmp_path / "p.json"
+    policy.write_text(json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
+    (tmp_path / "folder").mkdir()
+    for target, why in ((tmp_path / "folder", "is a directory; expected a file name"),
+                        (tmp_path / "missing" / "b.json", "cannot write: No such file or directory")):
+        result = CliRunner().invoke(cli, ["check", str(policy), "--baseline-write", str(target)])
+        assert result.exit_code == 2 and f"{target}: {why}" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "p.json"]  # no temporary file left

@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -275,34 +274,32 @@ _OPTIONAL_KEYS = (
 
 
 def write_evidence_file(path: str | Path, calls: Iterable[Call]) -> int:
-    """Write calls as JSON lines, replacing `path` atomically; returns the number written."""
-    target = Path(path)
-    if target.is_symlink():  # as iamlint.files.write_atomic: a link is refused, never replaced or followed
-        raise OSError(f"{path}: refusing to write through a symbolic link")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or Path("."))
+    """Write calls as JSON lines, replacing `path` atomically (`iamlint.files.write_atomic`:
+    never through a link, never over a device); returns the number written."""
+    from iamlint.files import write_atomic  # noqa: PLC0415 - only `record` writes evidence
+
     count = 0
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            for call in calls:
-                entry: dict[str, Any] = {
-                    "service": call.service,
-                    "operation": call.operation,
-                    "principal": call.principal,
-                    "resources": list(call.resources),
-                    "parameters": dict(call.parameters),
-                    "error": call.error,
-                    "time": call.time,
-                }
-                for key in _OPTIONAL_KEYS:
-                    value = getattr(call, key)
-                    if value:
-                        entry[key] = value
-                out.write(json.dumps(entry, separators=(",", ":"), default=str) + "\n")
-                count += 1
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    def lines() -> Iterator[str]:
+        nonlocal count
+        for call in calls:
+            entry: dict[str, Any] = {
+                "service": call.service,
+                "operation": call.operation,
+                "principal": call.principal,
+                "resources": list(call.resources),
+                "parameters": dict(call.parameters),
+                "error": call.error,
+                "time": call.time,
+            }
+            for key in _OPTIONAL_KEYS:
+                value = getattr(call, key)
+                if value:
+                    entry[key] = value
+            count += 1
+            yield json.dumps(entry, separators=(",", ":"), default=str) + "\n"
+
+    write_atomic(str(path), lines())
     return count
 
 

@@ -353,8 +353,13 @@ def record_command(output: str, account: str | None, python_hook: bool, command:
     except RecordError as exc:
         click.echo(f"iamlint record: {exc}", err=True)
         sys.exit(exc.exit_code)
+    from iamlint.files import WriteError  # noqa: PLC0415
+
     try:
         written = write_evidence_file(output, result.calls)
+    except WriteError as exc:
+        click.echo(f"iamlint record: {exc}", err=True)
+        sys.exit(2)
     except OSError as exc:
         click.echo(f"iamlint record: cannot write {output}: {exc.strerror or exc}", err=True)
         sys.exit(2)
