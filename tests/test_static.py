@@ -338,6 +338,39 @@ def test_missing_code_and_bad_syntax_are_reported(tmp_path: Path) -> None:
         ("ListBuckets", "Inline (inline code)", 3)]
 
 
+def test_handlers_that_cannot_be_read_as_source_are_problems_not_crashes_or_empty_proposals(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    js_call = b"import { S3Client, GetObjectCommand } from '@aws-sdk/client-s3';\n" \
+              b"export const handler = async () => new S3Client({}).send(new GetObjectCommand({Bucket: 'b', Key: 'k'}));\n"
+    (src / "bom.mjs").write_bytes(b"\xef\xbb\xbf" + js_call)
+    (src / "bompy.py").write_bytes(b"\xef\xbb\xbfimport boto3\ndef handler(e, c):\n    boto3.client('s3').list_buckets()\n")
+    (src / "binary.mjs").write_bytes(b"\x7fELF\x00\x00" + js_call)
+    (src / "cut.mjs").write_bytes(b"export const handler = async () => {};\nnew")
+    (tmp_path / "outside.py").write_text("def handler(e, c):\n    pass\n")
+    (src / "linked.py").symlink_to(tmp_path / "outside.py")
+    functions = {
+        "Bom": ("nodejs20.x", "bom.handler"), "BomPy": ("python3.12", "bompy.handler"),
+        "Binary": ("nodejs20.x", "binary.handler"), "Cut": ("nodejs20.x", "cut.handler"),
+        "Dot": ("python3.12", ".handler"), "Up": ("python3.12", "../outside.handler"),
+        "Linked": ("python3.12", "linked.handler"),
+    }
+    resources = {name: {"Type": "AWS::Serverless::Function",
+                        "Properties": {"Runtime": runtime, "CodeUri": "src/", "Handler": handler}}
+                 for name, (runtime, handler) in functions.items()}
+    (tmp_path / "template.yaml").write_text(json.dumps(
+        {"Transform": "AWS::Serverless-2016-10-31", "Resources": resources}))
+    results = {r.function: r for r in analyse_template(tmp_path / "template.yaml", {})}
+    assert [c.operation for c in results["Bom"].calls] == ["GetObject"]  # a BOM is valid source
+    assert [c.operation for c in results["BomPy"].calls] == ["ListBuckets"]
+    assert not results["Binary"].calls and "NUL bytes" in results["Binary"].problems[0]
+    assert not results["Binary"].files  # no proposal can rest on it
+    assert "cannot analyse" in results["Cut"].problems[0]
+    assert "names no module file" in results["Dot"].problems[0]
+    assert "names no module file" in results["Up"].problems[0]
+    assert "leads outside the code folder" in results["Linked"].problems[0]
+
+
 # -- the command ----------------------------------------------------------------------------------
 
 

@@ -18,6 +18,7 @@ current policy grants for it; an unknown object key under a known bucket becomes
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -132,6 +133,10 @@ def _locate(logical_id: str, props: Mapping[str, Any], root: Path, env: dict[str
     if not root.is_dir():
         return FunctionCode(logical_id, None, root, (), env, problem=f"code folder {root} does not exist")
     module = handler.rsplit(".", 1)[0]
+    parts = module.replace("\\", "/").split("/")
+    if not module or module.startswith(("/", "\\")) or ".." in parts or "" in parts or "\0" in module:
+        return FunctionCode(logical_id, None, root, (), env,
+                            problem=f"Handler {handler!r} names no module file inside the code folder {root}")
     candidates: list[tuple[str, Path]] = []
     if language in (None, "python"):
         stem = root / module.replace(".", "/") if "/" not in module else root / module
@@ -142,6 +147,9 @@ def _locate(logical_id: str, props: Mapping[str, Any], root: Path, env: dict[str
             candidates += [("javascript", root / e) for e in entry_points if isinstance(e, str)]
     for lang, path in candidates:
         if path.is_file():
+            if not path.resolve().is_relative_to(root.resolve()):  # a link out of the code folder
+                return FunctionCode(logical_id, None, root, (), env,
+                                    problem=f"handler file {path} leads outside the code folder {root}; not read")
             return FunctionCode(logical_id, lang, root, (path,), env)
     return FunctionCode(logical_id, None, root, (), env,
                         problem=f"handler {handler!r} not found in {root} (runtime {runtime or 'not given'})")
@@ -185,11 +193,12 @@ def _sites(fn: FunctionCode, base: Path, result: StaticResult) -> list[CodeCall]
 
     def run_python(path: Path, source: str, shown: str) -> static_python.Module | None:
         py_done[path] = None  # an import cycle sees nothing rather than recursing
-        analyzer = static_python.Analyzer(source, path, shown, load_python)
         try:
+            analyzer = static_python.Analyzer(source, path, shown, load_python)
             module = analyzer.run()
         except SyntaxError as exc:
-            result.problems.append(f"{shown}:{exc.lineno}: cannot parse: {exc.msg}")
+            where = f"{shown}:{exc.lineno}" if exc.lineno else shown
+            result.problems.append(f"{where}: cannot parse: {exc.msg}")
             return None
         except (RecursionError, MemoryError, ValueError) as exc:  # nested too deep for ast; NUL bytes
             result.problems.append(f"{shown}: cannot parse: {exc}")
@@ -209,16 +218,20 @@ def _sites(fn: FunctionCode, base: Path, result: StaticResult) -> list[CodeCall]
             if path is not None and path in py_done:
                 return py_done[path]
             if path is not None and inside(path):
-                return run_python(path, _read(path, result), _shown(path, base))
+                source = _read(path, result)
+                return run_python(path, source, _shown(path, base)) if source is not None else None
         return None
 
     def run_js(path: Path, source: str, shown: str) -> static_js.Exports | None:
         js_done[path] = None
-        analyzer = static_js.Analyzer(source, path, shown, load_js)
         try:
+            analyzer = static_js.Analyzer(source, path, shown, load_js)  # its lexer runs here
             exports = analyzer.run()
         except RecursionError:  # the recursive-descent reader on expressions nested too deep
             result.problems.append(f"{shown}: cannot analyse: expressions nested too deep")
+            return None
+        except (IndexError, ValueError) as exc:  # code our reader does not follow (cut off mid-statement)
+            result.problems.append(f"{shown}: cannot analyse: {type(exc).__name__} ({exc}); its calls are not seen")
             return None
         sites.extend(analyzer.calls)
         result.files.append(shown)
@@ -234,25 +247,35 @@ def _sites(fn: FunctionCode, base: Path, result: StaticResult) -> list[CodeCall]
             if path in js_done:
                 return js_done[path]
             if inside(path):
-                return run_js(path, _read(path, result), _shown(path, base))
+                source = _read(path, result)
+                return run_js(path, source, _shown(path, base)) if source is not None else None
         return None
 
-    sources = [(base / f"{fn.logical_id}.inline", fn.inline, f"{fn.logical_id} (inline code)")] if fn.inline else []
+    sources: list[tuple[Path, str | None, str]] = (
+        [(base / f"{fn.logical_id}.inline", fn.inline, f"{fn.logical_id} (inline code)")] if fn.inline else [])
     sources += [(entry, _read(entry, result), _shown(entry, base)) for entry in fn.entries]
     for path, source, shown in sources:
+        if source is None:
+            continue  # unreadable: its problem says why, and no proposal rests on it
         if fn.language == "python":
-            run_python(path, source or "", shown)
+            run_python(path, source, shown)
         else:
-            run_js(path, source or "", shown)
+            run_js(path, source, shown)
     return sites
 
 
-def _read(path: Path, result: StaticResult) -> str:
+def _read(path: Path, result: StaticResult) -> str | None:
+    """The file's source, or None (with a problem saying why) when it cannot be analysed."""
     try:
-        return path.read_text(encoding="utf-8", errors="replace")
+        data = path.read_bytes()
     except OSError as exc:
         result.problems.append(f"{path}: cannot read: {exc.strerror or exc}")
-        return ""
+        return None
+    if b"\0" in data[:8192]:
+        result.problems.append(f"{path}: holds NUL bytes (a binary file, not source code); not analysed")
+        return None
+    # A byte-order mark is valid at the start of Python and JavaScript source.
+    return data.removeprefix(codecs.BOM_UTF8).decode("utf-8", errors="replace")
 
 
 class _Environment:
