@@ -101,27 +101,66 @@ def _prefixed(rule_id: str, patterns: Sequence[str]) -> bool:
     return any(rule_id.upper().startswith(p.upper()) for p in patterns)
 
 
+_ANY_FOLDERS, _ANY, _IN_FOLDER, _ONE = "**/", "**", "*", "?"
+
+
 @lru_cache(maxsize=512)
-def _glob_regex(pattern: str) -> re.Pattern[str]:
-    out = []
+def _glob_tokens(pattern: str) -> tuple[str, ...]:
+    out: list[str] = []
     i = 0
     while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif pattern[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif pattern[i] == "?":
-            out.append("[^/]")
-            i += 1
+        for token in (_ANY_FOLDERS, _ANY, _IN_FOLDER, _ONE):
+            if pattern.startswith(token, i):
+                break
         else:
-            out.append(re.escape(pattern[i]))
-            i += 1
-    return re.compile("".join(out) + r"\Z")
+            token = pattern[i]  # a literal character
+        out.append(token)
+        i += len(token)
+    return tuple(out)
+
+
+def _glob_full(pattern: str, path: str) -> bool:
+    """Does the configuration glob match all of `path`? A set of pattern positions is carried
+    along the path, so the time is at most their product: the configuration comes with the
+    code under review, and a regex of many stars backtracks for minutes on a long name."""
+    tokens = _glob_tokens(pattern)
+    end = len(tokens)
+
+    def closure(states: set[int]) -> set[int]:
+        todo = list(states)
+        while todo:  # a run of folders, of anything or of a name may also be empty
+            k = todo.pop()
+            if 0 <= k < end and tokens[k] in (_ANY_FOLDERS, _ANY, _IN_FOLDER) and k + 1 not in states:
+                states.add(k + 1)
+                todo.append(k + 1)
+        return states
+
+    # State k: at token k. State -(k + 1): inside the folders of the `**/` at k, which end
+    # only with a "/".
+    states = closure({0})
+    for char in path:
+        following: set[int] = set()
+        for k in states:
+            at = -k - 1 if k < 0 else k
+            token = tokens[at] if at < end else None
+            if token == _ANY_FOLDERS:
+                following.add(-at - 1)
+                if char == "/":
+                    following.add(at + 1)  # the folders end here
+            elif token == _ANY:
+                following.add(k)
+            elif token == _IN_FOLDER:
+                if char != "/":
+                    following.add(k)
+            elif token == _ONE:
+                if char != "/":
+                    following.add(k + 1)
+            elif token == char:
+                following.add(k + 1)
+        if not following:
+            return False
+        states = closure(following)
+    return end in states
 
 
 def glob_match(pattern: str, rel: str) -> bool:
@@ -134,9 +173,9 @@ def glob_match(pattern: str, rel: str) -> bool:
     pattern = pattern.removeprefix("./")
     if pattern.endswith("/"):
         pattern += "**"
-    if _glob_regex(pattern).match(rel):
+    if _glob_full(pattern, rel):
         return True
-    return "/" not in pattern and bool(_glob_regex(pattern).match(rel.rsplit("/", 1)[-1]))
+    return "/" not in pattern and _glob_full(pattern, rel.rsplit("/", 1)[-1])
 
 
 # -- finding and reading ----------------------------------------------------------------------
@@ -154,12 +193,27 @@ def discover(start: str | None = None) -> str | None:
     return None
 
 
+# Every spelling of the table names "tool" then "iamlint", or "iamlint" as a key of [tool].
+_MAYBE_TOOL_TABLE = re.compile(rb"""(?m)tool["']?\s*\.\s*["']?iamlint|^\s*["']?iamlint["']?\s*[.=]""")
+
+
 def _has_tool_table(path: Path) -> bool:
+    """Does this pyproject.toml configure iamlint, in any of TOML's spellings of the table
+    (`[tool.iamlint]`, `tool.iamlint.ignore = ...`, `[tool] iamlint = {...}`)? One that cannot be
+    read might: it is an error rather than a reason to use a configuration further up."""
     try:
-        text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError):
-        return False
-    return bool(re.search(r"^\s*\[\s*tool\s*\.\s*iamlint\s*[\].]", text, re.MULTILINE))
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if not _MAYBE_TOOL_TABLE.search(data):
+        return False  # most projects: no TOML parsed
+    import tomllib  # noqa: PLC0415 - only for a pyproject.toml that names iamlint
+
+    try:
+        tool = tomllib.loads(data.decode("utf-8")).get("tool")
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return isinstance(tool, Mapping) and "iamlint" in tool
 
 
 def load_config(path: str | None = None, *, discover_from: str | None = None) -> Config:

@@ -4,6 +4,7 @@ settings, rule settings, parameters and custom rules."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from conftest import FIXTURES
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from iamlint import config
 from iamlint.cli import cli
 from iamlint.config import glob_match, load_config
 
@@ -197,3 +201,63 @@ def test_load_config_without_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.chdir(tmp_path)
     config = load_config(discover_from=str(tmp_path))
     assert config.path is None and config.select is None and config.settings == {}
+
+
+def _regex_oracle(pattern: str) -> re.Pattern[str]:
+    """The glob as a regex (what the matcher once was): right, but it backtracks for minutes
+    on many stars and a long name, so only small cases are asked of it."""
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] in "*?":
+            out.append("[^/]*" if pattern[i] == "*" else "[^/]")
+            i += 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out) + r"\Z")
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="ab/*?", max_size=8), st.text(alphabet="ab/", max_size=8))
+def test_config_globs_match_as_their_regex_does(pattern: str, path: str) -> None:
+    assert config._glob_full(pattern, path) == bool(_regex_oracle(pattern).match(path))
+
+
+def test_config_globs_take_linear_time_on_hostile_patterns() -> None:
+    # 15 stars on a 60-character name: minutes for a backtracking regex; here a bounded walk.
+    assert not config.glob_match("*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b", "a" * 60 + ".json")
+    assert config.glob_match("**/*a*a*a*.json", "x/y/" + "a" * 60 + ".json")
+
+
+@pytest.mark.parametrize("table", [
+    '[tool.iamlint]\nignore = ["IAM1"]\n',
+    'tool.iamlint.ignore = ["IAM1"]\n[project]\nname = "x"\n',
+    '[tool]\niamlint = {ignore = ["IAM1"]}\n',
+    '["tool".iamlint]\nignore = ["IAM1"]\n',
+])
+def test_pyproject_tables_are_found_in_every_toml_spelling(tmp_path: Path, table: str) -> None:
+    (tmp_path / "pyproject.toml").write_text(table)
+    assert config.discover(str(tmp_path)) == str(tmp_path / "pyproject.toml")
+    assert load_config(discover_from=str(tmp_path)).ignore == ("IAM1",)
+
+
+def test_a_pyproject_that_may_configure_iamlint_but_cannot_be_read_is_an_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.iamlint\nignore = ["IAM1"]\n')  # broken TOML
+    with pytest.raises(config.ConfigError, match="not valid TOML"):
+        config.discover(str(tmp_path))
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n')
+    assert config.discover(str(tmp_path)) is None  # no iamlint table: not read as TOML at all
+
+    def denied(self: Path) -> bytes:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    with pytest.raises(config.ConfigError, match="cannot read: Permission denied"):
+        config.discover(str(tmp_path))
