@@ -240,3 +240,29 @@ def test_text_utf8_cannot_encode_is_shown_escaped_in_every_format(tmp_path: Path
         assert "bad%FFname.json" in uris  # the name's own bytes
     elif fmt == "json":
         json.loads(out)
+
+
+def test_folders_that_cannot_be_listed_are_input_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As a user without the permission (tests run as root, so the refusal is simulated)."""
+    policy = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}'
+    (tmp_path / "ok").mkdir()
+    (tmp_path / "ok" / "p.json").write_text(policy)
+    (tmp_path / "locked").mkdir()
+    (tmp_path / "locked" / "hidden.json").write_text(policy)
+    real_scandir, real_listdir = os.scandir, os.listdir
+
+    def refuse(path: Any, real: Any) -> Any:
+        if os.path.basename(os.fspath(path)) == "locked":
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", lambda path=".": refuse(path, real_scandir))
+    monkeypatch.setattr(os, "listdir", lambda path=".": refuse(path, real_listdir))
+    for target in (tmp_path, tmp_path / "locked"):
+        result = CliRunner().invoke(cli, ["check", str(target), "--format", "json"])
+        report = json.loads(result.stdout)
+        assert result.exit_code == 2, result.output
+        assert [e["file"] for e in report["errors"]] == [str(tmp_path / "locked")]
+        assert "cannot list this folder: Permission denied" in report["errors"][0]["message"]
+    found = json.loads(CliRunner().invoke(cli, ["check", str(tmp_path), "--format", "json"]).stdout)["findings"]
+    assert any(f["location"]["file"] == str(tmp_path / "ok" / "p.json") for f in found)  # the rest is checked

@@ -47,13 +47,19 @@ def _excluded(rel: str, name: str, patterns: Sequence[str]) -> bool:
 def walk(root: str, options: InputOptions) -> Iterator[str]:
     """Candidate files under `root`, in a stable order, never following directory symlinks.
 
+    A folder that cannot be listed is yielded too, for `load_input` to report: the files in
+    it are not checked, and the run must say so.
+
     A file symlink is read only when its target is inside `root`: a link to ~/.aws/credentials
     or /etc/shadow committed to a repository must not be read, and its content quoted in a
     parse error, by a scan of that repository. Like directory symlinks, such links are passed
     over. A CDK cloud assembly (cdk.out) is one input: its folder is yielded, not its files.
     """
     real_root = os.path.realpath(root)
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+    unlisted: list[OSError] = []  # folders os.walk could not list: yielded, and reported by load_input
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False, onerror=unlisted.append):
+        while unlisted:
+            yield str(unlisted.pop(0).filename)
         rel_dir = os.path.relpath(dirpath, root)
         if cdk.is_assembly_dir(dirpath):
             dirnames[:] = []
@@ -82,6 +88,8 @@ def walk(root: str, options: InputOptions) -> Iterator[str]:
             if os.path.islink(path) and not _inside(os.path.realpath(path), real_root):
                 continue
             yield path
+    while unlisted:
+        yield str(unlisted.pop(0).filename)
 
 
 def _inside(real: str, real_root: str) -> bool:
@@ -210,7 +218,12 @@ def expand_inputs(paths: Iterable[str], options: InputOptions) -> list[tuple[str
 
 def load_input(path: str, options: InputOptions, *, explicit: bool) -> LoadResult:
     if path != "-" and os.path.isdir(path):
-        return cdk.load_cdk(path, options)  # walk() yields a folder only for a cloud assembly
+        try:
+            os.listdir(path)
+        except OSError as exc:  # walk() yields a folder it could not list: its files go unchecked
+            return LoadResult(errors=[InputError(path, f"cannot list this folder: {exc.strerror or exc}; "
+                                                       "the files in it are not checked")])
+        return cdk.load_cdk(path, options)  # else walk() yields a folder only for a cloud assembly
     return load_file(path, options, explicit=explicit)
 
 
