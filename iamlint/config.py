@@ -232,8 +232,13 @@ def load_config(path: str | None = None, *, discover_from: str | None = None) ->
 Where = Any  # (keys) -> "path:line:col" text
 
 
+MAX_CONFIG_BYTES = 1 << 20  # a configuration is a few kilobytes; each entry costs every file a check
+
+
 def _read(path: str) -> tuple[Mapping[str, Any], Where]:
     try:
+        if os.path.getsize(path) > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: over {MAX_CONFIG_BYTES} bytes; a configuration is a few kilobytes")
         data = Path(path).read_bytes()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None

@@ -261,3 +261,10 @@ def test_a_pyproject_that_may_configure_iamlint_but_cannot_be_read_is_an_error(
     monkeypatch.setattr(Path, "read_bytes", denied)
     with pytest.raises(config.ConfigError, match="cannot read: Permission denied"):
         config.discover(str(tmp_path))
+
+
+def test_a_configuration_past_a_megabyte_is_refused(tmp_path: Path) -> None:
+    big = tmp_path / ".iamlint.yaml"
+    big.write_text("exclude:\n" + "".join(f"  - 'path/{i}/**'\n" for i in range(60_000)))
+    with pytest.raises(config.ConfigError, match="a configuration is a few kilobytes"):
+        load_config(str(big))

@@ -235,3 +235,11 @@ def test_hook_keeps_names_and_drops_data() -> None:
     assert cleaned == {"Bucket": "b", "Key": "k", "TableName": "t", "TransactItems": [{"Put": {"TableName": "t2"}}],
                        "RequestItems": {"t3": {}}, "SecretId": "prod/db", "Tagging": "a=b"}
     assert record_hook._clean({"Key": {"id": {"S": "1"}}}, 0) == {}  # DynamoDB's Key is item data
+
+
+def test_a_command_killed_by_a_signal_exits_as_a_shell_reports_it() -> None:
+    from iamlint.narrow.record import _run
+
+    code = "import os, signal; os.kill(os.getpid(), signal.SIGTERM)"
+    assert _run([sys.executable, "-c", code], dict(os.environ), None) == 128 + 15
+    assert _run([sys.executable, "-c", "raise SystemExit(3)"], dict(os.environ), None) == 3

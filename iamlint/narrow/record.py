@@ -168,7 +168,9 @@ def _run(command: Sequence[str], env: dict[str, str], cwd: str | None) -> int:
     except PermissionError:
         raise RecordError(f"cannot execute: {command[0]}", 126) from None
     try:
-        return proc.wait()
+        status = proc.wait()
+        # Killed by a signal (-9): the shell's convention, 128 + 9, not sys.exit(-9) (247).
+        return 128 - status if status < 0 else status
     except KeyboardInterrupt:
         # The child got the same Ctrl-C (one process group); keep what it did before it stopped.
         proc.wait()
