@@ -203,6 +203,13 @@ class Catalog:
         """A close, existing action name for a misspelt one ("did you mean")."""
         prefix, _, name = full_name.partition(":")
         if not self.service_exists(prefix):
+            # An endpoint's name for the service's own prefix: bedrock-runtime:InvokeModel is
+            # bedrock:InvokeModel, sagemaker-runtime:InvokeEndpoint is sagemaker:InvokeEndpoint.
+            parts = prefix.lower().split("-")
+            for n in range(len(parts) - 1, 0, -1):
+                shorter = "-".join(parts[:n])
+                if self.service_exists(shorter) and name.lower() in self.actions(shorter):
+                    return self.actions(shorter)[name.lower()].full_name
             svc = self.suggest_service(prefix)
             if svc is None:
                 return None

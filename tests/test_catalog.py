@@ -79,6 +79,9 @@ def test_suggestions() -> None:
     cat = Catalog()
     assert cat.suggest_action("s3:GetObjects") == "s3:GetObject"
     assert cat.suggest_service("dynamodbb") == "dynamodb"
+    # An endpoint's name in place of the IAM prefix (a common mistake with the runtime APIs).
+    assert cat.suggest_action("bedrock-runtime:InvokeModel") == "bedrock:InvokeModel"
+    assert cat.suggest_action("sagemaker-runtime:InvokeEndpoint") == "sagemaker:InvokeEndpoint"
 
 
 def test_data_version_names_the_date() -> None:
