@@ -115,8 +115,8 @@ def write_glob(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
                 continue
             expansion = ctx.catalog.expand(v.text)
             writes = [a for a in expansion if a.is_write]
-            if not writes:
-                continue
+            if not writes or len(expansion) == 1:
+                continue  # one action (SAM's "sqs:SendMessage*"): the glob grants what it names
             perms = [a for a in writes if a.is_permissions_management]
             shown = perms or writes
             yield Hit(
