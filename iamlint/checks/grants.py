@@ -215,14 +215,16 @@ def _covered_types(ctx: RuleContext, st: Statement, resource: str) -> list[str]:
 
 @per_subject
 def _types_by_service(ctx: RuleContext, st: Statement) -> dict[str, tuple[ResourceType, ...]]:
+    """The resource types of the statement's actions, by the service their ARNs name, which is
+    not always the action's (ssm:SendCommand runs on ec2 instances, kafka-cluster:* on kafka
+    clusters, topics and groups)."""
     out: dict[str, dict[str, ResourceType]] = {}
     types_of = ctx.catalog.action_resource_types
     for a in grant(ctx, st).actions:
-        table = out.get(a.service)
-        if table is None:
-            table = out[a.service] = {}
         for rt in types_of(a):
-            table[rt.name] = rt
+            parts = globs.split_arn(rt.arn)
+            service = parts[2].lower() if len(parts) > 2 else a.service
+            out.setdefault(service, {})[rt.name] = rt
     return {svc: tuple(types.values()) for svc, types in out.items()}
 
 
