@@ -206,12 +206,22 @@ def covers_template(resource: str, arn_template: str) -> bool:
     return _fullmatch(resource, probe)
 
 
+def padded_arn(pattern: str) -> str:
+    """`arn:aws:s3:*` as `arn:aws:s3:*:*:*`: a star that ends an ARN pattern matches across the
+    colons of the fields after it (IAM User Guide, "IAM JSON policy elements: Resource")."""
+    parts = split_arn(pattern)
+    if 3 <= len(parts) < 6 and parts[-1] == "*":
+        return ":".join([*parts, *["*"] * (6 - len(parts))])
+    return pattern
+
+
 @lru_cache(maxsize=8192)
 def covers_arn_format(pattern: str, arn_format: str) -> bool:
     """Does the ARN pattern name every resource of this ARN format (in its account and
     Region)? A literal account or Region still reaches every resource a principal of that
     account can name: "every table in this account" is every table. (Asked of the same few
     patterns and formats across many policies and principals.)"""
+    pattern = padded_arn(pattern)
     p_parts, t_parts = split_arn(pattern), split_arn(arn_format)
     if len(p_parts) < 6 or len(t_parts) < 6 or not arn_pattern_overlaps(pattern, arn_format):
         return False

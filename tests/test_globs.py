@@ -90,3 +90,11 @@ INDEX = TABLE + "/index/${IndexName}"
 ])
 def test_names_aws_keeps_slash_free(pattern: str, template: str, overlaps: bool) -> None:
     assert globs.arn_pattern_overlaps(pattern, template) is overlaps
+
+
+def test_a_star_ending_a_short_arn_pattern_covers_every_later_field() -> None:
+    assert globs.padded_arn("arn:aws:s3:*") == "arn:aws:s3:*:*:*"
+    assert globs.padded_arn("arn:aws:s3:::b/*") == "arn:aws:s3:::b/*"  # six fields: as written
+    assert globs.padded_arn("arn:aws:s3:b*") == "arn:aws:s3:b*"  # not a lone star: left alone
+    assert globs.covers_arn_format("arn:aws:s3:*", OBJECT)
+    assert globs.covers_arn_format("arn:aws:logs:*", "arn:${Partition}:logs:${Region}:${Account}:log-group:${LogGroupName}")

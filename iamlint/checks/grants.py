@@ -193,6 +193,7 @@ def resource_everything(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
 
 def _covered_types(ctx: RuleContext, st: Statement, resource: str) -> list[str]:
     """Resource types (of the granted actions) of which `resource` matches every instance."""
+    resource = globs.padded_arn(resource)
     parts = globs.split_arn(resource)
     if len(parts) < 6 or parts[0] != "arn" or not globs.has_wildcard(parts[5]):
         return []
