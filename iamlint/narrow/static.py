@@ -380,20 +380,28 @@ def annotate(evidence: Iterable[Any], calls: Iterable[Call]) -> None:
     from iamlint.narrow.mapping import iam_actions  # noqa: PLC0415
 
     catalog = get_catalog()
-    sites: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {}
+    sites: dict[str, list[tuple[str, str]]] = {}  # action -> (where, operation) of each call site
+    # ... and by (action, resource): thousands of sites of one action, each on its own object,
+    # made a scan per proposal line quadratic.
+    on: dict[tuple[str, str], list[tuple[str, str]]] = {}
     for call in calls:
         if not call.event_source.startswith(BASIS):
             continue
         mapped = iam_actions(call, catalog)
         for action in mapped.actions:
-            where = call.event_source.removeprefix(BASIS)
-            sites.setdefault(action, []).append((where, call.operation, mapped.resources_for(action)))
+            site = (call.event_source.removeprefix(BASIS), call.operation)
+            sites.setdefault(action, []).append(site)
+            for resource in dict.fromkeys(mapped.resources_for(action)):
+                on.setdefault((action, resource), []).append(site)
+    places_of: dict[int, list[str]] = {}  # by the list of sites: each worked out once
     for ev in evidence:
         found = sites.get(ev.action)
         if not found or not ev.basis.startswith("observed"):
             continue
-        exact = [s for s in found if ev.resource in s[2]] or found
-        places = list(dict.fromkeys(s[0] for s in exact))
+        exact = on.get((ev.action, ev.resource)) or found
+        places = places_of.get(id(exact))
+        if places is None:
+            places = places_of[id(exact)] = list(dict.fromkeys(s[0] for s in exact))
         more = f" and {len(places) - 3} more" if len(places) > 3 else ""
         seen = "observed; " if ev.first else ""
         ev.basis = f"{seen}{BASIS}{', '.join(places[:3])}{more}"
