@@ -76,7 +76,9 @@ def read_baseline(path: str) -> Baseline:
         raise BaselineError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
         raise BaselineError(f"{path}: not valid JSON: {exc}") from None
-    if not isinstance(doc, dict) or doc.get("version") != FORMAT_VERSION or not isinstance(doc.get("findings"), list):
+    version = doc.get("version") if isinstance(doc, dict) else None
+    # `type(...) is int`: true == 1 in Python, and a baseline saying "version": true is not one.
+    if type(version) is not int or version != FORMAT_VERSION or not isinstance(doc.get("findings"), list):
         raise BaselineError(f"{path}: not an iamlint baseline (expected version {FORMAT_VERSION} with a findings list)")
     counts: Counter[str] = Counter()
     for i, entry in enumerate(doc["findings"]):
