@@ -283,10 +283,9 @@ def covers(outer: str, inner: str, *, case_sensitive: bool = True) -> bool:
     `evaluator.pattern_contains` decides it; this answers the common shapes without its
     automaton: equal patterns, a literal outer (which contains only itself), a literal inner
     (one string, matched as a glob), and two six-field ARNs, compared field by field (which
-    suffices when inner's first five fields hold no wildcard: each inner field inside the
-    outer one then puts every inner ARN inside outer; a `*` or `?` there may match a colon,
-    and shift every later field of the strings it stands for). Policy variables always take
-    the full proof.
+    suffices: each inner field inside the outer one puts every inner ARN inside outer, since
+    the colons between fields are literal on both sides and each field is a glob over all
+    characters, colons included). Policy variables always take the full proof.
     """
     if not case_sensitive:
         outer, inner = outer.lower(), inner.lower()
@@ -297,8 +296,6 @@ def covers(outer: str, inner: str, *, case_sensitive: bool = True) -> bool:
     if outer.startswith("arn:") and inner.startswith("arn:"):
         o_parts, i_parts = globs.split_arn(outer), globs.split_arn(inner)
         if len(o_parts) == len(i_parts) == 6:
-            if any(globs.has_wildcard(i) for i in i_parts[:5]):
-                return pattern_contains(outer, inner)  # found by property testing: see above
             return all(_covers_text(o, i) for o, i in zip(o_parts, i_parts, strict=True))
     return _covers_text(outer, inner)
 
