@@ -73,14 +73,15 @@ class Principal:
         doc = self.owner(st)
         return doc.locate(loc) if doc is not None else loc
 
-    def where_all(self, statements: Iterable[Statement], limit: int = 4) -> str:
-        """Where several statements are, in file order: "line 12", "lines 12, 40 and 2 more"."""
-
-        def order(st: Statement) -> tuple[str, int, int]:
-            loc = self.locate(st.loc, st)
-            return (loc.file, loc.line or 0, st.index)
-
-        places = list(dict.fromkeys(self.where(st) for st in sorted(statements, key=order)))
+    def where_all(self, statements: Iterable[Statement], limit: int = 4,
+                  located: Mapping[int, Location] | None = None) -> str:
+        """Where several statements are, in file order: "line 12", "lines 12, 40 and 2 more".
+        `located`: each statement's located `loc` by id, when the caller has them already (a
+        grouped finding names hundreds of statements; each is located once)."""
+        placed = [(st, located[id(st)] if located is not None and id(st) in located else self.locate(st.loc, st))
+                  for st in statements]
+        placed.sort(key=lambda p: (p[1].file, p[1].line or 0, p[0].index))
+        places = list(dict.fromkeys(self._where(st, loc) for st, loc in placed))
         shown = ", ".join(places[:limit]) + (f" and {len(places) - limit} more" if len(places) > limit else "")
         if len(places) > 1 and all(p.startswith("line ") for p in places[:limit]):
             shown = "lines " + shown.replace("line ", "")
@@ -89,7 +90,9 @@ class Principal:
     def where(self, st: Statement) -> str:
         """Where a statement is, for messages that name several: "line 12" in the principal's
         file (findings are located in it already), "file:12" elsewhere."""
-        loc = self.locate(st.loc, st)
+        return self._where(st, self.locate(st.loc, st))
+
+    def _where(self, st: Statement, loc: Location) -> str:
         if loc.file != self.file:
             return f"{loc.file}:{loc.line}" if loc.line is not None else loc.file
         return f"line {loc.line}" if loc.line is not None else f"statement {st.index}"

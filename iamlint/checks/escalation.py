@@ -201,10 +201,8 @@ def grouped_hit(
     found = sorted(found, key=lambda f: f[0].full_name)
     names = [a.full_name for a, _ in found]
     unique = {id(r.statement): r.statement for _, r in found}
-    places: dict[int, tuple[str, int, int]] = {}  # located once per statement, not per action
-    for key, st in unique.items():
-        loc = principal.locate(st.loc, st)
-        places[key] = (loc.file, loc.line or 0, st.index)
+    located = {key: principal.locate(st.loc, st) for key, st in unique.items()}  # once per statement
+    places = {key: (loc.file, loc.line or 0, unique[key].index) for key, loc in located.items()}
     # The earliest statement, its first action (the first of `found` at the earliest place).
     earliest = min(places.values())
     lead, lead_reach = next(f for f in found if places[id(f[1].statement)] == earliest)
@@ -222,7 +220,7 @@ def grouped_hit(
             "count": len(names),
             "s": "" if len(names) == 1 else "s",
             "examples": examples,
-            "statements": principal.where_all(unique.values()),
+            "statements": principal.where_all(unique.values(), located=located),
             "note": note,
             **(extra or {}),
         },
