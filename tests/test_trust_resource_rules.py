@@ -388,6 +388,14 @@ def test_cross_account_needs_a_known_resource_account(engine: Engine) -> None:
     assert f.severity.label == "high" and "permissions-management" in f.message and f.location.logical_id == "P"
 
 
+def test_a_cross_account_write_that_applies_to_no_listed_resource_grants_nothing(engine: Engine) -> None:
+    queue = "arn:aws:sqs:us-east-1:123456789012:q"
+    topic_action_on_a_queue = _doc(_grant({"AWS": "999988887777"}, "sns:Publish", queue))
+    assert "IAM163" not in rule_ids(lint_doc(engine, topic_action_on_a_queue, RESOURCE))  # IAM112's finding
+    both = _doc(_grant({"AWS": "999988887777"}, ["sns:Publish", "sqs:SendMessage"], queue))
+    assert _only(lint_doc(engine, both, RESOURCE), "IAM163").evidence.actions == ("sqs:SendMessage",)
+
+
 def test_known_accounts_lower_cross_account_write() -> None:
     doc = _doc(_grant({"AWS": "999988887777"}, "sqs:SendMessage", "arn:aws:sqs:us-east-1:123456789012:q"))
     engine = Engine(LintConfig(strict=True, settings={"known_accounts": ["999988887777", "123456789012"]}))

@@ -187,6 +187,10 @@ def cross_account_write(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
             perms = True
         else:
             wrote = [a for a in g.actions if a.is_write]
+            if st.resource_key == "Resource" and st.resource_texts:
+                # A write that applies to none of the statement's resources grants nothing
+                # (s3:PutObject on the bucket's own ARN); IAM112 reports that instead.
+                wrote = [a for a in wrote if any(ctx.catalog.resource_matches(a, r) for r in st.resource_texts)]
             if not wrote:
                 continue
             writes = _names(wrote)
