@@ -204,6 +204,14 @@ def test_each_category_is_reported_separately() -> None:
     }
 
 
+def test_credentials_no_resource_can_scope_are_said_to_be_so() -> None:
+    only = _policy(_doc(_allow(["ecr:GetAuthorizationToken"])))
+    (finding,) = [f for f in only.findings if f.rule == "IAM123"]
+    assert "no resource can scope these" in finding.message
+    mixed = _policy(_doc(_allow(["ecr:GetAuthorizationToken", "redshift:GetClusterCredentials"])))
+    assert not any("no resource can scope" in f.message for f in mixed.findings)
+
+
 def test_categories_setting_turns_categories_off() -> None:
     doc = _doc(_allow(["s3:PutBucketPolicy", "ecr:GetAuthorizationToken", "s3:GetObject", "ec2:TerminateInstances"]))
     parsed, _ = parse_policy(doc, file="p.json", kind=PolicyKind.IDENTITY)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from iamlint.catalog import PERMISSIONS, TAGGING, WRITE, ActionInfo
@@ -218,7 +219,12 @@ def _category_check(ctx: RuleContext, principal: Principal, category: str) -> It
         return  # IAM101 reports it; every category is granted
     found = granted(ctx, eff, category)
     if found:
-        yield grouped_hit(ctx, principal, found)
+        hit = grouped_hit(ctx, principal, found)
+        if all(not a.supports_resource_scoping for a, _ in found):
+            # ecr:GetAuthorizationToken: "*" is the only Resource it takes, so scoping is no fix.
+            note = f"{hit.args['note']} (no resource can scope these: remove them unless the workload calls them)"
+            hit = replace(hit, args={**hit.args, "note": note})
+        yield hit
 
 
 @check("IAM122")
