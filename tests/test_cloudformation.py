@@ -229,3 +229,15 @@ def test_managed_policy_arns_that_cannot_be_resolved_are_reported(tmp_path: Path
     where = {p.loc.line: p.message for p in loaded.problems}
     assert where[7] == "Ref: Ref to 'Nope', which is neither a parameter nor a resource (in Role)"
     assert "Fn::If tests condition 'Missing', which the template's Conditions do not define" in where[8]
+
+
+def test_a_lambda_permission_for_function_url_calls_only_keeps_that_condition() -> None:
+    from iamlint.loaders.cfn_policies import synthesize
+
+    props = {"Action": "lambda:InvokeFunction", "FunctionName": "arn:aws:lambda:us-east-1:111122223333:function:f",
+             "Principal": "*", "InvokedViaFunctionUrl": True}
+    doc = synthesize("AWS::Lambda::Permission", props)
+    assert doc is not None
+    assert doc["Statement"][0]["Condition"] == {"Bool": {"lambda:InvokedViaFunctionUrl": "true"}}
+    plain = synthesize("AWS::Lambda::Permission", {**props, "InvokedViaFunctionUrl": False})
+    assert plain is not None and "Condition" not in plain["Statement"][0]

@@ -101,6 +101,9 @@ def synthesize(resource_type: str, props: Mapping[str, Any]) -> dict[str, Any] |
             conditions.setdefault("StringEquals", {})["aws:PrincipalOrgID"] = props["PrincipalOrgID"]
         if "FunctionUrlAuthType" in props:
             conditions.setdefault("StringEquals", {})["lambda:FunctionUrlAuthType"] = props["FunctionUrlAuthType"]
+        if props.get("InvokedViaFunctionUrl") in (True, "true", "True"):
+            # Invocation through the function URL only (SAM adds it beside the URL's own permission).
+            conditions.setdefault("Bool", {})["lambda:InvokedViaFunctionUrl"] = "true"
         statement: dict[str, Any] = {
             "Effect": "Allow",
             "Principal": _principal(props.get("Principal")),
