@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from iamlint.catalog import Catalog
 from iamlint.model import Evidence, Location, PolicyDocument, Severity, Statement
@@ -45,21 +45,23 @@ class RuleContext:
 
 _S = TypeVar("_S")
 _R = TypeVar("_R")
+_P = ParamSpec("_P")
 
 
-def per_subject(fn: Callable[[RuleContext, _S], _R]) -> Callable[[RuleContext, _S], _R]:
-    """`fn(ctx, subject)` worked out once per subject (a statement, a document) until the
+def per_subject(fn: Callable[Concatenate[RuleContext, _S, _P], _R]) -> Callable[Concatenate[RuleContext, _S, _P], _R]:
+    """`fn(ctx, subject, ...)` worked out once per subject (a statement, a document) until the
     engine empties `ctx.subjects`: the answer must depend on nothing but the subject and the
-    run's settings. Kept with the subject itself, since an id is reused once its object dies."""
+    run's settings (further arguments may help work it out, never change it). Kept with the
+    subject itself, since an id is reused once its object dies."""
     name = f"{fn.__module__}.{fn.__qualname__}"
 
     @wraps(fn)
-    def cached(ctx: RuleContext, subject: _S) -> _R:
+    def cached(ctx: RuleContext, subject: _S, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
         key = (name, id(subject))
         found = ctx.subjects.get(key)
         if found is not None and found[0] is subject:
             return found[1]  # type: ignore[no-any-return]
-        result = fn(ctx, subject)
+        result = fn(ctx, subject, *args, **kwargs)
         ctx.subjects[key] = (subject, result)
         return result
 

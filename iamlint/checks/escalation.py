@@ -212,6 +212,9 @@ def grouped_hit(
     limit = 6
     examples = ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
     note = f" (constrained by condition on {', '.join(keys)}, so reported at lower severity)" if conditioned else ""
+    if all(not a.supports_resource_scoping for a, _ in found):
+        # ecr:GetAuthorizationToken: "*" is the only Resource it takes, so scoping is no fix.
+        note += " (no resource can scope these: remove them unless the workload calls them)"
     return Hit(
         loc=principal.locate(action_entry(ctx, lead_reach.statement, lead), lead_reach.statement),
         statement=lead_reach.statement,

@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import replace
 from typing import Any
 
 from iamlint.catalog import PERMISSIONS, TAGGING, WRITE, ActionInfo
-from iamlint.checks import Hit, RuleContext, check
+from iamlint.checks import Hit, RuleContext, check, per_subject
 from iamlint.checks.effective import Effective, Reach, Scope, effective, every_action
 from iamlint.checks.escalation import grouped_hit, rewrites_identity_policies, unscoped
 from iamlint.checks.scope import grant
@@ -170,7 +169,7 @@ def _by_statement(ctx: RuleContext, eff: Effective) -> dict[str, list[tuple[Acti
     naming = [st for st in eff.allows if not grant(ctx, st).all_actions]
     open_ended = [st for st in eff.allows if grant(ctx, st).all_actions]
     for st in (*naming, *open_ended):
-        for a, reach, category in zip(*_unscoped_in_statement(ctx, eff, st)):
+        for a, reach, category in zip(*_unscoped_in_statement(ctx, st, eff)):
             kept = chosen.get(a.key)
             if kept is None or (kept[1].conditions and not reach.conditions):
                 chosen[a.key] = (a, reach, category)
@@ -183,14 +182,12 @@ def _by_statement(ctx: RuleContext, eff: Effective) -> dict[str, list[tuple[Acti
 _Unscoped = tuple[tuple[ActionInfo, ...], tuple[Reach, ...], tuple[str, ...]]
 
 
-def _unscoped_in_statement(ctx: RuleContext, eff: Effective, st: Statement) -> _Unscoped:
+@per_subject
+def _unscoped_in_statement(ctx: RuleContext, st: Statement, eff: Effective) -> _Unscoped:
     """The statement's unscoped actions of the catalogue-defined categories, each with its
     reach and category, as three parallel tuples (a third of the memory of a tuple per action:
-    a large account keeps a hundred thousand of them)."""
-    key = ("risk_statement", id(st))
-    cached = ctx.subjects.get(key)
-    if cached is not None and cached[0] is st:
-        return cached[1]  # type: ignore[no-any-return]
+    a large account keeps a hundred thousand of them). `eff` is any holder's without Deny or
+    boundary (`_by_statement`): the answer is the same for each of them."""
     g = grant(ctx, st)
     actions: list[ActionInfo] = []
     reaches: list[Reach] = []
@@ -206,9 +203,7 @@ def _unscoped_in_statement(ctx: RuleContext, eff: Effective, st: Statement) -> _
             actions.append(a)
             reaches.append(reach)
             categories.append(category)
-    found = (tuple(actions), tuple(reaches), tuple(categories))
-    ctx.subjects[key] = (st, found)
-    return found
+    return tuple(actions), tuple(reaches), tuple(categories)
 
 
 def _category_check(ctx: RuleContext, principal: Principal, category: str) -> Iterator[Hit]:
@@ -219,12 +214,7 @@ def _category_check(ctx: RuleContext, principal: Principal, category: str) -> It
         return  # IAM101 reports it; every category is granted
     found = granted(ctx, eff, category)
     if found:
-        hit = grouped_hit(ctx, principal, found)
-        if all(not a.supports_resource_scoping for a, _ in found):
-            # ecr:GetAuthorizationToken: "*" is the only Resource it takes, so scoping is no fix.
-            note = f"{hit.args['note']} (no resource can scope these: remove them unless the workload calls them)"
-            hit = replace(hit, args={**hit.args, "note": note})
-        yield hit
+        yield grouped_hit(ctx, principal, found)
 
 
 @check("IAM122")
