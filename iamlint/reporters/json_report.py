@@ -12,7 +12,7 @@ from typing import Any
 
 from iamlint.engine import INPUT_ERROR, LintResult
 from iamlint.model import Finding, Source
-from iamlint.reporters import ReportOptions
+from iamlint.reporters import ReportOptions, splice
 from iamlint.ruleset import Rule
 
 OUTPUT_VERSION = "1.0"
@@ -101,15 +101,10 @@ def render_parts(result: LintResult, rules: Mapping[str, Rule], options: ReportO
 
 
 def spliced(shell: Mapping[str, Any], findings: Sequence[Finding]) -> Iterator[str]:
-    """`json.dumps(shell)` with `findings` in its empty "findings" list, in pieces, each finding
-    turned into text only when its piece is due: as one dict tree and one string, a large
-    account's report took more memory than checking it."""
-    text = json.dumps(shell, separators=(",", ":"))
-    marker = '"findings":[]'
-    at = text.index(marker) + len(marker) - 1  # the list's closing bracket
-    yield text[:at]
+    """`json.dumps(shell)` with `findings` in its empty "findings" list, in pieces
+    (`reporters.splice`): as one dict tree and one string, a large account's report took more
+    memory than checking it."""
     dumps = json.JSONEncoder(separators=(",", ":")).encode
-    for start in range(0, len(findings), _BATCH):
-        piece = ",".join(dumps(finding_dict(f)) for f in findings[start:start + _BATCH])
-        yield piece if start == 0 else "," + piece
-    yield text[at:] + "\n"
+    yield from splice(json.dumps(shell, separators=(",", ":")), '"findings":[]', findings,
+                      lambda f: dumps(finding_dict(f)), batch=_BATCH)
+    yield "\n"

@@ -20,7 +20,7 @@ from urllib.parse import quote
 from iamlint.engine import LintResult
 from iamlint.fingerprints import FINGERPRINT_KEY, fingerprint, relative_path
 from iamlint.model import Finding, Severity
-from iamlint.reporters import ReportOptions
+from iamlint.reporters import ReportOptions, splice
 from iamlint.ruleset import Rule
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -221,15 +221,12 @@ def render_parts(result: LintResult, rules: Mapping[str, Rule], options: ReportO
     root = str(Path(options.root).resolve())
     index, _ = _rule_index(result, rules)
     key = shell.index(_RESULTS)
-    at = key + len(_RESULTS) - 1  # the empty list's closing bracket
     key_indent = shell[shell.rindex("\n", 0, key) + 1 : key]
-    yield shell[:at] + "\n"
-    findings = result.findings
-    for start in range(0, len(findings), _BATCH):
-        piece = ",\n".join(
-            _RESULT_INDENT + json.dumps(result_entry(f, index[f.rule], root), indent=2, ensure_ascii=False)
-            .replace("\n", "\n" + _RESULT_INDENT)
-            for f in findings[start : start + _BATCH]
-        )
-        yield piece if start == 0 else ",\n" + piece
-    yield "\n" + key_indent + shell[at:] + "\n"
+
+    def encode(f: Finding) -> str:  # indented as json.dumps(..., indent=2) nests it
+        text = json.dumps(result_entry(f, index[f.rule], root), indent=2, ensure_ascii=False)
+        return _RESULT_INDENT + text.replace("\n", "\n" + _RESULT_INDENT)
+
+    yield from splice(shell, _RESULTS, result.findings, encode, sep=",\n", around=("\n", "\n" + key_indent),
+                      batch=_BATCH)
+    yield "\n"
