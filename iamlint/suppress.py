@@ -106,8 +106,7 @@ def template_suppressions(located: Located) -> tuple[list[Suppression], list[Inp
 
 
 def _loc(located: Located, keys: tuple[PathKey, ...], logical_id: str | None = None) -> Location:
-    mark = located.mark(keys)
-    line, col = (mark.line, mark.column) if mark is not None else (None, None)
+    line, col = located.line_column(keys)
     return Location(located.file, line, col, keys, logical_id)
 
 

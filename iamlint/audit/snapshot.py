@@ -151,7 +151,7 @@ def check_extras(located: Located) -> list[InputError]:
         return []  # a plain authorization-details dump
     extras = data[KEY]
     if not isinstance(extras, dict):
-        line, column = _line_column(located, (KEY,))
+        line, column = located.line_column((KEY,))
         del data[KEY]
         return [InputError(located.file, f"{KEY}: expected an object (the audit's extras), found "
                                          f"{type(extras).__name__}; left out", line, column)]
@@ -161,7 +161,7 @@ def check_extras(located: Located) -> list[InputError]:
     units: set[tuple[str | int, ...]] = set()
     for path, message in violations("snapshot", extras):
         unit = _unit(path)
-        line, column = _line_column(located, (KEY, *path))
+        line, column = located.line_column((KEY, *path))
         errors.append(InputError(located.file, f"{_dotted((KEY, *path))}: {message}; "
                                                f"{_dotted((KEY, *unit))} is left out of the analysis", line, column))
         units.add(unit)
@@ -182,11 +182,6 @@ def check_extras(located: Located) -> list[InputError]:
 
 
 _GONE = object()
-
-
-def _line_column(located: Located, path: tuple[str | int, ...]) -> tuple[int | None, int | None]:
-    mark = located.mark(path)
-    return (mark.line, mark.column) if mark is not None else (None, None)
 
 
 def _unit(path: tuple[str | int, ...]) -> tuple[str | int, ...]:

@@ -156,8 +156,7 @@ class _AssemblyLoader:
     # -- files ----------------------------------------------------------------------------
     def error(self, file: str, message: str, located: Located | None = None,
               keys: tuple[PathKey, ...] = ()) -> None:
-        mark = located.mark(keys) if located is not None and keys else None
-        line, col = (mark.line, mark.column) if mark is not None else (None, None)
+        line, col = located.line_column(keys) if located is not None and keys else (None, None)
         self.result.errors.append(InputError(file, message, line, col, keys))
 
     def resolve(self, folder: str, real: str, name: object, what: str, referrer: Located,

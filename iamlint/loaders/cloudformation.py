@@ -56,8 +56,7 @@ def _not_expanded(located: Located, data: Mapping[str, Any]) -> list[InputError]
     """What CloudFormation rejects about a template's macros, and SAM resources that nothing
     expands (a SAM template is read by iamlint.loaders.sam, which calls here with the result)."""
     def error(path: Path, message: str) -> InputError:
-        mark = located.mark(path)
-        return InputError(located.file, message, mark.line if mark else None, mark.column if mark else None, path)
+        return InputError(located.file, message, *located.line_column(path), path)
 
     out = []
     transform = data.get("Transform")
@@ -250,7 +249,7 @@ class _TemplateReader:
                     out.append((taken, item, where))
                 continue
             name = test[0]
-            if name not in _mapping_of(self.template.get("Conditions")):  # CloudFormation rejects it
+            if not self.resolver.defines_condition(name):
                 self.problem(f"Fn::If tests condition {name!r}, which the template's Conditions do not define "
                              f"(in {logical_id})", where)
                 continue
@@ -271,10 +270,7 @@ class _TemplateReader:
         decided around it already (an `Fn::If` choosing the inline policy itself)."""
         seen: set[str] = set()
         try:
-            for branch, raw, problems in self._each_branch(node, assume or {}):
-                for message in problems:
-                    if "was not split on" not in message:
-                        self.problem(f"{message} (in {logical_id})", path)
+            for branch, raw in self._each_branch(node, assume or {}, logical_id, path):
                 if isinstance(raw, str):
                     try:
                         raw = json.loads(raw)  # Logs resource policies and ECR hold JSON strings
@@ -289,10 +285,12 @@ class _TemplateReader:
         except IntrinsicError as exc:
             self.problem(str(exc), path)
 
-    def _each_branch(self, node: Any, outer: Mapping[str, bool]) -> Iterator[tuple[dict[str, bool], Any, list[str]]]:
+    def _each_branch(self, node: Any, outer: Mapping[str, bool], logical_id: str,
+                     where: Path) -> Iterator[tuple[dict[str, bool], Any]]:
         """`node` resolved once per branch of the conditions its `Fn::If`s test, beyond those
         `outer` decides (at most MAX_CONDITION_SPLIT in all): (the conditions assumed, the
-        value, the resolver's problems). An IntrinsicError ends the iteration."""
+        value). What the resolver found wrong is reported at `where`, once per branch; an
+        IntrinsicError ends the iteration."""
         room = max(0, MAX_CONDITION_SPLIT - len(outer))
         conditions = [c for c in conditions_used(node) if c not in outer][:room]
         for values in itertools.product((True, False), repeat=len(conditions)):
@@ -300,7 +298,10 @@ class _TemplateReader:
             resolver = self.resolver.with_assumptions(assume)
             resolver.problems = []
             value = resolver.resolve(node)
-            yield assume, value, resolver.problems
+            for message in dict.fromkeys(resolver.problems):
+                if "was not split on" not in message:
+                    self.problem(f"{message} (in {logical_id})", where)
+            yield assume, value
 
     def _parse(self, raw: Any, path: Path, kind: PolicyKind, source: Source, logical_id: str,
                res: Mapping[str, Any], name: str) -> None:
@@ -336,10 +337,7 @@ class _TemplateReader:
         found: dict[str, tuple[dict[str, bool], Path]] = {}  # ARN -> conditions it holds under, where
         for chosen, value, where in self._choices(node, path, logical_id, assume):
             try:  # an Fn::If inside the value too (a Sub or Join choosing the partition, say)
-                for taken, arn, problems in self._each_branch(value, chosen):
-                    for message in dict.fromkeys(problems):  # as for a policy (`_document`)
-                        if "was not split on" not in message:
-                            self.problem(f"{message} (in {logical_id})", where)
+                for taken, arn in self._each_branch(value, chosen, logical_id, where):
                     if not isinstance(arn, str):
                         continue
                     if arn in found:  # the same policy either way: keep only what both share
@@ -365,10 +363,6 @@ class _TemplateReader:
                         condition=_label(assume), used_by=tuple(self.used_by.get(logical_id, ())))
         # Every element of the managed document is located at the line that attaches it.
         self._parse(policy.document, path, policy_kind, source, logical_id, res, name=policy.name)
-
-
-def _mapping_of(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
 
 
 def _label(assume: Mapping[str, bool]) -> str | None:

@@ -178,6 +178,10 @@ class Resolver:
     def where(self) -> Where:
         return Where(str(self._ref("AWS::Partition")), str(self._ref("AWS::Region")), str(self._ref("AWS::AccountId")))
 
+    def defines_condition(self, name: str) -> bool:
+        """Is `name` in the template's Conditions? CloudFormation rejects an Fn::If on any other."""
+        return name in _mapping(self.template.get("Conditions"))
+
     def condition(self, name: str) -> bool:
         if name in self.assume:
             return self.assume[name]
@@ -326,7 +330,7 @@ def _fn_find_in_map(r: Resolver, arg: Any, depth: int) -> Any:
 def _fn_if(r: Resolver, arg: Any, depth: int) -> Any:
     if not isinstance(arg, list) or len(arg) != 3 or not isinstance(arg[0], str):
         raise IntrinsicError("expects [ConditionName, value if true, value if false]")
-    if arg[0] not in _mapping(r.template.get("Conditions")):  # CloudFormation rejects the template
+    if not r.defines_condition(arg[0]):
         raise IntrinsicError(f"tests condition {arg[0]!r}, which the template's Conditions do not define")
     branch = arg[1] if r.condition(arg[0]) else arg[2]
     return r.resolve(branch, depth + 1)

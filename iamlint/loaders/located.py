@@ -99,6 +99,11 @@ class Located:
                 del recent[next(iter(recent))]
         return found  # type: ignore[return-value]
 
+    def line_column(self, path: Path) -> tuple[int | None, int | None]:
+        """`mark(path)` as (line, column), both None when the path has no place."""
+        mark = self.mark(path)
+        return (mark.line, mark.column) if mark is not None else (None, None)
+
     def _mark(self, path: Path) -> Mark | None:
         if self._index is None:
             self._index = self._load_index()
