@@ -27,7 +27,9 @@ def _select(documents: Sequence[PolicyDocument], function: str | None, role: str
         src = doc.source
         if src is None or doc.kind.value not in ("identity", "unknown"):
             continue
-        if role is not None and (src.name == role or src.logical_id == role) or function is not None and any(u.split(" ", 1)[-1] == function for u in src.used_by):
+        is_role = role is not None and role in (src.name, src.logical_id)
+        used_by_function = function is not None and any(u.split(" ", 1)[-1] == function for u in src.used_by)
+        if is_role or used_by_function:
             out.append(doc)
     return out
 
@@ -153,7 +155,6 @@ def narrow_command(target: str, function: str | None, role: str | None, cloudtra
 
 def _report(proposal: Any, headline: str, problems: int, explain: bool) -> None:
     """What the proposal removed, rests on and left out, on standard error."""
-    from iamlint.narrow.mapping import iam_actions  # noqa: PLC0415
     from iamlint.reporters.text import printable  # noqa: PLC0415 - log text may hold control characters
 
     err = sys.stderr
@@ -163,10 +164,9 @@ def _report(proposal: Any, headline: str, problems: int, explain: bool) -> None:
           f"granted actions, removes {removed}" + (f" ({services})" if services else ""), file=err)
     print("proved: every observed call is allowed, and the proposal grants nothing the current policy does not",
           file=err)
-    for call, actions in proposal.denied:
-        need = ", ".join(actions) or call.action_guess
-        mapped = iam_actions(call)
-        on = list(dict.fromkeys(arn for a in actions for arn in mapped.resources_for(a)))
+    for call, mapped in proposal.denied:
+        need = ", ".join(mapped.actions) or call.action_guess
+        on = list(dict.fromkeys(arn for a in mapped.actions for arn in mapped.resources_for(a)))
         where = f" on {', '.join(on[:3])}" + (f" and {len(on) - 3} more" if len(on) > 3 else "") if on else ""
         print(printable(f"denied: {call.operation}{where} at {call.time} would need {need} (not added)"), file=err)
     for call, reason in proposal.unmapped:

@@ -20,7 +20,7 @@ from iamlint.catalog import Catalog
 from iamlint.evaluator import Decision, Request, contains, evaluate
 from iamlint.model import PolicyDocument, PolicyKind
 from iamlint.narrow.calls import Call
-from iamlint.narrow.mapping import iam_actions
+from iamlint.narrow.mapping import MappedCall, iam_actions
 from iamlint.policy import parse_policy
 from iamlint.ruleset import read_data_table
 
@@ -51,7 +51,7 @@ class Proposal:
     removed: dict[str, int]  # service -> actions granted before and not kept
     kept_actions: int
     original_actions: int
-    denied: tuple[tuple[Call, tuple[str, ...]], ...]  # failed calls and what they would need
+    denied: tuple[tuple[Call, MappedCall], ...]  # failed calls and what they would need, on what
     unmapped: tuple[tuple[Call, str], ...]
     not_granted: tuple[Evidence, ...]  # observed, but the current policy does not allow it
     notes: tuple[str, ...] = field(default_factory=tuple)
@@ -72,14 +72,14 @@ def narrow(
 ) -> Proposal:
     identity = [d for d in original if d.kind in (PolicyKind.IDENTITY, PolicyKind.UNKNOWN)]
     observed: dict[tuple[str, str], Evidence] = {}
-    denied: list[tuple[Call, tuple[str, ...]]] = []
+    denied: list[tuple[Call, MappedCall]] = []
     unmapped: list[tuple[Call, str]] = []
     seen_data_event = False
     data_events = _data_event_actions()
     for call in calls:
         mapped = iam_actions(call, catalog)
         if call.denied:
-            denied.append((call, mapped.actions))
+            denied.append((call, mapped))
             continue
         if call.error:
             continue  # failed for another reason (throttled, not found): nothing to learn
