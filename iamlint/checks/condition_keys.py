@@ -273,5 +273,11 @@ def constrains(k: ConditionKnowledge, cond: Condition) -> bool:
         return False
     if op.set_qualifier == "ForAllValues":
         return False  # true when the key is absent
+    return any(cond.values) and not admits_any_value(k, cond)
+
+
+def admits_any_value(k: ConditionKnowledge, cond: Condition) -> bool:
+    """A pattern operator (StringLike, ArnLike...) whose every value is only wildcards: it
+    matches whatever value the key has, when it has one."""
     values = [v for v in cond.values if v]
-    return bool(values) and not (op.wildcards and all(set(v) <= {"*", "?"} for v in values))
+    return bool(values) and k.operator(cond.operator).wildcards and all(set(v) <= {"*", "?"} for v in values)

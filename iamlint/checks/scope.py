@@ -13,6 +13,7 @@ from typing import Any
 from iamlint import globs
 from iamlint.catalog import ActionInfo
 from iamlint.checks import RuleContext, per_subject
+from iamlint.checks.condition_keys import admits_any_value, knowledge
 from iamlint.model import Condition, Statement
 from iamlint.ruleset import read_data_table
 
@@ -118,8 +119,7 @@ def narrowing_conditions(ctx: RuleContext, conditions: tuple[Condition, ...]) ->
             continue
         if cond.key.lower() in weak:
             continue
-        if (cond.key.lower() in _ALWAYS_PRESENT and cond.base_operator in ("StringLike", "ArnLike")
-                and cond.values and all(v and set(v) == {"*"} for v in cond.values)):
+        if cond.key.lower() in _ALWAYS_PRESENT and admits_any_value(knowledge(ctx), cond):
             continue  # "*" matches whatever value the key has, and it always has one
         out.append(cond)
     return tuple(out)
