@@ -14,9 +14,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from iamlint.model import Severity
+
+if TYPE_CHECKING:
+    from iamlint.loaders.located import Located
 
 _ID_RE = re.compile(r"^IAM\d{3}$")
 
@@ -183,7 +186,7 @@ def write_index(folder: Path) -> Path:
 
 def load_rule_dir(folder: Path) -> list[Rule]:
     """Rules from a user's directory: validated against the schema, since they are input."""
-    from iamlint.schemas import validate  # noqa: PLC0415 - jsonschema only when needed
+    from iamlint.schemas import violations  # noqa: PLC0415 - jsonschema only when needed
 
     out = []
     for path in sorted(folder.glob("*.yaml")):
@@ -193,11 +196,15 @@ def load_rule_dir(folder: Path) -> list[Rule]:
             text = path.read_bytes()  # decoded by the YAML reader, which locates bad bytes
         except OSError as exc:
             raise RuleError(f"{path}: cannot read: {exc.strerror}") from None
-        raw = _read_user(text, str(path))
-        errors = validate("rule", raw)
+        located = _read_user(text, str(path))
+        raw = located.data
+        assert isinstance(raw, Mapping)  # _read_user refused anything else
+        errors = violations("rule", raw)
         if errors:
-            raise RuleError(f"{path}: {errors[0]}")
-        _check_placeholders(str(raw["message"]), str(path))
+            where, message = errors[0]
+            shown = "/".join(str(p) for p in where) or "(top level)"
+            raise RuleError(f"{_place(located, where)}: at {shown}: {message}")
+        _check_placeholders(str(raw["message"]), _place(located, ("message",)))
         out.append(rule_from_mapping(raw, str(path)))
     return out
 
@@ -205,9 +212,16 @@ def load_rule_dir(folder: Path) -> list[Rule]:
 MAX_USER_RULE_BYTES = 1 << 20
 
 
+def _place(located: Located, path: tuple[str | int, ...]) -> str:
+    """"file:line:column" of an element of a user's rule file (the file alone without a place)."""
+    line, column = located.line_column(path)
+    return located.file if line is None else f"{located.file}:{line}:{column}"
+
+
 def _check_placeholders(message: str, file: str) -> None:
     """A message names its arguments as `{name}`: an attribute or item of one
-    (`{actions.x}`, `{actions[0]}`), or a bad format, would fail each time a finding is made."""
+    (`{actions.x}`, `{actions[0]}`), or a bad format, would fail each time a finding is made.
+    `file` is where the message is ("file:line:column")."""
     import string  # noqa: PLC0415 - only for custom rules
 
     try:
@@ -219,19 +233,20 @@ def _check_placeholders(message: str, file: str) -> None:
             raise RuleError(f"{file}: message placeholder {{{name}}} must be a plain name such as {{actions}}")
 
 
-def _read_user(text: str | bytes, file: str) -> Mapping[str, Any]:
+def _read_user(text: str | bytes, file: str) -> Located:
     """A user's rule file, read as input is (`iamlint.loaders.located`): an alias bomb, an
     unknown tag or a duplicate key is refused, where PyYAML would hand the schema validator a
-    graph of shared nodes to walk as a tree of billions."""
+    graph of shared nodes to walk as a tree of billions. The `Located` document: its data is a
+    mapping, and it knows each key's line."""
     from iamlint.loaders.located import ParseError, parse_yaml  # noqa: PLC0415 - only for custom rules
 
     try:
-        raw = parse_yaml(text, file).data
+        located = parse_yaml(text, file)
     except ParseError as exc:
         raise RuleError(str(exc)) from None
-    if not isinstance(raw, Mapping):
+    if not isinstance(located.data, Mapping):
         raise RuleError(f"{file}: a rule file must hold a mapping")
-    return raw
+    return located
 
 
 def read_data_table(name: str) -> Any:

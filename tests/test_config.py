@@ -175,8 +175,8 @@ def test_custom_rule_from_rules_dirs(project: Path) -> None:
     (lambda t: t.replace("id: IAM901", "id: IAM105"), "IAM105 is outside the custom range"),
     (lambda t: t.replace("id: IAM901", "id: IAM899"), "IAM899 is outside the custom range"),
     (lambda t: t.split("match:")[0], "needs a 'match' block"),
-    (lambda t: t.replace("severity: high", "severity: extreme"), "IAM901.yaml"),
-    (lambda t: t.replace("grants {actions}", "grants {actions.foo}"), "placeholder {actions.foo} must be a plain name"),
+    (lambda t: t.replace("severity: high", "severity: extreme"), "IAM901.yaml:3:1: at severity"),
+    (lambda t: t.replace("grants {actions}", "grants {actions.foo}"), "IAM901.yaml:6:1: message placeholder {actions.foo} must be a plain name"),
     (lambda t: t.replace("grants {actions}", "grants {actions"), "is not a valid template"),
     (lambda t: t.replace("identity team", "identit\xe9 team").encode("latin-1"), "IAM901.yaml:6:"),
 ])
