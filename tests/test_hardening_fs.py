@@ -12,13 +12,13 @@ import os
 import socket
 import stat
 import subprocess
-import sys
 import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from tooling import BIN
 
 from iamlint.cli import cli
 from iamlint.loaders import inputs
@@ -229,8 +229,7 @@ def test_text_utf8_cannot_encode_is_shown_escaped_in_every_format(tmp_path: Path
     wild = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}'
     with open(os.path.join(os.fsencode(tmp_path), b"bad\xffname.json"), "w") as fh:
         fh.write(wild)
-    exe = os.path.join(os.path.dirname(sys.executable), "iamlint")
-    proc = subprocess.run([exe, "check", ".", "--format", fmt], cwd=tmp_path, capture_output=True, check=False)
+    proc = subprocess.run([str(BIN / "iamlint"), "check", ".", "--format", fmt], cwd=tmp_path, capture_output=True, check=False)
     assert proc.returncode == 1 and b"Traceback" not in proc.stderr, proc.stderr.decode(errors="replace")
     out = proc.stdout.decode("utf-8")  # valid UTF-8 throughout
     assert "bad" in out and "s3:" in out

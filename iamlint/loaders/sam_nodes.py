@@ -57,6 +57,7 @@ def merged_path(glob: Any, local: Any, gpath: Path, lpath: Path, path: Path) -> 
         return (*lpath, step - len(glob), *rest)
     return (*lpath, *path)
 
+
 def fn_if(node: Any) -> list[Any] | None:
     """`[condition, value if true, value if false]` when `node` is a well-formed `Fn::If` (the
     one key of its mapping), else None: what every reader of raw template nodes asks."""
