@@ -156,6 +156,18 @@ def _tokens(text: str, variables: bool) -> tuple[str, ...]:
     return tuple(out)
 
 
+def policy_variables(text: str) -> list[tuple[str, str, str | None]]:
+    """The policy variables in a 2012-10-17 pattern, as IAM reads them: (as written, key,
+    default or None). `${*}`, `${?}` and `${$}` are literal characters, not variables."""
+    out: list[tuple[str, str, str | None]] = []
+    for piece in _PIECE_RE.findall(text):
+        if len(piece) > 1 and piece[2:-1] not in ("*", "?", "$"):
+            m = _VAR_BODY_RE.fullmatch(piece[2:-1])
+            if m is not None:
+                out.append((piece, m[1], None if m[2] is None else m[2].replace("''", "'")))
+    return out
+
+
 def _var_value(token: str, ctx: _Ctx) -> str | None:
     # A variable without a single value in the request (absent or multivalued) has no value
     # unless the policy gives a default: the pattern holding it matches nothing.

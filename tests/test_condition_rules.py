@@ -15,7 +15,7 @@ from iamlint.checks.condition_keys import knowledge
 from iamlint.checks.principals import policy_kind
 from iamlint.checks.structure import arn_problem, policy_size
 from iamlint.engine import Engine
-from iamlint.model import Finding, PolicyKind
+from iamlint.model import Finding, PolicyKind, Severity
 from iamlint.policy import parse_policy
 
 IDENTITY = PolicyKind.IDENTITY
@@ -312,6 +312,37 @@ def test_policy_variables_need_version_2012(engine: Engine) -> None:
     assert f.location.keys[:3] == ("Statement", 0, "Condition") and "no Version" in f.message
     assert "IAM181" not in rule_ids(lint_doc(engine, _doc(in_condition), IDENTITY))
     assert "IAM181" not in rule_ids(lint_doc(engine, _doc(_st("s3:GetObject", "arn:aws:s3:::b/*"), version="2008-10-17"), IDENTITY))
+
+
+def test_unknown_policy_variables(engine: Engine) -> None:
+    def role(resource: Any, effect: str = "Allow") -> dict[str, Any]:
+        statement = {"Effect": effect, "Action": "s3:GetObject", "Resource": resource}
+        policy = {"PolicyName": "p", "PolicyDocument": {"Version": "2012-10-17", "Statement": [statement]}}
+        return {"Resources": {"R": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": {}, "Policies": [policy]}}}}
+
+    # A plain string keeps ${AWS::AccountId} and ${Bucket} as written: IAM never fills them in.
+    [f] = [f for f in lint_template(engine, role("arn:aws:s3:::${Bucket}-${AWS::AccountId}/*")).findings if f.rule == "IAM186"]
+    assert "uses ${Bucket} and ${AWS::AccountId}, which are CloudFormation syntax" in f.message
+    assert "allows nothing" in f.message and f.severity is Severity.MEDIUM
+    # Inside Fn::Sub they are CloudFormation's; `${!aws:username}` is IAM's variable, kept for IAM.
+    assert "IAM186" not in rule_ids(lint_template(engine, role({"Fn::Sub": "arn:aws:s3:::b-${AWS::AccountId}/${!aws:username}/*"})))
+    # A Deny that can never apply is a missing protection.
+    [deny] = [f for f in lint_template(engine, role("arn:aws:s3:::b/${AWS::Region}/*", "Deny")).findings if f.rule == "IAM186"]
+    assert deny.severity is Severity.HIGH and "never denies anything" in deny.message
+    # A misspelt key names the key it probably meant; a service key and a provider's claim are fine.
+    typo = _st("s3:ListBucket", "arn:aws:s3:::b", {"StringLike": {"s3:prefix": "${aws:usrname}/*"}})
+    [f] = _findings(engine, _doc(typo), "IAM186")
+    assert "did you mean ${aws:username}?" in f.message and f.location.keys[:3] == ("Statement", 0, "Condition")
+    fine = _st("ec2:AttachVolume", "arn:aws:ec2:*:*:instance/*", {"ArnEquals": {"ec2:SourceInstanceARN": "${ec2:SourceInstanceARN}",
+                                                                              "aws:PrincipalArn": "${token.actions.githubusercontent.com:sub}"}})
+    assert not _findings(engine, _doc(fine), "IAM186")
+    [service] = _findings(engine, _doc(_st("s3:GetObject", "arn:aws:s3:::b/${s3:nosuchkey}/*")), "IAM186")
+    assert "not a condition key of s3" in service.message
+    # A default makes the variable always take it.
+    [default] = _findings(engine, _doc(_st("s3:GetObject", "arn:aws:s3:::b/${aws:usrname, 'guest'}/*")), "IAM186")
+    assert "always its default 'guest'" in default.message
+    # Under 2008-10-17 variables are literal text: IAM181's finding, not this one.
+    assert not _findings(engine, _doc(_st("s3:GetObject", "arn:aws:s3:::b/${AWS::Region}"), version="2008-10-17"), "IAM186")
 
 
 def test_sids(engine: Engine) -> None:

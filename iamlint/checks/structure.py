@@ -5,14 +5,17 @@ invalid Sids, a Principal in an identity policy, and documents over their size q
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Iterator
 from typing import Any
 
 from iamlint.checks import Hit, RuleContext, check
+from iamlint.checks.condition_keys import ConditionKnowledge, is_host_prefix, knowledge
 from iamlint.checks.principals import policy_kind
-from iamlint.model import Evidence, PolicyDocument, PolicyKind, Statement
+from iamlint.evaluator import policy_variables
+from iamlint.model import Evidence, PolicyDocument, PolicyKind, Severity, Statement
 from iamlint.ruleset import read_data_table
 
 _PLACEHOLDER_OR_VARIABLE = re.compile(r"<[^<>]*>|\$\{[^}]*\}")
@@ -124,6 +127,66 @@ def variables_need_version(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hi
                 evidence=Evidence(notes=(f"Version: {doc.version or 'missing'}",)),
             )
             return  # one finding per document: the fix is one line
+
+
+def _variable_problem(k: ConditionKnowledge, key: str) -> tuple[str, str] | None:
+    """Why IAM can never give this variable a value (after "is"/"are"), and the fix; None when
+    it names a key."""
+    if ":" not in key or "::" in key:
+        # `${AWS::AccountId}`, `${MyBucket}`: CloudFormation substitutes these only inside
+        # Fn::Sub; in any other string IAM receives them as written.
+        problem = "CloudFormation syntax that IAM receives as written (CloudFormation substitutes ${...} only inside Fn::Sub)"
+        return problem, "write the string with !Sub (Fn::Sub)"
+    prefix = key.partition(":")[0]
+    if is_host_prefix(prefix) or k.lookup(key) is not None:
+        return None  # an identity provider's claim (its names are the provider's), or a known key
+    if prefix.lower() == "aws":
+        names = [info.key for info in k.global_keys.exact.values()]
+        match = difflib.get_close_matches(key, names, n=1, cutoff=0.7)
+        hint = f"did you mean ${{{match[0]}}}?" if match else "use a global key from the IAM User Guide"
+        return "not an AWS global condition key", hint
+    services = k.services_of(key)
+    if not services:
+        return f"no condition key (no service has the prefix {prefix!r})", "use a key the request has"
+    return f"not a condition key of {', '.join(services)}", "use a key the request has"
+
+
+@check("IAM186", pure=True)
+def unknown_variable(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
+    if doc.version != "2012-10-17":
+        return  # variables are literal text under 2008-10-17 (IAM181)
+    k = knowledge(ctx)
+    for st in doc.statements:
+        for text, loc in dict.fromkeys(_variable_uses(st)):
+            groups: dict[tuple[str, str], list[str]] = {}
+            defaults: list[str] = []
+            for written, key, default in policy_variables(text):
+                found = _variable_problem(k, key)
+                if found is not None and written not in groups.get(found, ()):
+                    groups.setdefault(found, []).append(written)
+                    if default is not None:
+                        defaults.append(f"{written} is always its default '{default}'")
+            for (problem, hint), names in groups.items():
+                if defaults:
+                    effect = "; ".join(defaults)
+                else:
+                    them = "them" if len(names) > 1 else "it"
+                    does = "allows nothing" if st.is_allow else "never denies anything"
+                    effect = f"no request gives {them} a value, so this entry {does}"
+                yield Hit(
+                    loc=loc,
+                    statement=st,
+                    args={
+                        "value": text,
+                        "variables": " and ".join((", ".join(names[:-1]), names[-1])) if len(names) > 1 else names[0],
+                        "is": "are" if len(names) > 1 else "is",
+                        "problem": problem,
+                        "effect": effect,
+                        "hint": hint,
+                    },
+                    evidence=Evidence(resources=(text,) if text in st.resource_texts else ()),
+                    severity=None if st.is_allow else Severity.HIGH,
+                )
 
 
 @check("IAM182", pure=True)
