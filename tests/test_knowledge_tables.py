@@ -27,7 +27,8 @@ PRIVESC = "privesc_methods.yaml"
 SENSITIVE = "sensitive_actions.yaml"
 GLOBAL_KEYS = "global_condition_keys.yaml"
 IRREGULAR = "api_iam_irregular.yaml"
-ALL_TABLES = (PRIVESC, SENSITIVE, GLOBAL_KEYS, IRREGULAR)
+TELEMETRY = "telemetry_writes.yaml"
+ALL_TABLES = (PRIVESC, SENSITIVE, GLOBAL_KEYS, IRREGULAR, TELEMETRY)
 
 # Keys the issue asked for by name; the table must keep them.
 REQUIRED_GLOBAL_KEYS = {
@@ -187,6 +188,17 @@ def test_action_strings_are_well_formed(name: str) -> None:
         for field in ("requires", "actions"):
             for action in entry.get(field) or []:
                 assert ACTION_RE.match(action), (name, action)
+
+
+def test_telemetry_writes_are_catalogue_writes() -> None:
+    """The table only takes Write actions out of IAM125; anything else would be a no-op."""
+    from iamlint.catalog import WRITE, get_catalog  # noqa: PLC0415 - the catalogue only for this test
+
+    actions = [e["action"] for e in load(TELEMETRY)["actions"]]
+    assert_actions_exist(actions, TELEMETRY)
+    for name in actions:
+        info = get_catalog().action(name)
+        assert info is not None and WRITE in info.access_levels, name
 
 
 # ---------------------------------------------------------------------------

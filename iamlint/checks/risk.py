@@ -116,8 +116,17 @@ def _category_of(ctx: RuleContext, action: ActionInfo) -> str | None:
     if PERMISSIONS in action.access_levels and not _reads(action):
         return RESOURCE_EXPOSURE
     if WRITE in action.access_levels or TAGGING in action.access_levels:
-        return INFRASTRUCTURE
+        return None if action.key in _telemetry_writes(ctx) else INFRASTRUCTURE
     return None
+
+
+def _telemetry_writes(ctx: RuleContext) -> frozenset[str]:
+    """Writes that only add a workload's own logs (rules/data/telemetry_writes.yaml)."""
+    cached = ctx.cache.get("risk_telemetry_writes")
+    if cached is None:
+        table: Any = read_data_table("telemetry_writes.yaml")
+        cached = ctx.cache["risk_telemetry_writes"] = frozenset(str(e["action"]).lower() for e in table["actions"])
+    return cached  # type: ignore[no-any-return]
 
 
 # The catalogue files some reads under Permissions management (billing:GetResourcePolicy,
