@@ -126,7 +126,7 @@ def _telemetry_writes(ctx: RuleContext) -> frozenset[str]:
     if cached is None:
         table: Any = read_data_table("telemetry_writes.yaml")
         cached = ctx.cache["risk_telemetry_writes"] = frozenset(str(e["action"]).lower() for e in table["actions"])
-    return cached  # type: ignore[no-any-return]
+    return cached
 
 
 # The catalogue files some reads under Permissions management (billing:GetResourcePolicy,
