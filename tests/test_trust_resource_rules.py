@@ -310,6 +310,47 @@ def test_pinning_conditions_suppress_public_access(engine: Engine, condition: di
     assert "IAM160" not in rule_ids(lint_doc(engine, doc, RESOURCE))
 
 
+@pytest.mark.parametrize(
+    "condition,note",
+    [
+        ({"StringLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/*"}}, '"arn:aws:iam::*:role/*" leaves the account'),
+        ({"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:*"}}, "leaves the account"),
+        ({"StringLike": {"aws:PrincipalOrgID": "o-*"}}, '"o-*" leaves the whole value'),
+        ({"StringLike": {"aws:SourceVpce": "vpce-*"}}, "vpce-*"),
+        ({"ArnLike": {"aws:SourceArn": "arn:aws:sns:*:*:*"}}, "leaves the account"),
+        ({"ArnLike": {"aws:SourceArn": "arn:aws:s3:::*"}}, "leaves the account"),  # S3 ARNs name no account: the bucket does
+        ({"StringLike": {"aws:PrincipalOrgPaths": "o-*/r-ab12/*"}}, "leaves the organization"),
+        ({"StringLike": {"aws:PrincipalArn": ["arn:aws:iam::111122223333:role/x", "*"]}}, None),  # values are alternatives
+    ],
+)
+def test_pattern_values_that_name_no_owner_leave_it_public(engine: Engine, condition: dict[str, Any], note: str | None) -> None:
+    f = _only(lint_doc(engine, _doc(_grant("*", "s3:GetObject", "arn:aws:s3:::b/*", condition)), RESOURCE), "IAM160")
+    assert f.severity.label == "high" and f.evidence.conditions == ()
+    if note is not None:
+        assert "pins no one" in f.message and note in f.message
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        {"ArnLike": {"aws:SourceArn": "arn:aws:s3:::uploads-bucket/*"}},
+        {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::111122223333:role/*"}},
+        {"StringLike": {"aws:PrincipalOrgPaths": "o-a1b2c3d4e5/r-ab12/ou-*"}},
+        {"StringLike": {"aws:userid": "AROAEXAMPLEID:*"}},
+    ],
+)
+def test_pattern_values_that_name_their_owner_pin(engine: Engine, condition: dict[str, Any]) -> None:
+    assert "IAM160" not in rule_ids(lint_doc(engine, _doc(_grant("*", "s3:GetObject", "arn:aws:s3:::b/*", condition)), RESOURCE))
+
+
+def test_a_wildcard_alternative_opens_trust_and_web_identity(engine: Engine) -> None:
+    trust = _doc(_assume({"AWS": "*"}, {"StringLike": {"aws:PrincipalArn": ["arn:aws:iam::111122223333:role/x", "*"]}}))
+    assert _only(lint_doc(engine, trust, TRUST), "IAM150").severity.label == "critical"
+    cond = {"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"},
+            "StringLike": {"token.actions.githubusercontent.com:sub": ["repo:my-org/app:ref:refs/heads/main", "*"]}}
+    assert "IAM153" in rule_ids(lint_doc(engine, _github(cond), TRUST))
+
+
 def test_public_deny_is_not_reported(engine: Engine) -> None:
     doc = _doc(_grant("*", "s3:*", "arn:aws:s3:::b/*", {"Bool": {"aws:SecureTransport": "false"}}, effect="Deny"))
     assert "IAM160" not in rule_ids(lint_doc(engine, doc, RESOURCE))
@@ -343,6 +384,8 @@ def test_service_permission_without_source(engine: Engine) -> None:
     assert f.location.logical_id == "Perm" and "events.amazonaws.com" in f.message
     assert "IAM161" not in rule_ids(lint_template(engine, _permission(Principal="events.amazonaws.com", SourceAccount="123456789012")))
     assert "IAM161" not in rule_ids(lint_template(engine, _permission(Principal="s3.amazonaws.com", SourceArn="arn:aws:s3:::uploads")))
+    # Every bucket of every account: S3 ARNs name no account, so the bucket name must be given.
+    assert "IAM161" in rule_ids(lint_template(engine, _permission(Principal="s3.amazonaws.com", SourceArn="arn:aws:s3:::*")))
 
 
 def test_logs_encryption_context_is_a_source_condition(engine: Engine) -> None:

@@ -277,7 +277,6 @@ def constrains(k: ConditionKnowledge, cond: Condition) -> bool:
 
 
 def admits_any_value(k: ConditionKnowledge, cond: Condition) -> bool:
-    """A pattern operator (StringLike, ArnLike...) whose every value is only wildcards: it
-    matches whatever value the key has, when it has one."""
-    values = [v for v in cond.values if v]
-    return bool(values) and k.operator(cond.operator).wildcards and all(set(v) <= {"*", "?"} for v in values)
+    """A pattern operator (StringLike, ArnLike...) with a value that is only wildcards: the
+    values are alternatives, so it matches whatever value the key has, when it has one."""
+    return k.operator(cond.operator).wildcards and any(v and set(v) <= {"*", "?"} for v in cond.values)

@@ -72,15 +72,18 @@ class Narrowing:
 
     suppressing: tuple[Condition, ...]
     lowering: tuple[Condition, ...]
+    # Why conditions on these keys pin no one (`aws:PrincipalArn: arn:aws:iam::*:role/*`).
+    open_notes: tuple[str, ...] = ()
 
     @property
     def keys(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(c.key for c in (*self.suppressing, *self.lowering)))
 
     def describe(self) -> str:
-        if not self.suppressing and not self.lowering:
-            return ""
-        return f" (condition on {', '.join(self.keys)} taken into account)"
+        out = ""
+        if self.suppressing or self.lowering:
+            out = f" (condition on {', '.join(self.keys)} taken into account)"
+        return out + "".join(f" ({note})" for note in self.open_notes)
 
 
 def _table(ctx: RuleContext) -> dict[str, Any]:
@@ -106,27 +109,84 @@ def _open_network(cond: Condition) -> bool:
     return False
 
 
+def _value_pins(how: str, value: str) -> bool:
+    """Does one value of a pattern operator (StringLike, ArnLike) name specific principals or
+    sources? Values are alternatives, so one that does not opens the whole condition.
+
+    `how` says which part of the value must be free of wildcards (principal_conditions.yaml,
+    `pattern`): `literal` the whole value (`o-*`, `vpce-*`, `1111*` pin nothing); `arn-owner` an
+    ARN's account field, or for ARNs without one (S3) the resource's first segment
+    (`arn:aws:iam::*:role/*` and `arn:aws:s3:::*` pin nothing, `arn:aws:iam::111122223333:role/*`
+    pins an account); `path-root` an organization path's first segment (the organization);
+    `id-before-colon` a unique id before its `:session` part (`AROA...:*`)."""
+    if not globs.has_wildcard(value):
+        return True  # template placeholders (`<AWS::AccountId>`) stand for one specific value
+    if how == "arn-owner":
+        parts = value.split(":", 5)
+        if len(parts) < 6:
+            return False  # `arn:*`, `arn:aws:iam::*`: the wildcard spans the account
+        account, rest = parts[4], parts[5]
+        if account:
+            return not globs.has_wildcard(account)
+        owner = re.split(r"[/:]", rest, maxsplit=1)[0]
+        return bool(owner) and not globs.has_wildcard(owner)
+    if how == "path-root":
+        root = value.split("/", 1)[0]
+        return bool(root) and not globs.has_wildcard(root)
+    if how == "id-before-colon":
+        head, colon, _ = value.partition(":")
+        return bool(colon and head) and not globs.has_wildcard(head)
+    return False
+
+
+_PART = {"literal": "whole value", "arn-owner": "account", "path-root": "organization", "id-before-colon": "principal id"}
+
+
+def open_value(ctx: RuleContext, cond: Condition) -> str | None:
+    """Why a constraining condition still pins no one (a note naming the value), or None."""
+    k = knowledge(ctx)
+    if not k.operator(cond.operator).wildcards:
+        return None  # Equals operators compare literally (IAM178 reports stray wildcards)
+    entry = _table(ctx)["restricting"].get(cond.key.lower())
+    how = str(entry.get("pattern", "literal")) if entry is not None else "arn-owner" if cond.key.lower().endswith("arn") else "literal"
+    for v in cond.values:
+        if not _value_pins(how, v):
+            return f'condition on {cond.key} pins no one: "{v}" leaves the {_PART[how]} to a wildcard'
+    return None
+
+
+def pins_values(ctx: RuleContext, cond: Condition) -> bool:
+    """A condition that constrains, and whose every alternative value pins something."""
+    return constrains(knowledge(ctx), cond) and open_value(ctx, cond) is None
+
+
 def narrowing(ctx: RuleContext, st: Statement, exclude: frozenset[str] = frozenset()) -> Narrowing:
     """The statement's conditions that narrow who can act, split by how much they narrow."""
     table = _table(ctx)["restricting"]
     k = knowledge(ctx)
     suppressing: list[Condition] = []
     lowering: list[Condition] = []
+    opened: list[str] = []
     for cond in st.conditions:
         entry = table.get(cond.key.lower())
-        if entry is None or cond.key.lower() in exclude or not constrains(k, cond):
+        if entry is None or cond.key.lower() in exclude:
+            continue
+        if not constrains(k, cond):
+            continue
+        note = open_value(ctx, cond)
+        if note is not None:
+            opened.append(note)
             continue
         if entry["narrows"] == "network" and _open_network(cond):
             continue
         (suppressing if entry["effect"] == "suppress" else lowering).append(cond)
-    return Narrowing(tuple(suppressing), tuple(lowering))
+    return Narrowing(tuple(suppressing), tuple(lowering), tuple(opened))
 
 
 def source_conditions(ctx: RuleContext, st: Statement) -> tuple[Condition, ...]:
     """Conditions that tie a service principal's request to the resource that caused it."""
     deputy = _table(ctx)["deputy"]
-    k = knowledge(ctx)
-    return tuple(c for c in st.conditions if c.key.lower() in deputy and constrains(k, c))
+    return tuple(c for c in st.conditions if c.key.lower() in deputy and pins_values(ctx, c))
 
 
 def resource_account(doc: PolicyDocument, st: Statement) -> str | None:

@@ -134,12 +134,12 @@ def pins(ctx: RuleContext, cond: Condition) -> bool:
     """Does a condition on a claim admit only the listed values?
 
     `...IfExists` is accepted: the subject and audience claims are in every token. Negated
-    operators, Null and values that are only wildcards are not.
+    operators, Null and a value that is only wildcards (values are alternatives) are not.
     """
     op = knowledge(ctx).operator(cond.operator)
     if op.base is None or op.negated or op.family == "Null" or not cond.values:
         return False
-    return not (op.wildcards and all(set(v) <= {"*", "?"} for v in cond.values))
+    return not (op.wildcards and any(v and set(v) <= {"*", "?"} for v in cond.values))
 
 
 @dataclass(frozen=True, slots=True)
