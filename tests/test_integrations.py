@@ -92,7 +92,12 @@ def _run_action_step(workspace: Path, inputs: dict[str, str]) -> tuple[subproces
     defaults = {k: str(v.get("default", "")) for k, v in action["inputs"].items()}
     for name, value in {**defaults, **inputs}.items():
         env[f"INPUT_{name.upper().replace('-', '_')}"] = value
-    proc = run_shell(step["run"], workspace, env)
+    # The install step's venv, and the shell GitHub runs a `shell: bash` step with (-e included).
+    (runner_temp / "iamlint-venv" / "bin").mkdir(parents=True)
+    (runner_temp / "iamlint-venv" / "bin" / "iamlint").symlink_to(BIN / "iamlint")
+    script = runner_temp / "step.sh"
+    script.write_text(step["run"])
+    proc = run_shell(f"exec bash --noprofile --norc -eo pipefail {script}", workspace, env)
     outputs = dict(line.split("=", 1) for line in output.read_text().splitlines() if "=" in line)
     return proc, outputs, summary
 
@@ -110,6 +115,13 @@ def test_action_step_writes_annotations_summary_and_sarif(tmp_path: Path) -> Non
     assert outputs["exit-code"] == "0" and (tmp_path / "out.sarif").exists()
     proc, outputs, _ = _run_action_step(tmp_path, {"paths": "templates", "config": "missing.yaml"})
     assert outputs["exit-code"] == "2"
+    # An empty fail-on leaves the configuration's fail_on in force.
+    (tmp_path / "high.yaml").write_text("fail_on: high\n")
+    (tmp_path / "medium.json").write_text('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": "*"}]}')
+    _, outputs, _ = _run_action_step(tmp_path, {"paths": "medium.json", "config": "high.yaml"})
+    assert outputs["exit-code"] == "0"
+    _, outputs, _ = _run_action_step(tmp_path, {"paths": "medium.json", "config": "high.yaml", "fail-on": "low"})
+    assert outputs["exit-code"] == "1"
 
 
 # -- pre-commit --------------------------------------------------------------------------------
