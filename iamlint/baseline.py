@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from iamlint.fingerprints import display_path, fingerprint, owner_of
 from iamlint.model import Finding
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 1: fingerprints changed with the IAM catalogue (fingerprints.py)
 
 
 class BaselineError(Exception):
@@ -78,6 +78,9 @@ def read_baseline(path: str) -> Baseline:
         raise BaselineError(f"{path}: not valid JSON: {exc}") from None
     version = doc.get("version") if isinstance(doc, dict) else None
     # `type(...) is int`: true == 1 in Python, and a baseline saying "version": true is not one.
+    if type(version) is int and version == 1:
+        raise BaselineError(f"{path}: a version 1 baseline, whose fingerprints changed whenever the IAM catalogue did; "
+                            "write it again with --baseline-write (version 2 names globs as written)")
     if type(version) is not int or version != FORMAT_VERSION or not isinstance(doc.get("findings"), list):
         raise BaselineError(f"{path}: not an iamlint baseline (expected version {FORMAT_VERSION} with a findings list)")
     counts: Counter[str] = Counter()

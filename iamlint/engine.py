@@ -352,6 +352,7 @@ class Engine:
             evidence=evidence,
             is_error=is_error,
             signature=self._signature(st) if st is not None else "",  # for baselines and SARIF
+            written_actions=None if st is None else st.action_texts if st.action_key == "Action" else (),
         )
 
 

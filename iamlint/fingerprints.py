@@ -4,19 +4,23 @@ A fingerprint must survive edits that do not change what is granted (moving a st
 adding lines above it, reformatting) and change when the grant changes. It is therefore built
 from the rule, the file relative to the repository root, the resource that owns the policy
 (CDK construct path, else CloudFormation logical id), the statement's signature (its effect and
-normalized actions, resources and principals) and the finding's evidence, never from line
-numbers. SARIF's `partialFingerprints` and the baseline both use it.
+normalized actions, resources and principals) and the finding's evidence, with actions named as
+the policy writes them (never the catalogue's expansion of a glob, which changes as AWS adds
+actions), never from line numbers. SARIF's `partialFingerprints` and the baseline both use it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
+from functools import lru_cache
 from pathlib import Path, PurePosixPath
 
+from iamlint import globs
 from iamlint.model import Finding, Statement
 
-FINGERPRINT_KEY = "iamlint/v1"
+FINGERPRINT_KEY = "iamlint/v2"  # v1 hashed the catalogue's expansion of globs
 
 
 def statement_signature(st: Statement) -> str:
@@ -88,13 +92,60 @@ def owner_of(f: Finding) -> str:
     )
 
 
+def _written(f: Finding) -> list[str]:
+    """The evidence's actions as the policy writes them: an action a glob of the statement
+    grants is named by that glob (the first that grants it), so a newer IAM catalogue that adds
+    actions to `s3:*` (AWS adds some every week) leaves the fingerprint alone. What a NotAction
+    statement grants is all catalogue; its signature already names the statement."""
+    written = f.written_actions
+    if written is None:
+        return sorted(f.evidence.actions)
+    if not written:
+        return []
+    name = _namer(written)
+    return sorted({name(a) for a in f.evidence.actions})
+
+
+@lru_cache(maxsize=4096)
+def _namer(written: tuple[str, ...]) -> Callable[[str], str]:
+    """action -> the entry of `written` that grants it; shared by a statement's findings, whose
+    evidence lists the same thousands of actions rule after rule."""
+    memo = {w.lower(): w for w in written}
+    # Globs by the service they name (`ec2:Describe*` is asked only about ec2 actions); a glob
+    # whose service part is itself a wildcard (`*`, `s*:Get*`) about every action.
+    by_service: dict[str, list[tuple[str, str]]] = {}
+    anywhere: list[tuple[str, str]] = []
+    for w in written:
+        low = w.lower()
+        if globs.has_wildcard(low):
+            service, colon, _ = low.partition(":")
+            if colon and not globs.has_wildcard(service):
+                by_service.setdefault(service, []).append((w, low))
+            else:
+                anywhere.append((w, low))
+    order = {w: i for i, w in enumerate(written)}
+
+    def name(action: str) -> str:
+        low = action.lower()
+        found = memo.get(low)
+        if found is None:
+            candidates = [w for w, p in by_service.get(low.partition(":")[0], ()) if globs.glob_match(p, low)]
+            candidates += [w for w, p in anywhere if globs.glob_match(p, low)]
+            # The first entry in the statement that grants it; else another statement of the
+            # principal grants it, and it is named as the catalogue names it.
+            found = memo[low] = min(candidates, key=order.__getitem__) if candidates else action
+        return found
+
+    return name
+
+
 def fingerprint(f: Finding, root: str) -> str:
     """The stable identity of a finding (see the module docstring)."""
     parts: dict[str, object] = {
         "rule": f.rule,
         "file": display_path(f.location.file, root),
         "owner": owner_of(f),
-        "actions": sorted(f.evidence.actions),
+        "actions": _written(f),
         "resources": sorted(f.evidence.resources),
     }
     if f.signature:

@@ -274,6 +274,9 @@ class Finding:
     # What the statement grants, hashed (fingerprints.statement_signature): lets baselines and
     # SARIF fingerprints follow a statement that moves. Empty when there is no statement.
     signature: str = ""
+    # The statement's Action entries as written (empty for NotAction; None without a statement),
+    # so that fingerprints name a glob rather than the catalogue's expansion of it.
+    written_actions: tuple[str, ...] | None = None
 
     def with_severity(self, severity: Severity) -> Finding:
         return replace(self, severity=severity)

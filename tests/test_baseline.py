@@ -48,7 +48,7 @@ def test_write_then_only_new_findings(project: Path) -> None:
     code, _ = run("check", "iam", "--baseline-write", ".iamlint-baseline.json")
     assert code == 0
     baseline = json.loads((project / ".iamlint-baseline.json").read_text())
-    assert baseline["version"] == 1 and len(baseline["findings"]) >= 2
+    assert baseline["version"] == 2 and len(baseline["findings"]) >= 2
     assert {e["file"] for e in baseline["findings"]} == {"iam/app.json"}
     assert all(len(e["fingerprint"]) == 32 for e in baseline["findings"])
     code, out = run("check", "iam", "--baseline", ".iamlint-baseline.json", "--format", "json")
@@ -104,6 +104,9 @@ def test_bad_baseline_files_exit_2(project: Path) -> None:
         (project / "b.json").write_text(text)
         code, out = run_seen("check", "iam", "--baseline", "b.json")
         assert code == 2 and "not an iamlint baseline" in out
+    (project / "b.json").write_text('{"version": 1, "findings": []}')
+    code, out = run_seen("check", "iam", "--baseline", "b.json")
+    assert code == 2 and "version 1 baseline" in out and "--baseline-write" in out
 
 
 def test_baseline_from_configuration(project: Path) -> None:

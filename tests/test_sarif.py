@@ -91,7 +91,7 @@ def test_results_locations_levels_and_fingerprints(sarif_log: dict[str, object])
         art = r["locations"][0]["physicalLocation"]["artifactLocation"]
         assert art["uriBaseId"] == "%SRCROOT%" and not art["uri"].startswith("/")
         assert (ROOT / art["uri"]).exists(), art["uri"]
-        assert len(r["partialFingerprints"]["iamlint/v1"]) == 32
+        assert len(r["partialFingerprints"]["iamlint/v2"]) == 32
         sev = r["properties"]["severity"]
         assert r["properties"]["security-severity"] == SEVERITY_SCORE[sev]
         assert r["level"] == {"critical": "error", "high": "error", "medium": "warning",
@@ -159,7 +159,7 @@ def _fingerprints(folder: Path, name: str) -> dict[str, str]:
     finally:
         os.chdir(before)
     assert code == 1
-    return {f"{r['ruleId']}:{r['properties'].get('actions')}": r["partialFingerprints"]["iamlint/v1"]
+    return {f"{r['ruleId']}:{r['properties'].get('actions')}": r["partialFingerprints"]["iamlint/v2"]
             for r in json.loads(out)["runs"][0]["results"]}
 
 
@@ -178,6 +178,35 @@ def test_fingerprints_ignore_moved_lines_but_not_changed_grants(tmp_path: Path) 
     # Only the untouched AuditRole statement keeps its fingerprint.
     unchanged = first["IAM105:['dynamodb:DescribeTable']"]
     assert set(_fingerprints(tmp_path, "t.yaml").values()) & set(first.values()) == {unchanged}
+
+
+def test_fingerprints_name_globs_not_the_catalogues_expansion(tmp_path: Path) -> None:
+    """A newer catalogue that adds an action to s3:* must not make a baselined finding new."""
+    from iamlint.fingerprints import fingerprint
+    from iamlint.model import Evidence, Finding, Location, Severity
+
+    def finding(actions: tuple[str, ...], written: tuple[str, ...] | None) -> Finding:
+        return Finding(rule="IAM122", name="resource-exposure", severity=Severity.HIGH, category="risk", message="m",
+                       fix="", location=Location(str(tmp_path / "p.json"), 1, 1), evidence=Evidence(actions=actions),
+                       signature="s", written_actions=written)
+
+    today = ("s3:PutBucketAcl", "s3:PutBucketPolicy")
+    tomorrow = (*today, "s3:PutBucketNewThing")
+    root = str(tmp_path)
+    assert fingerprint(finding(today, ("s3:*",)), root) == fingerprint(finding(tomorrow, ("s3:*",)), root)
+    # Named actions stay themselves; a NotAction statement's expansion is left to its signature.
+    assert fingerprint(finding(("s3:PutBucketPolicy",), ("s3:PutBucketPolicy",)), root) != fingerprint(finding(("s3:PutBucketAcl",), ("s3:PutBucketAcl",)), root)
+    assert fingerprint(finding(today, ()), root) == fingerprint(finding(tomorrow, ()), root)
+
+
+def test_identical_statements_get_distinct_fingerprints(tmp_path: Path) -> None:
+    statement = {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "p.json").write_text(json.dumps({"Version": "2012-10-17", "Statement": [{**statement, "Sid": "A"}, {**statement, "Sid": "B"}]}))
+    code, out = run("check", str(tmp_path / "p.json"), "--format", "sarif")
+    assert code == 1
+    keys = [r["partialFingerprints"]["iamlint/v2"] for r in json.loads(out)["runs"][0]["results"] if r["ruleId"] == "IAM103"]
+    assert len(keys) == 2 and len(set(keys)) == 2 and keys[1] == keys[0] + ":2"
 
 
 def test_github_annotations_escape_data_and_properties(tmp_path: Path) -> None:

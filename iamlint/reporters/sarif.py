@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -123,7 +124,15 @@ def _message(f: Finding) -> str:
     return text
 
 
-def result_entry(f: Finding, index: int, root: str) -> dict[str, Any]:
+def result_entry(f: Finding, index: int, root: str, seen: Counter[str] | None = None) -> dict[str, Any]:
+    """One result; `seen` counts fingerprints already given, so that two identical statements
+    (same grant, same owner) get distinct identities, numbered in order as upload-sarif numbers
+    its line hashes: code scanning merges results that share a partial fingerprint."""
+    key = fingerprint(f, root)
+    if seen is not None:
+        seen[key] += 1
+        if seen[key] > 1:
+            key = f"{key}:{seen[key]}"
     physical: dict[str, Any] = {"artifactLocation": _artifact(f.location.file, root)}
     if f.location.line is not None:
         physical["region"] = {"startLine": f.location.line, "startColumn": f.location.column or 1}
@@ -148,7 +157,7 @@ def result_entry(f: Finding, index: int, root: str) -> dict[str, Any]:
         "level": LEVEL[f.severity],
         "message": {"text": _message(f)},
         "locations": [location],
-        "partialFingerprints": {FINGERPRINT_KEY: fingerprint(f, root)},
+        "partialFingerprints": {FINGERPRINT_KEY: key},
         "properties": properties,
     }
 
@@ -158,6 +167,7 @@ def sarif_log(result: LintResult, rules: Mapping[str, Rule], options: ReportOpti
     """The log as one dict; with `results=False`, its results list left empty (`render_parts`)."""
     root = str(Path(options.root).resolve())
     index, descriptors = _rule_index(result, rules)
+    seen: Counter[str] = Counter()
     driver: dict[str, Any] = {
         "name": "iamlint",
         "informationUri": INFORMATION_URI,
@@ -169,7 +179,7 @@ def sarif_log(result: LintResult, rules: Mapping[str, Rule], options: ReportOpti
     run: dict[str, Any] = {
         "tool": {"driver": driver},
         "originalUriBaseIds": {SRCROOT: {"uri": Path(root).as_uri() + "/"}},
-        "results": [result_entry(f, index[f.rule], root) for f in result.findings] if results else [],
+        "results": [result_entry(f, index[f.rule], root, seen) for f in result.findings] if results else [],
         "columnKind": "unicodeCodePoints",
     }
     if options.catalog_version:
@@ -220,11 +230,12 @@ def render_parts(result: LintResult, rules: Mapping[str, Rule], options: ReportO
         return
     root = str(Path(options.root).resolve())
     index, _ = _rule_index(result, rules)
+    seen: Counter[str] = Counter()
     key = shell.index(_RESULTS)
     key_indent = shell[shell.rindex("\n", 0, key) + 1 : key]
 
     def encode(f: Finding) -> str:  # indented as json.dumps(..., indent=2) nests it
-        text = json.dumps(result_entry(f, index[f.rule], root), indent=2, ensure_ascii=False)
+        text = json.dumps(result_entry(f, index[f.rule], root, seen), indent=2, ensure_ascii=False)
         return _RESULT_INDENT + text.replace("\n", "\n" + _RESULT_INDENT)
 
     yield from splice(shell, _RESULTS, result.findings, encode, sep=",\n", around=("\n", "\n" + key_indent),
