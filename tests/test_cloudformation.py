@@ -102,6 +102,57 @@ def test_resource_policies_and_permissions_are_loaded() -> None:
     assert ("resource", "bucket") in kinds and ("resource", "function") in kinds
 
 
+def test_resource_policies_of_inline_policy_types_tables_replicas_and_file_systems_are_read(engine: Engine) -> None:
+    # Queue and topic inline policies, replica keys, the ECR registry policy, a DynamoDB
+    # table's and its stream's policies, a global table replica's (chosen by Fn::If) and an
+    # EFS file system policy: each is a resource policy, located where the template says.
+    r = _load(CFN / "resource-policies.yaml")
+    assert r.errors == [] and r.problems == []
+    assert {d.kind.value for d in r.documents} == {"resource"}
+    owners = {(d.source.logical_id, d.source.kind, d.source.name, d.source.via, d.source.condition)
+              for d in r.documents if d.source is not None}
+    assert owners == {
+        ("QueueInline", "queue", "Queue", None, None),
+        ("TopicInline", "topic", "Topic", None, None),
+        ("Replica", "key", "Replica", None, None),
+        ("Registry", "registry", "Registry", None, None),
+        ("Table", "table", "Table", "ResourcePolicy", None),
+        ("Table", "stream", "Table", "StreamSpecification.ResourcePolicy", None),
+        ("Global", "table", "Global", "Replicas[1].ResourcePolicy", "HasReplica"),
+        ("Global", "stream", "Global", "Replicas[1].ReplicaStreamSpecification.ResourcePolicy", "HasReplica"),
+        ("Files", "file-system", "Files", None, None),
+    }
+    found = {(f.rule, f.location.logical_id, f.location.line, f.location.column)
+             for f in engine.run(r.documents).findings if f.rule in ("IAM160", "IAM163")}
+    assert found == {
+        ("IAM160", "QueueInline", 16, 13),
+        ("IAM163", "TopicInline", 29, 25),
+        ("IAM160", "Replica", 40, 13),
+        ("IAM163", "Registry", 50, 25),
+        ("IAM160", "Table", 63, 15),
+        ("IAM160", "Table", 73, 17),
+        ("IAM160", "Global", 91, 21),
+        ("IAM160", "Files", 111, 25),
+    }
+
+
+def test_a_nested_resource_policy_of_the_wrong_shape_is_located(tmp_path: Path) -> None:
+    template = tmp_path / "template.yaml"
+    template.write_text(
+        "Resources:\n"
+        "  Table:\n"
+        "    Type: AWS::DynamoDB::Table\n"
+        "    Properties:\n"
+        "      ResourcePolicy: {Statement: []}\n"
+        "  Global:\n"
+        "    Type: AWS::DynamoDB::GlobalTable\n"
+        "    Properties:\n"
+        "      Replicas: {Region: us-east-1}\n"
+    )
+    where = [(p.loc.line, p.message) for p in _load(template).problems]
+    assert where == [(5, "ResourcePolicy of Table needs PolicyDocument"), (9, "Replicas of Global must be a list")]
+
+
 def test_unresolvable_values_become_placeholders_not_crashes() -> None:
     template = {"Resources": {}, "Mappings": {"M": {"a": {"b": "c"}}}}
     resolver = Resolver(template)

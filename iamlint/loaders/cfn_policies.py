@@ -22,6 +22,10 @@ class PolicySlot:
     inline_list: bool = False  # Policies: [{PolicyName, PolicyDocument}]
     target: str | None = None  # property naming what a resource policy protects
     source_kind: str = ""  # bucket, queue, topic... (for principals: role, user, group)
+    # Keys from the property down to the document, "[]" for each entry of a list:
+    # `Replicas: [{ResourcePolicy: {PolicyDocument: ...}}]` is ("[]", "ResourcePolicy", "PolicyDocument").
+    # The last key is required wherever its parent is present; the others are optional.
+    within: tuple[str, ...] = ()
 
 
 IDENTITY_TYPES = {
@@ -46,12 +50,29 @@ SLOTS: dict[str, tuple[PolicySlot, ...]] = {
     "AWS::S3::AccessPoint": (PolicySlot("Policy", PolicyKind.RESOURCE, source_kind="access-point"),),
     "AWS::S3Express::BucketPolicy": (PolicySlot("PolicyDocument", PolicyKind.RESOURCE, target="Bucket", source_kind="bucket"),),
     "AWS::SQS::QueuePolicy": (PolicySlot("PolicyDocument", PolicyKind.RESOURCE, target="Queues", source_kind="queue"),),
+    "AWS::SQS::QueueInlinePolicy": (PolicySlot("PolicyDocument", PolicyKind.RESOURCE, target="Queue", source_kind="queue"),),
     "AWS::SNS::TopicPolicy": (PolicySlot("PolicyDocument", PolicyKind.RESOURCE, target="Topics", source_kind="topic"),),
+    "AWS::SNS::TopicInlinePolicy": (
+        PolicySlot("PolicyDocument", PolicyKind.RESOURCE, target="TopicArn", source_kind="topic"),
+    ),
     "AWS::KMS::Key": (PolicySlot("KeyPolicy", PolicyKind.RESOURCE, source_kind="key"),),
+    "AWS::KMS::ReplicaKey": (PolicySlot("KeyPolicy", PolicyKind.RESOURCE, source_kind="key"),),
+    "AWS::DynamoDB::Table": (
+        PolicySlot("ResourcePolicy", PolicyKind.RESOURCE, source_kind="table", within=("PolicyDocument",)),
+        PolicySlot("StreamSpecification", PolicyKind.RESOURCE, source_kind="stream",
+                   within=("ResourcePolicy", "PolicyDocument")),
+    ),
+    "AWS::DynamoDB::GlobalTable": (  # each replica has its own table and stream policy
+        PolicySlot("Replicas", PolicyKind.RESOURCE, source_kind="table", within=("[]", "ResourcePolicy", "PolicyDocument")),
+        PolicySlot("Replicas", PolicyKind.RESOURCE, source_kind="stream",
+                   within=("[]", "ReplicaStreamSpecification", "ResourcePolicy", "PolicyDocument")),
+    ),
+    "AWS::EFS::FileSystem": (PolicySlot("FileSystemPolicy", PolicyKind.RESOURCE, source_kind="file-system"),),
     "AWS::SecretsManager::ResourcePolicy": (
         PolicySlot("ResourcePolicy", PolicyKind.RESOURCE, target="SecretId", source_kind="secret"),
     ),
     "AWS::ECR::Repository": (PolicySlot("RepositoryPolicyText", PolicyKind.RESOURCE, source_kind="repository"),),
+    "AWS::ECR::RegistryPolicy": (PolicySlot("PolicyText", PolicyKind.RESOURCE, source_kind="registry"),),
     "AWS::ApiGateway::RestApi": (PolicySlot("Policy", PolicyKind.RESOURCE, source_kind="rest-api"),),
     "AWS::Events::EventBus": (PolicySlot("Policy", PolicyKind.RESOURCE, source_kind="event-bus"),),
     "AWS::Logs::ResourcePolicy": (PolicySlot("PolicyDocument", PolicyKind.RESOURCE, source_kind="log-resource-policy"),),

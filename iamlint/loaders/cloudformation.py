@@ -93,6 +93,7 @@ class _TemplateReader:
         self.marker = marker_for(located)
         self.resolver = Resolver(template, options.parameters)
         self.resources: Mapping[str, Any] = template["Resources"]
+        self.reported: set[Problem] = set()
         self.used_by = self._workloads()
 
     # -- what runs with which role ---------------------------------------------------------
@@ -168,7 +169,10 @@ class _TemplateReader:
     def problem(self, message: str, path: Path) -> None:
         mark = self.marker(path)
         line, col = mark if mark else (None, None)
-        self.result.problems.append(Problem(message, Location(self.file, line, col, path)))
+        found = Problem(message, Location(self.file, line, col, path))
+        if found not in self.reported:  # two slots may walk one property (a global table's Replicas)
+            self.reported.add(found)
+            self.result.problems.append(found)
 
     def _owner(self, logical_id: str, res: Mapping[str, Any], slot: PolicySlot, props: Mapping[str, Any]) -> Source:
         cpath = self.construct_path(logical_id, res)
@@ -213,6 +217,11 @@ class _TemplateReader:
         if slot.prop not in props:
             return
         node = props[slot.prop]
+        if slot.within:
+            for assume, doc, path, via in self._nested(node, (*base, slot.prop), logical_id, slot):
+                self._document(doc, path, slot.kind, replace(owner, via=via), logical_id, res, name=logical_id,
+                               assume=assume)
+            return
         if not slot.inline_list:
             self._document(node, (*base, slot.prop), slot.kind, owner, logical_id, res, name=logical_id)
             return
@@ -230,6 +239,28 @@ class _TemplateReader:
                     src = replace(owner, policy_name=label, via=f"{slot.prop}[{i}]")
                     self._document(entry["PolicyDocument"], (*path, "PolicyDocument"), slot.kind, src, logical_id, res,
                                    name=label, assume=assume)
+
+    def _nested(self, node: Any, path: Path, logical_id: str, slot: PolicySlot,
+                ) -> list[tuple[dict[str, bool], Any, Path, str]]:
+        """The documents `slot.within` a property (a DynamoDB table's `ResourcePolicy.PolicyDocument`,
+        each replica's): (the conditions that choose it, the document, its path, the property
+        that holds it, as `Replicas[1].ResourcePolicy`)."""
+        found: list[tuple[dict[str, bool], Any, Path, str]] = [({}, node, path, slot.prop)]
+        for depth, key in enumerate(slot.within):
+            last = depth == len(slot.within) - 1
+            step: list[tuple[dict[str, bool], Any, Path, str]] = []
+            for assume, item, where, via in found:
+                for taken, value, at in self._choices(item, where, logical_id, assume):
+                    if key == "[]" and isinstance(value, list):
+                        step += [(taken, v, (*at, i), f"{via}[{i}]") for i, v in enumerate(value)]
+                    elif key == "[]" or not isinstance(value, Mapping):
+                        self.problem(f"{via} of {logical_id} must be {'a list' if key == '[]' else 'an object'}", at)
+                    elif key in value:
+                        step.append((taken, value[key], (*at, key), via if last else f"{via}.{key}"))
+                    elif last:
+                        self.problem(f"{via} of {logical_id} needs {key}", at)
+            found = step
+        return found
 
     def _choices(self, node: Any, path: Path, logical_id: str, assume: Mapping[str, bool] | None = None,
                  ) -> list[tuple[dict[str, bool], Any, Path]]:
