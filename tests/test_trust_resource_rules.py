@@ -395,6 +395,30 @@ def test_logs_encryption_context_is_a_source_condition(engine: Engine) -> None:
     assert "IAM161" in rule_ids(lint_doc(engine, _doc(_grant({"Service": "logs.us-east-1.amazonaws.com"}, "kms:Decrypt", "*")), RESOURCE))
 
 
+@pytest.mark.parametrize(
+    "function_name,arn",
+    [
+        ({"Fn::Sub": "arn:aws:lambda:${AWS::Region}:${AWS::AccountId}:function:my-function"},
+         "arn:aws:lambda:<AWS::Region>:<AWS::AccountId>:function:my-function"),
+        ("my-function", "arn:aws:lambda:<AWS::Region>:<AWS::AccountId>:function:my-function"),
+        ("my-function:live", "arn:aws:lambda:<AWS::Region>:<AWS::AccountId>:function:my-function:live"),
+        ({"Fn::Sub": "${AWS::StackName}-handler"}, "arn:aws:lambda:<AWS::Region>:<AWS::AccountId>:function:<AWS::StackName>-handler"),
+        ("123456789012:function:my-function", "arn:aws:lambda:<AWS::Region>:123456789012:function:my-function"),
+    ],
+)
+def test_a_lambda_permission_by_function_name_is_judged_as_by_its_arn(engine: Engine, function_name: Any, arn: str) -> None:
+    # CloudFormation takes a name, a partial ARN or an ARN as FunctionName; the function
+    # policy's statement holds the ARN, so a name is neither IAM180 nor a reason to skip IAM163.
+    template = {"Resources": {"Perm": {"Type": "AWS::Lambda::Permission", "Properties": {
+        "FunctionName": function_name, "Action": "lambda:UpdateFunctionCode", "Principal": "999988887777"}}}}
+    result = lint_template(engine, template)
+    assert "IAM180" not in rule_ids(result)
+    f = _only(result, "IAM163")
+    assert f.severity.label == "medium" and f.location.logical_id == "Perm"
+    assert f.evidence.actions == ("lambda:UpdateFunctionCode",) and f.evidence.resources == (arn,)
+    assert f.evidence.notes == ("account 999988887777",)
+
+
 # -- IAM162 / IAM163 ---------------------------------------------------------------------------
 
 

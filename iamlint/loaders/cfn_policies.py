@@ -8,10 +8,12 @@ resource-policy statement by `synthesize`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from iamlint.loaders.intrinsics import Where
 from iamlint.model import PolicyKind
 
 
@@ -159,6 +161,42 @@ def synthesize(resource_type: str, props: Mapping[str, Any]) -> dict[str, Any] |
                 statement["Condition"] = {cond.get("Type", "StringEquals"): {cond.get("Key"): cond.get("Value")}}
         return {"Version": "2012-10-17", "Statement": [statement]}
     return None
+
+
+# `123456789012:function:my-function[:qualifier]`, the partial ARN Lambda accepts as FunctionName.
+_PARTIAL_FUNCTION_ARN = re.compile(r"([^:]+):function:(.+)")
+_WHOLE_PLACEHOLDER = re.compile(r"<[^<>]*>")
+
+
+def function_arn(name: Any, where: Where) -> Any:
+    """A Lambda permission's FunctionName as the function ARN that AWS writes as the Resource of
+    the function policy's statement. Lambda accepts a name (`my-function`, `my-function:live`),
+    a partial ARN (`123456789012:function:my-function`) or an ARN (Lambda API Reference,
+    AddPermission); an ARN is kept, and so is a value that is one placeholder as a whole (`Ref`
+    to a function, an import), which rules read as one specific resource already."""
+    if not isinstance(name, str) or not name or name.startswith("arn:") or _WHOLE_PLACEHOLDER.fullmatch(name):
+        return name
+    partial = _PARTIAL_FUNCTION_ARN.fullmatch(name)
+    account, function = partial.groups() if partial else (where.account, name)
+    return f"arn:{where.partition}:lambda:{where.region}:{account}:function:{function}"
+
+
+COMPLETED = frozenset({"AWS::Lambda::Permission"})  # the types `complete` changes policies of
+
+
+def complete(resource_type: str, policy: Any, where: Where) -> Any:
+    """A resolved policy with what AWS reads into it written out: a Lambda permission's
+    function name as its ARN. Anything else is returned as is, and so is a malformed policy,
+    for the parser to report."""
+    if not isinstance(policy, Mapping) or not isinstance(policy.get("Statement"), (list, Mapping)):
+        return policy
+    statements = policy["Statement"]
+    items = [dict(st) if isinstance(st, Mapping) else st
+             for st in (statements if isinstance(statements, list) else [statements])]
+    for st in items:
+        if isinstance(st, dict) and resource_type == "AWS::Lambda::Permission" and "Resource" in st:
+            st["Resource"] = function_arn(st["Resource"], where)
+    return {**policy, "Statement": items if isinstance(statements, list) else items[0]}
 
 
 def referenced_id(node: Any) -> str | None:

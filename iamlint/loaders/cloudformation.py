@@ -20,7 +20,16 @@ from typing import Any
 
 from iamlint import managed
 from iamlint.loaders import LoadResult, marker_for
-from iamlint.loaders.cfn_policies import IDENTITY_TYPES, SLOTS, WORKLOAD_ROLES, PolicySlot, referenced_id, synthesize
+from iamlint.loaders.cfn_policies import (
+    COMPLETED,
+    IDENTITY_TYPES,
+    SLOTS,
+    WORKLOAD_ROLES,
+    PolicySlot,
+    complete,
+    referenced_id,
+    synthesize,
+)
 from iamlint.loaders.intrinsics import IntrinsicError, Resolver, conditions_used
 from iamlint.loaders.located import Located
 from iamlint.loaders.sam_nodes import NO_VALUE, fn_if
@@ -308,6 +317,8 @@ class _TemplateReader:
                     except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
                         self.problem(f"policy of {logical_id} is a string that is not JSON: {exc}", path)
                         return
+                if res.get("Type") in COMPLETED:  # what AWS reads into the policy: see complete
+                    raw = complete(str(res["Type"]), raw, self.resolver.where())
                 key = json.dumps(raw, sort_keys=True, default=str)
                 if key in seen:
                     continue  # this branch grants the same as one already checked
