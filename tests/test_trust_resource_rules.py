@@ -3,6 +3,7 @@ really pin the caller, and what each finding says it took into account."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -468,6 +469,26 @@ def test_known_accounts_lower_cross_account_write() -> None:
     engine = Engine(LintConfig(strict=True, settings={"known_accounts": ["999988887777", "123456789012"]}))
     f = _only(lint_doc(engine, doc, RESOURCE), "IAM163")
     assert f.severity.label == "low" and "a known account (settings known_accounts)" in f.evidence.notes
+
+
+def test_an_ecr_repository_policy_applies_to_its_repository_without_naming_it(engine: Engine) -> None:
+    # ECR repository policies have no Resource element: the repository is implied. Read so,
+    # the statement is no IAM002, and a cross-account push is IAM163 on that repository.
+    pull_push = {"Sid": "Push", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999988887777:root"},
+                 "Action": ["ecr:BatchGetImage", "ecr:PutImage"]}
+    for policy in (_doc(pull_push), json.dumps(_doc(pull_push))):  # an object or a JSON string
+        template = {"Resources": {"Repo": {"Type": "AWS::ECR::Repository", "Properties": {"RepositoryPolicyText": policy}}}}
+        result = lint_template(engine, template)
+        assert "IAM002" not in rule_ids(result)
+        f = _only(result, "IAM163")
+        assert f.evidence.actions == ("ecr:PutImage",) and "ECR repository Repo" in f.message
+        assert f.evidence.resources == ("arn:aws:ecr:<AWS::Region>:<AWS::AccountId>:repository/<Repo>",)
+    # Identity policies still need a Resource, in the same template.
+    role = {"Type": "AWS::IAM::Role", "Properties": {
+        "AssumeRolePolicyDocument": _doc({"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}),
+        "Policies": [{"PolicyName": "p", "PolicyDocument": _doc({"Effect": "Allow", "Action": "ecr:PutImage"})}]}}
+    result = lint_template(engine, {"Resources": {"Role": role}})
+    assert any(f.rule == "IAM002" and "neither Resource nor NotResource" in f.message for f in result.findings)
 
 
 _PUBLIC = {"Effect": "Allow", "Principal": "*"}

@@ -181,20 +181,31 @@ def function_arn(name: Any, where: Where) -> Any:
     return f"arn:{where.partition}:lambda:{where.region}:{account}:function:{function}"
 
 
-COMPLETED = frozenset({"AWS::Lambda::Permission"})  # the types `complete` changes policies of
+# Resource policies whose statements apply to the resource holding them and so name no
+# Resource: ECR repository policies (Amazon ECR User Guide, "Private repository policies",
+# whose examples all leave Resource out). Other resource policies iamlint reads from
+# templates name their Resource (S3, SQS, SNS, KMS "*", EFS, DynamoDB...) or have it made
+# from a property (Lambda permissions and layer permissions).
+IMPLIED_RESOURCE = frozenset({"AWS::ECR::Repository"})
+COMPLETED = IMPLIED_RESOURCE | {"AWS::Lambda::Permission"}  # the types `complete` changes policies of
 
 
-def complete(resource_type: str, policy: Any, where: Where) -> Any:
-    """A resolved policy with what AWS reads into it written out: a Lambda permission's
-    function name as its ARN. Anything else is returned as is, and so is a malformed policy,
-    for the parser to report."""
+def complete(resource_type: str, policy: Any, own_arn: str, where: Where) -> Any:
+    """A resolved policy with what AWS reads into it written out: the ARN of the resource
+    holding it (`own_arn`) for statements without Resource or NotResource where AWS implies
+    it, and a Lambda permission's function name as its ARN. Anything else is returned as is,
+    and so is a malformed policy, for the parser to report."""
     if not isinstance(policy, Mapping) or not isinstance(policy.get("Statement"), (list, Mapping)):
         return policy
     statements = policy["Statement"]
     items = [dict(st) if isinstance(st, Mapping) else st
              for st in (statements if isinstance(statements, list) else [statements])]
     for st in items:
-        if isinstance(st, dict) and resource_type == "AWS::Lambda::Permission" and "Resource" in st:
+        if not isinstance(st, dict):
+            continue
+        if resource_type in IMPLIED_RESOURCE and "Resource" not in st and "NotResource" not in st:
+            st["Resource"] = own_arn
+        elif resource_type == "AWS::Lambda::Permission" and "Resource" in st:
             st["Resource"] = function_arn(st["Resource"], where)
     return {**policy, "Statement": items if isinstance(statements, list) else items[0]}
 

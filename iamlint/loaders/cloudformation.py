@@ -318,7 +318,8 @@ class _TemplateReader:
                         self.problem(f"policy of {logical_id} is a string that is not JSON: {exc}", path)
                         return
                 if res.get("Type") in COMPLETED:  # what AWS reads into the policy: see complete
-                    raw = complete(str(res["Type"]), raw, self.resolver.where())
+                    rtype = str(res["Type"])
+                    raw = complete(rtype, raw, self.resolver.get_att(logical_id, "Arn"), self.resolver.where())
                 key = json.dumps(raw, sort_keys=True, default=str)
                 if key in seen:
                     continue  # this branch grants the same as one already checked
