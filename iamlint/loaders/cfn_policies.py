@@ -3,7 +3,9 @@
 Each entry says, for a resource type, which property holds a policy document (or a list of
 inline policies), what kind of policy it is, and what it applies to. Types whose policy is
 spread over plain properties (`AWS::Lambda::Permission`) are turned into an equivalent
-resource-policy statement by `synthesize`.
+resource-policy statement by `synthesize`; what AWS reads into a policy that the template
+leaves implicit is written out by `complete`; `target_names` says what a policy is attached
+to or protects.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from iamlint.loaders.intrinsics import Where
+from iamlint.loaders.sam_nodes import fn_if
 from iamlint.model import PolicyKind
 
 
@@ -222,3 +225,28 @@ def referenced_id(node: Any) -> str | None:
             if isinstance(arg, list) and arg and isinstance(arg[0], str):
                 return arg[0]
     return None
+
+
+def describe_target(node: Any) -> str | None:
+    """What a policy is attached to or protects, for people: `Roles: [!Ref A, b]` is "A, b"."""
+    return ", ".join(target_names(node)) or None
+
+
+def target_names(node: Any) -> list[str]:
+    """The names a policy is attached to (`Roles: [!Ref A, b-name]`). A target chosen by
+    `Fn::If` counts under both branches: the policy may reach either, and both are judged."""
+    names: list[str] = []
+    stack = [node]
+    while stack:  # a loop, not recursion: lists in lists may nest a thousand levels deep
+        item = stack.pop()
+        test = fn_if(item)
+        if isinstance(item, list):
+            stack.extend(reversed(item))
+        elif isinstance(item, str):
+            names.append(item)
+        elif (ref := referenced_id(item)) is not None:
+            if ref != "AWS::NoValue":
+                names.append(ref)
+        elif test is not None:
+            stack.extend((test[2], test[1]))
+    return list(dict.fromkeys(n for n in names if n))

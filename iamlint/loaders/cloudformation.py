@@ -27,8 +27,10 @@ from iamlint.loaders.cfn_policies import (
     WORKLOAD_ROLES,
     PolicySlot,
     complete,
+    describe_target,
     referenced_id,
     synthesize,
+    target_names,
 )
 from iamlint.loaders.intrinsics import IntrinsicError, Resolver, conditions_used
 from iamlint.loaders.located import Located
@@ -199,20 +201,20 @@ class _TemplateReader:
                           policy_name=_policy_name(props, logical_id),
                           attached_to=tuple(f"{k} {n}" for k, n in principals))
         target = props.get(slot.target) if slot.target else None
-        name = _describe_target(target) or logical_id
+        name = describe_target(target) or logical_id
         return Source(kind=slot.source_kind, name=name, logical_id=logical_id, construct_path=cpath)
 
     def _attachments(self, props: Mapping[str, Any], slot: PolicySlot) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []
         if slot.target:
-            name = _describe_target(props.get(slot.target))
+            name = describe_target(props.get(slot.target))
             if name:
                 out.append((slot.source_kind, name))
             return out
         for prop, kind in (("Roles", "role"), ("Users", "user"), ("Groups", "group")):
             nodes = props.get(prop)
             for node in nodes if isinstance(nodes, list) else []:
-                out += [(kind, name) for name in _target_names(node) if (kind, name) not in out]
+                out += [(kind, name) for name in target_names(node) if (kind, name) not in out]
         return out
 
     def _slot(self, logical_id: str, res: Mapping[str, Any], rtype: str, props: Mapping[str, Any], slot: PolicySlot) -> None:
@@ -418,27 +420,3 @@ def _policy_name(props: Mapping[str, Any], logical_id: str) -> str:
         if isinstance(props.get(key), str):
             return str(props[key])
     return logical_id
-
-
-def _describe_target(node: Any) -> str | None:
-    return ", ".join(_target_names(node)) or None
-
-
-def _target_names(node: Any) -> list[str]:
-    """The names a policy is attached to (`Roles: [!Ref A, b-name]`). A target chosen by
-    `Fn::If` counts under both branches: the policy may reach either, and both are judged."""
-    names: list[str] = []
-    stack = [node]
-    while stack:  # a loop, not recursion: lists in lists may nest a thousand levels deep
-        item = stack.pop()
-        test = fn_if(item)
-        if isinstance(item, list):
-            stack.extend(reversed(item))
-        elif isinstance(item, str):
-            names.append(item)
-        elif (ref := referenced_id(item)) is not None:
-            if ref != "AWS::NoValue":
-                names.append(ref)
-        elif test is not None:
-            stack.extend((test[2], test[1]))
-    return list(dict.fromkeys(n for n in names if n))
