@@ -292,3 +292,31 @@ def test_a_lambda_permission_for_function_url_calls_only_keeps_that_condition() 
     assert doc["Statement"][0]["Condition"] == {"Bool": {"lambda:InvokedViaFunctionUrl": "true"}}
     plain = synthesize("AWS::Lambda::Permission", {**props, "InvokedViaFunctionUrl": False})
     assert plain is not None and "Condition" not in plain["Statement"][0]
+
+
+def test_a_managed_policy_attached_by_reference_counts_for_the_role(tmp_path: Path, engine: Engine) -> None:
+    """`ManagedPolicyArns: [!Ref MP]` joins MP's grants to the role, as MP's own `Roles: [!Ref R]` does:
+    here the two halves of a privilege escalation only meet in the role."""
+    template = tmp_path / "template.yaml"
+    template.write_text(
+        "Conditions:\n"
+        "  Always: !Equals [a, a]\n"
+        "Resources:\n"
+        "  MP:\n"
+        "    Type: AWS::IAM::ManagedPolicy\n"
+        "    Properties:\n"
+        "      PolicyDocument: {Statement: [{Effect: Allow, Action: iam:PassRole, Resource: 'arn:aws:iam::123456789012:role/*'}]}\n"
+        "  R:\n"
+        "    Type: AWS::IAM::Role\n"
+        "    Properties:\n"
+        "      AssumeRolePolicyDocument: {Statement: [{Effect: Allow, Principal: {Service: lambda.amazonaws.com},"
+        " Action: sts:AssumeRole}]}\n"
+        "      ManagedPolicyArns: [!If [Always, !Ref MP, !Ref AWS::NoValue]]\n"
+        "      Policies: [{PolicyName: x, PolicyDocument: {Statement: [{Effect: Allow,"
+        " Action: [lambda:CreateFunction, lambda:InvokeFunction], Resource: '*'}]}}]\n"
+    )
+    loaded = _load(template)
+    mp = next(d for d in loaded.documents if d.source and d.source.logical_id == "MP")
+    assert (mp.source.kind, mp.source.name) == ("role", "R")
+    result = engine.run(loaded.documents, loaded.problems, loaded.errors)
+    assert any(f.rule == "IAM120" and "lambda-create-function-invoke-passrole" in f.message for f in result.findings)

@@ -106,6 +106,7 @@ class _TemplateReader:
         self.resources: Mapping[str, Any] = template["Resources"]
         self.reported: set[Problem] = set()
         self.used_by = self._workloads()
+        self.attached_by = self._managed_attachments()
 
     # -- what runs with which role ---------------------------------------------------------
     def _workloads(self) -> dict[str, list[str]]:
@@ -128,6 +129,24 @@ class _TemplateReader:
             if member not in used.setdefault(group, []):
                 used[group].append(member)
         return used
+
+    def _managed_attachments(self) -> dict[str, list[tuple[str, str]]]:
+        """Customer managed policies of this template attached by reference from the other side:
+        a role's `ManagedPolicyArns: [!Ref MP]` (SAM writes that for `Policies: [!Ref MP]`), as
+        (kind, logical id) per policy, so that the policy's grants count for the role too."""
+        out: dict[str, list[tuple[str, str]]] = {}
+        for logical_id, res in self.resources.items():
+            kind = IDENTITY_TYPES.get(str(res.get("Type"))) if isinstance(res, Mapping) else None
+            props = res.get("Properties") if kind is not None else None
+            arns = props.get("ManagedPolicyArns") if isinstance(props, Mapping) else None
+            for item in _branches(arns):
+                policy = referenced_id(item)
+                target = self.resources.get(policy) if policy is not None else None
+                if isinstance(target, Mapping) and target.get("Type") == "AWS::IAM::ManagedPolicy":
+                    entry = (str(kind), str(logical_id))
+                    if entry not in out.setdefault(str(policy), []):
+                        out[str(policy)].append(entry)
+        return out
 
     def _memberships(self) -> list[tuple[str, str]]:
         """(group, user) logical ids joined in this template: a user's `Groups`, and
@@ -191,7 +210,7 @@ class _TemplateReader:
             return Source(kind=slot.source_kind, name=logical_id, logical_id=logical_id, construct_path=cpath,
                           used_by=tuple(self.used_by.get(logical_id, ())))
         if slot.kind is PolicyKind.IDENTITY:
-            principals = self._attachments(props, slot)
+            principals = self._attachments(props, slot, logical_id)
             if len(principals) == 1:
                 kind, name = principals[0]
                 return Source(kind=kind, name=name, logical_id=logical_id, construct_path=cpath,
@@ -204,7 +223,7 @@ class _TemplateReader:
         name = describe_target(target) or logical_id
         return Source(kind=slot.source_kind, name=name, logical_id=logical_id, construct_path=cpath)
 
-    def _attachments(self, props: Mapping[str, Any], slot: PolicySlot) -> list[tuple[str, str]]:
+    def _attachments(self, props: Mapping[str, Any], slot: PolicySlot, logical_id: str | None = None) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []
         if slot.target:
             name = describe_target(props.get(slot.target))
@@ -215,6 +234,8 @@ class _TemplateReader:
             nodes = props.get(prop)
             for node in nodes if isinstance(nodes, list) else []:
                 out += [(kind, name) for name in target_names(node) if (kind, name) not in out]
+        if logical_id is not None:
+            out += [entry for entry in self.attached_by.get(logical_id, ()) if entry not in out]
         return out
 
     def _slot(self, logical_id: str, res: Mapping[str, Any], rtype: str, props: Mapping[str, Any], slot: PolicySlot) -> None:
@@ -408,6 +429,19 @@ class _TemplateReader:
                         condition=_label(assume), used_by=tuple(self.used_by.get(logical_id, ())))
         # Every element of the managed document is located at the line that attaches it.
         self._parse(policy.document, path, policy_kind, source, logical_id, res, name=policy.name)
+
+
+def _alternatives(node: Any) -> list[Any]:
+    """A property value, or both branches of its `Fn::If` (nested ones too)."""
+    if isinstance(node, Mapping) and len(node) == 1 and "Fn::If" in node:
+        arg = node["Fn::If"]
+        return [x for branch in (arg[1:3] if isinstance(arg, list) else []) for x in _alternatives(branch)]
+    return [node]
+
+
+def _branches(node: Any) -> list[Any]:
+    """The items a list property may hold, whichever way its `Fn::If`s (around or in it) go."""
+    return [x for value in _alternatives(node) if isinstance(value, list) for item in value for x in _alternatives(item)]
 
 
 def _label(assume: Mapping[str, bool]) -> str | None:
