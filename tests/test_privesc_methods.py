@@ -19,6 +19,7 @@ METHODS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("iam:PassRole", "states:CreateStateMachine"), ("states:StartExecution",)),
     "states-update-state-machine": (("states:UpdateStateMachine",), ("states:StartSyncExecution",)),
     "states-test-state-passrole": (("iam:PassRole", "states:TestState"), ()),
+    "ssm-create-association": (("ssm:CreateAssociation",), ()),
 }
 
 
