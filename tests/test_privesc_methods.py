@@ -20,6 +20,7 @@ METHODS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "states-update-state-machine": (("states:UpdateStateMachine",), ("states:StartSyncExecution",)),
     "states-test-state-passrole": (("iam:PassRole", "states:TestState"), ()),
     "ssm-create-association": (("ssm:CreateAssociation",), ()),
+    "scheduler-schedule-passrole": (("iam:PassRole",), ("scheduler:CreateSchedule",)),
 }
 
 
