@@ -146,14 +146,31 @@ def narrow_command(target: str, function: str | None, role: str | None, cloudtra
     denied = sum(1 for c in calls if c.denied)
     # As IAM140 counts them: a denied call used no permission.
     headline = f"\n{len(calls)} calls observed" + (f" ({denied} denied, {len(calls) - denied} allowed)" if denied else "")
-    _report(proposal, headline, problems, explain)
+    _report(proposal, headline, problems, explain, _unread(target, original))
     if problems:
         status = 2  # shown, but the evidence it rests on is incomplete
     if status:
         sys.exit(status)
 
 
-def _report(proposal: Any, headline: str, problems: int, explain: bool) -> None:
+def _unread(target: str, documents: Sequence[PolicyDocument]) -> list[Any]:
+    """The policies attached to the principal in the template `target` that iamlint cannot read."""
+    import os  # noqa: PLC0415
+
+    from iamlint.loaders.located import ParseError, parse_any  # noqa: PLC0415
+    from iamlint.narrow.scope import unread_entries  # noqa: PLC0415
+
+    if not os.path.isfile(target):
+        return []  # a cdk.out folder or an account dump: policies are read whole there
+    try:
+        with open(target, "rb") as fh:
+            located = parse_any(fh.read(), target)
+    except (OSError, ParseError, ValueError):
+        return []  # loaded already, so not expected; the proposal stands without the note
+    return unread_entries(located.data, documents)
+
+
+def _report(proposal: Any, headline: str, problems: int, explain: bool, unread: Sequence[Any] = ()) -> None:
     """What the proposal removed, rests on and left out, on standard error."""
     from iamlint.reporters.text import printable  # noqa: PLC0415 - log text may hold control characters
 
@@ -164,6 +181,10 @@ def _report(proposal: Any, headline: str, problems: int, explain: bool) -> None:
           f"granted actions, removes {removed}" + (f" ({services})" if services else ""), file=err)
     print("proved: every observed call is allowed, and the proposal grants nothing the current policy does not",
           file=err)
+    for u in unread:
+        print(printable(f"not read: {u.describe()} is attached, and iamlint cannot know what it grants: the proof "
+                        "covers the other policies only; keep it as it is (--diff and --apply do)"), file=err)
+    opaque = " or ".join(u.text for u in unread)
     for call, mapped in proposal.denied:
         need = ", ".join(mapped.actions) or call.action_guess
         on = list(dict.fromkeys(arn for a in mapped.actions for arn in mapped.resources_for(a)))
@@ -172,8 +193,12 @@ def _report(proposal: Any, headline: str, problems: int, explain: bool) -> None:
     for call, reason in proposal.unmapped:
         print(printable(f"unmapped: {call.event_source} {call.operation}: {reason}"), file=err)
     for ev in proposal.not_granted:
-        print(f"not granted now: {ev.action} on {ev.resource} was observed but the current policy "
-              "does not allow it (not added)", file=err)
+        if unread:
+            print(printable(f"not granted now: {ev.action} on {ev.resource} was observed, and no policy iamlint can "
+                            f"read allows it; {opaque}, which iamlint cannot read, may (not added)"), file=err)
+        else:
+            print(f"not granted now: {ev.action} on {ev.resource} was observed but the current policy "
+                  "does not allow it (not added)", file=err)
     if problems:
         print(f"{problems} evidence records could not be read (see warnings above): the proposal may lack "
               "what they used (exit status 2)", file=err)
@@ -238,6 +263,7 @@ def _patch(target: str, original: list[PolicyDocument], proposal: Any, function:
     from iamlint.catalog import get_catalog  # noqa: PLC0415
     from iamlint.files import WriteError, write_atomic  # noqa: PLC0415
     from iamlint.narrow.patch import NotYaml, PatchError, patch_template  # noqa: PLC0415
+    from iamlint.reporters.text import printable  # noqa: PLC0415 - policy names may hold control characters
 
     err = sys.stderr
     if not os.path.isfile(target):
@@ -264,6 +290,8 @@ def _patch(target: str, original: list[PolicyDocument], proposal: Any, function:
               "of the proposal's grants, exactly", file=err)
     for note in patch.left_in_place:
         print(f"left in place: {note}", file=err)
+    for unread in patch.kept_as_written:
+        print(printable(f"kept as written: {unread.describe()}, which iamlint cannot read"), file=err)
     if not apply:
         print(f"nothing written: --apply replaces {where} in {target}", file=err)
         return 0

@@ -8,7 +8,10 @@ block's extent from indentation, and the new YAML is indented to fit. What the b
 - the proposal's grants, less those that policies left in place already give (a SAM function
   keeps `AWSLambdaBasicExecutionRole`, a role its managed policies);
 - in SAM, a policy template for each set of grants one exactly equals (`sam_templates`);
-- the block's own Deny statements, as written (they only take away).
+- the block's own Deny statements, as written (they only take away);
+- every entry whose content iamlint cannot know (a customer managed policy's ARN, `!Ref` to a
+  parameter, `!ImportValue`, an AWS managed policy it does not know), as written: dropping it
+  could take away what the workload uses, and keeping it grants nothing new (`scope`).
 
 A patch is proved before it is returned: the patched template is loaded again, as any input is,
 and the principal's policies must grant nothing the current ones do not, and must still allow
@@ -33,6 +36,7 @@ from iamlint.loaders.located import Located, ParseError, parse_any, parse_yaml
 from iamlint.model import PolicyDocument, PolicyKind
 from iamlint.narrow.narrower import Proposal, allow_statements
 from iamlint.narrow.sam_templates import Item, TemplateUse, declared_names, item_document, match_templates
+from iamlint.narrow.scope import Unread, unread_entries
 from iamlint.policy import Path
 
 SAM_OWNERS = ("AWS::Serverless::Function", "AWS::Serverless::StateMachine")
@@ -58,6 +62,7 @@ class Patch:
     block: Path  # the replaced property: ("Resources", "OrdersFunction", "Properties", "Policies")
     templates: tuple[TemplateUse, ...]  # SAM policy templates written
     left_in_place: tuple[str, ...]  # the principal's other policies, which the patch does not touch
+    kept_as_written: tuple[Unread, ...] = ()  # entries of the block iamlint cannot read, written back unchanged
 
     def diff(self) -> str:
         """A unified diff, `a/<file>` to `b/<file>`."""
@@ -89,6 +94,8 @@ def patch_template(file: str, text: str, original: Sequence[PolicyDocument], pro
         raise PatchError(f"{file}: the `Policies` of {block[1]} depend on conditions ({', '.join(conditional)}); "
                          "write the narrowed policy into each branch by hand")
     _refuse_unresolved(proposal, inside, file)
+    opaque = [u for u in unread_entries(template, identity) if u.path[:4] == block]
+    known = _problems(file, text, block, parameters)
 
     items = [i for i in _items(proposal.document) if not (untouched and _covered(untouched, [i], catalog))]
     denies = _block_denies(template, block, sam)
@@ -97,11 +104,12 @@ def patch_template(file: str, text: str, original: Sequence[PolicyDocument], pro
 
     def build(chosen: list[TemplateUse], plain: list[Item], literal: bool) -> str:
         statements = allow_statements(plain, lambda r: _portable(r, parameters)) + denies
-        value = _value(template, block, sam, statements, chosen, literal)
+        value = [u.value for u in opaque] + _value(template, block, sam, statements, chosen, literal)
         return _replace_block(text, located, block, value)
 
     def verify(patched: str, evidence: bool) -> None:
-        _verify(file, patched, block, identity, observed if evidence else [], select, parameters, catalog)
+        _verify(file, patched, block, identity, observed if evidence else [], select, parameters, catalog,
+                known, opaque)
 
     after = None
     if uses:
@@ -123,7 +131,7 @@ def patch_template(file: str, text: str, original: Sequence[PolicyDocument], pro
         after = build([], items, literal=True)
         verify(after, evidence=True)
     kept = tuple(dict.fromkeys(_describe(d) for d in untouched))
-    return Patch(file, text, after, block, tuple(uses), kept)
+    return Patch(file, text, after, block, tuple(uses), kept, tuple(opaque))
 
 
 # -- what is replaced --------------------------------------------------------------------------
@@ -164,6 +172,15 @@ def _refuse_unresolved(proposal: Proposal, inside: Sequence[PolicyDocument], fil
                         f"{file}: {ev.action} was observed on {ev.resource}, and the template grants it on {scoped}, "
                         "a name only the deployment knows; iamlint cannot tell whether they are the same resource, "
                         "so it leaves the template alone")
+
+
+def _problems(file: str, text: str, block: Path, parameters: Mapping[str, str]) -> list[str]:
+    """What loading the template reports about the block now, before it is patched."""
+    try:
+        loaded = dispatch(parse_any(text, file), InputOptions(parameters=dict(parameters)), explicit=True)
+    except ParseError:
+        return []
+    return [p.message for p in loaded.problems if p.loc.keys[:4] == block]
 
 
 def _describe(doc: PolicyDocument) -> str:
@@ -333,19 +350,29 @@ def _tagged(node: Any) -> Any:
 
 
 def _verify(file: str, text: str, block: Path, original: Sequence[PolicyDocument], observed: Sequence[Item],
-            select: Select, parameters: Mapping[str, str], catalog: Catalog) -> None:
-    """Load the patched template as any input; its policies must stay inside and keep the calls."""
+            select: Select, parameters: Mapping[str, str], catalog: Catalog, known: Sequence[str] = (),
+            unread: Sequence[Unread] = ()) -> None:
+    """Load the patched template as any input; its policies must stay inside and keep the calls.
+
+    The proof covers what iamlint can read, so the entries it cannot (`unread`) must be in the
+    patched block exactly as before. `known` are the problems the original block already had (an
+    AWS managed policy iamlint does not know, kept as written): the same one again is no new one.
+    """
     try:
-        loaded = dispatch(parse_any(text, file), InputOptions(parameters=dict(parameters)), explicit=True)
+        located = parse_any(text, file)
+        loaded = dispatch(located, InputOptions(parameters=dict(parameters)), explicit=True)
     except ParseError as exc:
         raise PatchError(f"the patched template does not parse: {exc}") from None
-    problems = [p.message for p in loaded.problems if p.loc.keys[:4] == block]
+    problems = [p.message for p in loaded.problems if p.loc.keys[:4] == block and p.message not in known]
     if loaded.errors or problems:
         first = loaded.errors[0].render() if loaded.errors else problems[0]
         raise PatchError(f"the patched template does not load cleanly: {first}")
     patched = [d for d in select(loaded.documents) if d.kind in (PolicyKind.IDENTITY, PolicyKind.UNKNOWN)]
+    if [u.value for u in unread_entries(located.data, patched) if u.path[:4] == block] != [u.value for u in unread]:
+        raise PatchError("the patched template would not keep the policies iamlint cannot read as written")
     proof = contains(original, patched, catalog)
     if not proof.contained:
         raise PatchError(f"the patched template would grant more than the current one: {proof.reason}")
     if observed and not _covered(patched, observed, catalog):
         raise PatchError("the patched template would deny an observed call")
+

@@ -1,0 +1,89 @@
+"""What `iamlint narrow` proves, and what it says lies outside the proof (`iamlint.narrow.scope`).
+
+Policies iamlint cannot read are kept as written; pseudo parameters are written only where the
+original has them; a role several workloads share is not rewritten from one's calls; a policy
+that Conditions make differ per deployment is proved against each branch.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+
+from iamlint.cli import cli
+from iamlint.loaders.located import parse_yaml
+
+SAM_HEAD = """\
+AWSTemplateFormatVersion: "2010-09-09"
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  SharedPolicyArn:
+    Type: String
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: fn
+      Handler: app.handler
+      Runtime: python3.12
+      CodeUri: src/
+      Policies:
+"""
+
+
+def _record(service: str, operation: str, session: str = "fn", **parameters: str) -> dict[str, Any]:
+    return {"service": service, "operation": operation,
+            "principal": f"arn:aws:sts::111122223333:assumed-role/fn-role/{session}",
+            "region": "eu-west-1", "account": "111122223333", "parameters": parameters, "time": "2026-11-01T10:00:00Z"}
+
+
+def _write(tmp_path: Path, policies: str, *records: dict[str, Any], head: str = SAM_HEAD) -> tuple[Path, Path]:
+    template = tmp_path / "template.yaml"
+    template.write_text(head + "".join(f"        {line}\n" for line in policies.splitlines()))
+    evidence = tmp_path / "calls.jsonl"
+    evidence.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return template, evidence
+
+
+def _narrow(template: Path, evidence: Path, *extra: str, principal: tuple[str, ...] = ("--function", "Fn")) -> Any:
+    return CliRunner().invoke(cli, ["narrow", str(template), *principal, "--evidence", str(evidence),
+                                    "--workload", "none", *extra])
+
+
+def _policies(template: Path, owner: str = "Fn") -> Any:
+    return parse_yaml(template.read_text(), str(template)).data["Resources"][owner]["Properties"]["Policies"]  # type: ignore[index]
+
+
+# -- policies iamlint cannot read -------------------------------------------------------------
+
+UNREADABLE = """\
+- arn:aws:iam::111122223333:policy/team-shared-access
+- !Ref SharedPolicyArn
+- !ImportValue network-stack-policy
+- arn:aws:iam::aws:policy/NotAPolicyIamlintKnows
+- Statement:
+    - Effect: Allow
+      Action: s3:GetObject
+      Resource: "arn:aws:s3:::data-bucket/*"
+"""
+
+
+def test_apply_keeps_every_policy_iamlint_cannot_read_as_written(tmp_path: Path) -> None:
+    template, evidence = _write(tmp_path, UNREADABLE,
+                                _record("s3", "GetObject", bucketName="data-bucket", key="a.txt"),
+                                _record("sqs", "SendMessage",
+                                        queueUrl="https://sqs.eu-west-1.amazonaws.com/111122223333/jobs"))
+    result = _narrow(template, evidence, "--parameter", "SharedPolicyArn=arn:aws:iam::111122223333:policy/x",
+                     "--apply")
+    assert result.exit_code == 0, result.output
+    written = _policies(template)
+    assert written[:4] == ["arn:aws:iam::111122223333:policy/team-shared-access", {"Ref": "SharedPolicyArn"},
+                           {"Fn::ImportValue": "network-stack-policy"}, "arn:aws:iam::aws:policy/NotAPolicyIamlintKnows"]
+    assert [st["Resource"] for st in written[4]["Statement"]] == ["arn:aws:s3:::data-bucket/a.txt"]
+    # The call none of the readable policies allows is not blamed on the current policy alone.
+    not_granted = [line for line in result.stderr.splitlines() if line.startswith("not granted now: sqs:SendMessage")]
+    assert len(not_granted) == 1 and "team-shared-access" in not_granted[0] and "cannot read" in not_granted[0]
+    assert result.stderr.count("kept as written: ") == 4
