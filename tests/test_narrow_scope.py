@@ -11,10 +11,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from iamlint.cli import cli
 from iamlint.loaders.located import parse_yaml
+from iamlint.narrow import patch
 
 SAM_HEAD = """\
 AWSTemplateFormatVersion: "2010-09-09"
@@ -87,3 +89,35 @@ def test_apply_keeps_every_policy_iamlint_cannot_read_as_written(tmp_path: Path)
     not_granted = [line for line in result.stderr.splitlines() if line.startswith("not granted now: sqs:SendMessage")]
     assert len(not_granted) == 1 and "team-shared-access" in not_granted[0] and "cannot read" in not_granted[0]
     assert result.stderr.count("kept as written: ") == 4
+
+
+# -- pseudo parameters ------------------------------------------------------------------------
+
+HARD_CODED = """\
+- Statement:
+    - Effect: Allow
+      Action: sqs:SendMessage
+      Resource: arn:aws:sqs:eu-west-1:{account}:shared-queue
+"""
+
+
+@pytest.mark.parametrize("account", ["999988887777", "111122223333"])  # another account's queue, then the caller's
+def test_a_hard_coded_region_and_account_stay_hard_coded(tmp_path: Path, account: str) -> None:
+    template, evidence = _write(tmp_path, HARD_CODED.format(account=account), _record(
+        "sqs", "SendMessage", queueUrl=f"https://sqs.eu-west-1.amazonaws.com/{account}/shared-queue"))
+    result = _narrow(template, evidence, "--apply")
+    assert result.exit_code == 0, result.output
+    statement, = _policies(template)[0]["Statement"]
+    assert statement["Resource"] == f"arn:aws:sqs:eu-west-1:{account}:shared-queue"
+
+
+def test_the_proof_refuses_a_patch_that_means_another_queue_elsewhere(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    # The old writer: every field equal to the calls' region or account became a pseudo parameter.
+    monkeypatch.setattr(patch, "_form", lambda arn, *_: {"Fn::Sub": arn.replace(":eu-west-1:", ":${AWS::Region}:")})
+    template, evidence = _write(tmp_path, HARD_CODED.format(account="999988887777"), _record(
+        "sqs", "SendMessage", queueUrl="https://sqs.eu-west-1.amazonaws.com/999988887777/shared-queue"))
+    before = template.read_text()
+    result = _narrow(template, evidence, "--apply")
+    assert result.exit_code == 2 and "in another region, account or partition" in result.stderr
+    assert template.read_text() == before

@@ -15,12 +15,18 @@ block's extent from indentation, and the new YAML is indented to fit. What the b
 
 A patch is proved before it is returned: the patched template is loaded again, as any input is,
 and the principal's policies must grant nothing the current ones do not, and must still allow
-every observed call. Otherwise `PatchError` says why, and nothing is patched.
+every observed call. Otherwise `PatchError` says why, and nothing is patched. The containment
+is proved twice: with the region and account the calls were made in, and with partition,
+region and account left unknown (`SYMBOLIC`), so that a patch cannot mean something else
+where the template is deployed next; an ARN is written with `${AWS::Region}` (or partition,
+account) only where the original's grant is, in that sense, written with it too.
 """
 
 from __future__ import annotations
 
+import collections
 import difflib
+import itertools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -41,6 +47,9 @@ from iamlint.policy import Path
 
 SAM_OWNERS = ("AWS::Serverless::Function", "AWS::Serverless::StateMachine")
 ROLE = "AWS::IAM::Role"
+# Values no deployment has, for partition, region and account: a grant proved inside the original
+# with these is inside it wherever the template is deployed (each is one fixed, unknown value).
+SYMBOLIC = {"AWS::Partition": "<partition>", "AWS::Region": "<region>", "AWS::AccountId": "<account>"}
 _KEY = re.compile(r"""(?:Policies|"Policies"|'Policies')[ \t]*:(?P<rest>.*)$""")
 
 Select = Callable[[Sequence[PolicyDocument]], list[PolicyDocument]]
@@ -95,7 +104,9 @@ def patch_template(file: str, text: str, original: Sequence[PolicyDocument], pro
                          "write the narrowed policy into each branch by hand")
     _refuse_unresolved(proposal, inside, file)
     opaque = [u for u in unread_entries(template, identity) if u.path[:4] == block]
-    known = _problems(file, text, block, parameters)
+    known = _load(file, text, block, parameters, select)[1]
+    symbolic = {**parameters, **SYMBOLIC}
+    unknown_where, unknown_known = _load(file, text, block, symbolic, select)
 
     items = [i for i in _items(proposal.document) if not (untouched and _covered(untouched, [i], catalog))]
     denies = _block_denies(template, block, sam)
@@ -103,13 +114,16 @@ def patch_template(file: str, text: str, original: Sequence[PolicyDocument], pro
     observed = [(e.action, e.resource) for e in proposal.evidence if e.basis == "observed"]
 
     def build(chosen: list[TemplateUse], plain: list[Item], literal: bool) -> str:
-        statements = allow_statements(plain, lambda r: _portable(r, parameters)) + denies
+        written = _portable(plain, unknown_where, parameters, catalog)
+        statements = allow_statements(plain, lambda r: written[r]) + denies
         value = [u.value for u in opaque] + _value(template, block, sam, statements, chosen, literal)
         return _replace_block(text, located, block, value)
 
     def verify(patched: str, evidence: bool) -> None:
         _verify(file, patched, block, identity, observed if evidence else [], select, parameters, catalog,
                 known, opaque)
+        _verify(file, patched, block, unknown_where, [], select, symbolic, catalog, unknown_known, opaque,
+                where=" where the template is deployed in another region, account or partition")
 
     after = None
     if uses:
@@ -174,13 +188,18 @@ def _refuse_unresolved(proposal: Proposal, inside: Sequence[PolicyDocument], fil
                         "so it leaves the template alone")
 
 
-def _problems(file: str, text: str, block: Path, parameters: Mapping[str, str]) -> list[str]:
-    """What loading the template reports about the block now, before it is patched."""
+def _load(file: str, text: str, block: Path, parameters: Mapping[str, str],
+          select: Select) -> tuple[list[PolicyDocument], list[str]]:
+    """The principal's policies in the unpatched template, and what loading it reports about the block."""
     try:
         loaded = dispatch(parse_any(text, file), InputOptions(parameters=dict(parameters)), explicit=True)
-    except ParseError:
-        return []
-    return [p.message for p in loaded.problems if p.loc.keys[:4] == block]
+    except ParseError as exc:
+        raise PatchError(str(exc)) from None
+    if loaded.errors:
+        raise PatchError(f"the template does not load with {', '.join(sorted(parameters))} unknown: "
+                         f"{loaded.errors[0].render()}")
+    identity = [d for d in select(loaded.documents) if d.kind in (PolicyKind.IDENTITY, PolicyKind.UNKNOWN)]
+    return identity, [p.message for p in loaded.problems if p.loc.keys[:4] == block]
 
 
 def _describe(doc: PolicyDocument) -> str:
@@ -220,22 +239,47 @@ def _block_denies(template: Mapping[str, Any], block: Path, sam: bool) -> list[A
     return out
 
 
-def _portable(arn: str, parameters: Mapping[str, str]) -> str | dict[str, str]:
-    """The ARN with the deployment's partition, region and account as pseudo parameters.
+def _portable(items: Sequence[Item], unknown_where: Sequence[PolicyDocument], parameters: Mapping[str, str],
+              catalog: Catalog) -> dict[str, str | dict[str, str]]:
+    """How each resource is written: with the most pseudo parameters that keep it inside the original.
 
-    The proposal names the account and region the calls were made in; the template is deployed
-    there, and may be deployed elsewhere too, as the templates SAM expands are.
+    The proposal names the partition, region and account the calls were made in. Where the
+    original wrote `${AWS::Region}`, the literal region would grant, in another deployment, what
+    the original does not there; where it wrote `eu-west-1`, `${AWS::Region}` would. So the
+    fields that equal the deployment's values are tried as pseudo parameters, the most first,
+    down to none, against the original loaded with those values unknown
+    (`unknown_where`, from `SYMBOLIC`). Where the original grants any region (`*`), the pseudo
+    parameter wins: each deployment then keeps its own table, not the one the calls were seen on.
+    A resource no form keeps inside is written literally, and the proof then refuses the patch.
     """
+    actions: dict[str, list[str]] = collections.defaultdict(list)
+    for action, resource in items:
+        actions[resource].append(action)
+    return {resource: _form(resource, used_by, unknown_where, parameters, catalog) for resource, used_by in actions.items()}
+
+
+_PSEUDO = {1: "AWS::Partition", 3: "AWS::Region", 4: "AWS::AccountId"}  # ARN field -> pseudo parameter
+
+
+def _form(arn: str, actions: Sequence[str], unknown_where: Sequence[PolicyDocument], parameters: Mapping[str, str],
+          catalog: Catalog) -> str | dict[str, str]:
     fields = arn.split(":", 5)
     if len(fields) != 6 or fields[0] != "arn" or "$" in arn:
         return arn
-    wanted = {1: ("AWS::Partition", parameters.get("AWS::Partition", "aws")),
-              3: ("AWS::Region", parameters.get("AWS::Region")), 4: ("AWS::AccountId", parameters.get("AWS::AccountId"))}
-    changed = False
-    for index, (name, value) in wanted.items():
-        if value and fields[index] == value:
-            fields[index], changed = "${" + name + "}", changed or index != 1
-    return {"Fn::Sub": ":".join(fields)} if changed else arn
+    values = {"AWS::Partition": "aws", **parameters}
+    fitting = [i for i, name in _PSEUDO.items() if values.get(name) and fields[i] == values[name]]
+    subsets = [set(c) for size in range(len(fitting) + 1) for c in itertools.combinations(fitting, size)]
+    # Region and account as parameters where they can be; the partition along with them, and
+    # alone only where the original needs it (`arn:${AWS::Partition}:s3:::audit-${Stage}/*`).
+    subsets.sort(key=lambda chosen: (-len(chosen & {3, 4}), (1 in chosen) != bool(chosen & {3, 4})))
+    for chosen in subsets:
+        unknown = [SYMBOLIC[_PSEUDO[i]] if i in chosen else f for i, f in enumerate(fields)]
+        grants = item_document([(a, ":".join(unknown)) for a in actions])
+        if contains(unknown_where, [grants], catalog).contained:
+            if not chosen:
+                return arn
+            return {"Fn::Sub": ":".join("${" + _PSEUDO[i] + "}" if i in chosen else f for i, f in enumerate(fields))}
+    return arn
 
 
 def _value(template: Mapping[str, Any], block: Path, sam: bool, statements: list[Any], uses: list[TemplateUse],
@@ -351,7 +395,7 @@ def _tagged(node: Any) -> Any:
 
 def _verify(file: str, text: str, block: Path, original: Sequence[PolicyDocument], observed: Sequence[Item],
             select: Select, parameters: Mapping[str, str], catalog: Catalog, known: Sequence[str] = (),
-            unread: Sequence[Unread] = ()) -> None:
+            unread: Sequence[Unread] = (), where: str = "") -> None:
     """Load the patched template as any input; its policies must stay inside and keep the calls.
 
     The proof covers what iamlint can read, so the entries it cannot (`unread`) must be in the
@@ -372,7 +416,7 @@ def _verify(file: str, text: str, block: Path, original: Sequence[PolicyDocument
         raise PatchError("the patched template would not keep the policies iamlint cannot read as written")
     proof = contains(original, patched, catalog)
     if not proof.contained:
-        raise PatchError(f"the patched template would grant more than the current one: {proof.reason}")
+        raise PatchError(f"the patched template would grant more than the current one{where}: {proof.reason}")
     if observed and not _covered(patched, observed, catalog):
         raise PatchError("the patched template would deny an observed call")
 
