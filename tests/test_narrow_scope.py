@@ -121,3 +121,59 @@ def test_the_proof_refuses_a_patch_that_means_another_queue_elsewhere(tmp_path: 
     result = _narrow(template, evidence, "--apply")
     assert result.exit_code == 2 and "in another region, account or partition" in result.stderr
     assert template.read_text() == before
+
+
+# -- a role several workloads share -----------------------------------------------------------
+
+SHARED = """\
+AWSTemplateFormatVersion: "2010-09-09"
+Resources:
+  SharedRole:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Principal: {Service: lambda.amazonaws.com}
+            Action: sts:AssumeRole
+      Policies:
+        - PolicyName: app
+          PolicyDocument:
+            Version: "2012-10-17"
+            Statement:
+              - Effect: Allow
+                Action: [s3:GetObject, s3:PutObject]
+                Resource: arn:aws:s3:::data-bucket/*
+  Reader:
+    Type: AWS::Lambda::Function
+    Properties:
+      Handler: app.handler
+      Runtime: python3.12
+      Role: !GetAtt SharedRole.Arn
+      Code: {ZipFile: "x"}
+  Writer:
+    Type: AWS::Lambda::Function
+    Properties:
+      Handler: app.handler
+      Runtime: python3.12
+      Role: !GetAtt SharedRole.Arn
+      Code: {ZipFile: "x"}
+"""
+
+
+@pytest.mark.parametrize("principal", [("--function", "Reader"), ("--role", "SharedRole", "--session", "reader")])
+def test_a_shared_role_is_not_rewritten_from_one_workloads_calls(tmp_path: Path, principal: tuple[str, ...]) -> None:
+    template = tmp_path / "template.yaml"
+    template.write_text(SHARED)
+    evidence = tmp_path / "calls.jsonl"
+    evidence.write_text(json.dumps(_record("s3", "GetObject", "reader", bucketName="data-bucket", key="a.txt")) + "\n")
+    shown = _narrow(template, evidence, principal=principal)
+    assert shown.exit_code == 0 and "shared role:" in shown.stderr and "function Writer" in shown.stderr
+    applied = _narrow(template, evidence, "--apply", principal=principal)
+    assert applied.exit_code == 2 and "also the role of function" in applied.stderr and "Writer" in applied.stderr
+    assert template.read_text() == SHARED
+    # With the calls of every user of the role, it is narrowed.
+    whole = _narrow(template, evidence, "--apply", principal=("--role", "SharedRole"))
+    assert whole.exit_code == 0, whole.output
+    assert "s3:PutObject" not in template.read_text()

@@ -138,15 +138,20 @@ def narrow_command(target: str, function: str | None, role: str | None, cloudtra
         click.echo(f"iamlint bug: the proposal failed its own proof ({exc}); please report it", err=True)
         sys.exit(2)
 
+    from iamlint.narrow.scope import sharing  # noqa: PLC0415
+
+    left_out = sharing(original, function, one_session=bool(session or user))
+    notes = [(f"shared role: the role is also used by {', '.join(left_out)}, whose calls are not in this proposal; "
+              "it would take away what they use (--diff and --apply refuse)")] if left_out else []
     if show_diff or apply:
-        status = _patch(target, original, proposal, function, role, params, fmt, show_diff, apply)
+        status = _patch(target, original, proposal, function, role, params, fmt, show_diff, apply, left_out)
     else:
         click.echo(_render(proposal.document, fmt), nl=False)
         status = 0
     denied = sum(1 for c in calls if c.denied)
     # As IAM140 counts them: a denied call used no permission.
     headline = f"\n{len(calls)} calls observed" + (f" ({denied} denied, {len(calls) - denied} allowed)" if denied else "")
-    _report(proposal, headline, problems, explain, _unread(target, original))
+    _report(proposal, headline, problems, explain, _unread(target, original), notes)
     if problems:
         status = 2  # shown, but the evidence it rests on is incomplete
     if status:
@@ -170,7 +175,8 @@ def _unread(target: str, documents: Sequence[PolicyDocument]) -> list[Any]:
     return unread_entries(located.data, documents)
 
 
-def _report(proposal: Any, headline: str, problems: int, explain: bool, unread: Sequence[Any] = ()) -> None:
+def _report(proposal: Any, headline: str, problems: int, explain: bool, unread: Sequence[Any] = (),
+            notes: Sequence[str] = ()) -> None:
     """What the proposal removed, rests on and left out, on standard error."""
     from iamlint.reporters.text import printable  # noqa: PLC0415 - log text may hold control characters
 
@@ -181,6 +187,8 @@ def _report(proposal: Any, headline: str, problems: int, explain: bool, unread: 
           f"granted actions, removes {removed}" + (f" ({services})" if services else ""), file=err)
     print("proved: every observed call is allowed, and the proposal grants nothing the current policy does not",
           file=err)
+    for note in notes:
+        print(note, file=err)
     for u in unread:
         print(printable(f"not read: {u.describe()} is attached, and iamlint cannot know what it grants: the proof "
                         "covers the other policies only; keep it as it is (--diff and --apply do)"), file=err)
@@ -256,7 +264,7 @@ def _narrow_from_code(target: str, function: str | None, observed: list[Any], do
 
 
 def _patch(target: str, original: list[PolicyDocument], proposal: Any, function: str | None, role: str | None,
-           params: dict[str, str], fmt: str, show_diff: bool, apply: bool) -> int:
+           params: dict[str, str], fmt: str, show_diff: bool, apply: bool, left_out: Sequence[str] = ()) -> int:
     """--diff and --apply: the template with the principal's Policies replaced; the exit status."""
     import os  # noqa: PLC0415
 
@@ -274,7 +282,7 @@ def _patch(target: str, original: list[PolicyDocument], proposal: Any, function:
         with open(target, encoding="utf-8", newline="") as fh:  # newline="": line endings stay as they are
             text = fh.read()
         patch = patch_template(target, text, original, proposal, select=lambda docs: _select(docs, function, role),
-                               parameters=params, catalog=get_catalog())
+                               parameters=params, catalog=get_catalog(), left_out=left_out)
     except NotYaml as exc:
         print(f"note: {exc}; the proposal is below, to write into it by hand", file=err)
         click.echo(_render(proposal.document, fmt), nl=False)

@@ -81,8 +81,14 @@ class Patch:
 
 
 def patch_template(file: str, text: str, original: Sequence[PolicyDocument], proposal: Proposal, *,
-                   select: Select, parameters: Mapping[str, str], catalog: Catalog) -> Patch:
-    """The template with the principal's `Policies` replaced by the proposal, proved."""
+                   select: Select, parameters: Mapping[str, str], catalog: Catalog,
+                   left_out: Sequence[str] = ()) -> Patch:
+    """The template with the principal's `Policies` replaced by the proposal, proved.
+
+    `left_out` names the workloads that run with the same role and whose calls the proposal did
+    not see (`scope.sharing`): the role is then not rewritten, since the proof that every
+    observed call still works says nothing about theirs.
+    """
     if text.lstrip(" \t\r\n\ufeff")[:1] in ("{", "["):
         raise NotYaml(f"{file}: only YAML templates can be patched in place, and this one is JSON")
     try:
@@ -95,6 +101,10 @@ def patch_template(file: str, text: str, original: Sequence[PolicyDocument], pro
     identity = [d for d in original if d.kind in (PolicyKind.IDENTITY, PolicyKind.UNKNOWN)]
     block = _block(identity, template, file)
     sam = template["Resources"][block[1]].get("Type") in SAM_OWNERS
+    if left_out:
+        raise PatchError(f"{file}: {block[1]} is also the role of {', '.join(left_out)}, whose calls this proposal "
+                         f"did not see; narrow it with --role {block[1]} from the calls of every workload that uses it "
+                         "(no --session), or give each its own role")
     untouched = [d for d in identity if d.loc.keys[:4] != block]
     inside = [d for d in identity if d.loc.keys[:4] == block]
     conditional = sorted({d.source.condition for d in inside if d.source and d.source.condition})

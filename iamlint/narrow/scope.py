@@ -78,3 +78,15 @@ def _written(entry: Any) -> str:
         if key in ("Fn::ImportValue", "Fn::Sub") and isinstance(arg, str):
             return f"!{key[4:]} {arg}"
     return json.dumps(entry, sort_keys=False, default=str)
+
+
+def sharing(documents: Sequence[PolicyDocument], function: str | None, one_session: bool) -> list[str]:
+    """The workloads whose calls a proposal for the role of `documents` leaves out.
+
+    Narrowing `--function Reader` reads Reader's calls; `--role R --session s`, one session's.
+    Either is not what the role needs when another workload runs with it too.
+    """
+    users = list(dict.fromkeys(u for d in documents if d.source for u in d.source.used_by))
+    if function is not None:
+        return [u for u in users if u.split(" ", 1)[-1] != function]
+    return users if one_session and len(users) > 1 else []
