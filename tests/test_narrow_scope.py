@@ -177,3 +177,42 @@ def test_a_shared_role_is_not_rewritten_from_one_workloads_calls(tmp_path: Path,
     whole = _narrow(template, evidence, "--apply", principal=("--role", "SharedRole"))
     assert whole.exit_code == 0, whole.output
     assert "s3:PutObject" not in template.read_text()
+
+
+# -- Conditions -------------------------------------------------------------------------------
+
+CONDITIONAL_HEAD = SAM_HEAD.replace("Parameters:\n", """Parameters:
+  Env:
+    Type: String
+    Default: dev
+Conditions:
+  IsProd: !Equals [!Ref Env, prod]
+""", 1)
+BRANCHES = """\
+- Statement:
+    - Effect: Allow
+      Action: s3:*
+      Resource: !If [IsProd, "arn:aws:s3:::*", "arn:aws:s3:::dev-bucket/*"]
+"""
+
+
+def _proved_line(stderr: str) -> str:
+    return next(line for line in stderr.splitlines() if line.startswith("proved:"))
+
+
+def test_the_printed_proof_names_the_branch_it_does_not_hold_in(tmp_path: Path) -> None:
+    template, evidence = _write(tmp_path, BRANCHES, _record("s3", "GetObject", bucketName="prod-bucket", key="a.txt"),
+                                _record("s3", "GetObject", bucketName="dev-bucket", key="b.txt"), head=CONDITIONAL_HEAD)
+    result = _narrow(template, evidence)
+    assert result.exit_code == 0, result.output
+    proved = _proved_line(result.stderr)
+    assert "grants nothing the current policy does not where IsProd," in proved
+    assert "where not IsProd it grants more" in proved
+
+
+def test_the_printed_proof_holds_in_each_branch_when_it_does(tmp_path: Path) -> None:
+    template, evidence = _write(tmp_path, BRANCHES, _record("s3", "GetObject", bucketName="dev-bucket", key="b.txt"),
+                                head=CONDITIONAL_HEAD)
+    result = _narrow(template, evidence)
+    assert result.exit_code == 0, result.output
+    assert _proved_line(result.stderr).endswith("in each deployment the template's Conditions make (IsProd; not IsProd)")

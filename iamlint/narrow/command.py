@@ -151,7 +151,7 @@ def narrow_command(target: str, function: str | None, role: str | None, cloudtra
     denied = sum(1 for c in calls if c.denied)
     # As IAM140 counts them: a denied call used no permission.
     headline = f"\n{len(calls)} calls observed" + (f" ({denied} denied, {len(calls) - denied} allowed)" if denied else "")
-    _report(proposal, headline, problems, explain, _unread(target, original), notes)
+    _report(proposal, headline, problems, explain, _unread(target, original), notes, _proved(original, proposal))
     if problems:
         status = 2  # shown, but the evidence it rests on is incomplete
     if status:
@@ -175,8 +175,32 @@ def _unread(target: str, documents: Sequence[PolicyDocument]) -> list[Any]:
     return unread_entries(located.data, documents)
 
 
+def _proved(original: Sequence[PolicyDocument], proposal: Any) -> str:
+    """What the proof showed; with Conditions in the template, for which deployments."""
+    from iamlint.catalog import get_catalog  # noqa: PLC0415
+    from iamlint.model import PolicyKind  # noqa: PLC0415
+    from iamlint.narrow.scope import branches  # noqa: PLC0415
+    from iamlint.policy import parse_policy  # noqa: PLC0415
+
+    claim = "proved: every observed call is allowed, and the proposal grants nothing the current policy does not"
+    document, _ = parse_policy(proposal.document, file="<proposal>", kind=PolicyKind.IDENTITY)
+    split = branches(original, document, get_catalog()) if document is not None else None
+    if split is None:
+        return claim
+    if split.too_many:
+        return (f"{claim} taken over all the branches of the template's Conditions together, which are too many "
+                "to prove one by one: a deployment may get more than its own branch grants")
+    if not split.not_proved:
+        return f"{claim}, in each deployment the template's Conditions make ({'; '.join(split.proved)})"
+    inside = f"the proposal grants nothing the current policy does not where {'; '.join(split.proved)}, but " \
+        if split.proved else "the proposal "
+    return ("proved: every observed call is allowed; " + inside + f"where {'; '.join(split.not_proved)} it grants "
+            "more than the current policy does there: it holds only for the branches of the template's Conditions "
+            "taken together; narrow each deployment from its own calls")
+
+
 def _report(proposal: Any, headline: str, problems: int, explain: bool, unread: Sequence[Any] = (),
-            notes: Sequence[str] = ()) -> None:
+            notes: Sequence[str] = (), proved: str | None = None) -> None:
     """What the proposal removed, rests on and left out, on standard error."""
     from iamlint.reporters.text import printable  # noqa: PLC0415 - log text may hold control characters
 
@@ -185,8 +209,8 @@ def _report(proposal: Any, headline: str, problems: int, explain: bool, unread: 
     services = ", ".join(f"{svc} {n}" for svc, n in sorted(proposal.removed.items(), key=lambda kv: -kv[1])[:8])
     print(f"{headline}; proposal keeps {proposal.kept_actions} of {proposal.original_actions} "
           f"granted actions, removes {removed}" + (f" ({services})" if services else ""), file=err)
-    print("proved: every observed call is allowed, and the proposal grants nothing the current policy does not",
-          file=err)
+    print(proved or "proved: every observed call is allowed, and the proposal grants nothing the current policy "
+          "does not", file=err)
     for note in notes:
         print(note, file=err)
     for u in unread:

@@ -15,17 +15,21 @@ put part of the principal's real permissions outside that proof, and each is sai
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from iamlint.catalog import Catalog
+from iamlint.evaluator import contains
 from iamlint.model import PolicyDocument
 from iamlint.policy import Path
 
 # Resources whose `Policies` (and `ManagedPolicyArns`) attach policies to the principal.
 ATTACHING = ("AWS::Serverless::Function", "AWS::Serverless::StateMachine", "AWS::IAM::Role", "AWS::IAM::User",
              "AWS::IAM::Group")
+MAX_BRANCH_CONDITIONS = 6  # 64 deployments to prove against; past that only the union is claimed
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,3 +94,41 @@ def sharing(documents: Sequence[PolicyDocument], function: str | None, one_sessi
     if function is not None:
         return [u for u in users if u.split(" ", 1)[-1] != function]
     return users if one_session and len(users) > 1 else []
+
+
+@dataclass(frozen=True, slots=True)
+class Branches:
+    """The deployments the template's Conditions make, and in which the proposal is proved."""
+
+    proved: tuple[str, ...]  # "IsProd", "not IsProd and UseKms"
+    not_proved: tuple[str, ...]  # where the current policy grants less than the proposal
+    too_many: bool = False  # more conditions than MAX_BRANCH_CONDITIONS: no branch was proved
+
+
+def branches(original: Sequence[PolicyDocument], proposal: PolicyDocument, catalog: Catalog) -> Branches | None:
+    """Prove the proposal inside the policy of each deployment; None when no Condition applies."""
+    assumed = [(d, _assumptions(d.source.condition)) for d in original if d.source and d.source.condition]
+    if not assumed:
+        return None
+    names = list(dict.fromkeys(c for _, a in assumed for c in a))
+    if len(names) > MAX_BRANCH_CONDITIONS:
+        return Branches((), (), too_many=True)
+    proved: list[str] = []
+    not_proved: list[str] = []
+    for values in itertools.product((True, False), repeat=len(names)):
+        deployment = dict(zip(names, values, strict=True))
+        docs = [d for d in original
+                if not (d.source and d.source.condition)
+                or all(deployment[c] == v for c, v in _assumptions(d.source.condition).items())]
+        label = " and ".join(c if v else f"not {c}" for c, v in deployment.items())
+        (proved if contains(docs, [proposal], catalog).contained else not_proved).append(label)
+    return Branches(tuple(proved), tuple(not_proved))
+
+
+def _assumptions(label: str) -> dict[str, bool]:
+    """"IsProd and not UseKms" (the CloudFormation loader's label) as {IsProd: True, UseKms: False}."""
+    out: dict[str, bool] = {}
+    for part in label.split(" and "):
+        negated = part.startswith("not ")
+        out[part[4:] if negated else part] = not negated
+    return out
