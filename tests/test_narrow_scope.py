@@ -216,3 +216,23 @@ def test_the_printed_proof_holds_in_each_branch_when_it_does(tmp_path: Path) -> 
     result = _narrow(template, evidence)
     assert result.exit_code == 0, result.output
     assert _proved_line(result.stderr).endswith("in each deployment the template's Conditions make (IsProd; not IsProd)")
+
+
+# -- nothing needed ---------------------------------------------------------------------------
+
+
+def test_apply_writes_an_empty_policies_list_and_says_nothing_is_needed(tmp_path: Path) -> None:
+    template, evidence = _write(tmp_path, """\
+- Statement:
+    - Effect: Allow
+      Action: sns:CreateTopic
+      Resource: "*"
+""", _record("s3", "ListBuckets"))
+    result = _narrow(template, evidence, "--apply")
+    assert result.exit_code == 0, result.output
+    assert _policies(template) == []
+    assert "no permissions needed: Fn needs none beyond what is left in place (" in result.stderr
+    assert "AWSLambdaBasicExecutionRole" in result.stderr.split("no permissions needed:", 1)[1].splitlines()[0]
+    # SAM reads the empty list as no policies: the patched template loads, with only SAM's own.
+    loaded = CliRunner().invoke(cli, ["check", str(template), "--format", "json", "--fail-on", "critical"])
+    assert loaded.exit_code == 0, loaded.output

@@ -324,6 +324,10 @@ def _patch(target: str, original: list[PolicyDocument], proposal: Any, function:
         print(f"left in place: {note}", file=err)
     for unread in patch.kept_as_written:
         print(printable(f"kept as written: {unread.describe()}, which iamlint cannot read"), file=err)
+    if patch.empty:
+        kept = "; ".join(patch.left_in_place) or "nothing"
+        print(f"no permissions needed: {patch.block[1]} needs none beyond what is left in place ({kept}), "
+              f"so {where} is written as an empty list, []", file=err)
     if not apply:
         print(f"nothing written: --apply replaces {where} in {target}", file=err)
         return 0

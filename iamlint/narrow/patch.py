@@ -72,6 +72,7 @@ class Patch:
     templates: tuple[TemplateUse, ...]  # SAM policy templates written
     left_in_place: tuple[str, ...]  # the principal's other policies, which the patch does not touch
     kept_as_written: tuple[Unread, ...] = ()  # entries of the block iamlint cannot read, written back unchanged
+    empty: bool = False  # the block is written as `Policies: []`: nothing is needed beyond what is left in place
 
     def diff(self) -> str:
         """A unified diff, `a/<file>` to `b/<file>`."""
@@ -155,7 +156,10 @@ def patch_template(file: str, text: str, original: Sequence[PolicyDocument], pro
         after = build([], items, literal=True)
         verify(after, evidence=True)
     kept = tuple(dict.fromkeys(_describe(d) for d in untouched))
-    return Patch(file, text, after, block, tuple(uses), kept, tuple(opaque))
+    # `Policies: []` is valid in SAM (the translator reads an empty list as no policies and still
+    # adds AWSLambdaBasicExecutionRole) and for a role (a list of Policy, none required).
+    empty = not opaque and not uses and not allow_statements(items) and not denies
+    return Patch(file, text, after, block, tuple(uses), kept, tuple(opaque), empty)
 
 
 # -- what is replaced --------------------------------------------------------------------------
