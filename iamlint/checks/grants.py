@@ -263,7 +263,8 @@ def pass_role(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
         if not g.allows("iam:passrole"):
             continue
         has_service = any(c.key.lower() == "iam:passedtoservice" for c in st.conditions)
-        star = g.star_resource and st.resource_key == "Resource"
+        every = _every_resource_of(ctx, "iam:PassRole", st.resource_texts) if st.resource_key == "Resource" else None
+        star = every is not None  # "*", or arn:aws:iam::*:role/* and the like
         if not star and has_service:
             continue
         passrole = ctx.catalog.action("iam:PassRole")
@@ -279,7 +280,7 @@ def pass_role(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
             st.actions[0],
         )
         if star:
-            problem = "on every role (Resource \"*\")"
+            problem = f'on every role (Resource "{every}")'
             if not has_service:
                 problem += " to any service (no iam:PassedToService condition)"
         else:
@@ -318,28 +319,52 @@ def _scopable(ctx: RuleContext, name: str) -> bool:
 def sensitive_on_star(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
     table = _sensitive_table(ctx)
     for st in _scoping(doc):
-        g = grant(ctx, st)
-        if not g.star_resource or _is_full_admin(ctx, st):
+        if st.resource_key != "Resource" or _is_full_admin(ctx, st):
             continue
+        g = grant(ctx, st)
         hits: dict[str, list[str]] = {}
+        where: dict[str, None] = {}
         for name, (category, spelled) in table.items():
             # "*" is no choice for an action no resource can scope (ecr:GetAuthorizationToken):
             # granting it at all is the principal-level risk IAM123 and IAM124 weigh.
-            if g.allows(name) and _scopable(ctx, name):
+            if not g.allows(name) or not _scopable(ctx, name):
+                continue
+            every = _every_resource_of(ctx, name, st.resource_texts)
+            if every is not None:
                 hits.setdefault(category, []).append(spelled)
+                where.setdefault(every, None)
         if not hits:
             continue
-        star = next(v for v in st.resources if globs.is_total(v.text))
+        first = next(iter(where))
+        entry = next(v for v in st.resources if v.text == first)
         names = sorted(n for group in hits.values() for n in group)
+        quoted = [f'"{w}"' for w in where]
+        shown = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
         yield Hit(
-            loc=star.loc,
+            loc=entry.loc,
             statement=st,
             args={
+                "resource": f"Resource {shown} grants" if len(quoted) == 1 else f"Resources {shown} grant",
                 "categories": ", ".join(sorted(c.replace("_", " ") for c in hits)),
                 "examples": ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else ""),
             },
-            evidence=Evidence(actions=tuple(names), resources=(star.text,)),
+            evidence=Evidence(actions=tuple(names), resources=tuple(where)),
         )
+
+
+def _every_resource_of(ctx: RuleContext, name: str, resources: tuple[str, ...]) -> str | None:
+    """The entry of `resources` that matches every resource the action applies to (`*`, or
+    `arn:aws:secretsmanager:*:*:secret:*` for GetSecretValue), or None."""
+    action = ctx.catalog.action(name)
+    for r in resources:
+        if globs.is_total(r):
+            return r
+        if action is None or not r.startswith("arn:"):
+            continue
+        padded = globs.padded_arn(r)
+        if any(globs.covers_arn_format(padded, rt.arn) for rt in ctx.catalog.action_resource_types(action)):
+            return r
+    return None
 
 
 @check("IAM112", pure=True)
