@@ -35,6 +35,9 @@ MAX_VARIANTS = 8
 # these roles and their policies, so there is nothing for a principal-level finding to change.
 # https://docs.aws.amazon.com/IAM/latest/UserGuide/using-service-linked-roles.html
 SERVICE_LINKED = "service-linked"
+# Source.via of the managed policies the SAM translator attaches by itself (basic execution,
+# X-Ray for Tracing, VPC access for VpcConfig): the template's author did not choose them.
+ADDED_BY_SAM = "SAM's own addition"
 
 _Key = tuple[str, str, str]  # (file, kind, name)
 

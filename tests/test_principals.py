@@ -363,7 +363,7 @@ def test_hygiene_knows_the_loaders_markers() -> None:
     from iamlint.checks import hygiene
     from iamlint.loaders import auth_details, sam_origins
 
-    assert hygiene.ADDED_BY_SAM == sam_origins.ADDED_BY_SAM
+    assert hygiene.ADDED_BY_SAM is sam_origins.ADDED_BY_SAM is principals.ADDED_BY_SAM
     assert principals.SERVICE_LINKED == auth_details.SERVICE_LINKED
 
 

@@ -185,6 +185,18 @@ def test_what_sam_adds_points_at_the_function() -> None:
     assert trust[0].statements[0].principals[0].value.text == "lambda.amazonaws.com"
 
 
+def test_what_sam_adds_is_judged_with_the_principal_not_as_a_document(tmp_path: Path, engine: Engine) -> None:
+    """A function with no Policies: SAM's AWSLambdaBasicExecutionRole is not the author's choice,
+    so its logs:* on "*" is no IAM105 of theirs; it still counts in the role's grants."""
+    template = tmp_path / "template.yaml"
+    template.write_text("Transform: AWS::Serverless-2016-10-31\nResources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
+                        "    Properties:\n      Handler: app.handler\n      Runtime: python3.12\n      CodeUri: src/\n")
+    assert _lint(engine, template) == []
+    template.write_text(template.read_text() + "      Policies: [{Statement: [{Effect: Allow, Action: iam:PassRole, Resource: '*'},"
+                        " {Effect: Allow, Action: [lambda:CreateFunction, lambda:InvokeFunction], Resource: '*'}]}]\n")
+    assert "IAM120" in {f.rule for f in _lint(engine, template)}
+
+
 def test_single_policies_value_is_entry_zero() -> None:
     doc = _doc(_load(ORDERS), "AmazonS3ReadOnlyAccess", role="InvoiceFunctionRole")
     assert doc.source is not None and doc.source.via == "Policies"

@@ -15,12 +15,7 @@ from iamlint.checks.effective import covers, effective
 from iamlint.checks.escalation import escalations, rewrites_identity_policies, unscoped
 from iamlint.checks.scope import grant
 from iamlint.model import Condition, Evidence, PolicyDocument, PolicyKind, Severity, Statement
-from iamlint.principals import PRINCIPAL_KINDS, SERVICE_LINKED, standalone
-
-# Source.via of the managed policies the SAM translator attaches by itself (basic execution,
-# X-Ray for Tracing, VPC access for VpcConfig): the template's author did not choose them.
-# The same string as iamlint.loaders.sam_origins.ADDED_BY_SAM (a test keeps them equal).
-ADDED_BY_SAM = "SAM's own addition"
+from iamlint.principals import ADDED_BY_SAM, PRINCIPAL_KINDS, SERVICE_LINKED, standalone
 
 
 def _owners(doc: PolicyDocument) -> list[str]:

@@ -47,6 +47,7 @@ from iamlint.loaders.sam_nodes import (
 )
 from iamlint.model import InputError, Source
 from iamlint.policy import Marker, Path
+from iamlint.principals import ADDED_BY_SAM
 
 ORIGIN_KEY = "iamlint:origin"
 # What SAM adds to a generated role by itself, and the property that makes it do so.
@@ -56,7 +57,6 @@ _ADDED_MANAGED = (
     (re.compile(r"AWSLambdaVPCAccessExecutionRole"), "VpcConfig"),
 )
 _INVOKE_CONFIG_POLICY = re.compile(r"(SQS|SNS|S3|EventBridge|Lambda)Policy$")
-ADDED_BY_SAM = "SAM's own addition"
 
 Resolve = Callable[[Path], Path]
 
