@@ -352,6 +352,12 @@ def test_a_wildcard_alternative_opens_trust_and_web_identity(engine: Engine) -> 
     assert "IAM153" in rule_ids(lint_doc(engine, _github(cond), TRUST))
 
 
+def test_public_reads_of_secrets_are_critical(engine: Engine) -> None:
+    f = _only(lint_doc(engine, _doc(_grant("*", "secretsmanager:GetSecretValue", "*")), RESOURCE), "IAM160")
+    assert f.severity.label == "critical" and "reads of secrets or credentials" in f.message
+    assert _only(lint_doc(engine, _doc(_grant("*", "s3:GetObject", "arn:aws:s3:::b/*")), RESOURCE), "IAM160").severity.label == "high"
+
+
 def test_public_deny_is_not_reported(engine: Engine) -> None:
     doc = _doc(_grant("*", "s3:*", "arn:aws:s3:::b/*", {"Bool": {"aws:SecureTransport": "false"}}, effect="Deny"))
     assert "IAM160" not in rule_ids(lint_doc(engine, doc, RESOURCE))

@@ -295,7 +295,8 @@ def pass_role(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
 
 
 
-def _sensitive_table(ctx: RuleContext) -> dict[str, tuple[str, str]]:
+def secret_actions(ctx: RuleContext) -> dict[str, tuple[str, str]]:
+    """Lower-case action -> (category, spelling) of the actions that return secrets or credentials."""
     cached = ctx.cache.get("sensitive_actions")
     if cached is None:
         table: Any = read_data_table("sensitive_actions.yaml")
@@ -317,7 +318,7 @@ def _scopable(ctx: RuleContext, name: str) -> bool:
 
 @check("IAM110", pure=True)
 def sensitive_on_star(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
-    table = _sensitive_table(ctx)
+    table = secret_actions(ctx)
     for st in _scoping(doc):
         if st.resource_key != "Resource" or _is_full_admin(ctx, st):
             continue

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from iamlint import globs
 from iamlint.catalog import ActionInfo
 from iamlint.checks import Hit, RuleContext, check
+from iamlint.checks.grants import secret_actions
 from iamlint.checks.principals import (
     OWN_ACCOUNT,
     allows_with_principal,
@@ -101,6 +102,11 @@ def _exposure(ctx: RuleContext, st: Statement) -> tuple[str, Severity, tuple[str
         )
     if writes:
         return f"write access ({describe_actions(writes)})", Severity.CRITICAL, _names(writes)
+    secrets = secret_actions(ctx)
+    revealing = [a for a in actions if a.key in secrets]
+    if revealing:
+        # Anyone may read the secret values or credentials: as grave as a public write.
+        return f"reads of secrets or credentials ({describe_actions(revealing)})", Severity.CRITICAL, _names(revealing)
     if actions:
         return f"read access ({describe_actions(actions)})", Severity.HIGH, _names(actions)
     return f"{', '.join(st.action_texts)}", Severity.HIGH, st.action_texts
