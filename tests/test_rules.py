@@ -139,6 +139,15 @@ def test_condition_lowers_severity_and_says_so(engine: Engine) -> None:
     assert b["IAM103"].evidence.conditions == ("aws:ResourceTag/team",)
 
 
+def test_negated_conditions_do_not_lower_severity(engine: Engine) -> None:
+    """`StringNotEquals aws:ResourceTag/env: prod` leaves every other resource, and every
+    resource without the tag: still a grant on everything."""
+    doc = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*",
+                                                    "Condition": {"StringNotEquals": {"aws:ResourceTag/env": "prod"}}}]}
+    [f] = [f for f in lint_doc(engine, doc).findings if f.rule == "IAM110"]
+    assert f.severity.label == "high" and "constrained" not in f.message
+
+
 def test_transport_conditions_do_not_lower_severity(engine: Engine) -> None:
     doc = {"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Action": "ec2:*", "Resource": "*",

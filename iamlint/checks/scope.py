@@ -109,14 +109,20 @@ def narrowing_conditions(ctx: RuleContext, conditions: tuple[Condition, ...]) ->
     Transport and session conditions (TLS, MFA, time of day) make a grant harder to use, but
     every resource stays reachable, so they do not lower the severity of a wildcard.
     A `...IfExists` operator does not narrow when the key may be absent, so it does not count;
+    nor does a negated operator (`StringNotEquals aws:ResourceTag/env: prod` leaves every other
+    resource);
     nor does "*" on a key every request carries (`StringLike iam:PassedToService "*"`). On
     other keys "*" still narrows: `ec2:ResourceTag/fleet-id: "*"` asks that the tag exist.
     """
     weak = _weak_keys(ctx)
+    k = knowledge(ctx)
     out = []
     for cond in conditions:
         if cond.operator.endswith("IfExists") or cond.base_operator == "Null":
             continue
+        op = k.operator(cond.operator)
+        if op.negated:
+            continue  # true for every value but those listed, and when the key is absent
         if cond.key.lower() in weak:
             continue
         if cond.key.lower() in _ALWAYS_PRESENT and admits_any_value(knowledge(ctx), cond):
