@@ -302,6 +302,12 @@ def _emit(result: Any, rules: Any, fmt: str, outputs: list[tuple[str, str]], col
     use_color = sys.stdout.isatty() and "NO_COLOR" not in os.environ if color is None else color
     base = ReportOptions(tool_version=__version__, catalog_version=get_catalog().data_version(), root=root,
                          link_base=_github_link_base())
+    if "sarif" in (fmt, *(f for f, _ in outputs)):
+        from iamlint.reporters.sarif import MAX_RESULTS  # noqa: PLC0415
+
+        if len(result.findings) > MAX_RESULTS:
+            click.echo(f"warning: {len(result.findings)} findings; the SARIF report holds the {MAX_RESULTS} most severe, "
+                       "as many as GitHub code scanning accepts in one run", err=True)
     for out_fmt, path in outputs:
         from iamlint.files import write_atomic  # noqa: PLC0415
 

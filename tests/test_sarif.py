@@ -75,6 +75,9 @@ def test_every_rule_is_described_with_help(sarif_log: dict[str, object]) -> None
     for rule in driver["rules"]:
         assert rule["help"]["text"] and rule["help"]["markdown"], rule["id"]
         assert rule["helpUri"].startswith("https://") and rule["id"].lower() in rule["helpUri"]
+        if rule["id"] in ("IAM001", "IAM003", "IAM004"):  # about the run, not a policy's risk
+            assert "security-severity" not in rule["properties"] and "security" not in rule["properties"]["tags"]
+            continue
         sev = rule["properties"]["security-severity"]
         assert sev in SEVERITY_SCORE.values()
     assert driver["name"] == "iamlint" and driver["version"]
@@ -93,7 +96,7 @@ def test_results_locations_levels_and_fingerprints(sarif_log: dict[str, object])
         assert (ROOT / art["uri"]).exists(), art["uri"]
         assert len(r["partialFingerprints"]["iamlint/v2"]) == 32
         sev = r["properties"]["severity"]
-        assert r["properties"]["security-severity"] == SEVERITY_SCORE[sev]
+        assert r["properties"].get("security-severity") == (None if r["ruleId"] in ("IAM001", "IAM004") else SEVERITY_SCORE[sev])
         assert r["level"] == {"critical": "error", "high": "error", "medium": "warning",
                               "low": "warning", "info": "note"}[sev]
     by_rule = {r["ruleId"] for r in results}
@@ -197,6 +200,31 @@ def test_fingerprints_name_globs_not_the_catalogues_expansion(tmp_path: Path) ->
     # Named actions stay themselves; a NotAction statement's expansion is left to its signature.
     assert fingerprint(finding(("s3:PutBucketPolicy",), ("s3:PutBucketPolicy",)), root) != fingerprint(finding(("s3:PutBucketAcl",), ("s3:PutBucketAcl",)), root)
     assert fingerprint(finding(today, ()), root) == fingerprint(finding(tomorrow, ()), root)
+
+
+def test_a_run_holds_at_most_what_code_scanning_accepts_most_severe_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from iamlint.reporters import sarif
+
+    monkeypatch.setattr(sarif, "MAX_RESULTS", 3)
+    statements = [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}] * 2 + [{"Effect": "Allow", "Action": "*", "Resource": "*"}]
+    (tmp_path / "p.json").write_text(json.dumps({f"p{i}": {"Version": "2012-10-17", "Statement": [st]} for i, st in enumerate(statements)}))
+    result = CliRunner().invoke(cli, ["check", str(tmp_path / "p.json"), "--format", "sarif"])
+    assert result.exit_code == 1 and "the SARIF report holds the 3 most severe" in result.stderr
+    run = json.loads(result.stdout)["runs"][0]
+    assert len(run["results"]) == 3 and "IAM101" in {r["ruleId"] for r in run["results"]}
+    [note] = run["invocations"][0]["toolExecutionNotifications"]
+    assert "left out of this file" in note["message"]["text"]
+
+
+def test_input_errors_are_not_security_alerts(tmp_path: Path) -> None:
+    (tmp_path / "broken.json").write_text('{"Version": "2012-10-17", "Statement": [')
+    code, out = run("check", str(tmp_path / "broken.json"), "--format", "sarif")
+    run_ = json.loads(out)["runs"][0]
+    [r] = run_["results"]
+    assert code == 2 and r["ruleId"] == "IAM001" and "security-severity" not in r["properties"]
+    assert "security" not in r["properties"]["tags"] and run_["invocations"] == [{"executionSuccessful": False}]
+    rule = next(d for d in run_["tool"]["driver"]["rules"] if d["id"] == "IAM001")
+    assert "security-severity" not in rule["properties"] and "security" not in rule["properties"]["tags"]
 
 
 def test_identical_statements_get_distinct_fingerprints(tmp_path: Path) -> None:

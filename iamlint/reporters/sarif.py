@@ -67,8 +67,41 @@ def _help_text(rule: Rule) -> str:
     return "\n\n".join(parts)
 
 
+# Categories whose findings are about the run, not a policy's risk (an unreadable input, a
+# crashed rule, a stale suppression): no "security" tag and no security-severity, so code
+# scanning does not count them among the security alerts.
+_NOT_SECURITY = frozenset({"input", "internal", "meta"})
+# GitHub code scanning rejects a run of more than 25,000 results ("SARIF results exceed hard
+# limit" in its documentation); the most severe are kept and the run says so.
+MAX_RESULTS = 25_000
+
+
 def _tags(category: str) -> list[str]:
-    return ["security", "iam", category]
+    return ["iam", category] if category in _NOT_SECURITY else ["security", "iam", category]
+
+
+def _severity_properties(category: str, severity: Severity) -> dict[str, str]:
+    return {} if category in _NOT_SECURITY else {"security-severity": SECURITY_SEVERITY[severity]}
+
+
+def kept_results(findings: tuple[Finding, ...] | list[Finding]) -> list[Finding]:
+    """The findings a SARIF run holds: all, or the MAX_RESULTS most severe in report order."""
+    if len(findings) <= MAX_RESULTS:
+        return list(findings)
+    ranked = sorted(range(len(findings)), key=lambda i: -findings[i].severity.value)[:MAX_RESULTS]
+    return [findings[i] for i in sorted(ranked)]
+
+
+def _invocation(result: LintResult) -> dict[str, Any]:
+    """Whether the run read every input and ran every rule, and what was left out of the log."""
+    notes: list[dict[str, Any]] = []
+    left_out = len(result.findings) - MAX_RESULTS
+    if left_out > 0:
+        notes.append({"level": "warning", "message": {"text": (
+            f"{len(result.findings)} findings: GitHub code scanning accepts at most {MAX_RESULTS} results per run, "
+            f"so the {left_out} least severe are left out of this file (the text and JSON reports hold them all)")}})
+    failed = any(f.category in ("input", "internal") for f in result.findings)
+    return {"executionSuccessful": not failed, **({"toolExecutionNotifications": notes} if notes else {})}
 
 
 def rule_descriptor(rule: Rule) -> dict[str, Any]:
@@ -84,7 +117,7 @@ def rule_descriptor(rule: Rule) -> dict[str, Any]:
             "tags": _tags(rule.category),
             "precision": "high",
             "problem.severity": "error" if LEVEL[rule.severity] == "error" else "warning",
-            "security-severity": SECURITY_SEVERITY[rule.severity],
+            **_severity_properties(rule.category, rule.severity),
         },
     }
 
@@ -142,7 +175,7 @@ def result_entry(f: Finding, index: int, root: str, seen: Counter[str] | None = 
         location["logicalLocations"] = logical
     properties: dict[str, Any] = {
         "severity": f.severity.label,
-        "security-severity": SECURITY_SEVERITY[f.severity],
+        **_severity_properties(f.category, f.severity),
         "tags": _tags(f.category),
     }
     if f.evidence.actions:
@@ -179,7 +212,8 @@ def sarif_log(result: LintResult, rules: Mapping[str, Rule], options: ReportOpti
     run: dict[str, Any] = {
         "tool": {"driver": driver},
         "originalUriBaseIds": {SRCROOT: {"uri": Path(root).as_uri() + "/"}},
-        "results": [result_entry(f, index[f.rule], root, seen) for f in result.findings] if results else [],
+        "invocations": [_invocation(result)],
+        "results": [result_entry(f, index[f.rule], root, seen) for f in kept_results(result.findings)] if results else [],
         "columnKind": "unicodeCodePoints",
     }
     if options.catalog_version:
@@ -208,7 +242,7 @@ def _ad_hoc_descriptor(f: Finding) -> dict[str, Any]:
         "help": {"text": _sentence(f.fix or f.message), "markdown": _sentence(f.fix or f.message)},
         "helpUri": f"{INFORMATION_URI}/blob/main/docs/rules.md",
         "defaultConfiguration": {"level": LEVEL[f.severity]},
-        "properties": {"tags": _tags(f.category), "security-severity": SECURITY_SEVERITY[f.severity]},
+        "properties": {"tags": _tags(f.category), **_severity_properties(f.category, f.severity)},
     }
 
 
@@ -238,6 +272,6 @@ def render_parts(result: LintResult, rules: Mapping[str, Rule], options: ReportO
         text = json.dumps(result_entry(f, index[f.rule], root, seen), indent=2, ensure_ascii=False)
         return _RESULT_INDENT + text.replace("\n", "\n" + _RESULT_INDENT)
 
-    yield from splice(shell, _RESULTS, result.findings, encode, sep=",\n", around=("\n", "\n" + key_indent),
+    yield from splice(shell, _RESULTS, kept_results(result.findings), encode, sep=",\n", around=("\n", "\n" + key_indent),
                       batch=_BATCH)
     yield "\n"
