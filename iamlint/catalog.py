@@ -45,6 +45,9 @@ class ActionInfo:
     resource_types: tuple[str, ...]  # names of ResourceType; empty = only "*" is accepted
     condition_keys: tuple[str, ...]
     dependent_actions: tuple[str, ...]
+    # Names of the resource types every request of the action names (the service reference's
+    # "required"): ssm:SendCommand always names a document, and an instance only sometimes.
+    required_types: tuple[str, ...] = ()
     full_name: str = ""  # service:Name, kept because every rule asks for it
     key: str = ""  # lower-case service:name, the form IAM compares
 
@@ -136,6 +139,7 @@ class Catalog:
             if access is None:
                 access = levels[level] = frozenset(part.strip() for part in level.split(",") if part.strip())
             types = tuple(rt["name"] for rt in entry.get("resourceTypes", ()))
+            required = tuple(rt["name"] for rt in entry.get("resourceTypes", ()) if rt.get("required"))
             conditions = tuple(entry.get("conditionKeys", ()))
             table[key] = ActionInfo(
                 service=prefix,
@@ -144,6 +148,7 @@ class Catalog:
                 resource_types=names.setdefault(types, types),
                 condition_keys=names.setdefault(conditions, conditions),
                 dependent_actions=tuple(entry.get("dependentActions", ())),
+                required_types=names.setdefault(required, required),
             )
         self._actions[prefix] = table
         self._sorted_keys[prefix] = sorted(table)

@@ -131,6 +131,24 @@ def test_methods_on_named_resources_are_reported_low() -> None:
     assert "only on named resources" in finding.message
 
 
+def test_an_action_is_as_narrow_as_the_resources_it_always_names() -> None:
+    """ssm:SendCommand always names a document: instance/* with one named document runs that
+    document only. A required type left to another statement does not narrow it, though."""
+    one_document = _policy(_doc(_allow("ssm:SendCommand", ["arn:aws:ec2:*:*:instance/*", "arn:aws:ssm:*:*:document/AWS-GatherSoftwareInventory"])))
+    (finding,) = _of(one_document, "IAM120")
+    assert finding.severity is Severity.LOW and "only on named resources: arn:aws:ssm:*:*:document/AWS-GatherSoftwareInventory" in finding.message
+    any_document = _policy(_doc(_allow("ssm:SendCommand", ["arn:aws:ec2:*:*:instance/*", "arn:aws:ssm:*:*:document/*"])))
+    assert [f.severity for f in _of(any_document, "IAM120")] == [Severity.HIGH]
+    # The network interface in one statement, the subnet in another: any subnet, any interface.
+    split = _policy(_doc(_allow("ec2:CreateNetworkInterface", "arn:aws:ec2:*:*:network-interface/*"),
+                         _allow("ec2:CreateNetworkInterface", "arn:aws:ec2:*:*:subnet/*")))
+    assert any("ec2:CreateNetworkInterface" in f.evidence.actions for f in _of(split, "IAM125"))
+    # A snapshot of one named database is no read of data anywhere.
+    one_db = _policy(_doc(_allow("rds:CreateDBSnapshot", ["arn:aws:rds:us-east-1:111111111111:db:orders",
+                                                          "arn:aws:rds:us-east-1:111111111111:snapshot:*"])))
+    assert not _of(one_db, "IAM124")
+
+
 def test_a_narrowing_condition_lowers_the_method() -> None:
     tagged = _allow("lambda:UpdateFunctionCode", Condition={"StringEquals": {"aws:ResourceTag/team": "blue"}})
     (finding,) = _of(_policy(_doc(tagged)), "IAM120")

@@ -200,7 +200,7 @@ class Effective:
         table = self._by_type.get(id(st))
         if table is None:
             table = self._by_type[id(st)] = _reach_table(self.ctx, st)
-        key = (action.service, action.resource_types)
+        key = (action.service, action.resource_types, action.required_types)
         try:
             return table[key]
         except KeyError:
@@ -247,10 +247,24 @@ class Effective:
         patterns, excepted = res
         if excepted or not action.supports_resource_scoping:
             return Scope.UNSCOPED
-        types = self.ctx.catalog.action_resource_types(action)
-        if any(globs.is_total(p) or any(globs.covers_arn_format(p, rt.arn) for rt in types) for p in patterns):
+        if any(globs.is_total(p) for p in patterns):
             return Scope.UNSCOPED
-        if any(_wildcard_name(p) for p in patterns):
+        types = self.ctx.catalog.action_resource_types(action)
+        # Every resource a request names must be allowed. When the action always names a
+        # resource of some types (ssm:SendCommand a document), how far a statement reaches is
+        # how far it reaches those: instance/* with one named document runs one document.
+        # A required type the statement does not name at all is left to other statements
+        # (ec2:CreateNetworkInterface's network interface in one, its subnet in another).
+        needed = {n.lower() for n in action.required_types}
+        required = [rt for rt in types if rt.name.lower() in needed]
+        if required:
+            named = [rt for rt in required if any(globs.arn_pattern_overlaps(p, rt.arn) for p in patterns)]
+            if named and all(any(globs.covers_arn_format(p, rt.arn) for p in patterns) for rt in named):
+                return Scope.UNSCOPED
+            patterns = tuple(p for p in patterns if any(globs.arn_pattern_overlaps(p, rt.arn) for rt in named)) or patterns
+        elif any(globs.covers_arn_format(p, rt.arn) for rt in types for p in patterns):
+            return Scope.UNSCOPED
+        if any(wildcard_name(p) for p in patterns):
             return Scope.PATTERN
         return Scope.SPECIFIC
 
@@ -271,7 +285,8 @@ def every_action(ctx: RuleContext) -> tuple[ActionInfo, ...]:
     return cached
 
 
-def _wildcard_name(pattern: str) -> bool:
+def wildcard_name(pattern: str) -> bool:
+    """Does the resource part of an ARN pattern (or the pattern) hold a wildcard?"""
     parts = globs.split_arn(pattern)
     return globs.has_wildcard(parts[5] if len(parts) == 6 else pattern)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from iamlint.catalog import ActionInfo
 from iamlint.checks import Hit, RuleContext, check
-from iamlint.checks.effective import Effective, Reach, Scope, action_entry, effective
+from iamlint.checks.effective import Effective, Reach, Scope, action_entry, effective, wildcard_name
 from iamlint.model import Evidence, Statement
 from iamlint.principals import Principal
 from iamlint.ruleset import read_data_table
@@ -114,7 +114,9 @@ def _narrowing(scope: Scope, reaches: list[Reach], keys: tuple[str, ...]) -> tup
     """A note for the message and how many levels to lower the severity."""
     notes, steps = [], 0
     if scope < Scope.UNSCOPED:
-        shown = sorted({p for r in reaches if r.scope == scope for p in r.resources})
+        # Named resources first: an action that always names a document (ssm:SendCommand) is
+        # as narrow as its documents, whatever its instance pattern says.
+        shown = sorted({p for r in reaches if r.scope == scope for p in r.resources}, key=lambda p: (wildcard_name(p), p))
         notes.append(f"{scope.phrase}: {', '.join(shown[:4])}{' and more' if len(shown) > 4 else ''}")
         steps += 1 if scope == Scope.PATTERN else 2
     if keys:
