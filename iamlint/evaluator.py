@@ -599,3 +599,90 @@ def contains(outer: Sequence[PolicyDocument], inner: Sequence[PolicyDocument], c
     from iamlint.containment import contains as prove  # noqa: PLC0415 - iamlint.containment imports this module
 
     return prove(outer, inner, catalog)
+
+
+# -- judging a request only partly known ------------------------------------------------------
+class Verdict(enum.Enum):
+    YES = "yes"
+    NO = "no"
+    UNKNOWN = "unknown"  # turns on a condition key, policy variable or `<placeholder>` not known
+
+
+@dataclass(frozen=True, slots=True)
+class StatementVerdict:
+    statement: Statement
+    verdict: Verdict  # does the statement apply to the request?
+    # The statement's Resource patterns that match (or may match) the request's resource, and
+    # whether one of them that matches for certain holds no policy variable: only then is the
+    # request's own ARN as narrow as the statement's grant on it, whatever the variables hold.
+    matched: tuple[str, ...]
+    literal_match: bool
+    unknown: tuple[str, ...]  # the keys (or placeholders) it turns on
+
+
+def judge(policies: Sequence[PolicyDocument], request: Request, absent: frozenset[str] = frozenset()
+          ) -> list[StatementVerdict]:
+    """The statements that name the request's action, each with whether it applies.
+
+    Unlike `evaluate`, a condition key or policy variable missing from `request.context` is not
+    taken as absent from the request (which `...IfExists` and negated operators would count as a
+    match) but as unknown, unless it is in `absent` (lower case). A `<placeholder>` in a Resource
+    (a name only the deployment knows, a parameter whose value was not given) may be anything.
+    The narrower asks this of an observed call, whose record shows only part of its context.
+    """
+    ctx = {k.lower(): (v,) if isinstance(v, str) else tuple(v) for k, v in request.context.items()}
+    action = request.action.lower()
+    out: list[StatementVerdict] = []
+    for doc in policies:
+        for st in _compile(doc):
+            if not _in_set(st.actions, action, {}):
+                continue
+            unknown: list[str] = []
+            res, matched, literal = _resource_verdict(st.resources, request.resource, ctx, absent, unknown)
+            verdicts = [res]
+            for c in st.clauses:
+                missing = [k for k in (c.key, *_clause_variables(c)) if k not in ctx and k not in absent]
+                if missing:
+                    unknown.extend(missing)
+                    verdicts.append(Verdict.UNKNOWN)
+                else:
+                    verdicts.append(Verdict.YES if _holds(c, ctx) else Verdict.NO)
+            verdict = (Verdict.NO if Verdict.NO in verdicts else
+                       Verdict.UNKNOWN if Verdict.UNKNOWN in verdicts else Verdict.YES)
+            out.append(StatementVerdict(st.source, verdict, matched, literal, tuple(dict.fromkeys(unknown))))
+    return out
+
+
+def _clause_variables(c: _Clause) -> list[str]:
+    return [tok[len(_VAR):].partition("\x01")[0] for value in c.values for tok in value
+            if len(tok) > 1 and tok not in (STAR, ONE) and "\x01" not in tok]
+
+
+_PLACEHOLDER_RE = re.compile(r"<[^<>]*>")
+
+
+def _resource_verdict(s: _Set, value: str, ctx: _Ctx, absent: frozenset[str], unknown: list[str]
+                      ) -> tuple[Verdict, tuple[str, ...], bool]:
+    sure: list[str] = []
+    maybe: list[str] = []
+    literal = False
+    for p in s.patterns:
+        variables = [tok[len(_VAR):].partition("\x01") for tok in p.tokens if len(tok) > 1 and tok not in (STAR, ONE)]
+        missing = [key for key, has_default, _ in variables if key not in ctx and key not in absent and not has_default]
+        if not missing and _glob(p.tokens, value, ctx):
+            sure.append(p.text)
+            literal |= not variables
+            continue
+        # What could match once the unknowns are known: each unknown part as `*`.
+        loose = _PLACEHOLDER_RE.sub("*", p.text) if globs.is_placeholder(p.text) else p.text
+        open_tokens = tuple(STAR if len(tok) > 1 and tok not in (STAR, ONE) and tok[len(_VAR):].partition("\x01")[0]
+                            in missing else tok for tok in _tokens(loose, any(variables)))
+        if (missing or loose != p.text) and _glob(open_tokens, value, ctx):
+            maybe.append(p.text)
+            unknown.extend(missing or _PLACEHOLDER_RE.findall(p.text))
+    if s.negated:
+        # NotResource: a sure match excludes the request; a possible one leaves it open.
+        verdict = Verdict.NO if sure else Verdict.UNKNOWN if maybe else Verdict.YES
+        return verdict, (), verdict is Verdict.YES
+    verdict = Verdict.YES if sure else Verdict.UNKNOWN if maybe else Verdict.NO
+    return verdict, tuple(sure or maybe), literal

@@ -118,6 +118,7 @@ def narrow_command(target: str, function: str | None, role: str | None, cloudtra
         seen = collections.Counter(v for v in values if v)
         if key not in params and seen:
             params[key] = seen.most_common(1)[0][0]
+    params.update(_unknown_defaults(target, params))
     loaded = load_paths([target], InputOptions(parameters=params))
     if loaded.errors:
         for error in loaded.errors:
@@ -143,7 +144,14 @@ def narrow_command(target: str, function: str | None, role: str | None, cloudtra
     left_out = sharing(original, function, one_session=bool(session or user))
     notes = [(f"shared role: the role is also used by {', '.join(left_out)}, whose calls are not in this proposal; "
               "it would take away what they use (--diff and --apply refuse)")] if left_out else []
-    if show_diff or apply:
+    if (show_diff or apply) and proposal.conditional:
+        click.echo(_render(proposal.document, fmt), nl=False)
+        print("error: the proposal keeps statements of the current policy whose grant turns on a condition, a "
+              "policy variable or a parameter's value (see below); --diff and --apply do not write those: "
+              "nothing written (give unknown parameters with --parameter, or copy the proposal by hand)",
+              file=sys.stderr)
+        status = 2
+    elif show_diff or apply:
         status = _patch(target, original, proposal, function, role, params, fmt, show_diff, apply, left_out)
     else:
         click.echo(_render(proposal.document, fmt), nl=False)
@@ -209,8 +217,11 @@ def _report(proposal: Any, headline: str, problems: int, explain: bool, unread: 
     services = ", ".join(f"{svc} {n}" for svc, n in sorted(proposal.removed.items(), key=lambda kv: -kv[1])[:8])
     print(f"{headline}; proposal keeps {proposal.kept_actions} of {proposal.original_actions} "
           f"granted actions, removes {removed}" + (f" ({services})" if services else ""), file=err)
-    print(proved or "proved: every observed call is allowed, and the proposal grants nothing the current policy "
-          "does not", file=err)
+    claim = proved or "proved: every observed call is allowed, and the proposal grants nothing the current policy does not"
+    if proposal.undecided:
+        claim = claim.replace("every observed call is allowed", "every observed call is allowed (those marked "
+                              "'cannot judge' whenever the current policy allows them)", 1)
+    print(claim, file=err)
     for note in notes:
         print(note, file=err)
     for u in unread:
@@ -231,6 +242,13 @@ def _report(proposal: Any, headline: str, problems: int, explain: bool, unread: 
         else:
             print(f"not granted now: {ev.action} on {ev.resource} was observed but the current policy "
                   "does not allow it (not added)", file=err)
+    for ev in proposal.undecided:
+        what = ev.basis.removeprefix("cannot be judged from the evidence: ")
+        unknown = ("a name only the deployment knows (give a parameter's value with --parameter NAME=VALUE)"
+                   if "<" in what else "which the evidence does not show")
+        print(printable(f"cannot judge: {ev.action} on {ev.resource} was observed, and whether the current policy "
+                        f"allows it {what}, {unknown}; the statements that may allow it are kept as written"),
+              file=err)
     if problems:
         print(f"{problems} evidence records could not be read (see warnings above): the proposal may lack "
               "what they used (exit status 2)", file=err)
@@ -239,6 +257,31 @@ def _report(proposal: Any, headline: str, problems: int, explain: bool, unread: 
         for ev in proposal.evidence:
             print(f"  {ev.action}  {ev.resource}  {ev.count}  {ev.first or '-'}  {ev.last or '-'}  "
                   f"{ev.basis if ev.basis != 'observed' else 'observed: ' + ev.example}", file=err)
+
+
+def _unknown_defaults(target: str, given: dict[str, str]) -> dict[str, str]:
+    """`<Name>` for each template parameter with a Default the user did not give a value for.
+
+    A deployment may give any value: the Default is what the template falls back to, not
+    what the stack runs with (`prod-data` where the default says `dev-data`). As a placeholder
+    the name is one unknown value, and a call on a resource built from it cannot be judged.
+    """
+    import os  # noqa: PLC0415
+
+    from iamlint.loaders.located import ParseError, parse_any  # noqa: PLC0415
+
+    if not os.path.isfile(target):
+        return {}
+    try:
+        with open(target, encoding="utf-8") as fh:
+            data = parse_any(fh.read(), target).data
+    except (OSError, UnicodeDecodeError, ParseError):
+        return {}  # loading the template reports it
+    parameters = data.get("Parameters") if isinstance(data, dict) else None
+    if not isinstance(parameters, dict):
+        return {}
+    return {name: f"<{name}>" for name, spec in parameters.items()
+            if isinstance(name, str) and name not in given and isinstance(spec, dict) and "Default" in spec}
 
 
 def _narrow_from_code(target: str, function: str | None, observed: list[Any], documents: Sequence[PolicyDocument],

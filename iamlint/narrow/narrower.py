@@ -2,7 +2,8 @@
 
 Input: a principal's current identity policies and the calls it was seen making. Output: a
 proposal whose every line has evidence (the calls that needed it), or is kept from the
-original because CloudTrail cannot observe it, and two guarantees checked by the evaluator
+original because CloudTrail cannot observe it or because the call's record does not show
+what the original's decision turns on (see `judgement`), and two guarantees checked by the evaluator
 before anything is shown: every observed successful call is allowed by the proposal, and the
 proposal allows nothing the original did not. If either check fails, that is iamlint's bug:
 `NarrowingError` is raised instead of returning a proposal.
@@ -17,9 +18,17 @@ from typing import Any
 
 from iamlint import globs
 from iamlint.catalog import Catalog
-from iamlint.evaluator import Decision, Request, contains, evaluate
+from iamlint.evaluator import Decision, Request, Verdict, contains, evaluate, judge
 from iamlint.model import PolicyDocument, PolicyKind
 from iamlint.narrow.calls import Call
+from iamlint.narrow.judgement import (
+    Check,
+    ConditionBlock,
+    judge_call,
+    other_service_key,
+    policy_keys,
+    request_context,
+)
 from iamlint.narrow.mapping import MappedCall, iam_actions
 from iamlint.policy import parse_policy
 from iamlint.ruleset import read_data_table
@@ -41,7 +50,13 @@ class Evidence:
     first: str | None = None
     last: str | None = None
     example: str = ""  # an operation and resource as observed
-    basis: str = "observed"  # observed | not observable | passed role
+    basis: str = "observed"  # observed | not observable | passed role | kept: ...
+    # The Condition of the original statement this grant keeps: a call the original allowed
+    # only under a condition is granted under the same one, never unconditionally.
+    condition: ConditionBlock = ()
+    # The observed requests this line must allow, as the calls made them (`resource` is how the
+    # proposal writes it: a key holding `*` is written `${*}`). Checked by the proof.
+    checks: list[Check] = field(default_factory=list, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +70,15 @@ class Proposal:
     unmapped: tuple[tuple[Call, str], ...]
     not_granted: tuple[Evidence, ...]  # observed, but the current policy does not allow it
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # Observed, and named by a statement of the current policy whose decision turns on what the
+    # evidence does not show (a condition key, a policy variable, a parameter's value): that
+    # statement is kept for the action (basis "kept: ..."), and `basis` here says what it turns on.
+    undecided: tuple[Evidence, ...] = ()
+
+    @property
+    def conditional(self) -> bool:
+        """Does the proposal keep conditions or grants it could not judge from the original?"""
+        return bool(self.undecided) or any(e.condition for e in self.evidence)
 
 
 def _unobservable_table() -> dict[str, Any]:
@@ -71,11 +95,14 @@ def narrow(
     trail_has_data_events: bool | None = None,
 ) -> Proposal:
     identity = [d for d in original if d.kind in (PolicyKind.IDENTITY, PolicyKind.UNKNOWN)]
-    observed: dict[tuple[str, str], Evidence] = {}
+    observed: dict[tuple[str, str, ConditionBlock], Evidence] = {}
+    not_granted: dict[tuple[str, str], Evidence] = {}
+    undecided: dict[tuple[str, str], Evidence] = {}
     denied: list[tuple[Call, MappedCall]] = []
     unmapped: list[tuple[Call, str]] = []
     seen_data_event = False
     data_events = _data_event_actions()
+    keys = policy_keys(identity)
     for call in calls:
         mapped = iam_actions(call, catalog)
         if call.denied:
@@ -88,23 +115,28 @@ def narrow(
             continue
         for action in mapped.actions:
             seen_data_event |= action.lower() in data_events
-            for resource in _resources_for(action, mapped.resources_for(action) or mapped.resources, identity, catalog):
-                ev = observed.get((action, resource))
-                if ev is None:
-                    ev = observed[(action, resource)] = Evidence(action, resource, example=f"{call.operation} {resource}")
-                ev.count += 1
-                if call.time:
-                    ev.first = min(ev.first or call.time, call.time)
-                    ev.last = max(ev.last or call.time, call.time)
+            known, absent = request_context(call, action)
+            ctx = {k: v for k, v in known.items() if k in keys}
+            absent = absent | {k for k in keys if other_service_key(k, action)}
+            for resource, literal in _resources_for(action, mapped.resources_for(action) or mapped.resources,
+                                                    identity, catalog):
+                check: Check = (resource, ctx, absent)
+                verdict, grants, why = judge_call(identity, action, resource, literal, ctx, absent)
+                if verdict is Verdict.NO:
+                    _note(not_granted, (action, resource), Evidence(action, resource), call, resource)
+                    continue
+                if verdict is Verdict.UNKNOWN:
+                    _note(undecided, (action, resource), Evidence(action, resource, basis=why), call, resource)
+                for granted, condition in grants:
+                    basis = "observed" if verdict is Verdict.YES else f"kept: {why}"
+                    ev = _note(observed, (action, granted, condition),
+                               Evidence(action, granted, basis=basis, condition=condition), call, resource)
+                    if verdict is Verdict.YES and check not in ev.checks:
+                        ev.checks.append(check)
     if trail_has_data_events is None:
         trail_has_data_events = seen_data_event
 
-    kept: list[Evidence] = []
-    not_granted: list[Evidence] = []
-    for ev in observed.values():
-        decision = evaluate(identity, Request(ev.action, ev.resource)).decision
-        (kept if decision is Decision.ALLOW else not_granted).append(ev)
-
+    kept = list(observed.values())
     kept = _generalize(kept, generalize, identity)
     kept.extend(_unobservable(identity, catalog, {e.action.lower() for e in kept}, workload, trail_has_data_events))
     document = _document(kept)
@@ -125,16 +157,32 @@ def narrow(
         original_actions=original_actions,
         denied=tuple(denied),
         unmapped=tuple(unmapped),
-        not_granted=tuple(not_granted),
+        not_granted=tuple(not_granted.values()),
+        undecided=tuple(undecided.values()),
     )
 
 
+def _note(seen: dict[Any, Evidence], key: Any, new: Evidence, call: Call, resource: str) -> Evidence:
+    """The evidence line for `key` (made from `new` the first time), with `call` counted in."""
+    ev = seen.get(key)
+    if ev is None:
+        ev = seen[key] = new
+        ev.example = f"{call.operation} {resource}"
+    ev.count += 1
+    if call.time:
+        ev.first = min(ev.first or call.time, call.time)
+        ev.last = max(ev.last or call.time, call.time)
+    return ev
+
+
 def _resources_for(action: str, resources: tuple[str, ...], original: Sequence[PolicyDocument],
-                   catalog: Catalog) -> list[str]:
+                   catalog: Catalog) -> list[tuple[str, bool]]:
+    """The resources the call used `action` on, each with whether it is an ARN the call named
+    (True) or a pattern standing for what the evidence does not name (False)."""
     info = catalog.action(action)
     if info is not None and not info.supports_resource_scoping:
-        return ["*"]
-    usable = [r for r in resources if info is None or catalog.resource_matches(info, r)]
+        return [("*", False)]
+    usable = [(r, True) for r in resources if info is None or catalog.resource_matches(info, r)]
     if usable:
         return usable
     # The evidence names no resource this action applies to: keep what the original grants
@@ -146,7 +194,7 @@ def _resources_for(action: str, resources: tuple[str, ...], original: Sequence[P
                 globs.glob_match(a, action, case_sensitive=False) for a in st.action_texts
             ):
                 out.extend(st.resource_texts)
-    return sorted(set(out)) or ["*"]
+    return [(r, False) for r in sorted(set(out)) or ["*"]]
 
 
 def _generalize(kept: list[Evidence], how: str, original: Sequence[PolicyDocument]) -> list[Evidence]:
@@ -163,8 +211,9 @@ def _generalize(kept: list[Evidence], how: str, original: Sequence[PolicyDocumen
     out: list[Evidence] = []
     for ev in kept:
         parts = globs.split_arn(ev.resource)
-        if len(parts) < 6 or parts[2] != "s3" or "/" not in parts[5] or globs.has_wildcard(ev.resource):
-            out.append(ev)
+        if (len(parts) < 6 or parts[2] != "s3" or "/" not in parts[5] or globs.has_wildcard(ev.resource)
+                or ev.condition or ev.basis != "observed"):
+            out.append(ev)  # conditional grants keep their own statements
             continue
         groups[(ev.action, ":".join(parts[:5]) + ":" + parts[5].split("/", 1)[0])].append(ev)
     for (action, container), evs in groups.items():
@@ -182,7 +231,9 @@ def _generalize(kept: list[Evidence], how: str, original: Sequence[PolicyDocumen
             continue
         first = min((e.first for e in evs if e.first), default=None)
         last = max((e.last for e in evs if e.last), default=None)
-        out.append(Evidence(action, pattern, sum(e.count for e in evs), first, last, evs[0].example))
+        merged = Evidence(action, pattern, sum(e.count for e in evs), first, last, evs[0].example)
+        merged.checks = [c for e in evs for c in e.checks]
+        out.append(merged)
     return out
 
 
@@ -253,7 +304,21 @@ def _probe(pattern: str) -> str:
 
 
 def _document(kept: list[Evidence]) -> dict[str, Any]:
-    return {"Version": "2012-10-17", "Statement": allow_statements((ev.action, ev.resource) for ev in kept)}
+    """The proposal: plain grants, then each kept condition block with the grants it guards."""
+    statements = allow_statements((ev.action, ev.resource) for ev in kept if not ev.condition)
+    guarded: dict[ConditionBlock, list[tuple[str, str]]] = collections.defaultdict(list)
+    for ev in kept:
+        if ev.condition:
+            guarded[ev.condition].append((ev.action, ev.resource))
+    for condition, grants in guarded.items():
+        block: dict[str, dict[str, Any]] = {}
+        for operator, key, values in condition:
+            block.setdefault(operator, {})[key] = list(values) if len(values) != 1 else values[0]
+        for st in allow_statements(grants):
+            name = st["Sid"].rstrip("0123456789")
+            st["Sid"] = f"{name}{len(statements) + 1}"
+            statements.append({**st, "Condition": block})
+    return {"Version": "2012-10-17", "Statement": statements}
 
 
 def allow_statements(grants: Iterable[tuple[str, str]], write: Callable[[str], Any] = str) -> list[dict[str, Any]]:
@@ -322,9 +387,14 @@ def _parse(document: dict[str, Any]) -> PolicyDocument:
 
 def _prove(original: Sequence[PolicyDocument], proposal: PolicyDocument, observed: list[Evidence],
            catalog: Catalog) -> None:
+    # Each observed request is judged as the original was: with the context its record shows,
+    # and what it does not show unknown, so an Allow must apply for certain and no Deny may.
     for ev in observed:
-        if evaluate([proposal], Request(ev.action, ev.resource)).decision is not Decision.ALLOW:
-            raise NarrowingError(f"the proposal denies an observed call: {ev.action} on {ev.resource}")
+        for resource, ctx, absent in ev.checks or [(ev.resource, {}, frozenset())]:
+            verdicts = judge([proposal], Request(ev.action, resource, ctx), absent)
+            if any(v.verdict is Verdict.YES and not v.statement.is_allow for v in verdicts) or not any(
+                    v.verdict is Verdict.YES and v.statement.is_allow for v in verdicts):
+                raise NarrowingError(f"the proposal denies an observed call: {ev.action} on {resource}")
     proof = contains(original, [proposal], catalog)
     if not proof.contained:
         raise NarrowingError(f"the proposal grants more than the original: {proof.reason}")

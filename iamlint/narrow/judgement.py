@@ -1,0 +1,139 @@
+"""Judging an observed call against the current policy with what its record shows, and no more.
+
+IAM decides a request with its context as well as its action and resource (IAM User Guide,
+"Policy evaluation logic" and "AWS global condition context keys"). A CloudTrail record shows
+part of that context: the region, the caller, the time, and some request parameters that
+services expose as condition keys (`s3:prefix` is ListObjects' `prefix`). The rest
+(`aws:SecureTransport`, `aws:PrincipalTag/...`, `aws:SourceIp` as a VPC endpoint saw it) is
+unknown, which is not the same as absent: the narrower must not judge a grant that turns on it.
+`judge_call` says whether the original allows a call (yes, no, or cannot tell) and which grant
+keeps it allowed: the call's own ARN, under the allowing statement's conditions if it has any.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from iamlint.evaluator import Request, Verdict, judge, policy_variables
+from iamlint.model import PolicyDocument, Statement
+from iamlint.narrow.calls import Call
+
+Context = dict[str, tuple[str, ...]]
+# A condition block as the original wrote it: (operator, key, values) per condition.
+ConditionBlock = tuple[tuple[str, str, tuple[str, ...]], ...]
+# One request the proposal must allow: the ARN as the call used it, its context, the keys it lacks.
+Check = tuple[str, Context, frozenset[str]]
+
+# S3 list operations' parameters that are condition keys of s3:ListBucket and
+# s3:ListBucketVersions (Amazon S3 User Guide, "Condition key examples": s3:prefix,
+# s3:delimiter, s3:max-keys). CloudTrail records them under these names in requestParameters.
+_S3_LIST_KEYS = ("prefix", "delimiter", "max-keys")
+_S3_LIST_ACTIONS = frozenset({"s3:listbucket", "s3:listbucketversions"})
+
+
+def request_context(call: Call, action: str) -> tuple[Context, frozenset[str]]:
+    """(known condition keys and their values, keys known to be absent), keys in lower case."""
+    ctx: Context = {}
+    absent: set[str] = set()
+    if call.region:
+        ctx["aws:requestedregion"] = (call.region,)
+    account = _principal_account(call)
+    if account:
+        ctx["aws:principalaccount"] = (account,)
+    if call.role_arn:
+        # For a role session aws:PrincipalArn is the role's ARN, not the session's, and
+        # aws:username is absent (IAM User Guide, "AWS global condition context keys").
+        ctx["aws:principalarn"] = (call.role_arn,)
+        ctx["aws:principaltype"] = ("AssumedRole",)
+        absent.add("aws:username")
+    elif ":user/" in call.principal:
+        ctx["aws:principalarn"] = (call.principal,)
+        ctx["aws:principaltype"] = ("User",)
+        ctx["aws:username"] = (call.principal.rsplit("/", 1)[-1],)
+    if call.time:
+        ctx["aws:currenttime"] = (call.time,)
+    ctx["aws:viaawsservice"] = ("true" if call.invoked_by else "false",)
+    service = action.split(":", 1)[0].lower()
+    if action.lower() in _S3_LIST_ACTIONS:
+        for name in _S3_LIST_KEYS:
+            value = call.parameters.get(name)
+            if isinstance(value, str | int) and not isinstance(value, bool):
+                ctx[f"s3:{name}"] = (str(value),)
+            else:
+                absent.add(f"s3:{name}")  # the request did not send it
+    elif service == "s3":
+        absent.update(f"s3:{name}" for name in _S3_LIST_KEYS)  # only list requests carry them
+    return ctx, frozenset(absent)
+
+
+def other_service_key(key: str, action: str) -> bool:
+    """Is `key` another service's condition key? (then no request for `action` carries it)"""
+    prefix = key.split(":", 1)[0].lower()
+    return ":" in key and prefix != "aws" and prefix != action.split(":", 1)[0].lower()
+
+
+def _principal_account(call: Call) -> str | None:
+    fields = call.principal.split(":", 5)
+    if len(fields) == 6 and fields[4].isdigit():
+        return fields[4]
+    return call.account
+
+
+def policy_keys(original: Sequence[PolicyDocument]) -> frozenset[str]:
+    """The condition keys and policy variables (lower case) the original's decisions read."""
+    out: set[str] = set()
+    for doc in original:
+        variables = doc.version == "2012-10-17"
+        for st in doc.statements:
+            for cond in st.conditions:
+                out.add(cond.key.lower())
+                if variables:
+                    out.update(key.lower() for v in cond.values for _, key, _ in policy_variables(v))
+            if variables:
+                out.update(key.lower() for r in st.resource_texts for _, key, _ in policy_variables(r))
+    return frozenset(out)
+
+
+def judge_call(original: Sequence[PolicyDocument], action: str, resource: str, literal: bool, ctx: Context,
+           absent: frozenset[str]) -> tuple[Verdict, list[tuple[str, ConditionBlock]], str]:
+    """Does the original allow this observed request, and what grant keeps it allowed?
+
+    YES: the grants are the request's own ARN (escaped), unconditional when a statement without
+    conditions allows it, else under each allowing statement's conditions; a statement that
+    allows it only through a policy variable is kept with its Resource as written. UNKNOWN: the
+    grants are the statements that may allow it, for this action, with what they turn on. NO:
+    no Allow applies, or a Deny does.
+    """
+    verdicts = judge(original, Request(action, resource, ctx), absent)
+    own = escape_arn(resource) if literal else resource  # `resource` is a pattern when not literal
+    if any(not v.statement.is_allow and v.verdict is Verdict.YES for v in verdicts):
+        return Verdict.NO, [], ""
+    allowing = [v for v in verdicts if v.statement.is_allow and v.verdict is Verdict.YES]
+    if allowing:
+        if any(v.literal_match and not v.statement.conditions for v in allowing):
+            return Verdict.YES, [(own, ())], ""
+        grants = [(own if v.literal_match else pattern, _condition(v.statement))
+                  for v in allowing for pattern in ([resource] if v.literal_match else v.matched)]
+        return Verdict.YES, list(dict.fromkeys(grants)), ""
+    maybe = [v for v in verdicts if v.statement.is_allow and v.verdict is Verdict.UNKNOWN]
+    if not maybe:
+        return Verdict.NO, [], ""
+    grants = [(own if v.literal_match else pattern, _condition(v.statement))
+              for v in maybe for pattern in ([resource] if v.literal_match else v.matched)]
+    turns_on = ", ".join(dict.fromkeys(k for v in maybe for k in v.unknown))
+    return Verdict.UNKNOWN, list(dict.fromkeys(grants)), f"cannot be judged from the evidence: turns on {turns_on}"
+
+
+def _condition(st: Statement) -> ConditionBlock:
+    return tuple((c.operator, c.key, tuple(c.values)) for c in st.conditions)
+
+
+_SPECIAL = re.compile(r"[*?$]")
+
+
+def escape_arn(arn: str) -> str:
+    """An ARN as a 2012-10-17 policy writes it to mean exactly that ARN: `*`, `?` and `$` are
+    wildcards or start a variable there, and `${*}`, `${?}`, `${$}` are the characters (IAM
+    User Guide, "IAM policy elements: Variables and tags", "Special characters")."""
+    return _SPECIAL.sub(lambda m: "${" + m.group(0) + "}", arn)

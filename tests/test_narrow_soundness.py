@@ -1,0 +1,153 @@
+"""Regression tests for the narrowing soundness review: grants that turn on what a record does
+not show, S3 keys and request parameters, calls that failed after authorisation, and the
+per-resource-type guess about data events. CloudTrail records are built inline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+
+from iamlint.catalog import get_catalog
+from iamlint.cli import cli
+from iamlint.evaluator import Decision, Request, contains, evaluate
+from iamlint.model import PolicyDocument, PolicyKind
+from iamlint.narrow.calls import Call
+from iamlint.narrow.narrower import narrow
+from iamlint.policy import parse_policy
+
+ACCOUNT = "111122223333"
+
+
+def _doc(statements: list[dict[str, Any]]) -> PolicyDocument:
+    doc, problems = parse_policy({"Version": "2012-10-17", "Statement": statements}, file="o.json",
+                                 kind=PolicyKind.IDENTITY)
+    assert doc is not None and not problems
+    return doc
+
+
+def _call(service: str, op: str, params: dict[str, Any], error: str | None = None) -> Call:
+    return Call(service=service, operation=op, principal=f"arn:aws:sts::{ACCOUNT}:assumed-role/fn-role/fn",
+                role_arn=f"arn:aws:iam::{ACCOUNT}:role/fn-role", session_name="fn", time="2024-05-01T10:00:00Z",
+                region="eu-west-1", resources=(), parameters=params, error=error,
+                event_source=f"{service}.amazonaws.com", account=ACCOUNT)
+
+
+def _record(source: str, name: str, params: dict[str, Any], error: str | None = None) -> dict[str, Any]:
+    rec: dict[str, Any] = {
+        "eventVersion": "1.09", "eventTime": "2024-05-01T10:00:00Z", "eventSource": source, "eventName": name,
+        "awsRegion": "eu-west-1", "requestParameters": params, "recipientAccountId": ACCOUNT, "eventType": "AwsApiCall",
+        "userIdentity": {"type": "AssumedRole", "principalId": "AROAX:fn", "accountId": ACCOUNT,
+                         "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/fn-role/fn",
+                         "sessionContext": {"sessionIssuer": {"type": "Role", "accountId": ACCOUNT,
+                                                              "arn": f"arn:aws:iam::{ACCOUNT}:role/fn-role"}}}}
+    if error:
+        rec["errorCode"], rec["errorMessage"] = error, "x"
+    return rec
+
+
+def _sam(tmp_path: Path, policies: str, records: list[dict[str, Any]], parameters: str = "") -> tuple[Path, Path]:
+    template = tmp_path / "template.yaml"
+    template.write_text(
+        'AWSTemplateFormatVersion: "2010-09-09"\nTransform: AWS::Serverless-2016-10-31\n' + parameters
+        + "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      FunctionName: fn\n"
+        "      Handler: app.handler\n      Runtime: python3.12\n      CodeUri: src/\n      Policies:\n"
+        + "".join(f"        {line}\n" for line in policies.strip("\n").splitlines()))
+    trail = tmp_path / "ct.json"
+    trail.write_text(json.dumps({"Records": records}))
+    return template, trail
+
+
+def _run(template: Path, trail: Path, *extra: str) -> Any:
+    return CliRunner().invoke(cli, ["narrow", str(template), "--function", "Fn", "--cloudtrail", str(trail),
+                                    "--workload", "none", *extra])
+
+
+def _statements(result: Any) -> list[dict[str, Any]]:
+    text = result.stdout
+    return list(json.loads(text[: text.rindex("}") + 1])["Statement"])
+
+
+# -- item 1: conditions, policy variables, parameter defaults ---------------------------------
+
+def test_a_grant_under_a_condition_the_record_shows_is_kept_with_that_condition() -> None:
+    # s3:prefix is ListObjectsV2's `prefix`: the call is allowed, and only under the condition.
+    original = _doc([{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::data-bucket",
+                      "Condition": {"StringLike": {"s3:prefix": ["home/*"]}}}])
+    p = narrow([original], [_call("s3", "ListObjectsV2", {"bucketName": "data-bucket", "prefix": "home/a/"})],
+               get_catalog())
+    assert not p.not_granted and not p.undecided
+    (st,) = p.document["Statement"]
+    assert st["Action"] == "s3:ListBucket" and st["Condition"] == {"StringLike": {"s3:prefix": "home/*"}}
+    proposal = _doc(p.document["Statement"])
+    assert contains([original], [proposal], get_catalog()).contained
+    ok = Request("s3:ListBucket", "arn:aws:s3:::data-bucket", {"s3:prefix": "home/a/"})
+    assert evaluate([proposal], ok).decision is Decision.ALLOW
+    assert evaluate([proposal], Request("s3:ListBucket", "arn:aws:s3:::data-bucket",
+                                        {"s3:prefix": "etc/"})).decision is not Decision.ALLOW
+
+
+def test_a_call_outside_the_condition_is_not_granted() -> None:
+    original = _doc([{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::data-bucket",
+                      "Condition": {"StringLike": {"s3:prefix": ["home/*"]}}}])
+    p = narrow([original], [_call("s3", "ListObjectsV2", {"bucketName": "data-bucket", "prefix": "etc/"})],
+               get_catalog())
+    assert [e.action for e in p.not_granted] == ["s3:ListBucket"] and not p.document["Statement"]
+
+
+def test_ifexists_and_negated_conditions_are_narrowed_not_reported_as_a_bug() -> None:
+    for condition in ({"StringEqualsIfExists": {"aws:RequestedRegion": "eu-west-1"}},
+                      {"StringNotEquals": {"aws:RequestedRegion": "us-east-1"}}):
+        original = _doc([{"Effect": "Allow", "Action": "s3:*", "Resource": "*", "Condition": condition}])
+        p = narrow([original], [_call("s3", "GetObject", {"bucketName": "b", "key": "a.txt"})], get_catalog())
+        (st,) = p.document["Statement"]
+        assert st["Resource"] == "arn:aws:s3:::b/a.txt" and st["Condition"] == condition
+        assert contains([original], [_doc(p.document["Statement"])], get_catalog()).contained
+
+
+def test_a_grant_that_turns_on_an_unknown_key_or_variable_is_kept_as_written(tmp_path: Path) -> None:
+    tagged = "arn:aws:s3:::data-bucket/${aws:PrincipalTag/team}/*"
+    original = _doc([{"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": tagged}])
+    p = narrow([original], [_call("s3", "GetObject", {"bucketName": "data-bucket", "key": "blue/a.txt"})],
+               get_catalog())
+    assert [(e.action, e.resource) for e in p.undecided] == [("s3:GetObject", "arn:aws:s3:::data-bucket/blue/a.txt")]
+    assert p.document["Statement"][0]["Resource"] == tagged and p.document["Statement"][0]["Action"] == "s3:GetObject"
+    assert "aws:principaltag/team" in p.undecided[0].basis
+    # Through the command: shown and explained, but never written.
+    template, trail = _sam(tmp_path, f"""
+- Version: "2012-10-17"
+  Statement:
+    - Effect: Allow
+      Action: s3:GetObject
+      Resource: "{tagged}"
+""", [_record("s3.amazonaws.com", "GetObject", {"bucketName": "data-bucket", "key": "blue/a.txt"})])
+    before = template.read_text()
+    shown = _run(template, trail)
+    assert shown.exit_code == 0 and _statements(shown)[0]["Resource"] == tagged
+    assert "cannot judge: s3:GetObject" in shown.stderr
+    applied = _run(template, trail, "--apply")
+    assert applied.exit_code == 2 and "nothing written" in applied.stderr and template.read_text() == before
+
+
+def test_a_resource_from_a_parameter_default_is_unknown_not_the_default(tmp_path: Path) -> None:
+    template, trail = _sam(tmp_path, """
+- Statement:
+    - Effect: Allow
+      Action: [s3:GetObject, s3:PutObject]
+      Resource: !Sub arn:aws:s3:::${DataBucket}/*
+""", [_record("s3.amazonaws.com", "GetObject", {"bucketName": "prod-data", "key": "a.txt"})],
+        parameters="Parameters:\n  DataBucket:\n    Type: String\n    Default: dev-data\n")
+    before = template.read_text()
+    shown = _run(template, trail)
+    assert shown.exit_code == 0 and "cannot judge: s3:GetObject" in shown.stderr and "not granted" not in shown.stderr
+    assert [st["Resource"] for st in _statements(shown)] == ["arn:aws:s3:::<DataBucket>/*"]
+    applied = _run(template, trail, "--apply")
+    assert applied.exit_code == 2 and template.read_text() == before
+    # Given its value, the parameter decides: the call is granted, on that object only.
+    given = _run(template, trail, "--parameter", "DataBucket=prod-data")
+    assert given.exit_code == 0 and "cannot judge" not in given.stderr
+    assert [st["Resource"] for st in _statements(given)] == ["arn:aws:s3:::prod-data/a.txt"]
+    wrong = _run(template, trail, "--parameter", "DataBucket=dev-data")
+    assert "not granted now: s3:GetObject" in wrong.stderr
