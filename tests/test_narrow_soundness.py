@@ -151,3 +151,41 @@ def test_a_resource_from_a_parameter_default_is_unknown_not_the_default(tmp_path
     assert [st["Resource"] for st in _statements(given)] == ["arn:aws:s3:::prod-data/a.txt"]
     wrong = _run(template, trail, "--parameter", "DataBucket=dev-data")
     assert "not granted now: s3:GetObject" in wrong.stderr
+
+
+# -- item 4: S3 keys are literal, and request parameters can need more actions ----------------
+
+def test_object_keys_with_wildcard_characters_are_escaped_in_the_proposal() -> None:
+    original = _doc([{"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::data-bucket/*"}])
+    calls = [_call("s3", "PutObject", {"bucketName": "data-bucket", "key": "reports/*"}),
+             _call("s3", "GetObject", {"bucketName": "data-bucket", "key": "img?.png"}),
+             _call("s3", "GetObject", {"bucketName": "data-bucket", "key": "price$"})]
+    p = narrow([original], calls, get_catalog())
+    assert p.document["Version"] == "2012-10-17"
+    written = {r for st in p.document["Statement"] for r in ([st["Resource"]] if isinstance(st["Resource"], str)
+                                                             else st["Resource"])}
+    assert written == {"arn:aws:s3:::data-bucket/reports/${*}", "arn:aws:s3:::data-bucket/img${?}.png",
+                       "arn:aws:s3:::data-bucket/price${$}"}
+    proposal = _doc(p.document["Statement"])
+    assert evaluate([proposal], Request("s3:PutObject", "arn:aws:s3:::data-bucket/reports/*")).decision is Decision.ALLOW
+    assert evaluate([proposal], Request("s3:PutObject", "arn:aws:s3:::data-bucket/reports/x")).decision \
+        is not Decision.ALLOW
+    assert evaluate([proposal], Request("s3:GetObject", "arn:aws:s3:::data-bucket/img1.png")).decision \
+        is not Decision.ALLOW
+
+
+def test_versions_acls_and_tags_in_the_request_need_their_own_actions() -> None:
+    original = _doc([{"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::data-bucket/*"}])
+    calls = [_call("s3", "GetObject", {"bucketName": "data-bucket", "key": "a.txt", "versionId": "v1"}),
+             _call("s3", "HeadObject", {"bucketName": "data-bucket", "key": "a.txt", "versionId": "v1"}),
+             _call("s3", "DeleteObject", {"bucketName": "data-bucket", "key": "c.txt", "versionId": "v2"}),
+             _call("s3", "PutObject", {"bucketName": "data-bucket", "key": "b.txt", "x-amz-acl": "bucket-owner-full-control"}),
+             _call("s3", "PutObject", {"bucketName": "data-bucket", "key": "d.txt", "x-amz-grant-read": "id=x"}),
+             _call("s3", "PutObject", {"bucketName": "data-bucket", "key": "e.txt", "x-amz-tagging": "team=blue"})]
+    p = narrow([original], calls, get_catalog())
+    grants = {(e.action, e.resource.rsplit("/", 1)[-1]) for e in p.evidence}
+    assert {("s3:GetObjectVersion", "a.txt"), ("s3:DeleteObjectVersion", "c.txt"), ("s3:PutObjectAcl", "b.txt"),
+            ("s3:PutObjectAcl", "d.txt"), ("s3:PutObjectTagging", "e.txt")} <= grants
+    assert ("s3:PutObjectAcl", "e.txt") not in grants and ("s3:PutObjectTagging", "b.txt") not in grants
+    plain = narrow([original], [_call("s3", "GetObject", {"bucketName": "data-bucket", "key": "a.txt"})], get_catalog())
+    assert {e.action for e in plain.evidence} == {"s3:GetObject"}

@@ -221,6 +221,8 @@ def condition_holds(when: str, params: Mapping[str, object]) -> bool | None:
     text = when.lower()
     if "version" in text:
         return _has_key(params, "versionid") or _mentions(params, "versionId=")
+    if "acl" in text:
+        return any(key == "x-amz-acl" or key.startswith("x-amz-grant-") for key in _keys(params))
     if "tag" in text:
         return any("tagging" in key for key in _keys(params))
     transact = _TRANSACT.search(when)
