@@ -189,3 +189,29 @@ def test_versions_acls_and_tags_in_the_request_need_their_own_actions() -> None:
     assert ("s3:PutObjectAcl", "e.txt") not in grants and ("s3:PutObjectTagging", "b.txt") not in grants
     plain = narrow([original], [_call("s3", "GetObject", {"bucketName": "data-bucket", "key": "a.txt"})], get_catalog())
     assert {e.action for e in plain.evidence} == {"s3:GetObject"}
+
+
+# -- item 5: calls that failed after authorisation are use ------------------------------------
+
+def test_calls_that_failed_after_authorisation_count_and_others_are_reported(tmp_path: Path) -> None:
+    table = f"arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/idempotency"
+    original = _doc([{"Effect": "Allow", "Action": ["dynamodb:PutItem", "s3:ListBucket", "s3:GetObject"],
+                      "Resource": [table, "arn:aws:s3:::data-bucket", "arn:aws:s3:::data-bucket/*"]}])
+    calls = [_call("dynamodb", "PutItem", {"tableName": "idempotency"}, error="ConditionalCheckFailedException"),
+             _call("s3", "HeadObject", {"bucketName": "data-bucket", "key": "maybe.txt"}, error="NoSuchKey"),
+             _call("s3", "GetObject", {"bucketName": "data-bucket", "key": "x.txt"}, error="AccessDenied"),
+             _call("s3", "GetObject", {"bucketName": "data-bucket", "key": "y.txt"}, error="SlowDown")]
+    p = narrow([original], calls, get_catalog())
+    assert {(e.action, e.resource) for e in p.evidence} == {
+        ("dynamodb:PutItem", table), ("s3:GetObject", "arn:aws:s3:::data-bucket/maybe.txt"),
+        ("s3:ListBucket", "arn:aws:s3:::data-bucket")}  # a 404 needs ListBucket, else S3 says 403
+    assert [c.operation for c, _ in p.denied] == ["GetObject"]
+    assert [c.error for c in p.uncounted] == ["SlowDown"]
+    template, trail = _sam(tmp_path, """
+- Statement:
+    - Effect: Allow
+      Action: s3:GetObject
+      Resource: arn:aws:s3:::data-bucket/*
+""", [_record("s3.amazonaws.com", "GetObject", {"bucketName": "data-bucket", "key": "y.txt"}, error="SlowDown"),
+      _record("s3.amazonaws.com", "GetObject", {"bucketName": "data-bucket", "key": "z.txt"})])
+    assert "not counted: GetObject" in _run(template, trail).stderr

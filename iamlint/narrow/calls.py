@@ -24,6 +24,38 @@ _DENIED = frozenset(
     }
 )
 
+# Error codes a service returns only once the request was authorised: the caller had the
+# permission and the operation failed on the data (a condition check, a missing item or key,
+# an invalid value). Such a call is evidence of use as much as a successful one. S3 answers a
+# missing key with 404 NoSuchKey only when the caller may list the bucket, else 403 (Amazon S3
+# API Reference, GetObject and HeadObject, "Permissions"). Other failures (throttling, service
+# errors, codes not listed) show nothing either way and are reported, not counted.
+_AFTER_AUTHORISATION = frozenset(
+    {
+        "ConditionalCheckFailedException",
+        "TransactionCanceledException",
+        "ItemCollectionSizeLimitExceededException",
+        "NoSuchKey",
+        "NoSuchVersion",
+        "NoSuchUpload",
+        "PreconditionFailed",
+        "NotModified",
+        "InvalidObjectState",
+        "ResourceNotFoundException",
+        "ResourceInUseException",
+        "ResourceExistsException",
+        "ResourceConflictException",
+        "ConflictException",
+        "ValidationException",
+        "ValidationError",
+        "InvalidParameterException",
+        "InvalidParameterValueException",
+        "ParameterNotFound",
+        "NoSuchEntity",
+        "EntityAlreadyExists",
+    }
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Call:
@@ -57,6 +89,11 @@ class Call:
             return False
         code = self.error.removeprefix("Client.").removeprefix("Server.")
         return code in _DENIED or code.endswith("AccessDenied")
+
+    @property
+    def authorised(self) -> bool:
+        """True when the call succeeded, or failed with an error only an authorised call gets."""
+        return not self.error or self.error.removeprefix("Client.") in _AFTER_AUTHORISATION
 
 
 @dataclass(frozen=True, slots=True)

@@ -233,6 +233,10 @@ def _report(proposal: Any, headline: str, problems: int, explain: bool, unread: 
         on = list(dict.fromkeys(arn for a in mapped.actions for arn in mapped.resources_for(a)))
         where = f" on {', '.join(on[:3])}" + (f" and {len(on) - 3} more" if len(on) > 3 else "") if on else ""
         print(printable(f"denied: {call.operation}{where} at {call.time} would need {need} (not added)"), file=err)
+    for call in proposal.uncounted:
+        print(printable(f"not counted: {call.operation} at {call.time} failed with {call.error}, which shows "
+                        "neither a denial nor an authorised request; if the workload needs it, the proposal "
+                        "lacks it"), file=err)
     for call, reason in proposal.unmapped:
         print(printable(f"unmapped: {call.event_source} {call.operation}: {reason}"), file=err)
     for ev in proposal.not_granted:

@@ -74,6 +74,9 @@ class Proposal:
     # evidence does not show (a condition key, a policy variable, a parameter's value): that
     # statement is kept for the action (basis "kept: ..."), and `basis` here says what it turns on.
     undecided: tuple[Evidence, ...] = ()
+    # Failed calls whose error shows neither a denial nor an authorised request (throttling,
+    # service errors): not counted as use, and listed so that nothing is dropped silently.
+    uncounted: tuple[Call, ...] = ()
 
     @property
     def conditional(self) -> bool:
@@ -100,6 +103,7 @@ def narrow(
     undecided: dict[tuple[str, str], Evidence] = {}
     denied: list[tuple[Call, MappedCall]] = []
     unmapped: list[tuple[Call, str]] = []
+    uncounted: list[Call] = []
     seen_data_event = False
     data_events = _data_event_actions()
     keys = policy_keys(identity)
@@ -108,18 +112,18 @@ def narrow(
         if call.denied:
             denied.append((call, mapped))
             continue
-        if call.error:
-            continue  # failed for another reason (throttled, not found): nothing to learn
+        if not call.authorised:
+            uncounted.append(call)  # throttled, a service error: shows nothing about permissions
+            continue
         if not mapped.actions:
             unmapped.append((call, mapped.unmapped_reason or "no IAM action"))
             continue
-        for action in mapped.actions:
+        for action, used_on in _needs(call, mapped):
             seen_data_event |= action.lower() in data_events
             known, absent = request_context(call, action)
             ctx = {k: v for k, v in known.items() if k in keys}
             absent = absent | {k for k in keys if other_service_key(k, action)}
-            for resource, literal in _resources_for(action, mapped.resources_for(action) or mapped.resources,
-                                                    identity, catalog):
+            for resource, literal in _resources_for(action, used_on, identity, catalog):
                 check: Check = (resource, ctx, absent)
                 verdict, grants, why = judge_call(identity, action, resource, literal, ctx, absent)
                 if verdict is Verdict.NO:
@@ -159,7 +163,23 @@ def narrow(
         unmapped=tuple(unmapped),
         not_granted=tuple(not_granted.values()),
         undecided=tuple(undecided.values()),
+        uncounted=tuple(uncounted),
     )
+
+
+# S3 object reads whose 404 (NoSuchKey) shows the caller may list the bucket.
+_READS_404_NEEDS_LIST = frozenset({"GetObject", "HeadObject", "GetObjectAttributes"})
+
+
+def _needs(call: Call, mapped: MappedCall) -> list[tuple[str, tuple[str, ...]]]:
+    """(action, resources it was used on) for each action the call needed."""
+    out = [(action, mapped.resources_for(action) or mapped.resources) for action in mapped.actions]
+    if call.service == "s3" and call.error == "NoSuchKey" and call.operation in _READS_404_NEEDS_LIST:
+        buckets = tuple(dict.fromkeys(r.split("/", 1)[0] for r in mapped.resources if r.startswith("arn:")
+                                      and ":::" in r and "/" in r))
+        if buckets:
+            out.append(("s3:ListBucket", buckets))
+    return out
 
 
 def _note(seen: dict[Any, Evidence], key: Any, new: Evidence, call: Call, resource: str) -> Evidence:
