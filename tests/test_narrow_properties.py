@@ -173,11 +173,12 @@ def test_narrow_keeps_observed_calls_and_stays_inside_the_original(
 @settings(max_examples=25, deadline=None)
 @given(statements=policies, calls=call_sets)
 def test_denied_and_unmapped_calls_add_nothing(statements: list[dict[str, Any]], calls: list[Call]) -> None:
-    # Only successful, mapped calls may contribute observed lines: the same proposal results
-    # when every other call is dropped from the evidence.
+    # Only authorised (successful, or failed after authorisation, such as NoSuchKey), mapped
+    # calls may contribute observed lines: the same proposal results when every other call is
+    # dropped from the evidence.
     original = _parsed(statements)
     catalog = get_catalog()
     full = narrow([original], calls, catalog, trail_has_data_events=True)
-    kept = [c for c in calls if not c.error and iam_actions(c, catalog).actions]
+    kept = [c for c in calls if c.authorised and iam_actions(c, catalog).actions]
     assert narrow([original], kept, catalog, trail_has_data_events=True).document == full.document
     assert len(full.denied) == sum(1 for c in calls if c.denied)
