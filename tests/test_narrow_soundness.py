@@ -215,3 +215,18 @@ def test_calls_that_failed_after_authorisation_count_and_others_are_reported(tmp
 """, [_record("s3.amazonaws.com", "GetObject", {"bucketName": "data-bucket", "key": "y.txt"}, error="SlowDown"),
       _record("s3.amazonaws.com", "GetObject", {"bucketName": "data-bucket", "key": "z.txt"})])
     assert "not counted: GetObject" in _run(template, trail).stderr
+
+
+# -- item 6: data events are recorded per resource type ---------------------------------------
+
+def test_one_kind_of_data_event_in_the_log_says_nothing_about_another() -> None:
+    table = f"arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/orders"
+    original = _doc([{"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "dynamodb:GetItem"],
+                      "Resource": ["arn:aws:s3:::data-bucket/*", table]}])
+    p = narrow([original], [_call("s3", "GetObject", {"bucketName": "data-bucket", "key": "a.txt"})], get_catalog())
+    basis = {(e.action, e.resource): e.basis for e in p.evidence}
+    assert basis[("dynamodb:GetItem", table)].startswith("not observable") and "DynamoDB items" in basis[
+        ("dynamodb:GetItem", table)]
+    # S3 object events are recorded: the unused s3:PutObject goes.
+    assert ("s3:PutObject", "arn:aws:s3:::data-bucket/*") not in basis
+    assert basis[("s3:GetObject", "arn:aws:s3:::data-bucket/a.txt")] == "observed"

@@ -95,6 +95,8 @@ def narrow(
     *,
     generalize: str = "none",
     workload: str | None = None,  # "lambda" keeps what Lambda's runtime does unseen
+    # True: the calls show every data event (they come from code); otherwise each kind of data
+    # event counts as recorded once one of its calls is seen.
     trail_has_data_events: bool | None = None,
 ) -> Proposal:
     identity = [d for d in original if d.kind in (PolicyKind.IDENTITY, PolicyKind.UNKNOWN)]
@@ -104,11 +106,13 @@ def narrow(
     denied: list[tuple[Call, MappedCall]] = []
     unmapped: list[tuple[Call, str]] = []
     uncounted: list[Call] = []
-    seen_data_event = False
-    data_events = _data_event_actions()
+    recorded: set[str] = set()  # kinds of data event the evidence shows being recorded
+    data_events = _data_event_kinds()
     keys = policy_keys(identity)
     for call in calls:
         mapped = iam_actions(call, catalog)
+        # A record of any outcome shows that the trail records this kind of data event.
+        recorded.update(data_events[a.lower()] for a in mapped.actions if a.lower() in data_events)
         if call.denied:
             denied.append((call, mapped))
             continue
@@ -119,7 +123,6 @@ def narrow(
             unmapped.append((call, mapped.unmapped_reason or "no IAM action"))
             continue
         for action, used_on in _needs(call, mapped):
-            seen_data_event |= action.lower() in data_events
             known, absent = request_context(call, action)
             ctx = {k: v for k, v in known.items() if k in keys}
             absent = absent | {k for k in keys if other_service_key(k, action)}
@@ -137,12 +140,12 @@ def narrow(
                                Evidence(action, granted, basis=basis, condition=condition), call, resource)
                     if verdict is Verdict.YES and check not in ev.checks:
                         ev.checks.append(check)
-    if trail_has_data_events is None:
-        trail_has_data_events = seen_data_event
 
     kept = list(observed.values())
     kept = _generalize(kept, generalize, identity)
-    kept.extend(_unobservable(identity, catalog, {e.action.lower() for e in kept}, workload, trail_has_data_events))
+    if trail_has_data_events:
+        recorded.update(data_events.values())
+    kept.extend(_unobservable(identity, catalog, {e.action.lower() for e in kept}, workload, recorded))
     document = _document(kept)
     proposal_doc = _parse(document)
     if not contains(identity, [proposal_doc], catalog).contained:
@@ -275,13 +278,14 @@ def _allowed_pattern(original: Sequence[PolicyDocument], action: str, pattern: s
     return contains(original, [doc], get_catalog()).contained
 
 
-def _data_event_actions() -> frozenset[str]:
+def _data_event_kinds() -> dict[str, str]:
+    """Data-event action (lower case) -> the kind of resource it is logged for ("S3 objects")."""
     table = _unobservable_table()
-    return frozenset(str(a).lower() for e in table["data_events"] for a in e["actions"])
+    return {str(a).lower(): str(e["resource"]) for e in table["data_events"] for a in e["actions"]}
 
 
 def _unobservable(original: Sequence[PolicyDocument], catalog: Catalog, kept: set[str], workload: str | None,
-                  trail_has_data_events: bool) -> list[Evidence]:
+                  recorded: set[str]) -> list[Evidence]:
     """Grants CloudTrail cannot show being used, kept from the original instead of removed."""
     table = _unobservable_table()
     wanted: dict[str, str] = {}
@@ -289,10 +293,14 @@ def _unobservable(original: Sequence[PolicyDocument], catalog: Catalog, kept: se
         for entry in table["workloads"].get(workload, ()):
             for action in entry["actions"]:
                 wanted[str(action).lower()] = str(entry["why"])
-    if not trail_has_data_events:
-        for entry in table["data_events"]:
-            for action in entry["actions"]:
-                wanted.setdefault(str(action).lower(), "a data event; this trail records none")
+    # Trails select data events per resource type, often per bucket or table (CloudTrail User
+    # Guide, "Logging data events"): S3 object events in the log say nothing about DynamoDB.
+    for entry in table["data_events"]:
+        if entry["resource"] in recorded:
+            continue
+        for action in entry["actions"]:
+            wanted.setdefault(str(action).lower(),
+                              f"a data event; the evidence shows no {entry['resource']} data event being recorded")
     out: list[Evidence] = []
     for action_key, why in sorted(wanted.items()):
         if action_key in kept:
