@@ -230,3 +230,18 @@ def test_one_kind_of_data_event_in_the_log_says_nothing_about_another() -> None:
     # S3 object events are recorded: the unused s3:PutObject goes.
     assert ("s3:PutObject", "arn:aws:s3:::data-bucket/*") not in basis
     assert basis[("s3:GetObject", "arn:aws:s3:::data-bucket/a.txt")] == "observed"
+
+
+# -- an empty proposal is not shown as a policy -----------------------------------------------
+
+def test_an_empty_proposal_says_no_grant_is_needed(tmp_path: Path) -> None:
+    template, trail = _sam(tmp_path, """
+- Statement:
+    - Effect: Allow
+      Action: ssm:GetParameter
+      Resource: arn:aws:ssm:eu-west-1:111122223333:parameter/app/*
+""", [_record("sts.amazonaws.com", "GetCallerIdentity", {})])
+    shown = _run(template, trail)
+    assert shown.exit_code == 0 and not shown.stdout and "no grant needed" in shown.stderr
+    diff = _run(template, trail, "--diff")
+    assert diff.exit_code == 0 and "+      Policies: []" in diff.stdout

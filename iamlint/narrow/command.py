@@ -153,6 +153,13 @@ def narrow_command(target: str, function: str | None, role: str | None, cloudtra
         status = 2
     elif show_diff or apply:
         status = _patch(target, original, proposal, function, role, params, fmt, show_diff, apply, left_out)
+    elif not proposal.document["Statement"]:
+        # An empty document is not a policy to attach (IAM rejects a policy without statements);
+        # say what it means instead. --diff/--apply write `Policies: []`, which SAM functions and
+        # IAM roles accept: the principal keeps only what the template grants elsewhere.
+        print("no grant needed: no observed call needs a permission of these policies, and none is kept as "
+              "unobservable; --diff shows the template with these Policies emptied", file=sys.stderr)
+        status = 0
     else:
         click.echo(_render(proposal.document, fmt), nl=False)
         status = 0
