@@ -77,6 +77,9 @@ class Call:
     account: str | None = None  # recipientAccountId, else userIdentity.accountId
     api: str | None = None  # botocore client name when known ("s3control" for s3-control hosts)
     invoked_by: str | None = None  # service that called on the principal's behalf (FAS)
+    # True when a `*` in the call's names stands for a part not known (static analysis of code);
+    # in a logged call every character is the name's own, and a key may hold `*`.
+    wildcards: bool = False
 
     @property
     def action_guess(self) -> str:

@@ -127,6 +127,7 @@ def narrow(
             ctx = {k: v for k, v in known.items() if k in keys}
             absent = absent | {k for k in keys if other_service_key(k, action)}
             for resource, literal in _resources_for(action, used_on, identity, catalog):
+                literal = literal and not call.wildcards
                 check: Check = (resource, ctx, absent)
                 verdict, grants, why = judge_call(identity, action, resource, literal, ctx, absent)
                 if verdict is Verdict.NO:

@@ -308,7 +308,7 @@ class _Environment:
             service=info.iam_prefix, operation=site.operation, principal="", role_arn=None, session_name=None,
             time=None, region=self.region, resources=tuple(dict.fromkeys(arns)), parameters=params,
             event_source=BASIS + where, source_file=site.file, source_index=site.line, account=self.account,
-            api=site.service,
+            api=site.service, wildcards=True,
         )
 
     def _value(self, arg: Arg, arns: list[str], path_like: bool = False) -> object:
