@@ -236,3 +236,15 @@ def test_apply_writes_an_empty_policies_list_and_says_nothing_is_needed(tmp_path
     # SAM reads the empty list as no policies: the patched template loads, with only SAM's own.
     loaded = CliRunner().invoke(cli, ["check", str(template), "--format", "json", "--fail-on", "critical"])
     assert loaded.exit_code == 0, loaded.output
+
+
+def test_role_of_a_lambda_function_keeps_the_runtimes_log_writes(tmp_path: Path) -> None:
+    """--role on a role the template gives a Lambda function: its log writes are as unseen as
+    with --function, so they are kept, not removed for want of calls."""
+    template = tmp_path / "template.yaml"
+    template.write_text(SHARED.replace("s3:PutObject", "logs:PutLogEvents"))
+    evidence = tmp_path / "calls.jsonl"
+    evidence.write_text(json.dumps(_record("s3", "GetObject", "reader", bucketName="data-bucket", key="a.txt")) + "\n")
+    shown = CliRunner().invoke(cli, ["narrow", str(template), "--role", "SharedRole", "--evidence", str(evidence)])
+    assert shown.exit_code == 0, shown.output
+    assert "logs:PutLogEvents" in shown.stdout

@@ -131,7 +131,7 @@ def narrow_command(target: str, function: str | None, role: str | None, cloudtra
     if not original:
         what = f"function {function}" if function else f"role {role}" if role else target
         raise click.UsageError(f"no identity policy found for {what} in {target}")
-    kind = workload if workload != "auto" else ("lambda" if function else "none")
+    kind = workload if workload != "auto" else ("lambda" if function or _lambda_role(original) else "none")
     try:
         proposal = narrow(original, calls, get_catalog(), generalize=generalize,
                           workload=None if kind == "none" else kind)
@@ -171,6 +171,12 @@ def narrow_command(target: str, function: str | None, role: str | None, cloudtra
         status = 2  # shown, but the evidence it rests on is incomplete
     if status:
         sys.exit(status)
+
+
+def _lambda_role(documents: Sequence[PolicyDocument]) -> bool:
+    """Is the role (`--role`) a Lambda function's, as the template shows (`Role: !GetAtt R.Arn`)?
+    Then the runtime's log writes are as unobservable as they are with --function."""
+    return any(u.startswith("function ") for d in documents if d.source is not None for u in d.source.used_by)
 
 
 def _unread(target: str, documents: Sequence[PolicyDocument]) -> list[Any]:
