@@ -338,6 +338,36 @@ def test_missing_code_and_bad_syntax_are_reported(tmp_path: Path) -> None:
         ("ListBuckets", "Inline (inline code)", 3)]
 
 
+def test_calls_chosen_at_run_time_are_said_and_kept_methods_are_followed(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "app.py").write_text(textwrap.dedent('''
+        import boto3
+        s3 = boto3.client("s3")
+        table = boto3.resource("dynamodb").Table("orders")
+
+        def handler(event, context):
+            op = getattr(s3, "delete_object")
+            op(Bucket="in-bucket", Key="old")
+            put = table.put_item
+            put(Item={})
+            getattr(s3, event["op"])(Bucket="in-bucket")
+            boto3.client(event["svc"]).list_queues()
+    '''))
+    (tmp_path / "template.yaml").write_text(textwrap.dedent('''
+        Transform: AWS::Serverless-2016-10-31
+        Resources:
+          Fn:
+            Type: AWS::Serverless::Function
+            Properties: {Runtime: python3.12, CodeUri: src/, Handler: app.handler, Policies: AmazonS3FullAccess}
+    '''))
+    [result] = analyse_template(tmp_path / "template.yaml", {})
+    assert {(c.service, c.operation) for c in result.calls} >= {("s3", "DeleteObject"), ("dynamodb", "PutItem")}
+    assert [p.split(": ", 1)[0] for p in result.problems] == ["src/app.py:11", "src/app.py:12"]
+    shown = CliRunner().invoke(cli, ["narrow", str(tmp_path / "template.yaml"), "--from-code"])
+    assert shown.exit_code == 2 and "2 call sites or files could not be analysed" in shown.stderr
+    assert "s3:DeleteObject" in shown.stdout
+
+
 def test_handlers_that_cannot_be_read_as_source_are_problems_not_crashes_or_empty_proposals(tmp_path: Path) -> None:
     src = tmp_path / "src"
     src.mkdir()

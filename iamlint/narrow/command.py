@@ -345,6 +345,12 @@ def _narrow_from_code(target: str, function: str | None, observed: list[Any], do
         click.echo(_render({name: proposal.document for name, proposal, _ in done}, fmt), nl=False)
     for name, proposal, headline in done:
         _report(proposal, f"\n{name}: {headline}", 0, explain)
+    unseen = sum(len(r.problems) for r in results)
+    if unseen:
+        # As with evidence records that cannot be read: shown, but what those sites use may be missing.
+        print(f"{unseen} call site{'' if unseen == 1 else 's'} or file{'' if unseen == 1 else 's'} could not be "
+              "analysed (see warnings above): the proposal may lack what they use (exit status 2)", file=sys.stderr)
+        sys.exit(2)
 
 
 def _patch(target: str, original: list[PolicyDocument], proposal: Any, function: str | None, role: str | None,

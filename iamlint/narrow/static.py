@@ -203,6 +203,7 @@ def _sites(fn: FunctionCode, base: Path, result: StaticResult) -> list[CodeCall]
         except (RecursionError, MemoryError, ValueError) as exc:  # nested too deep for ast; NUL bytes
             result.problems.append(f"{shown}: cannot parse: {exc}")
             return None
+        result.problems.extend(analyzer.unresolved)
         sites.extend(analyzer.calls)
         result.files.append(shown)
         py_done[path] = module

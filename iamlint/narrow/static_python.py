@@ -68,6 +68,14 @@ class Session:
     pass
 
 
+@dataclass(frozen=True, slots=True)
+class Bound:
+    """A method of a client, resource, collection or pager, not yet called."""
+
+    receiver: Any
+    name: str
+
+
 @dataclass(eq=False, slots=True)
 class Function:
     node: ast.FunctionDef | ast.AsyncFunctionDef
@@ -121,6 +129,8 @@ class Analyzer:
         self._pending: list[Function] = []
         self.pagers: list[Pager] = []
         self._paged: set[Pager] = set()
+        # Call sites whose service or operation is known only at run time: said, never dropped.
+        self.unresolved: list[str] = []
 
     # -- driving --------------------------------------------------------------------------
 
@@ -371,9 +381,20 @@ class Analyzer:
             return base.attrs.get(attr)
         if isinstance(base, Module):
             return base.scope.names.get(attr)
-        if isinstance(base, Resource):
-            return base.attribute(attr)
-        return meta_attribute(base, attr)
+        found = base.attribute(attr) if isinstance(base, Resource) else meta_attribute(base, attr)
+        if found is None and isinstance(base, Client | Resource | Collection | Pager) and not attr.startswith("_"):
+            return Bound(base, attr)  # a method kept to be called later
+        return found
+
+    def _getattr(self, base: Any, name: Any, line: int) -> Any:
+        """`getattr(s3, "delete_object")` is `s3.delete_object`; with a name known only at run
+        time, the call it makes cannot be seen, and that is said."""
+        if isinstance(name, Text) and name.literal is not None:
+            return self.attribute(base, name.literal)
+        if isinstance(base, Client | Resource | Collection | Pager):
+            self.unresolved.append(f"{self.shown}:{line}: an AWS call whose operation is chosen at run time "
+                                   "(getattr): not seen, so the proposal may lack it")
+        return None
 
     def _eval_Subscript(self, node: ast.Subscript, scope: Scope) -> Any:  # noqa: N802
         base, key = self.eval(node.value, scope), self.eval(node.slice, scope)
@@ -385,6 +406,9 @@ class Analyzer:
         return None
 
     def _eval_Call(self, node: ast.Call, scope: Scope) -> Any:  # noqa: N802
+        if isinstance(node.func, ast.Name) and node.func.id == "getattr" and len(node.args) >= 2 \
+                and not isinstance(self.eval(node.func, scope), Function):
+            return self._getattr(self.eval(node.args[0], scope), self.eval(node.args[1], scope), node.lineno)
         receiver = self.eval(node.func.value, scope) if isinstance(node.func, ast.Attribute) else None
         func = self.attribute(receiver, node.func.attr) if isinstance(node.func, ast.Attribute) else None
         if not isinstance(node.func, ast.Attribute):
@@ -397,8 +421,10 @@ class Analyzer:
                 kwargs[kw.arg] = value
             elif isinstance(value, dict):  # **params
                 kwargs.update({k.literal: v for k, v in value.items() if k.literal})
+        if isinstance(func, Bound):  # `put = table.put_item` ... `put(Item=...)`
+            return self._method(func.receiver, func.name, args, kwargs, node.lineno)
         if isinstance(func, Marker):
-            return self._library(func.name, args, kwargs)
+            return self._library(func.name, args, kwargs, node.lineno)
         if isinstance(func, Function):
             return self._function(func)
         if isinstance(func, Instance):  # a class: its instances share what the class sets
@@ -412,9 +438,9 @@ class Analyzer:
 
     # -- calls ----------------------------------------------------------------------------
 
-    def _library(self, name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
+    def _library(self, name: str, args: list[Any], kwargs: dict[str, Any], line: int) -> Any:
         if name in ("boto3.client", "boto3.resource"):
-            return _new_client(name.rsplit(".", 1)[1], argument(args, kwargs, 0, "service_name"))
+            return self._client(name.rsplit(".", 1)[1], argument(args, kwargs, 0, "service_name"), line)
         if name in ("boto3.Session", "botocore.session.get_session"):
             return Session()
         if name in ("os.getenv", "os.environ.get"):
@@ -427,7 +453,7 @@ class Analyzer:
         if isinstance(receiver, Session):
             if name in ("client", "resource", "create_client"):
                 kind = "resource" if name == "resource" else "client"
-                return _new_client(kind, argument(args, kwargs, 0, "service_name"))
+                return self._client(kind, argument(args, kwargs, 0, "service_name"), line)
             return None
         if isinstance(receiver, Client):
             return client_call(self, receiver.service, name, args, kwargs, line)
@@ -444,6 +470,17 @@ class Analyzer:
         if isinstance(receiver, Text) and name in ("strip", "lower", "upper", "rstrip", "lstrip"):
             return receiver if receiver.literal is None or name.endswith("strip") else None
         return None
+
+
+    def _client(self, kind: str, service: Any, line: int) -> Any:
+        name = service.literal if isinstance(service, Text) else None
+        if name is None:
+            self.unresolved.append(f"{self.shown}:{line}: a boto3 {kind} for a service chosen at run time: "
+                                   "its calls are not seen, so the proposal may lack them")
+        elif botomodels.service(name) is None:
+            self.unresolved.append(f"{self.shown}:{line}: a boto3 {kind} for {name!r}, which botocore does not know: "
+                                   "its calls are not seen")
+        return _new_client(kind, service)
 
 
 def _is_static(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
