@@ -67,12 +67,6 @@ def request_context(call: Call, action: str) -> tuple[Context, frozenset[str]]:
     return ctx, frozenset(absent)
 
 
-def other_service_key(key: str, action: str) -> bool:
-    """Is `key` another service's condition key? (then no request for `action` carries it)"""
-    prefix = key.split(":", 1)[0].lower()
-    return ":" in key and prefix != "aws" and prefix != action.split(":", 1)[0].lower()
-
-
 def _principal_account(call: Call) -> str | None:
     fields = call.principal.split(":", 5)
     if len(fields) == 6 and fields[4].isdigit():

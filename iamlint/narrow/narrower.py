@@ -25,7 +25,6 @@ from iamlint.narrow.judgement import (
     Check,
     ConditionBlock,
     judge_call,
-    other_service_key,
     policy_keys,
     request_context,
 )
@@ -124,8 +123,9 @@ def narrow(
             continue
         for action, used_on in _needs(call, mapped):
             known, absent = request_context(call, action)
+            # Another service's key is unknown, not absent: Lambda adds lambda:SourceFunctionArn
+            # and EC2 ec2:SourceInstanceARN to every request made with their role's credentials.
             ctx = {k: v for k, v in known.items() if k in keys}
-            absent = absent | {k for k in keys if other_service_key(k, action)}
             for resource, literal in _resources_for(action, used_on, identity, catalog):
                 literal = literal and not call.wildcards
                 check: Check = (resource, ctx, absent)
