@@ -54,7 +54,10 @@ def _tokens(pattern: str, template: bool) -> tuple[str, ...]:
             # A catalogue variable (${Region}) is a required, non-empty value: one character
             # then anything. A policy variable may be empty for all we know.
             if template:
-                out.extend((ONE_NS, SEG) if tok in _NO_SLASH else (ONE, STAR))
+                if tok == "${Account}":
+                    out.append(STAR)  # AWS-owned resources (SSM documents, public AMIs) name no account
+                else:
+                    out.extend((ONE_NS, SEG) if tok in _NO_SLASH else (ONE, STAR))
             else:
                 out.append(STAR)
         elif not template and tok.startswith("<") and tok.endswith(">") and len(tok) > 2:
@@ -225,6 +228,8 @@ def covers_arn_format(pattern: str, arn_format: str) -> bool:
     p_parts, t_parts = split_arn(pattern), split_arn(arn_format)
     if len(p_parts) < 6 or len(t_parts) < 6 or not arn_pattern_overlaps(pattern, arn_format):
         return False
+    if not p_parts[4] and t_parts[4]:
+        return False  # an empty account names AWS-owned resources only (SSM's AWS-* documents)
     return covers_template(p_parts[5], t_parts[5])
 
 

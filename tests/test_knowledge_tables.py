@@ -28,7 +28,8 @@ SENSITIVE = "sensitive_actions.yaml"
 GLOBAL_KEYS = "global_condition_keys.yaml"
 IRREGULAR = "api_iam_irregular.yaml"
 TELEMETRY = "telemetry_writes.yaml"
-ALL_TABLES = (PRIVESC, SENSITIVE, GLOBAL_KEYS, IRREGULAR, TELEMETRY)
+RUN_ANY = "run_any_code.yaml"
+ALL_TABLES = (PRIVESC, SENSITIVE, GLOBAL_KEYS, IRREGULAR, TELEMETRY, RUN_ANY)
 
 # Keys the issue asked for by name; the table must keep them.
 REQUIRED_GLOBAL_KEYS = {

@@ -139,6 +139,11 @@ def test_an_action_is_as_narrow_as_the_resources_it_always_names() -> None:
     assert finding.severity is Severity.LOW and "only on named resources: arn:aws:ssm:*:*:document/AWS-GatherSoftwareInventory" in finding.message
     any_document = _policy(_doc(_allow("ssm:SendCommand", ["arn:aws:ec2:*:*:instance/*", "arn:aws:ssm:*:*:document/*"])))
     assert [f.severity for f in _of(any_document, "IAM120")] == [Severity.HIGH]
+    # A named document that runs whatever command it is given, or AWS's own documents (their
+    # ARNs name no account), reach as far as any document (rules/data/run_any_code.yaml).
+    for documents in (["arn:aws:ssm:*:*:document/AWS-RunShellScript"], ["arn:aws:ssm:*::document/*"]):
+        shell = _policy(_doc(_allow("ssm:SendCommand", ["arn:aws:ec2:*:*:instance/*", *documents])))
+        assert [f.severity for f in _of(shell, "IAM120")] == [Severity.HIGH], documents
     # The network interface in one statement, the subnet in another: any subnet, any interface.
     split = _policy(_doc(_allow("ec2:CreateNetworkInterface", "arn:aws:ec2:*:*:network-interface/*"),
                          _allow("ec2:CreateNetworkInterface", "arn:aws:ec2:*:*:subnet/*")))

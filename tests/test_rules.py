@@ -139,6 +139,20 @@ def test_condition_lowers_severity_and_says_so(engine: Engine) -> None:
     assert b["IAM103"].evidence.conditions == ("aws:ResourceTag/team",)
 
 
+def test_sensitive_access_is_judged_on_the_resources_every_request_names(engine: Engine) -> None:
+    """redshift:GetClusterCredentials always names a database user: every database but one
+    user is no grant on everything; glue:GetConnection always names its connection."""
+    doc = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "redshift:GetClusterCredentials",
+         "Resource": ["arn:aws:redshift:*:*:dbuser:*/app_reader", "arn:aws:redshift:*:*:dbname:*"]},
+        {"Effect": "Allow", "Action": "glue:GetConnection",
+         "Resource": ["arn:aws:glue:*:*:catalog", "arn:aws:glue:us-east-1:111122223333:connection/my-conn"]}]}
+    assert "IAM110" not in rule_ids(lint_doc(engine, doc))
+    doc["Statement"][1]["Resource"][1] = "arn:aws:glue:*:*:connection/*"
+    [f] = [f for f in lint_doc(engine, doc).findings if f.rule == "IAM110"]
+    assert 'Resources "arn:aws:glue:*:*:connection/*" and "arn:aws:glue:*:*:catalog" grant' in f.message
+
+
 def test_negated_conditions_do_not_lower_severity(engine: Engine) -> None:
     """`StringNotEquals aws:ResourceTag/env: prod` leaves every other resource, and every
     resource without the tag: still a grant on everything."""

@@ -24,12 +24,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from iamlint import globs
-from iamlint.catalog import ActionInfo
+from iamlint.catalog import ActionInfo, ResourceType
 from iamlint.checks import RuleContext, per_subject
 from iamlint.checks.scope import grant
 from iamlint.evaluator import pattern_contains
 from iamlint.model import Condition, Location, Statement
 from iamlint.principals import Principal
+from iamlint.ruleset import read_data_table
 
 
 class Scope(enum.IntEnum):
@@ -245,28 +246,9 @@ class Effective:
 
     def _scope(self, action: ActionInfo, res: _Res) -> Scope:
         patterns, excepted = res
-        if excepted or not action.supports_resource_scoping:
+        if excepted:
             return Scope.UNSCOPED
-        if any(globs.is_total(p) for p in patterns):
-            return Scope.UNSCOPED
-        types = self.ctx.catalog.action_resource_types(action)
-        # Every resource a request names must be allowed. When the action always names a
-        # resource of some types (ssm:SendCommand a document), how far a statement reaches is
-        # how far it reaches those: instance/* with one named document runs one document.
-        # A required type the statement does not name at all is left to other statements
-        # (ec2:CreateNetworkInterface's network interface in one, its subnet in another).
-        needed = {n.lower() for n in action.required_types}
-        required = [rt for rt in types if rt.name.lower() in needed]
-        if required:
-            named = [rt for rt in required if any(globs.arn_pattern_overlaps(p, rt.arn) for p in patterns)]
-            if named and all(any(globs.covers_arn_format(p, rt.arn) for p in patterns) for rt in named):
-                return Scope.UNSCOPED
-            patterns = tuple(p for p in patterns if any(globs.arn_pattern_overlaps(p, rt.arn) for rt in named)) or patterns
-        elif any(globs.covers_arn_format(p, rt.arn) for rt in types for p in patterns):
-            return Scope.UNSCOPED
-        if any(wildcard_name(p) for p in patterns):
-            return Scope.PATTERN
-        return Scope.SPECIFIC
+        return scope_of(self.ctx, action, patterns)
 
 
 @per_subject
@@ -276,6 +258,71 @@ def _reach_table(ctx: RuleContext, st: Statement) -> dict[tuple[Any, ...], Reach
     (resources, except_resources, scope), so that equal answers are one object."""
     del ctx, st  # empty at first: `Effective._reach` fills it in
     return {}
+
+
+def scope_of(ctx: RuleContext, action: ActionInfo, patterns: tuple[str, ...]) -> Scope:
+    """How far Resource `patterns` reach for `action`: every resource, a pattern, named ones."""
+    return Scope.UNSCOPED if everything_by(ctx, action, patterns) else _narrower_scope(ctx, action, patterns)
+
+
+def everything_by(ctx: RuleContext, action: ActionInfo, patterns: tuple[str, ...]) -> tuple[str, ...]:
+    """The entries of `patterns` that together reach every resource `action` applies to, or ().
+
+    Every resource a request names must be allowed. When the action always names a resource of
+    some types (ssm:SendCommand a document), the grant reaches everything only if it reaches
+    every resource of each of those it names: instance/* with one named document runs that
+    document only, unless the document runs any command given (run_any_code.yaml). A required
+    type the statement does not name at all is left to other statements
+    (ec2:CreateNetworkInterface's network interface in one, its subnet in another).
+    """
+    if not action.supports_resource_scoping:
+        return tuple(patterns) or ("*",)
+    total = tuple(p for p in patterns if globs.is_total(p))
+    if total:
+        return total[:1]
+    types = ctx.catalog.action_resource_types(action)
+    required = _required(action, types)
+    if required:
+        named = [rt for rt in required if any(globs.arn_pattern_overlaps(p, rt.arn) for p in patterns)]
+        by: list[str] = []
+        for rt in named:
+            covering = [p for p in patterns if _covers_type(ctx, p, rt)]
+            if not covering:
+                return ()
+            by += [p for p in covering if p not in by]
+        return tuple(by)
+    return tuple(p for p in patterns if any(_covers_type(ctx, p, rt) for rt in types))[:1]
+
+
+def _narrower_scope(ctx: RuleContext, action: ActionInfo, patterns: tuple[str, ...]) -> Scope:
+    required = _required(action, ctx.catalog.action_resource_types(action))
+    if required:  # how far it reaches the resources every request names
+        patterns = tuple(p for p in patterns if any(globs.arn_pattern_overlaps(p, rt.arn) for rt in required)) or patterns
+    return Scope.PATTERN if any(wildcard_name(p) for p in patterns) else Scope.SPECIFIC
+
+
+def _required(action: ActionInfo, types: tuple[ResourceType, ...]) -> list[ResourceType]:
+    needed = {n.lower() for n in action.required_types}
+    return [rt for rt in types if rt.name.lower() in needed]
+
+
+def _covers_type(ctx: RuleContext, pattern: str, rt: ResourceType) -> bool:
+    """Does `pattern` reach every resource of the type, or one that runs any code given?"""
+    if globs.covers_arn_format(pattern, rt.arn):
+        return True
+    return any(globs.arn_pattern_overlaps(pattern, arn) for arn in _run_any_code(ctx, rt))
+
+
+def _run_any_code(ctx: RuleContext, rt: ResourceType) -> tuple[str, ...]:
+    table: dict[str, tuple[str, ...]] | None = ctx.cache.get("run_any_code")
+    if table is None:
+        table = ctx.cache["run_any_code"] = {}
+    found = table.get(rt.arn)
+    if found is None:
+        raw: Any = read_data_table("run_any_code.yaml")
+        found = table[rt.arn] = tuple(str(e["arn"]) for e in raw["resources"]
+                                      if globs.arn_pattern_overlaps(str(e["arn"]), rt.arn))
+    return found
 
 
 def every_action(ctx: RuleContext) -> tuple[ActionInfo, ...]:

@@ -13,6 +13,7 @@ from typing import Any
 from iamlint import globs
 from iamlint.catalog import ResourceType
 from iamlint.checks import Hit, RuleContext, check, per_subject
+from iamlint.checks.effective import everything_by
 from iamlint.checks.principals import policy_kind
 from iamlint.checks.scope import describe_actions, grant
 from iamlint.model import Evidence, PolicyDocument, PolicyKind, Severity, Statement
@@ -263,8 +264,8 @@ def pass_role(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
         if not g.allows("iam:passrole"):
             continue
         has_service = any(c.key.lower() == "iam:passedtoservice" for c in st.conditions)
-        every = _every_resource_of(ctx, "iam:PassRole", st.resource_texts) if st.resource_key == "Resource" else None
-        star = every is not None  # "*", or arn:aws:iam::*:role/* and the like
+        every = _every_resource_of(ctx, "iam:PassRole", st.resource_texts) if st.resource_key == "Resource" else ()
+        star = bool(every)  # "*", or arn:aws:iam::*:role/* and the like
         if not star and has_service:
             continue
         passrole = ctx.catalog.action("iam:PassRole")
@@ -280,7 +281,7 @@ def pass_role(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
             st.actions[0],
         )
         if star:
-            problem = f'on every role (Resource "{every}")'
+            problem = f'on every role (Resource "{every[0]}")'
             if not has_service:
                 problem += " to any service (no iam:PassedToService condition)"
         else:
@@ -331,9 +332,9 @@ def sensitive_on_star(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
             if not g.allows(name) or not _scopable(ctx, name):
                 continue
             every = _every_resource_of(ctx, name, st.resource_texts)
-            if every is not None:
+            if every:
                 hits.setdefault(category, []).append(spelled)
-                where.setdefault(every, None)
+                where.update(dict.fromkeys(every))
         if not hits:
             continue
         first = next(iter(where))
@@ -353,19 +354,15 @@ def sensitive_on_star(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
         )
 
 
-def _every_resource_of(ctx: RuleContext, name: str, resources: tuple[str, ...]) -> str | None:
-    """The entry of `resources` that matches every resource the action applies to (`*`, or
-    `arn:aws:secretsmanager:*:*:secret:*` for GetSecretValue), or None."""
+def _every_resource_of(ctx: RuleContext, name: str, resources: tuple[str, ...]) -> tuple[str, ...]:
+    """The entries of `resources` that reach every resource the action applies to (`*`, or
+    `arn:aws:secretsmanager:*:*:secret:*` for GetSecretValue), or () (effective.everything_by:
+    an action that always names several kinds of resource must reach every one of each)."""
     action = ctx.catalog.action(name)
-    for r in resources:
-        if globs.is_total(r):
-            return r
-        if action is None or not r.startswith("arn:"):
-            continue
-        padded = globs.padded_arn(r)
-        if any(globs.covers_arn_format(padded, rt.arn) for rt in ctx.catalog.action_resource_types(action)):
-            return r
-    return None
+    if action is None:
+        return tuple(r for r in resources if globs.is_total(r))[:1]
+    usable = tuple(r for r in resources if globs.is_total(r) or ctx.catalog.resource_matches(action, r))
+    return everything_by(ctx, action, usable) if usable else ()
 
 
 @check("IAM112", pure=True)
