@@ -192,6 +192,10 @@ def test_what_sam_adds_is_judged_with_the_principal_not_as_a_document(tmp_path: 
     template.write_text("Transform: AWS::Serverless-2016-10-31\nResources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
                         "    Properties:\n      Handler: app.handler\n      Runtime: python3.12\n      CodeUri: src/\n")
     assert _lint(engine, template) == []
+    # Nor are X-Ray's and VPC access's, which SAM adds for Tracing and VpcConfig.
+    with_props = template.read_text() + "      Tracing: Active\n      VpcConfig: {SecurityGroupIds: [sg-1], SubnetIds: [subnet-1]}\n"
+    (tmp_path / "traced.yaml").write_text(with_props)
+    assert _lint(engine, tmp_path / "traced.yaml") == []
     template.write_text(template.read_text() + "      Policies: [{Statement: [{Effect: Allow, Action: iam:PassRole, Resource: '*'},"
                         " {Effect: Allow, Action: [lambda:CreateFunction, lambda:InvokeFunction], Resource: '*'}]}]\n")
     assert "IAM120" in {f.rule for f in _lint(engine, template)}
@@ -233,7 +237,7 @@ def test_globals_policies_point_at_the_globals_entry() -> None:
     dlq = _doc(result, "DeadLetterQueuePolicy", role="PlainFunctionRole")
     assert dlq.source is not None and dlq.source.via == "Globals.Function.DeadLetterQueue" and _line(dlq) == 10
     xray = _doc(result, "AWSXrayWriteOnlyAccess", role="PlainFunctionRole")
-    assert xray.source is not None and xray.source.via == "Globals.Function.Tracing" and _line(xray) == 8
+    assert xray.source is not None and xray.source.via == "SAM's own addition" and _line(xray) == 8  # at Globals.Function.Tracing
     boundary = _doc(result, "PowerUserAccess", role="PlainFunctionRole")
     assert boundary.kind is PolicyKind.BOUNDARY and _line(boundary) == 9
     api = [d for d in result.documents if d.kind is PolicyKind.RESOURCE and d.name == "ServerlessRestApi"]
@@ -278,7 +282,7 @@ def test_state_machine_policies() -> None:
     inline = _doc(result, "FulfilmentMachineRolePolicy2")
     assert inline.locate(inline.statements[0].actions[0].loc).line == 22
     xray = _doc(result, "AWSXrayWriteOnlyAccess")
-    assert xray.source is not None and xray.source.via == "Tracing" and _line(xray) == 14
+    assert xray.source is not None and xray.source.via == "SAM's own addition" and _line(xray) == 14
     # Local DefinitionUri and CodeUri never reach the disk or fail the translation.
     assert result.errors == []
 

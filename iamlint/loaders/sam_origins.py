@@ -367,8 +367,10 @@ class Origins:
         name = node.rsplit("/", 1)[-1] if isinstance(node, str) else ""
         for pattern, prop in _ADDED_MANAGED:
             if pattern.search(name):
+                # Added because of the property (Tracing, VpcConfig), but SAM's choice of policy:
+                # located at the property, marked as SAM's own addition.
                 found = self._prop(sam_id, (prop,), False) if prop else None
-                return found or _anchor(("Resources", sam_id), sam_id, ADDED_BY_SAM)
+                return replace(found, via=ADDED_BY_SAM) if found else _anchor(("Resources", sam_id), sam_id, ADDED_BY_SAM)
         return self._events(sam_id)
 
     # -- API resource policies --------------------------------------------------------------
