@@ -341,6 +341,12 @@ def test_unknown_policy_variables(engine: Engine) -> None:
     # A default makes the variable always take it.
     [default] = _findings(engine, _doc(_st("s3:GetObject", "arn:aws:s3:::b/${aws:usrname, 'guest'}/*")), "IAM186")
     assert "always its default 'guest'" in default.message
+    # An exclusion or a negated condition that matches nothing widens the statement.
+    [wide] = _findings(engine, _doc({"Effect": "Allow", "Action": "s3:*", "NotResource": "arn:aws:s3:::secret-${AWS::AccountId}/*"}), "IAM186")
+    assert wide.severity is Severity.HIGH and "allows its actions on every resource" in wide.message
+    negated = _st("s3:ListBucket", "arn:aws:s3:::b", {"StringNotLike": {"s3:prefix": "home/${aws:usrname}/*"}})
+    [f] = _findings(engine, _doc(negated), "IAM186")
+    assert f.severity is Severity.HIGH and "allows more than written" in f.message
     # Under 2008-10-17 variables are literal text: IAM181's finding, not this one.
     assert not _findings(engine, _doc(_st("s3:GetObject", "arn:aws:s3:::b/${AWS::Region}"), version="2008-10-17"), "IAM186")
 

@@ -319,7 +319,7 @@ def test_pinning_conditions_suppress_public_access(engine: Engine, condition: di
         ({"StringLike": {"aws:PrincipalOrgID": "o-*"}}, '"o-*" leaves the whole value'),
         ({"StringLike": {"aws:SourceVpce": "vpce-*"}}, "vpce-*"),
         ({"ArnLike": {"aws:SourceArn": "arn:aws:sns:*:*:*"}}, "leaves the account"),
-        ({"ArnLike": {"aws:SourceArn": "arn:aws:s3:::*"}}, "leaves the account"),  # S3 ARNs name no account: the bucket does
+        ({"ArnLike": {"aws:SourceArn": "arn:aws:s3:::*"}}, "leaves the resource's name (its ARN has no account field)"),
         ({"StringLike": {"aws:PrincipalOrgPaths": "o-*/r-ab12/*"}}, "leaves the organization"),
         ({"StringLike": {"aws:PrincipalArn": ["arn:aws:iam::111122223333:role/x", "*"]}}, None),  # values are alternatives
     ],

@@ -151,7 +151,10 @@ def open_value(ctx: RuleContext, cond: Condition) -> str | None:
     how = str(entry.get("pattern", "literal")) if entry is not None else "arn-owner" if cond.key.lower().endswith("arn") else "literal"
     for v in cond.values:
         if not _value_pins(how, v):
-            return f'condition on {cond.key} pins no one: "{v}" leaves the {_PART[how]} to a wildcard'
+            part = _PART[how]
+            if how == "arn-owner" and len(fields := v.split(":", 5)) == 6 and not fields[4]:
+                part = "resource's name (its ARN has no account field)"
+            return f'condition on {cond.key} pins no one: "{v}" leaves the {part} to a wildcard'
     return None
 
 

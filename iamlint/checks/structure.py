@@ -135,8 +135,9 @@ def _variable_problem(k: ConditionKnowledge, key: str) -> tuple[str, str] | None
     if ":" not in key or "::" in key:
         # `${AWS::AccountId}`, `${MyBucket}`: CloudFormation substitutes these only inside
         # Fn::Sub; in any other string IAM receives them as written.
-        problem = "CloudFormation syntax that IAM receives as written (CloudFormation substitutes ${...} only inside Fn::Sub)"
-        return problem, "write the string with !Sub (Fn::Sub)"
+        problem = ("CloudFormation syntax that IAM receives as written (CloudFormation substitutes ${...} only inside "
+                   "Fn::Sub, and writes `${!Name}` there as ${Name})")
+        return problem, "write it inside !Sub (Fn::Sub), without a `!`"
     prefix = key.partition(":")[0]
     if is_host_prefix(prefix) or k.lookup(key) is not None:
         return None  # an identity provider's claim (its names are the provider's), or a known key
@@ -157,7 +158,7 @@ def unknown_variable(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
         return  # variables are literal text under 2008-10-17 (IAM181)
     k = knowledge(ctx)
     for st in doc.statements:
-        for text, loc in dict.fromkeys(_variable_uses(st)):
+        for text, loc, where in dict.fromkeys(_variable_places(k, st)):
             groups: dict[tuple[str, str], list[str]] = {}
             defaults: list[str] = []
             for written, key, default in policy_variables(text):
@@ -167,12 +168,8 @@ def unknown_variable(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
                     if default is not None:
                         defaults.append(f"{written} is always its default '{default}'")
             for (problem, hint), names in groups.items():
-                if defaults:
-                    effect = "; ".join(defaults)
-                else:
-                    them = "them" if len(names) > 1 else "it"
-                    does = "allows nothing" if st.is_allow else "never denies anything"
-                    effect = f"no request gives {them} a value, so this entry {does}"
+                them = "them" if len(names) > 1 else "it"
+                effect, severity = _never_matches(where, st.is_allow)
                 yield Hit(
                     loc=loc,
                     statement=st,
@@ -181,12 +178,41 @@ def unknown_variable(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
                         "variables": " and ".join((", ".join(names[:-1]), names[-1])) if len(names) > 1 else names[0],
                         "is": "are" if len(names) > 1 else "is",
                         "problem": problem,
-                        "effect": effect,
+                        "effect": "; ".join(defaults) if defaults else f"no request gives {them} a value, so {effect}",
                         "hint": hint,
                     },
                     evidence=Evidence(resources=(text,) if text in st.resource_texts else ()),
-                    severity=None if st.is_allow else Severity.HIGH,
+                    severity=severity,
                 )
+
+
+def _variable_places(k: ConditionKnowledge, st: Statement) -> Iterator[tuple[str, Any, str]]:
+    """Each value holding `${`, with where it is: "Resource", "NotResource", or a condition
+    ("condition" or "negated condition", whose operator is true when the value does not match)."""
+    for v in st.resources:
+        if "${" in v.text:
+            yield v.text, v.loc, st.resource_key or "Resource"
+    for cond in st.conditions:
+        where = "negated condition" if k.operator(cond.operator).negated else "condition"
+        for value in cond.values:
+            if "${" in value:
+                yield value, cond.loc, where
+
+
+def _never_matches(where: str, allow: bool) -> tuple[str, Severity | None]:
+    """What a value that matches nothing does to the statement, and the severity that deserves
+    (None: the rule's medium). Wider than written is high; narrower than written, medium."""
+    if where == "Resource":
+        return ("this entry allows nothing", None) if allow else ("this entry never denies anything", Severity.HIGH)
+    if where == "NotResource":
+        return (("the exclusion excludes nothing: the statement allows its actions on every resource", Severity.HIGH)
+                if allow else ("the exclusion excludes nothing: the statement denies its actions on every resource", None))
+    if where == "negated condition":
+        return (("the condition holds for every request that has the key: the statement allows more than written",
+                 Severity.HIGH) if allow else
+                ("the condition holds for every request that has the key: the statement denies more than written", None))
+    return ("the condition never holds: the statement allows nothing", None) if allow else (
+        "the condition never holds: the statement never denies anything", Severity.HIGH)
 
 
 @check("IAM182", pure=True)
