@@ -154,6 +154,18 @@ def test_an_action_is_as_narrow_as_the_resources_it_always_names() -> None:
     assert not _of(one_db, "IAM124")
 
 
+def test_passed_to_service_naming_the_methods_service_does_not_lower_it() -> None:
+    """iam:PassedToService states.amazonaws.com is exactly what the Step Functions method needs."""
+    def result(service: str) -> list[Finding]:
+        passing = _allow("iam:PassRole", Condition={"StringEquals": {"iam:PassedToService": service}})
+        return _of(_policy(_doc(passing, _allow(["states:CreateStateMachine", "states:StartExecution"]))), "IAM120")
+
+    [same] = result("states.amazonaws.com")
+    assert same.severity is Severity.HIGH and "constrained" not in same.message
+    [other] = result("lambda.amazonaws.com")
+    assert other.severity is Severity.MEDIUM and "iam:PassedToService" in other.message
+
+
 def test_a_narrowing_condition_lowers_the_method() -> None:
     tagged = _allow("lambda:UpdateFunctionCode", Condition={"StringEquals": {"aws:ResourceTag/team": "blue"}})
     (finding,) = _of(_policy(_doc(tagged)), "IAM120")

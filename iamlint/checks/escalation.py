@@ -15,7 +15,7 @@ from typing import Any
 from iamlint.catalog import ActionInfo
 from iamlint.checks import Hit, RuleContext, check
 from iamlint.checks.effective import Effective, Reach, Scope, action_entry, effective, wildcard_name
-from iamlint.model import Evidence, Statement
+from iamlint.model import Condition, Evidence, Statement
 from iamlint.principals import Principal
 from iamlint.ruleset import read_data_table
 
@@ -43,7 +43,19 @@ class Escalation:
 
     @property
     def condition_keys(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(c.key for _, r in self.grants for c in r.conditions))
+        """The keys of the conditions on the grants that narrow this method: not an
+        iam:PassedToService naming the very service the method passes the role to."""
+        return tuple(dict.fromkeys(c.key for a, r in self.grants for c in r.conditions
+                                   if not (a.key == PASS_ROLE and _names_method_service(c, self.method))))
+
+
+def _names_method_service(cond: Condition, method: Method) -> bool:
+    """`iam:PassedToService: states.amazonaws.com` for a Step Functions method (a label of the
+    principal, or its part before a hyphen: ecs-tasks for ecs, tasks.apprunner for apprunner)."""
+    if cond.key.lower() != "iam:passedtoservice":
+        return False
+    wanted = method.services - {"iam"}
+    return any(label in wanted or label.split("-")[0] in wanted for v in cond.values for label in v.lower().split("."))
 
 
 def methods(ctx: RuleContext) -> tuple[Method, ...]:
