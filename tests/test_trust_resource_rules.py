@@ -304,6 +304,7 @@ def test_source_ip_lowers_but_an_open_range_does_not(engine: Engine) -> None:
         {"StringEquals": {"aws:SourceAccount": "123456789012"}},
         {"ArnLike": {"aws:SourceArn": "arn:aws:sns:us-east-1:123456789012:t"}},
         {"StringEquals": {"kms:CallerAccount": "123456789012"}},
+        {"Bool": {"elasticfilesystem:AccessedViaMountTarget": "true"}},  # NFS clients in the owner's VPCs
     ],
 )
 def test_pinning_conditions_suppress_public_access(engine: Engine, condition: dict[str, Any]) -> None:
