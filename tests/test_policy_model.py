@@ -92,6 +92,14 @@ def test_file_shapes() -> None:
         assert len(result.documents) == count and result.errors == []
     unknown = load_policy_file(parse_json('{"name": "pkg"}', "package.json"))
     assert unknown.documents == [] and "unknown input shape" in unknown.errors[0].message
+    # What the AWS CLI prints for a resource policy (a JSON string) and for a role (its trust).
+    text = json.dumps(one)
+    for data in ({"Policy": text}, {"Attributes": {"Policy": text}}, {"ResourcePolicy": text, "ARN": "x"},
+                 {"policyText": text, "repositoryName": "r"}, {"Role": {"RoleName": "r", "AssumeRolePolicyDocument": one}}):
+        result = load_policy_file(parse_json(json.dumps(data, indent=1), "cli.json"), explicit=False)
+        assert len(result.documents) == 1 and result.errors == [] and result.skipped == [], data
+        assert result.documents[0].locate(result.documents[0].statements[0].loc).line, data
+    assert load_policy_file(parse_json('{"Policy": "not json"}', "p.json"), explicit=False).skipped == ["p.json"]
 
 
 def test_a_list_item_value_equals_one_built_with_its_own_location() -> None:

@@ -6,6 +6,7 @@ Also the shapes the AWS CLI prints for a single policy (`get-policy-version`,
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 
 from iamlint.loaders import LoadResult, marker_for
@@ -18,6 +19,15 @@ _CLI_WRAPPERS: tuple[tuple[str, ...], ...] = (
     ("PolicyVersion", "Document"),  # aws iam get-policy-version
     ("PolicyDocument",),  # get-role-policy, get-user-policy, get-group-policy
     ("Policy",),  # some resource-policy getters return {"Policy": {...}}
+    ("Role", "AssumeRolePolicyDocument"),  # aws iam get-role: the trust policy
+)
+# AWS CLI output that holds one resource policy as a JSON string: `aws s3api get-bucket-policy`,
+# `kms get-key-policy`, `lambda get-policy` ({"Policy": "..."}), `secretsmanager
+# get-resource-policy` ({"ResourcePolicy": "..."}), `sqs get-queue-attributes` and `sns
+# get-topic-attributes` ({"Attributes": {"Policy": "..."}}), `ecr get-repository-policy`
+# ({"policyText": "..."}). Its elements are located at the string.
+_STRING_WRAPPERS: tuple[tuple[str, ...], ...] = (
+    ("Policy",), ("ResourcePolicy",), ("Attributes", "Policy"), ("policyText",),
 )
 
 
@@ -38,6 +48,17 @@ def _documents(data: object) -> list[tuple[object, Path, str | None]] | None:
                 node = node.get(key) if isinstance(node, Mapping) else None
             if looks_like_policy(node):
                 return [(node, wrapper, None)]
+        for wrapper in _STRING_WRAPPERS:
+            node = data
+            for key in wrapper:
+                node = node.get(key) if isinstance(node, Mapping) else None
+            if isinstance(node, str) and node.lstrip().startswith("{"):
+                try:
+                    inner = json.loads(node)
+                except (ValueError, RecursionError):
+                    continue  # not a policy after all; the shape is reported as unknown
+                if looks_like_policy(inner):
+                    return [(inner, wrapper, None)]
         if all(looks_like_policy(v) for v in data.values()):
             return [(v, (str(k),), str(k)) for k, v in data.items()]
     return None
