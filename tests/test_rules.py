@@ -153,6 +153,15 @@ def test_sensitive_access_is_judged_on_the_resources_every_request_names(engine:
     assert 'Resources "arn:aws:glue:*:*:connection/*" and "arn:aws:glue:*:*:catalog" grant' in f.message
 
 
+def test_every_action_on_all_but_some_resources_is_administrator_access(engine: Engine) -> None:
+    doc = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "NotResource": "arn:aws:s3:::secret/*"}]}
+    result = lint_doc(engine, doc)
+    [admin] = [f for f in result.findings if f.rule == "IAM101"]
+    assert admin.severity.label == "critical" and "on everything but arn:aws:s3:::secret/*" in admin.message
+    # As for "*" on "*", IAM101 says it all: no escalation methods or risk categories one by one.
+    assert rule_ids(result) == {"IAM101", "IAM108"}
+
+
 def test_negated_conditions_do_not_lower_severity(engine: Engine) -> None:
     """`StringNotEquals aws:ResourceTag/env: prod` leaves every other resource, and every
     resource without the tag: still a grant on everything."""

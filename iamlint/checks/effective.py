@@ -143,6 +143,14 @@ class Effective:
             )
         return self._full_admin
 
+    @property
+    def administrator(self) -> bool:
+        """`full_admin`, or "*" on every resource but those a NotResource lists: IAM101 reports
+        both, and the risk rules would only list every category the principal has anyway."""
+        return self.full_admin or (self.plain and any(
+            g.all_actions and not g.not_action and st.resource_key == "NotResource" and not g.constraints
+            for st, g in ((st, grant(self.ctx, st)) for st in self._open)))
+
     def reaches(self, action: ActionInfo) -> tuple[Reach, ...]:
         """Every statement that effectively grants `action`, broadest first."""
         cached = self._reaches.get(action.key)

@@ -142,7 +142,7 @@ def _narrowing(scope: Scope, reaches: list[Reach], keys: tuple[str, ...]) -> tup
 @check("IAM120")
 def privilege_escalation(ctx: RuleContext, principal: Principal) -> Iterator[Hit]:
     eff = effective(ctx, principal)
-    if eff.full_admin:
+    if eff.administrator:
         return  # IAM101 reports it: every method is moot for an administrator
     for esc in escalations(ctx, eff):
         keys = esc.condition_keys
@@ -195,7 +195,7 @@ def unscoped(eff: Effective, action: ActionInfo) -> Reach | None:
 @check("IAM121")
 def self_modifying_iam(ctx: RuleContext, principal: Principal) -> Iterator[Hit]:
     eff = effective(ctx, principal)
-    if eff.full_admin:
+    if eff.administrator:
         return
     found = [(a, r) for a in identity_rewriters(ctx) if (r := unscoped(eff, a)) is not None]
     if found:

@@ -47,8 +47,10 @@ def _star_resources(st: Statement) -> tuple[str, ...]:
 
 
 def _is_full_admin(ctx: RuleContext, st: Statement) -> bool:
+    """Every action on every resource, or on every resource but those NotResource lists (the
+    principal can give itself the rest; IAM108 reports the NotResource as such)."""
     g = grant(ctx, st)
-    return g.all_actions and g.star_resource
+    return g.all_actions and (g.star_resource or (st.resource_key == "NotResource" and not st.not_action))
 
 
 @check("IAM101", pure=True)
@@ -58,7 +60,11 @@ def full_admin(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
     for st in _allows(doc):
         if not _is_full_admin(ctx, st):
             continue
-        if st.not_action:
+        if st.resource_key == "NotResource":
+            how = "every action"
+            what = f"administrator access, on everything but {', '.join(st.resource_texts)}"
+            where = next(v.loc for v in st.actions if v.text in ("*", "*:*"))
+        elif st.not_action:
             # PowerUserAccess: administrator but for what it names (IAM, Organizations).
             how = f"every action except {', '.join(st.action_texts)}"
             what = "administrator access apart from those"

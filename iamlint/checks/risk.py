@@ -219,7 +219,7 @@ def _category_check(ctx: RuleContext, principal: Principal, category: str) -> It
     if not enabled(ctx, category):
         return
     eff = effective(ctx, principal)
-    if eff.full_admin:
+    if eff.administrator:
         return  # IAM101 reports it; every category is granted
     # What SAM attaches by itself (the VPC access policy's network-interface writes on "*")
     # is not the template's choice: a category it alone grants is not reported.
