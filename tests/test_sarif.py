@@ -250,6 +250,18 @@ def test_github_annotations_escape_data_and_properties(tmp_path: Path) -> None:
     assert any(l.startswith("::error file=") and "title=IAM101 full-admin::" in l for l in out.splitlines())
 
 
+def test_github_annotations_come_most_severe_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    """GitHub shows the first 10 error and 10 warning annotations of a step."""
+    from iamlint.model import Severity
+
+    monkeypatch.chdir(ROOT)
+    code, out = run("check", "fixtures/demo", "--format", "github")
+    levels = [line.split(" ", 1)[0] for line in out.splitlines() if line.startswith("::")]
+    order = {"::error": 0, "::warning": 1, "::notice": 2}
+    assert code == 1 and levels == sorted(levels, key=order.__getitem__) and levels[0] == "::error"
+    assert Severity.CRITICAL.value > Severity.HIGH.value
+
+
 def test_markdown_summary_counts_and_links(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
     monkeypatch.setenv("GITHUB_REPOSITORY", "octo/repo")

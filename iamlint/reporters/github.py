@@ -52,7 +52,10 @@ def command(f: Finding, root: str) -> str:
 def render(result: LintResult, rules: Mapping[str, Rule], options: ReportOptions) -> str:
     del rules
     root = str(Path(options.root).resolve())
-    lines = [command(f, root) for f in result.findings]
+    # GitHub shows only the first 10 error and 10 warning annotations of a step: the most severe
+    # come first, then input errors, each group in report order (sorted is stable).
+    ordered = sorted(result.findings, key=lambda f: -f.severity.value)
+    lines = [command(f, root) for f in ordered]
     counts = ", ".join(f"{n} {label}" for label, n in result.counts().items() if n) or "none"
     lines.append(f"iamlint: {len(result.findings)} finding(s) ({counts}) in {result.documents} policies.")
     return "\n".join(lines) + "\n"
