@@ -339,6 +339,7 @@ def test_pattern_values_that_name_no_owner_leave_it_public(engine: Engine, condi
         {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::111122223333:role/*"}},
         {"StringLike": {"aws:PrincipalOrgPaths": "o-a1b2c3d4e5/r-ab12/ou-*"}},
         {"StringLike": {"aws:userid": "AROAEXAMPLEID:*"}},
+        {"StringLike": {"aws:userid": "AROA1234567890EXAMPLE*"}},  # a whole unique id, any session
     ],
 )
 def test_pattern_values_that_name_their_owner_pin(engine: Engine, condition: dict[str, Any]) -> None:

@@ -21,6 +21,9 @@ from iamlint.model import Condition, PolicyDocument, PolicyKind, Principal, Stat
 from iamlint.ruleset import read_data_table
 
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
+# An IAM unique id (AIDA... users, AROA... roles): four letters, then at least sixteen characters
+# (IAM User Guide, "IAM identifiers: Unique identifiers").
+_UNIQUE_ID = re.compile(r"^A[A-Z]{3}[A-Z0-9]{16,}$")
 _IAM_ARN = re.compile(r"^arn:[^:]*:(iam|sts)::([^:]*):(.*)$", re.IGNORECASE)
 OWN_ACCOUNT = "<AWS::AccountId>"  # the loader's placeholder for the stack's own account
 
@@ -135,7 +138,10 @@ def _value_pins(how: str, value: str) -> bool:
         return bool(root) and not globs.has_wildcard(root)
     if how == "id-before-colon":
         head, colon, _ = value.partition(":")
-        return bool(colon and head) and not globs.has_wildcard(head)
+        if colon and head and not globs.has_wildcard(head):
+            return True
+        # A whole unique id then a wildcard (`AROA1234567890EXAMPLE*`): still that one principal.
+        return _UNIQUE_ID.match(re.split(r"[*?]", value, maxsplit=1)[0]) is not None
     return False
 
 
