@@ -1,0 +1,79 @@
+"""Regression tests for the second narrowing soundness review: what a record cannot show (another
+service's condition key, the stack's region, the request context a Deny turns on, the keys of a
+batch delete) is "cannot judge", never "not granted now" followed by a patch that drops the grant.
+Templates and CloudTrail records are built inline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+
+from iamlint.cli import cli
+
+ACCOUNT = "111122223333"
+
+
+def _record(source: str, name: str, params: dict[str, Any], region: str = "eu-west-1",
+            **extra: Any) -> dict[str, Any]:
+    return {
+        "eventVersion": "1.09", "eventTime": "2024-05-01T10:00:00Z", "eventSource": source, "eventName": name,
+        "awsRegion": region, "requestParameters": params, "recipientAccountId": ACCOUNT, "eventType": "AwsApiCall",
+        "userIdentity": {"type": "AssumedRole", "principalId": "AROAX:fn", "accountId": ACCOUNT,
+                         "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/fn-role/fn",
+                         "sessionContext": {"sessionIssuer": {"type": "Role", "accountId": ACCOUNT,
+                                                              "arn": f"arn:aws:iam::{ACCOUNT}:role/fn-role"}}},
+        **extra}
+
+
+def _get(key: str, bucket: str = "data-bucket") -> dict[str, Any]:
+    return _record("s3.amazonaws.com", "GetObject", {"bucketName": bucket, "key": key})
+
+
+def _sam(tmp_path: Path, policies: str, records: list[dict[str, Any]]) -> tuple[Path, Path]:
+    template = tmp_path / "template.yaml"
+    template.write_text(
+        'AWSTemplateFormatVersion: "2010-09-09"\nTransform: AWS::Serverless-2016-10-31\n'
+        "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      FunctionName: fn\n"
+        "      Handler: app.handler\n      Runtime: python3.12\n      CodeUri: src/\n      Policies:\n"
+        + "".join(f"        {line}\n" for line in policies.strip("\n").splitlines()))
+    trail = tmp_path / "ct.json"
+    trail.write_text(json.dumps({"Records": records}))
+    return template, trail
+
+
+def _run(template: Path, trail: Path, *extra: str) -> Any:
+    return CliRunner().invoke(cli, ["narrow", str(template), "--function", "Fn", "--cloudtrail", str(trail),
+                                    "--workload", "none", *extra])
+
+
+def _refuses(template: Path, trail: Path, *extra: str) -> Any:
+    """--diff and --apply both exit 2 and leave the template as it was; the shown run's result."""
+    before = template.read_text()
+    for flag in ("--diff", "--apply"):
+        result = _run(template, trail, flag, *extra)
+        assert result.exit_code == 2, (flag, result.stdout, result.stderr)
+        assert "\n+" not in result.stdout and template.read_text() == before
+    return _run(template, trail, *extra)
+
+
+# -- A: another service's condition key is unknown, not absent --------------------------------
+
+def test_a_lambda_condition_key_is_cannot_judge_and_nothing_is_written(tmp_path: Path) -> None:
+    # Lambda adds lambda:SourceFunctionArn to every request made with the function's role.
+    for operator in ("ArnEquals", "ArnLike", "StringEquals"):
+        template, trail = _sam(tmp_path, f"""
+- Version: "2012-10-17"
+  Statement:
+    - Effect: Allow
+      Action: s3:GetObject
+      Resource: arn:aws:s3:::data-bucket/*
+      Condition:
+        {operator}:
+          lambda:SourceFunctionArn: arn:aws:lambda:eu-west-1:{ACCOUNT}:function:fn
+""", [_get("a.txt")])
+        shown = _refuses(template, trail)
+        assert "cannot judge: s3:GetObject" in shown.stderr and "lambda:sourcefunctionarn" in shown.stderr
+        assert "not granted now" not in shown.stderr
