@@ -77,3 +77,44 @@ def test_a_lambda_condition_key_is_cannot_judge_and_nothing_is_written(tmp_path:
         shown = _refuses(template, trail)
         assert "cannot judge: s3:GetObject" in shown.stderr and "lambda:sourcefunctionarn" in shown.stderr
         assert "not granted now" not in shown.stderr
+
+
+# -- B: the stack's region is not a majority vote of the calls' regions -----------------------
+
+_QUEUES = """
+- Statement:
+    - Effect: Allow
+      Action: sqs:SendMessage
+      Resource: !Sub arn:aws:sqs:${AWS::Region}:${AWS::AccountId}:jobs
+    - Effect: Allow
+      Action: sqs:SendMessage
+      Resource: arn:aws:sqs:us-east-1:111122223333:replica
+"""
+
+
+def _send(queue: str, region: str) -> dict[str, Any]:
+    return _record("sqs.amazonaws.com", "SendMessage",
+                   {"queueUrl": f"https://sqs.{region}.amazonaws.com/{ACCOUNT}/{queue}"}, region=region)
+
+
+def test_calls_in_several_regions_leave_the_stack_region_unknown(tmp_path: Path) -> None:
+    # Two calls to the replica in us-east-1 and one to the stack's own queue in eu-west-1: the
+    # majority says us-east-1, which would make the jobs grant `us-east-1:jobs` and drop it.
+    template, trail = _sam(tmp_path, _QUEUES, [_send("replica", "us-east-1"), _send("replica", "us-east-1"),
+                                               _send("jobs", "eu-west-1")])
+    shown = _refuses(template, trail)
+    assert "AWS::Region unknown" in shown.stderr and "--parameter AWS::Region=" in shown.stderr
+    assert "cannot judge: sqs:SendMessage on arn:aws:sqs:eu-west-1" in shown.stderr
+    assert "not granted now" not in shown.stderr
+    # Told where the stack runs, it narrows and patches, keeping both queues.
+    given = _run(template, trail, "--diff", "--parameter", "AWS::Region=eu-west-1")
+    assert given.exit_code == 0, given.stderr
+    assert "!Sub arn:aws:sqs:${AWS::Region}:${AWS::AccountId}:jobs" in given.stdout
+    assert "arn:aws:sqs:us-east-1:111122223333:replica" in given.stdout and "not granted" not in given.stderr
+
+
+def test_calls_in_one_region_still_resolve_it(tmp_path: Path) -> None:
+    template, trail = _sam(tmp_path, _QUEUES, [_send("jobs", "eu-west-1")])
+    shown = _run(template, trail, "--diff")
+    assert shown.exit_code == 0 and "unknown" not in shown.stderr
+    assert "-              Resource: arn:aws:sqs:us-east-1:111122223333:replica" in shown.stdout

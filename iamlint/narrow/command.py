@@ -7,7 +7,6 @@ evidence. Nothing is written unless `--apply` is given.
 
 from __future__ import annotations
 
-import collections
 import json
 import sys
 from collections.abc import Sequence
@@ -112,12 +111,7 @@ def narrow_command(target: str, function: str | None, role: str | None, cloudtra
                    "from the proposal: nothing written (--diff shows it)", err=True)
         sys.exit(2)
     params = dict(p.split("=", 1) for p in parameters if "=" in p)
-    # A template's ARNs hold <AWS::Region> and <AWS::AccountId> placeholders; the calls say
-    # where the stack really runs, so unless told otherwise resolve them from there.
-    for key, values in (("AWS::Region", [c.region for c in calls]), ("AWS::AccountId", [c.account for c in calls])):
-        seen = collections.Counter(v for v in values if v)
-        if key not in params and seen:
-            params[key] = seen.most_common(1)[0][0]
+    pseudo_notes = _pseudo_parameters(params, calls)
     params.update(_unknown_defaults(target, params))
     loaded = load_paths([target], InputOptions(parameters=params))
     if loaded.errors:
@@ -144,6 +138,7 @@ def narrow_command(target: str, function: str | None, role: str | None, cloudtra
     left_out = sharing(original, function, one_session=bool(session or user))
     notes = [(f"shared role: the role is also used by {', '.join(left_out)}, whose calls are not in this proposal; "
               "it would take away what they use (--diff and --apply refuse)")] if left_out else []
+    notes += pseudo_notes
     if (show_diff or apply) and proposal.conditional:
         click.echo(_render(proposal.document, fmt), nl=False)
         print("error: the proposal keeps statements of the current policy whose grant turns on a condition, a "
@@ -171,6 +166,28 @@ def narrow_command(target: str, function: str | None, role: str | None, cloudtra
         status = 2  # shown, but the evidence it rests on is incomplete
     if status:
         sys.exit(status)
+
+
+def _pseudo_parameters(params: dict[str, str], calls: Sequence[Any]) -> list[str]:
+    """Resolve AWS::Region and AWS::AccountId from the calls where they all agree; notes on the others.
+
+    A record's `awsRegion` is the region of the endpoint called, not the stack's: a function in
+    eu-west-1 that writes to a queue in us-east-1 is logged in us-east-1. When the calls name one
+    region (one account), that is taken as the stack's, as before; when they name several, no
+    majority says which is the stack's, and guessing would judge `${AWS::Region}` grants against
+    the wrong one (and drop them). Left unknown, a call that turns on the value is "cannot judge".
+    """
+    notes: list[str] = []
+    for key, values in (("AWS::Region", {c.region for c in calls}), ("AWS::AccountId", {c.account for c in calls})):
+        seen = sorted(v for v in values if v)
+        if key in params or not seen:
+            continue
+        if len(seen) == 1:
+            params[key] = seen[0]
+            continue
+        notes.append(f"{key} unknown: the calls were made in {', '.join(seen)}, and a record shows where the call "
+                     f"went, not where the stack runs; give it with --parameter {key}=VALUE")
+    return notes
 
 
 def _lambda_role(documents: Sequence[PolicyDocument]) -> bool:
