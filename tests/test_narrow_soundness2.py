@@ -11,7 +11,12 @@ from typing import Any
 
 from click.testing import CliRunner
 
+from iamlint.catalog import get_catalog
 from iamlint.cli import cli
+from iamlint.model import PolicyKind
+from iamlint.narrow.calls import Call
+from iamlint.narrow.narrower import narrow
+from iamlint.policy import parse_policy
 
 ACCOUNT = "111122223333"
 
@@ -118,3 +123,79 @@ def test_calls_in_one_region_still_resolve_it(tmp_path: Path) -> None:
     shown = _run(template, trail, "--diff")
     assert shown.exit_code == 0 and "unknown" not in shown.stderr
     assert "-              Resource: arn:aws:sqs:us-east-1:111122223333:replica" in shown.stdout
+
+
+# -- C: what CloudTrail cannot show is kept, whatever statement grants it ---------------------
+
+def _narrowed(original: list[dict[str, Any]], calls: list[Call], workload: str | None = None) -> Any:
+    doc, problems = parse_policy({"Version": "2012-10-17", "Statement": original}, file="o.json",
+                                 kind=PolicyKind.IDENTITY)
+    assert doc is not None and not problems
+    return narrow([doc], calls, get_catalog(), workload=workload)
+
+
+def _call(service: str, op: str, params: dict[str, Any]) -> Call:
+    return Call(service=service, operation=op, principal=f"arn:aws:sts::{ACCOUNT}:assumed-role/fn-role/fn",
+                role_arn=f"arn:aws:iam::{ACCOUNT}:role/fn-role", session_name="fn", time="2024-05-01T10:00:00Z",
+                region="eu-west-1", resources=(), parameters=params, event_source=f"{service}.amazonaws.com",
+                account=ACCOUNT)
+
+
+def test_unobservable_grants_under_a_condition_or_notresource_are_kept() -> None:
+    audit = f"arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/audit"
+    logs = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]
+    region = {"StringEquals": {"aws:RequestedRegion": "eu-west-1"}}
+    p = _narrowed([{"Effect": "Allow", "Action": logs, "Resource": "*", "Condition": region},
+                   {"Effect": "Allow", "Action": "dynamodb:PutItem", "NotResource": audit},
+                   {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::data-bucket/*"}],
+                  [_call("s3", "GetObject", {"bucketName": "data-bucket", "key": "a.txt"})], workload="lambda")
+    kept = {(e.action, e.resource, e.not_resource): e for e in p.evidence}
+    for action in logs:
+        assert kept[(action, "*", ())].condition == (("StringEquals", "aws:RequestedRegion", ("eu-west-1",)),)
+        assert kept[(action, "*", ())].basis.startswith("not observable")
+    assert kept[("dynamodb:PutItem", "*", (audit,))].basis.startswith("not observable")
+    written = [st for st in p.document["Statement"] if st["Action"] == "dynamodb:PutItem"]
+    assert written == [{"Sid": written[0]["Sid"], "Effect": "Allow", "Action": "dynamodb:PutItem", "NotResource": audit}]
+    assert p.conditional  # the logs' condition: --diff and --apply do not write it
+
+
+def test_a_notresource_grant_kept_as_unobservable_is_patched_as_written(tmp_path: Path) -> None:
+    audit = f"arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/audit"
+    template, trail = _sam(tmp_path, f"""
+- Statement:
+    - Effect: Allow
+      Action: dynamodb:PutItem
+      NotResource: {audit}
+    - Effect: Allow
+      Action: s3:GetObject
+      Resource: arn:aws:s3:::data-bucket/*
+""", [_get("a.txt")])
+    diff = _run(template, trail, "--diff")
+    assert diff.exit_code == 0, diff.stderr
+    assert f"NotResource: {audit}" in diff.stdout and "-              NotResource" not in diff.stdout
+
+
+def test_a_data_event_on_one_bucket_says_nothing_about_another() -> None:
+    p = _narrowed([{"Effect": "Allow", "Action": "s3:GetObject",
+                    "Resource": ["arn:aws:s3:::logged-bucket/*", "arn:aws:s3:::unlogged-bucket/*"]}],
+                  [_call("s3", "GetObject", {"bucketName": "logged-bucket", "key": "a.txt"})])
+    basis = {(e.action, e.resource): e.basis for e in p.evidence}
+    assert basis == {("s3:GetObject", "arn:aws:s3:::logged-bucket/a.txt"): "observed",
+                     ("s3:GetObject", "arn:aws:s3:::unlogged-bucket/*"): basis[
+                         ("s3:GetObject", "arn:aws:s3:::unlogged-bucket/*")]}
+    assert basis[("s3:GetObject", "arn:aws:s3:::unlogged-bucket/*")].startswith("not observable")
+
+
+def test_listing_a_bucket_is_a_data_event() -> None:
+    # ListObjects(V2) is recorded as an S3 data event: with only object reads in the log, a
+    # bucket's listing grant is kept; once a listing of that bucket is seen, unused ones go.
+    original = [{"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetObject"],
+                 "Resource": ["arn:aws:s3:::data-bucket", "arn:aws:s3:::data-bucket/*"]}]
+    read = _call("s3", "GetObject", {"bucketName": "data-bucket", "key": "a.txt"})
+    kept = {(e.action, e.resource): e.basis for e in _narrowed(original, [read]).evidence}
+    assert kept[("s3:ListBucket", "arn:aws:s3:::data-bucket")].startswith("not observable")
+    assert ("s3:GetObject", "arn:aws:s3:::data-bucket/*") not in kept  # object events are recorded there
+    listed = _call("s3", "ListObjectsV2", {"bucketName": "data-bucket", "prefix": "x/"})
+    kept = {(e.action, e.resource): e.basis for e in _narrowed(original, [listed]).evidence}
+    assert kept[("s3:ListBucket", "arn:aws:s3:::data-bucket")] == "observed"
+    assert kept[("s3:GetObject", "arn:aws:s3:::data-bucket/*")].startswith("not observable")

@@ -145,6 +145,10 @@ def narrow_command(target: str, function: str | None, role: str | None, cloudtra
               "policy variable or a parameter's value (see below); --diff and --apply do not write those: "
               "nothing written (give unknown parameters with --parameter, or copy the proposal by hand)",
               file=sys.stderr)
+        for ev in proposal.evidence:
+            if ev.condition:
+                print(printable(f"kept under its condition: {ev.action} on {_resource(ev)} ({ev.basis})"),
+                      file=sys.stderr)
         status = 2
     elif show_diff or apply:
         status = _patch(target, original, proposal, function, role, params, fmt, show_diff, apply, left_out)
@@ -289,8 +293,13 @@ def _report(proposal: Any, headline: str, problems: int, explain: bool, unread: 
     if explain:
         print("\naction / resource / calls / first seen / last seen / basis", file=err)
         for ev in proposal.evidence:
-            print(f"  {ev.action}  {ev.resource}  {ev.count}  {ev.first or '-'}  {ev.last or '-'}  "
+            print(f"  {ev.action}  {_resource(ev)}  {ev.count}  {ev.first or '-'}  {ev.last or '-'}  "
                   f"{ev.basis if ev.basis != 'observed' else 'observed: ' + ev.example}", file=err)
+
+
+def _resource(ev: Any) -> str:
+    """An evidence line's resource as a reader takes it: a NotResource grant names what it leaves out."""
+    return f"every resource but {', '.join(ev.not_resource)}" if ev.not_resource else str(ev.resource)
 
 
 def _unknown_defaults(target: str, given: dict[str, str]) -> dict[str, str]:

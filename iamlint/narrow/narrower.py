@@ -56,6 +56,8 @@ class Evidence:
     # The observed requests this line must allow, as the calls made them (`resource` is how the
     # proposal writes it: a key holding `*` is written `${*}`). Checked by the proof.
     checks: list[Check] = field(default_factory=list, repr=False)
+    # A grant kept from a NotResource statement: on every resource but these (`resource` is "*").
+    not_resource: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,13 +107,17 @@ def narrow(
     denied: list[tuple[Call, MappedCall]] = []
     unmapped: list[tuple[Call, str]] = []
     uncounted: list[Call] = []
-    recorded: set[str] = set()  # kinds of data event the evidence shows being recorded
+    # Kind of data event -> the resources the evidence shows such events recorded for.
+    recorded: dict[str, list[str]] = collections.defaultdict(list)
     data_events = _data_event_kinds()
     keys = policy_keys(identity)
     for call in calls:
         mapped = iam_actions(call, catalog)
-        # A record of any outcome shows that the trail records this kind of data event.
-        recorded.update(data_events[a.lower()] for a in mapped.actions if a.lower() in data_events)
+        # A record of any outcome shows that the trail records this kind of data event for
+        # this resource; trails select them per bucket, table or function, not per service.
+        for a in mapped.actions:
+            if a.lower() in data_events:
+                recorded[data_events[a.lower()]].extend(mapped.resources_for(a) or mapped.resources)
         if call.denied:
             denied.append((call, mapped))
             continue
@@ -144,9 +150,8 @@ def narrow(
 
     kept = list(observed.values())
     kept = _generalize(kept, generalize, identity)
-    if trail_has_data_events:
-        recorded.update(data_events.values())
-    kept.extend(_unobservable(identity, catalog, {e.action.lower() for e in kept}, workload, recorded))
+    kept.extend(_unobservable(identity, catalog, {e.action.lower() for e in kept}, workload,
+                              None if trail_has_data_events else recorded))
     document = _document(kept)
     proposal_doc = _parse(document)
     if not contains(identity, [proposal_doc], catalog).contained:
@@ -286,46 +291,72 @@ def _data_event_kinds() -> dict[str, str]:
 
 
 def _unobservable(original: Sequence[PolicyDocument], catalog: Catalog, kept: set[str], workload: str | None,
-                  recorded: set[str]) -> list[Evidence]:
-    """Grants CloudTrail cannot show being used, kept from the original instead of removed."""
+                  recorded: dict[str, list[str]] | None) -> list[Evidence]:
+    """Grants CloudTrail cannot show being used, kept from the original instead of removed.
+
+    `recorded`: per kind of data event, the resources the evidence shows such events recorded
+    for (None: the calls show every data event). A grant of a data event on a resource none of
+    them falls in is kept: trails select data events per resource type, and within one per
+    bucket, table or function (CloudTrail User Guide, "Logging data events"), so an event on
+    one bucket says nothing about another.
+    """
     table = _unobservable_table()
-    wanted: dict[str, str] = {}
+    out: list[Evidence] = []
     if workload:
         for entry in table["workloads"].get(workload, ()):
             for action in entry["actions"]:
-                wanted[str(action).lower()] = str(entry["why"])
-    # Trails select data events per resource type, often per bucket or table (CloudTrail User
-    # Guide, "Logging data events"): S3 object events in the log say nothing about DynamoDB.
-    for entry in table["data_events"]:
-        if entry["resource"] in recorded:
-            continue
+                info = catalog.action(str(action))
+                if info is None or info.key in kept:
+                    continue
+                out.extend(_kept(original, info.full_name, f"not observable: {entry['why']}"))
+    for entry in table["data_events"] if recorded is not None else ():
+        kind = str(entry["resource"])
+        seen = recorded.get(kind, []) if recorded is not None else []
+        why = (f"not observable: a data event; the evidence shows no {kind} data event being recorded"
+               + (" for this resource" if seen else ""))
         for action in entry["actions"]:
-            wanted.setdefault(str(action).lower(),
-                              f"a data event; the evidence shows no {entry['resource']} data event being recorded")
-    out: list[Evidence] = []
-    for action_key, why in sorted(wanted.items()):
-        if action_key in kept:
-            continue
-        info = catalog.action(action_key)
-        if info is None:
-            continue
-        for resource in _granted_resources(original, info.full_name):
-            out.append(Evidence(info.full_name, resource, basis=f"not observable: {why}"))
+            info = catalog.action(str(action))
+            if info is None:
+                continue
+            for ev in _kept(original, info.full_name, why):
+                # A statement's other resources (its table, for s3:GetObject) grant this action nothing.
+                if not catalog.resource_matches(info, ev.resource):
+                    continue
+                if not any(_falls_in(ev, arn) for arn in seen) and ev not in out:
+                    out.append(ev)
     return out
 
 
-def _granted_resources(original: Sequence[PolicyDocument], action: str) -> list[str]:
-    """Resource patterns on which the original allows `action` (and no Deny takes it back)."""
-    out: list[str] = []
+def _falls_in(grant: Evidence, arn: str) -> bool:
+    """Does the grant cover the resource `arn` (a data event's resource, as recorded)?"""
+    if any(globs.glob_match(r, arn) for r in grant.not_resource):
+        return False
+    return globs.glob_match(grant.resource, arn)
+
+
+def _kept(original: Sequence[PolicyDocument], action: str, basis: str) -> list[Evidence]:
+    """The original's grants of `action`, as written, to keep unobserved: per Resource pattern
+    (one no Deny certainly takes back), with the statement's conditions; a NotResource
+    statement's grant with its exclusions."""
+    out: list[Evidence] = []
     for doc in original:
         for st in doc.statements:
-            if not st.is_allow or st.resource_key != "Resource" or st.conditions:
+            if not st.is_allow or st.resource_key is None:
                 continue
             matched = any(globs.glob_match(a, action, case_sensitive=False) for a in st.action_texts)
-            if matched != st.not_action:
-                out.extend(r for r in st.resource_texts if r not in out)
-    probe = [r for r in out if evaluate(original, Request(action, _probe(r))).decision is Decision.ALLOW]
-    return probe
+            if matched == st.not_action:
+                continue
+            condition = tuple((c.operator, c.key, tuple(c.values)) for c in st.conditions)
+            if st.resource_key == "NotResource":
+                grants = [Evidence(action, "*", basis=basis, condition=condition,
+                                   not_resource=tuple(st.resource_texts))]
+            else:
+                # An unconditional grant a Deny takes back on the whole pattern is not kept; the
+                # proof adds the original's Denies where a kept grant reaches into one.
+                grants = [Evidence(action, r, basis=basis, condition=condition) for r in st.resource_texts
+                          if condition or evaluate(original, Request(action, _probe(r))).decision is Decision.ALLOW]
+            out.extend(g for g in grants if g not in out)
+    return out
 
 
 def _probe(pattern: str) -> str:
@@ -333,20 +364,24 @@ def _probe(pattern: str) -> str:
 
 
 def _document(kept: list[Evidence]) -> dict[str, Any]:
-    """The proposal: plain grants, then each kept condition block with the grants it guards."""
-    statements = allow_statements((ev.action, ev.resource) for ev in kept if not ev.condition)
-    guarded: dict[ConditionBlock, list[tuple[str, str]]] = collections.defaultdict(list)
+    """The proposal: plain grants, then each kept condition block (and NotResource exclusion)
+    with the grants it guards."""
+    statements = allow_statements((ev.action, ev.resource) for ev in kept if not ev.condition and not ev.not_resource)
+    guarded: dict[tuple[ConditionBlock, tuple[str, ...]], list[tuple[str, str]]] = collections.defaultdict(list)
     for ev in kept:
-        if ev.condition:
-            guarded[ev.condition].append((ev.action, ev.resource))
-    for condition, grants in guarded.items():
+        if ev.condition or ev.not_resource:
+            guarded[(ev.condition, ev.not_resource)].append((ev.action, ev.resource))
+    for (condition, excluded), grants in guarded.items():
         block: dict[str, dict[str, Any]] = {}
         for operator, key, values in condition:
             block.setdefault(operator, {})[key] = list(values) if len(values) != 1 else values[0]
         for st in allow_statements(grants):
             name = st["Sid"].rstrip("0123456789")
             st["Sid"] = f"{name}{len(statements) + 1}"
-            statements.append({**st, "Condition": block})
+            if excluded:
+                del st["Resource"]
+                st["NotResource"] = list(excluded) if len(excluded) != 1 else excluded[0]
+            statements.append({**st, "Condition": block} if block else st)
     return {"Version": "2012-10-17", "Statement": statements}
 
 

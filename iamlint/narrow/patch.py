@@ -121,12 +121,15 @@ def patch_template(file: str, text: str, original: Sequence[PolicyDocument], pro
 
     items = [i for i in _items(proposal.document) if not (untouched and _covered(untouched, [i], catalog))]
     denies = _block_denies(template, block, sam)
+    # Grants kept from a NotResource statement (not observable) are written as the proposal has them.
+    excluded = [st for st in proposal.document.get("Statement", []) if st.get("Effect") == "Allow"
+                and "NotResource" in st]
     uses, rest = match_templates(items, catalog, parameters, declared_names(template, parameters)) if sam else ([], items)
     observed = [(e.action, e.resource) for e in proposal.evidence if e.basis == "observed"]
 
     def build(chosen: list[TemplateUse], plain: list[Item], literal: bool) -> str:
         written = _portable(plain, unknown_where, parameters, catalog)
-        statements = allow_statements(plain, lambda r: written[r]) + denies
+        statements = allow_statements(plain, lambda r: written[r]) + excluded + denies
         value = [u.value for u in opaque] + _value(template, block, sam, statements, chosen, literal)
         return _replace_block(text, located, block, value)
 
@@ -158,7 +161,7 @@ def patch_template(file: str, text: str, original: Sequence[PolicyDocument], pro
     kept = tuple(dict.fromkeys(_describe(d) for d in untouched))
     # `Policies: []` is valid in SAM (the translator reads an empty list as no policies and still
     # adds AWSLambdaBasicExecutionRole) and for a role (a list of Policy, none required).
-    empty = not opaque and not uses and not allow_statements(items) and not denies
+    empty = not opaque and not uses and not allow_statements(items) and not excluded and not denies
     return Patch(file, text, after, block, tuple(uses), kept, tuple(opaque), empty)
 
 
@@ -227,7 +230,7 @@ def _items(document: Mapping[str, Any]) -> list[Item]:
     """The (action, resource) grants of the proposal's Allow statements."""
     out: list[Item] = []
     for st in document.get("Statement", []):
-        if st.get("Effect") != "Allow":
+        if st.get("Effect") != "Allow" or "Resource" not in st:
             continue  # the proposal's Denies repeat the original's; the block's own are kept below
         actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
         resources = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
