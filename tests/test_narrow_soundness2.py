@@ -199,3 +199,25 @@ def test_listing_a_bucket_is_a_data_event() -> None:
     kept = {(e.action, e.resource): e.basis for e in _narrowed(original, [listed]).evidence}
     assert kept[("s3:ListBucket", "arn:aws:s3:::data-bucket")] == "observed"
     assert kept[("s3:GetObject", "arn:aws:s3:::data-bucket/*")].startswith("not observable")
+
+
+# -- G: the patch judges the observed calls as the narrower did --------------------------------
+
+def test_a_secure_transport_guardrail_does_not_block_the_patch(tmp_path: Path) -> None:
+    # The record does not show aws:SecureTransport; the call succeeded, so the Deny did not apply.
+    template, trail = _sam(tmp_path, """
+- Statement:
+    - Effect: Allow
+      Action: s3:GetObject
+      Resource: arn:aws:s3:::data-bucket/*
+    - Effect: Deny
+      Action: s3:*
+      Resource: "*"
+      Condition:
+        Bool:
+          aws:SecureTransport: "false"
+""", [_get("a.txt")])
+    diff = _run(template, trail, "--diff")
+    assert diff.exit_code == 0, diff.stderr
+    assert "+              Resource: arn:aws:s3:::data-bucket/a.txt" in diff.stdout
+    assert "aws:SecureTransport" in diff.stdout and "-              Effect: Deny" not in diff.stdout

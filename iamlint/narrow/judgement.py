@@ -119,6 +119,19 @@ def judge_call(original: Sequence[PolicyDocument], action: str, resource: str, l
     return Verdict.UNKNOWN, list(dict.fromkeys(grants)), f"cannot be judged from the evidence: turns on {turns_on}"
 
 
+def allows(policies: Sequence[PolicyDocument], action: str, check: Check) -> bool:
+    """Do `policies` allow the observed request for certain: an Allow applies, and no Deny does?
+
+    As the original was judged: with the context the record shows and what it does not show
+    unknown. A Deny that turns on an unknown key (`aws:SecureTransport`) did not apply to a call
+    that succeeded, since the original has it too; only one that applies for certain denies.
+    """
+    resource, ctx, absent = check
+    verdicts = judge(policies, Request(action, resource, ctx), absent)
+    return not any(v.verdict is Verdict.YES and not v.statement.is_allow for v in verdicts) and any(
+        v.verdict is Verdict.YES and v.statement.is_allow for v in verdicts)
+
+
 def _condition(st: Statement) -> ConditionBlock:
     return tuple((c.operator, c.key, tuple(c.values)) for c in st.conditions)
 

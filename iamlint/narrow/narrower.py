@@ -18,12 +18,13 @@ from typing import Any
 
 from iamlint import globs
 from iamlint.catalog import Catalog
-from iamlint.evaluator import Decision, Request, Verdict, contains, evaluate, judge
+from iamlint.evaluator import Decision, Request, Verdict, contains, evaluate
 from iamlint.model import PolicyDocument, PolicyKind
 from iamlint.narrow.calls import Call
 from iamlint.narrow.judgement import (
     Check,
     ConditionBlock,
+    allows,
     judge_call,
     policy_keys,
     request_context,
@@ -454,14 +455,17 @@ def _prove(original: Sequence[PolicyDocument], proposal: PolicyDocument, observe
     # Each observed request is judged as the original was: with the context its record shows,
     # and what it does not show unknown, so an Allow must apply for certain and no Deny may.
     for ev in observed:
-        for resource, ctx, absent in ev.checks or [(ev.resource, {}, frozenset())]:
-            verdicts = judge([proposal], Request(ev.action, resource, ctx), absent)
-            if any(v.verdict is Verdict.YES and not v.statement.is_allow for v in verdicts) or not any(
-                    v.verdict is Verdict.YES and v.statement.is_allow for v in verdicts):
-                raise NarrowingError(f"the proposal denies an observed call: {ev.action} on {resource}")
+        for check in observed_checks(ev):
+            if not allows([proposal], ev.action, check):
+                raise NarrowingError(f"the proposal denies an observed call: {ev.action} on {check[0]}")
     proof = contains(original, [proposal], catalog)
     if not proof.contained:
         raise NarrowingError(f"the proposal grants more than the original: {proof.reason}")
+
+
+def observed_checks(ev: Evidence) -> list[Check]:
+    """The observed requests an evidence line stands for, as the proof judges them."""
+    return ev.checks or [(ev.resource, {}, frozenset())]
 
 
 def _removed(original: Sequence[PolicyDocument], kept: list[Evidence], catalog: Catalog) -> tuple[int, dict[str, int]]:

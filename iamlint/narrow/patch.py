@@ -40,7 +40,8 @@ from iamlint.evaluator import contains
 from iamlint.loaders.inputs import InputOptions, dispatch
 from iamlint.loaders.located import Located, ParseError, parse_any, parse_yaml
 from iamlint.model import PolicyDocument, PolicyKind
-from iamlint.narrow.narrower import Proposal, allow_statements
+from iamlint.narrow.judgement import Check, allows
+from iamlint.narrow.narrower import Proposal, allow_statements, observed_checks
 from iamlint.narrow.sam_templates import Item, TemplateUse, declared_names, item_document, match_templates
 from iamlint.narrow.scope import Unread, unread_entries
 from iamlint.policy import Path
@@ -125,7 +126,8 @@ def patch_template(file: str, text: str, original: Sequence[PolicyDocument], pro
     excluded = [st for st in proposal.document.get("Statement", []) if st.get("Effect") == "Allow"
                 and "NotResource" in st]
     uses, rest = match_templates(items, catalog, parameters, declared_names(template, parameters)) if sam else ([], items)
-    observed = [(e.action, e.resource) for e in proposal.evidence if e.basis == "observed"]
+    # Each observed request with the context the narrower judged it with (`judgement.allows`).
+    observed = [(e.action, check) for e in proposal.evidence if e.basis == "observed" for check in observed_checks(e)]
 
     def build(chosen: list[TemplateUse], plain: list[Item], literal: bool) -> str:
         written = _portable(plain, unknown_where, parameters, catalog)
@@ -410,7 +412,8 @@ def _tagged(node: Any) -> Any:
 # -- the proof ---------------------------------------------------------------------------------
 
 
-def _verify(file: str, text: str, block: Path, original: Sequence[PolicyDocument], observed: Sequence[Item],
+def _verify(file: str, text: str, block: Path, original: Sequence[PolicyDocument],
+            observed: Sequence[tuple[str, Check]],
             select: Select, parameters: Mapping[str, str], catalog: Catalog, known: Sequence[str] = (),
             unread: Sequence[Unread] = (), where: str = "") -> None:
     """Load the patched template as any input; its policies must stay inside and keep the calls.
@@ -434,6 +437,9 @@ def _verify(file: str, text: str, block: Path, original: Sequence[PolicyDocument
     proof = contains(original, patched, catalog)
     if not proof.contained:
         raise PatchError(f"the patched template would grant more than the current one{where}: {proof.reason}")
-    if observed and not _covered(patched, observed, catalog):
-        raise PatchError("the patched template would deny an observed call")
+    # Judged as the narrower judged the calls: a Deny on what the record does not show
+    # (aws:SecureTransport "false") did not apply to them, and stays in the patch as written.
+    for action, check in observed:
+        if not allows(patched, action, check):
+            raise PatchError(f"the patched template would deny an observed call: {action} on {check[0]}")
 
