@@ -142,8 +142,8 @@ def narrow_command(target: str, function: str | None, role: str | None, cloudtra
     if (show_diff or apply) and proposal.conditional:
         click.echo(_render(proposal.document, fmt), nl=False)
         print("error: the proposal keeps statements of the current policy whose grant turns on a condition, a "
-              "policy variable or a parameter's value (see below); --diff and --apply do not write those: "
-              "nothing written (give unknown parameters with --parameter, or copy the proposal by hand)",
+              "policy variable, a parameter's value or resources a record does not name (see below); --diff and "
+              "--apply do not write those: nothing written (give unknown parameters with --parameter, or copy the proposal by hand)",
               file=sys.stderr)
         for ev in proposal.evidence:
             if ev.condition:

@@ -102,7 +102,17 @@ def judge_call(original: Sequence[PolicyDocument], action: str, resource: str, l
     verdicts = judge(original, Request(action, resource, ctx), absent)
     own = escape_arn(resource) if literal else resource  # `resource` is a pattern when not literal
     if any(not v.statement.is_allow and v.verdict is Verdict.YES for v in verdicts):
-        return Verdict.NO, [], ""
+        if literal:
+            return Verdict.NO, [], ""
+        # `resource` is a pattern standing for resources the record does not name (a batch
+        # delete's keys): a Deny matching the pattern may cover all of them or none.
+        maybe = [v for v in verdicts if v.statement.is_allow and v.verdict is not Verdict.NO]
+        if not maybe:
+            return Verdict.NO, [], ""
+        grants = [(pattern, _condition(v.statement)) for v in maybe
+                  for pattern in ([resource] if v.literal_match else v.matched)]
+        why = "cannot be judged from the evidence: turns on which resources it used (a Deny covers some of them)"
+        return Verdict.UNKNOWN, list(dict.fromkeys(grants)), why
     allowing = [v for v in verdicts if v.statement.is_allow and v.verdict is Verdict.YES]
     if allowing:
         if any(v.literal_match and not v.statement.conditions for v in allowing):
