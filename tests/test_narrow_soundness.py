@@ -113,7 +113,10 @@ def test_a_grant_that_turns_on_an_unknown_key_or_variable_is_kept_as_written(tmp
     p = narrow([original], [_call("s3", "GetObject", {"bucketName": "data-bucket", "key": "blue/a.txt"})],
                get_catalog())
     assert [(e.action, e.resource) for e in p.undecided] == [("s3:GetObject", "arn:aws:s3:::data-bucket/blue/a.txt")]
-    assert p.document["Statement"][0]["Resource"] == tagged and p.document["Statement"][0]["Action"] == "s3:GetObject"
+    assert p.document["Statement"][0]["Resource"] == tagged and p.document["Statement"][0]["Action"] == [
+        "s3:GetObject", "s3:PutObject"]
+    # The GetObject record does not show that the team's prefix is logged: PutObject stays, unobserved.
+    assert {e.action: e.basis for e in p.evidence}["s3:PutObject"].startswith("not observable")
     assert "aws:principaltag/team" in p.undecided[0].basis
     # Through the command: shown and explained, but never written.
     template, trail = _sam(tmp_path, f"""

@@ -257,3 +257,24 @@ def test_a_batch_delete_without_keys_under_a_notresource_deny_is_cannot_judge(tm
 def _statements(result: Any) -> list[dict[str, Any]]:
     text = result.stdout
     return list(json.loads(text[: text.rindex("}") + 1])["Statement"])
+
+
+# -- F: text copied from a policy without Version means the same in the proposal --------------
+
+def test_a_versionless_policys_dollar_text_stays_literal_in_the_proposal(tmp_path: Path) -> None:
+    # Without Version 2012-10-17, ${aws:userid} is literal text; the proposal is 2012-10-17.
+    template, trail = _sam(tmp_path, """
+- Statement:
+    - Effect: Allow
+      Action: [s3:GetObject]
+      Resource: ["arn:aws:s3:::data-bucket/${aws:userid}/*"]
+    - Effect: Allow
+      Action: [sqs:SendMessage]
+      Resource: "arn:aws:sqs:eu-west-1:111122223333:jobs"
+""", [_send("jobs", "eu-west-1")])
+    shown = _run(template, trail)
+    assert shown.exit_code == 0, shown.stderr
+    kept = [st["Resource"] for st in _statements(shown) if st["Action"] == "s3:GetObject"]
+    assert kept == ["arn:aws:s3:::data-bucket/${$}{aws:userid}/*"]  # not observable, kept as it meant
+    diff = _run(template, trail, "--diff")
+    assert diff.exit_code == 0 and "+              Resource: arn:aws:s3:::data-bucket/${$}{aws:userid}/*" in diff.stdout

@@ -12,13 +12,15 @@ proposal allows nothing the original did not. If either check fails, that is iam
 from __future__ import annotations
 
 import collections
+import dataclasses
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from iamlint import globs
 from iamlint.catalog import Catalog
-from iamlint.evaluator import Decision, Request, Verdict, contains, evaluate
+from iamlint.evaluator import Request, Verdict, contains, judge
 from iamlint.model import PolicyDocument, PolicyKind
 from iamlint.narrow.calls import Call
 from iamlint.narrow.judgement import (
@@ -101,7 +103,7 @@ def narrow(
     # event counts as recorded once one of its calls is seen.
     trail_has_data_events: bool | None = None,
 ) -> Proposal:
-    identity = [d for d in original if d.kind in (PolicyKind.IDENTITY, PolicyKind.UNKNOWN)]
+    identity = [_as_2012(d) for d in original if d.kind in (PolicyKind.IDENTITY, PolicyKind.UNKNOWN)]
     observed: dict[tuple[str, str, ConditionBlock], Evidence] = {}
     not_granted: dict[tuple[str, str], Evidence] = {}
     undecided: dict[tuple[str, str], Evidence] = {}
@@ -175,6 +177,28 @@ def narrow(
         undecided=tuple(undecided.values()),
         uncounted=tuple(uncounted),
     )
+
+
+def _as_2012(doc: PolicyDocument) -> PolicyDocument:
+    """The document in policy language 2012-10-17, meaning the same.
+
+    Without `Version: 2012-10-17` (or with 2008-10-17) `${aws:userid}` is literal text, not a
+    policy variable (IAM User Guide, "IAM JSON policy elements: Version"). The proposal is a
+    2012-10-17 document, so text copied from such a policy (a grant kept as written, a Deny, a
+    condition's values) would start to mean a variable there: `$` is written `${$}` instead.
+    `*` and `?` are wildcards in both versions and stay as they are.
+    """
+    if doc.version == "2012-10-17":
+        return doc
+
+    def escape(texts: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(t.replace("$", "${$}") for t in texts)
+
+    statements = tuple(dataclasses.replace(
+        st, resource_texts=escape(st.resource_texts),
+        conditions=tuple(dataclasses.replace(c, values=escape(c.values)) for c in st.conditions),
+    ) for st in doc.statements)
+    return dataclasses.replace(doc, version="2012-10-17", statements=statements)
 
 
 # S3 object reads whose 404 (NoSuchKey) shows the caller may list the bucket.
@@ -355,13 +379,21 @@ def _kept(original: Sequence[PolicyDocument], action: str, basis: str) -> list[E
                 # An unconditional grant a Deny takes back on the whole pattern is not kept; the
                 # proof adds the original's Denies where a kept grant reaches into one.
                 grants = [Evidence(action, r, basis=basis, condition=condition) for r in st.resource_texts
-                          if condition or evaluate(original, Request(action, _probe(r))).decision is Decision.ALLOW]
+                          if condition or not _denied(original, action, r)]
             out.extend(g for g in grants if g not in out)
     return out
 
 
+def _denied(original: Sequence[PolicyDocument], action: str, pattern: str) -> bool:
+    """Does a Deny take back `action` on `pattern`, for certain (probed on one ARN it matches)?"""
+    verdicts = judge(original, Request(action, _probe(pattern)))
+    return any(v.verdict is Verdict.YES and not v.statement.is_allow for v in verdicts)
+
+
 def _probe(pattern: str) -> str:
-    return pattern.replace("*", "x").replace("?", "x")
+    """A resource the 2012-10-17 pattern matches: wildcards as `x`, `${*}`, `${?}`, `${$}` as the
+    characters they stand for (`${$}{aws:userid}` is the literal text a Version-less policy meant)."""
+    return re.sub(r"\$\{([*?$])\}|[*?]", lambda m: m.group(1) or "x", pattern)
 
 
 def _document(kept: list[Evidence]) -> dict[str, Any]:
