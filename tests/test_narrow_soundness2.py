@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from iamlint.catalog import get_catalog
 from iamlint.cli import cli
+from iamlint.loaders.inputs import InputOptions, load_paths
 from iamlint.model import PolicyKind
 from iamlint.narrow.calls import Call
 from iamlint.narrow.narrower import narrow
@@ -278,3 +279,56 @@ def test_a_versionless_policys_dollar_text_stays_literal_in_the_proposal(tmp_pat
     assert kept == ["arn:aws:s3:::data-bucket/${$}{aws:userid}/*"]  # not observable, kept as it meant
     diff = _run(template, trail, "--diff")
     assert diff.exit_code == 0 and "+              Resource: arn:aws:s3:::data-bucket/${$}{aws:userid}/*" in diff.stdout
+
+
+# -- D: who uses a role, however the workload names it -----------------------------------------
+
+_SHARED = """AWSTemplateFormatVersion: "2010-09-09"
+Conditions:
+  IsProd: !Equals [!Ref "AWS::AccountId", "111122223333"]
+Resources:
+  SharedRole:
+    Type: AWS::IAM::Role
+    Properties:
+      RoleName: shared-role
+      AssumeRolePolicyDocument:
+        Statement: [{Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: sts:AssumeRole}]
+      Policies:
+        - PolicyName: app
+          PolicyDocument:
+            Version: "2012-10-17"
+            Statement: [{Effect: Allow, Action: [s3:GetObject, s3:PutObject], Resource: "arn:aws:s3:::data-bucket/*"}]
+  OtherRole:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Statement: [{Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: sts:AssumeRole}]
+  Reader:
+    Type: AWS::Lambda::Function
+    Properties: {FunctionName: reader, Handler: app.handler, Runtime: python3.12, Code: {ZipFile: x},
+                 Role: !GetAtt SharedRole.Arn}
+"""
+_WRITERS = {
+    "SubName": '!Sub "arn:aws:iam::${AWS::AccountId}:role/${SharedRole}"',
+    "SubArn": '!Sub "${SharedRole.Arn}"',
+    "If": "!If [IsProd, !GetAtt OtherRole.Arn, !GetAtt SharedRole.Arn]",
+    "Join": '!Join ["", ["arn:aws:iam::", !Ref "AWS::AccountId", ":role/", !Ref SharedRole]]',
+    "Plain": '"arn:aws:iam::111122223333:role/shared-role"',
+}
+
+
+def test_a_role_named_by_sub_if_join_or_its_arn_is_seen_as_shared(tmp_path: Path) -> None:
+    template = tmp_path / "template.yaml"
+    template.write_text(_SHARED + "".join(
+        f"  {name}:\n    Type: AWS::Lambda::Function\n    Properties: {{Handler: app.handler, Runtime: python3.12, "
+        f"Code: {{ZipFile: x}}, Role: {role}}}\n" for name, role in _WRITERS.items()))
+    loaded = load_paths([str(template)], InputOptions())
+    assert not loaded.errors
+    used = {u for d in loaded.documents if d.source and d.source.logical_id == "SharedRole" for u in d.source.used_by}
+    assert used == {"function Reader", *(f"function {name}" for name in _WRITERS)}
+    trail = tmp_path / "ct.json"
+    trail.write_text(json.dumps({"Records": [_get("a.txt")]}))
+    before = template.read_text()
+    result = CliRunner().invoke(cli, ["narrow", str(template), "--function", "Reader", "--cloudtrail", str(trail),
+                                      "--apply"])
+    assert result.exit_code == 2 and "shared role" in result.stderr and template.read_text() == before

@@ -227,6 +227,59 @@ def referenced_id(node: Any) -> str | None:
     return None
 
 
+_ROLE_NAME = re.compile(r":role/(?:[^\x00]*/)?([^/\x00]+)$")
+_SUB_VAR = re.compile(r"\$\{([^}!][^}]*)\}")
+
+
+def workload_roles(node: Any, resources: Mapping[str, Any]) -> list[str]:
+    """The logical ids of the template's roles a workload's role property names: `!Ref R`,
+    `!GetAtt R.Arn`, `!Sub ...:role/${R}` (or `${R.Arn}`), the parts of `!Join`, both branches
+    of `!If`, and an ARN string whose name is a role's literal `RoleName`."""
+    names: dict[str, str] = {}
+    for logical_id, res in resources.items():
+        props = res.get("Properties") if isinstance(res, Mapping) and res.get("Type") == "AWS::IAM::Role" else None
+        if isinstance(props, Mapping) and isinstance(props.get("RoleName"), str):
+            names[props["RoleName"]] = str(logical_id)
+    found: list[str] = []
+
+    def named(text: str) -> None:  # unknown parts are \x00, so they never read as a literal name
+        m = _ROLE_NAME.search(text)
+        if m is not None and m[1] in names:
+            found.append(names[m[1]])
+
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        ref = referenced_id(item)
+        if ref is not None:
+            if ref in resources:
+                found.append(ref)
+        elif isinstance(item, str):
+            named(item)
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, Mapping) and len(item) == 1:
+            (key, arg), = item.items()
+            if key == "Fn::If" and isinstance(arg, list) and len(arg) == 3:
+                stack.extend(arg[1:])
+            elif key == "Fn::Join" and isinstance(arg, list) and len(arg) == 2 and isinstance(arg[1], list):
+                parts = arg[1]
+                stack.extend(p for p in parts if not isinstance(p, str))
+                if isinstance(arg[0], str):
+                    named(arg[0].join(p if isinstance(p, str) else "\x00" for p in parts))
+            elif key == "Fn::Sub":
+                text, values = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1]) if (
+                    isinstance(arg, list) and len(arg) == 2 and isinstance(arg[0], str)
+                    and isinstance(arg[1], Mapping)) else ("", {})
+                for var in _SUB_VAR.findall(text):
+                    if var in values:
+                        stack.append(values[var])
+                    elif var.split(".", 1)[0] in resources:
+                        found.append(var.split(".", 1)[0])
+                named(_SUB_VAR.sub("\x00", text))
+    return list(dict.fromkeys(found))
+
+
 def describe_target(node: Any) -> str | None:
     """What a policy is attached to or protects, for people: `Roles: [!Ref A, b]` is "A, b"."""
     return ", ".join(target_names(node)) or None

@@ -31,6 +31,7 @@ from iamlint.loaders.cfn_policies import (
     referenced_id,
     synthesize,
     target_names,
+    workload_roles,
 )
 from iamlint.loaders.intrinsics import IntrinsicError, Resolver, conditions_used
 from iamlint.loaders.located import Located
@@ -119,11 +120,8 @@ class _TemplateReader:
             if spec is None or not isinstance(props, Mapping):
                 continue
             prop, label = spec
-            nodes = props.get(prop)
-            for node in nodes if isinstance(nodes, list) else [nodes]:
-                role = referenced_id(node)
-                if role is not None:
-                    used.setdefault(role, []).append(f"{label} {logical_id}")
+            for role in workload_roles(props.get(prop), self.resources):
+                used.setdefault(role, []).append(f"{label} {logical_id}")
         for group, user in self._memberships():
             member = f"user {user}"
             if member not in used.setdefault(group, []):
