@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -49,3 +50,26 @@ def check_golden(path: Path, actual: str) -> None:
         if not UPDATE_GOLDEN:
             pytest.fail(f"golden file {path} was missing and has been written; review and commit it")
     assert actual == path.read_text(), f"output differs from {path}; IAMLINT_UPDATE_GOLDEN=1 regenerates"
+
+
+def sam_with_trail(tmp_path: Path, policies: str, records: list[dict[str, Any]], parameters: str = "") -> tuple[Path, Path]:
+    """A SAM template of one function, Fn, with these `Policies` lines, and a CloudTrail file."""
+    template = tmp_path / "template.yaml"
+    template.write_text(
+        'AWSTemplateFormatVersion: "2010-09-09"\nTransform: AWS::Serverless-2016-10-31\n' + parameters
+        + "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      FunctionName: fn\n"
+        "      Handler: app.handler\n      Runtime: python3.12\n      CodeUri: src/\n      Policies:\n"
+        + "".join(f"        {line}\n" for line in policies.strip("\n").splitlines()))
+    trail = tmp_path / "ct.json"
+    trail.write_text(json.dumps({"Records": records}))
+    return template, trail
+
+
+def narrow_fn(template: Path, trail: Path, *extra: str) -> Any:
+    """`iamlint narrow` of function Fn from the trail, without a workload's unobservable grants."""
+    from click.testing import CliRunner
+
+    from iamlint.cli import cli
+
+    return CliRunner().invoke(cli, ["narrow", str(template), "--function", "Fn", "--cloudtrail", str(trail),
+                                    "--workload", "none", *extra])

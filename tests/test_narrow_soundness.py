@@ -8,10 +8,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from click.testing import CliRunner
+from conftest import narrow_fn, sam_with_trail
 
 from iamlint.catalog import get_catalog
-from iamlint.cli import cli
 from iamlint.evaluator import Decision, Request, contains, evaluate
 from iamlint.model import PolicyDocument, PolicyKind
 from iamlint.narrow.calls import Call
@@ -48,21 +47,8 @@ def _record(source: str, name: str, params: dict[str, Any], error: str | None = 
     return rec
 
 
-def _sam(tmp_path: Path, policies: str, records: list[dict[str, Any]], parameters: str = "") -> tuple[Path, Path]:
-    template = tmp_path / "template.yaml"
-    template.write_text(
-        'AWSTemplateFormatVersion: "2010-09-09"\nTransform: AWS::Serverless-2016-10-31\n' + parameters
-        + "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      FunctionName: fn\n"
-        "      Handler: app.handler\n      Runtime: python3.12\n      CodeUri: src/\n      Policies:\n"
-        + "".join(f"        {line}\n" for line in policies.strip("\n").splitlines()))
-    trail = tmp_path / "ct.json"
-    trail.write_text(json.dumps({"Records": records}))
-    return template, trail
-
-
-def _run(template: Path, trail: Path, *extra: str) -> Any:
-    return CliRunner().invoke(cli, ["narrow", str(template), "--function", "Fn", "--cloudtrail", str(trail),
-                                    "--workload", "none", *extra])
+_sam = sam_with_trail
+_run = narrow_fn
 
 
 def _statements(result: Any) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner
+from conftest import narrow_fn, sam_with_trail
 
 from iamlint.catalog import get_catalog
 from iamlint.cli import cli
@@ -38,21 +39,8 @@ def _get(key: str, bucket: str = "data-bucket") -> dict[str, Any]:
     return _record("s3.amazonaws.com", "GetObject", {"bucketName": bucket, "key": key})
 
 
-def _sam(tmp_path: Path, policies: str, records: list[dict[str, Any]]) -> tuple[Path, Path]:
-    template = tmp_path / "template.yaml"
-    template.write_text(
-        'AWSTemplateFormatVersion: "2010-09-09"\nTransform: AWS::Serverless-2016-10-31\n'
-        "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      FunctionName: fn\n"
-        "      Handler: app.handler\n      Runtime: python3.12\n      CodeUri: src/\n      Policies:\n"
-        + "".join(f"        {line}\n" for line in policies.strip("\n").splitlines()))
-    trail = tmp_path / "ct.json"
-    trail.write_text(json.dumps({"Records": records}))
-    return template, trail
-
-
-def _run(template: Path, trail: Path, *extra: str) -> Any:
-    return CliRunner().invoke(cli, ["narrow", str(template), "--function", "Fn", "--cloudtrail", str(trail),
-                                    "--workload", "none", *extra])
+_sam = sam_with_trail
+_run = narrow_fn
 
 
 def _refuses(template: Path, trail: Path, *extra: str) -> Any:
