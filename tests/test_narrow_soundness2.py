@@ -320,3 +320,22 @@ def test_a_role_named_by_sub_if_join_or_its_arn_is_seen_as_shared(tmp_path: Path
     result = CliRunner().invoke(cli, ["narrow", str(template), "--function", "Reader", "--cloudtrail", str(trail),
                                       "--apply"])
     assert result.exit_code == 2 and "shared role" in result.stderr and template.read_text() == before
+
+
+def test_a_deny_of_one_fn_if_branch_makes_the_call_cannot_judge(tmp_path: Path) -> None:
+    """The call succeeded, so it came from a deployment where the Deny's branch is not taken."""
+    template = tmp_path / "template.yaml"
+    template.write_text(
+        'AWSTemplateFormatVersion: "2010-09-09"\nTransform: AWS::Serverless-2016-10-31\n'
+        "Parameters:\n  Env: {Type: String, Default: dev}\nConditions:\n  IsProd: !Equals [!Ref Env, prod]\n"
+        "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      FunctionName: fn\n"
+        "      Handler: app.handler\n      Runtime: python3.12\n      CodeUri: src/\n      Policies:\n"
+        "        - Statement: [{Effect: Allow, Action: s3:GetObject, Resource: 'arn:aws:s3:::data-bucket/*'}]\n"
+        "        - !If [IsProd, {Statement: [{Effect: Deny, Action: s3:GetObject, Resource: 'arn:aws:s3:::data-bucket/debug/*'}]},"
+        " !Ref AWS::NoValue]\n")
+    trail = tmp_path / "ct.json"
+    trail.write_text(json.dumps({"Records": [_get("debug/trace.txt")]}))
+    shown = _run(template, trail)
+    assert shown.exit_code == 0 and "cannot judge: s3:GetObject" in shown.stderr and "Fn::If" in shown.stderr
+    assert "not granted now" not in shown.stderr
+    assert _run(template, trail, "--diff").exit_code == 2

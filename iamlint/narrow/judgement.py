@@ -101,17 +101,24 @@ def judge_call(original: Sequence[PolicyDocument], action: str, resource: str, l
     """
     verdicts = judge(original, Request(action, resource, ctx), absent)
     own = escape_arn(resource) if literal else resource  # `resource` is a pattern when not literal
-    if any(not v.statement.is_allow and v.verdict is Verdict.YES for v in verdicts):
-        if literal:
+    denying = [v for v in verdicts if not v.statement.is_allow and v.verdict is Verdict.YES]
+    if denying:
+        # A Deny of only some deployments (inside one branch of the template's Fn::If) did not
+        # stop a call that succeeded: it was made where that branch is not taken.
+        branch_only = {id(st) for d in original if d.source is not None and d.source.condition for st in d.statements}
+        one_branch = all(id(v.statement) in branch_only for v in denying)
+        if literal and not one_branch:
             return Verdict.NO, [], ""
-        # `resource` is a pattern standing for resources the record does not name (a batch
+        # Else `resource` is a pattern standing for resources the record does not name (a batch
         # delete's keys): a Deny matching the pattern may cover all of them or none.
         maybe = [v for v in verdicts if v.statement.is_allow and v.verdict is not Verdict.NO]
         if not maybe:
             return Verdict.NO, [], ""
-        grants = [(pattern, _condition(v.statement)) for v in maybe
+        grants = [(own if v.literal_match else pattern, _condition(v.statement)) for v in maybe
                   for pattern in ([resource] if v.literal_match else v.matched)]
-        why = "cannot be judged from the evidence: turns on which resources it used (a Deny covers some of them)"
+        why = ("cannot be judged from the evidence: turns on which deployment made it (a Deny in one Fn::If "
+               "branch applies to it)" if one_branch else
+               "cannot be judged from the evidence: turns on which resources it used (a Deny covers some of them)")
         return Verdict.UNKNOWN, list(dict.fromkeys(grants)), why
     allowing = [v for v in verdicts if v.statement.is_allow and v.verdict is Verdict.YES]
     if allowing:
