@@ -25,7 +25,7 @@ demo: $(VENV)/.installed
 	@echo
 	@echo "== iamlint narrow: a least-privilege policy for OrdersFunction from its CloudTrail logs =="
 	$(BIN)/iamlint narrow fixtures/demo/template.yaml --function OrdersFunction \
-		--cloudtrail fixtures/demo/cloudtrail --session orders-fn --format yaml --explain
+		--cloudtrail fixtures/demo/cloudtrail --session orders-fn --all-data-events --format yaml --explain
 
 test: $(VENV)/.installed-test
 	@# The HTML report tests open it in headless Chromium: install Debian's package when missing (as root).

@@ -46,7 +46,7 @@ BROAD = _doc([{"Effect": "Allow", "Action": ["s3:*", "dynamodb:*", "sqs:*", "log
 
 
 def test_proposal_allows_every_observed_call_and_nothing_new() -> None:
-    p = narrow([BROAD], CALLS, get_catalog())
+    p = narrow([BROAD], CALLS, get_catalog(), trail_has_data_events=True)
     proposal = _doc(p.document["Statement"])
     for action, resource in (("dynamodb:GetItem", f"arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/Orders"),
                              ("s3:GetObject", "arn:aws:s3:::receipts/2026/11/a.pdf"),

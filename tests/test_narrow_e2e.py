@@ -251,7 +251,7 @@ def test_proposal_keeps_the_workload_and_denies_the_rest_under_moto_iam(moto: Mo
 
     # 2. Narrow, and check what was proposed: one line per observed call, nothing else.
     original = _parsed(ORIGINAL)
-    proposal = narrow([original], calls, catalog)
+    proposal = narrow([original], calls, catalog, trail_has_data_events=True)  # moto records every call
     assert not proposal.denied and not proposal.unmapped and not proposal.not_granted
     table_arn = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{TABLE}"
     queue_arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{QUEUE}"

@@ -37,7 +37,8 @@ DEMO = FIXTURES / "demo"
 CFN = FIXTURES / "narrow" / "cfn-role.yaml"
 CFN_EVIDENCE = FIXTURES / "narrow" / "cfn-role.evidence.jsonl"
 PARAMS = {"AWS::Region": "eu-west-1", "AWS::AccountId": "111122223333"}
-DEMO_ARGS = ["--function", "OrdersFunction", "--cloudtrail", "fixtures/demo/cloudtrail", "--session", "orders-fn"]
+DEMO_ARGS = ["--function", "OrdersFunction", "--cloudtrail", "fixtures/demo/cloudtrail", "--session", "orders-fn",
+             "--all-data-events"]
 CFN_ARGS = ["--role", "WorkerRole", "--evidence", "fixtures/narrow/cfn-role.evidence.jsonl", "--session", "orders-worker"]
 
 

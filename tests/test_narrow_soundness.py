@@ -87,7 +87,8 @@ def test_ifexists_and_negated_conditions_are_narrowed_not_reported_as_a_bug() ->
     for condition in ({"StringEqualsIfExists": {"aws:RequestedRegion": "eu-west-1"}},
                       {"StringNotEquals": {"aws:RequestedRegion": "us-east-1"}}):
         original = _doc([{"Effect": "Allow", "Action": "s3:*", "Resource": "*", "Condition": condition}])
-        p = narrow([original], [_call("s3", "GetObject", {"bucketName": "b", "key": "a.txt"})], get_catalog())
+        p = narrow([original], [_call("s3", "GetObject", {"bucketName": "b", "key": "a.txt"})], get_catalog(),
+                   trail_has_data_events=True)
         (st,) = p.document["Statement"]
         assert st["Resource"] == "arn:aws:s3:::b/a.txt" and st["Condition"] == condition
         assert contains([original], [_doc(p.document["Statement"])], get_catalog()).contained

@@ -116,11 +116,12 @@ def test_calls_in_one_region_still_resolve_it(tmp_path: Path) -> None:
 
 # -- C: what CloudTrail cannot show is kept, whatever statement grants it ---------------------
 
-def _narrowed(original: list[dict[str, Any]], calls: list[Call], workload: str | None = None) -> Any:
+def _narrowed(original: list[dict[str, Any]], calls: list[Call], workload: str | None = None,
+              all_data_events: bool | None = None) -> Any:
     doc, problems = parse_policy({"Version": "2012-10-17", "Statement": original}, file="o.json",
                                  kind=PolicyKind.IDENTITY)
     assert doc is not None and not problems
-    return narrow([doc], calls, get_catalog(), workload=workload)
+    return narrow([doc], calls, get_catalog(), workload=workload, trail_has_data_events=all_data_events)
 
 
 def _call(service: str, op: str, params: dict[str, Any]) -> Call:
@@ -339,3 +340,17 @@ def test_a_deny_of_one_fn_if_branch_makes_the_call_cannot_judge(tmp_path: Path) 
     assert shown.exit_code == 0 and "cannot judge: s3:GetObject" in shown.stderr and "Fn::If" in shown.stderr
     assert "not granted now" not in shown.stderr
     assert _run(template, trail, "--diff").exit_code == 2
+
+
+def test_a_data_event_on_one_bucket_says_nothing_of_a_grant_on_every_bucket() -> None:
+    """Trails select data events per bucket (or prefix): one GetObject on b1 shows b1's folder
+    logged, not every bucket, so s3:PutObject on "*" and on b2/* are kept as unobservable."""
+    original = [{"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "*"},
+                {"Effect": "Allow", "Action": "s3:PutObject", "Resource": ["arn:aws:s3:::b1/*", "arn:aws:s3:::b2/*"]}]
+    read = _call("s3", "GetObject", {"bucketName": "b1", "key": "a.txt"})
+    kept = {(e.action, e.resource): e.basis for e in _narrowed(original, [read]).evidence}
+    assert kept[("s3:PutObject", "*")].startswith("not observable")
+    assert kept[("s3:PutObject", "arn:aws:s3:::b2/*")].startswith("not observable")
+    assert ("s3:PutObject", "arn:aws:s3:::b1/*") not in kept  # b1's object events are recorded
+    told = _narrowed(original, [read], all_data_events=True)
+    assert not any(e.action == "s3:PutObject" for e in told.evidence)

@@ -58,6 +58,9 @@ def _render(document: dict[str, Any], fmt: str) -> str:
 @click.option("-f", "--format", "fmt", type=click.Choice(["json", "yaml"]), default="json", show_default=True,
               help="Standard output: the proposed policy document (with --from-code and no --function, "
                    "one per function, by name).")
+@click.option("--all-data-events", is_flag=True,
+              help="The trail records every data event (all buckets, tables, functions..., reads and writes): "
+                   "a data-event grant no call used is removed, not kept as unobservable.")
 @click.option("--explain", is_flag=True, help="Print the evidence for each action: count, first and last seen, example.")
 @click.option("--parameter", "parameters", multiple=True, metavar="NAME=VALUE", help="CloudFormation parameter value.")
 @click.option("--from-code", is_flag=True,
@@ -70,7 +73,8 @@ def _render(document: dict[str, Any], fmt: str) -> str:
 def narrow_command(target: str, function: str | None, role: str | None, cloudtrail: tuple[str, ...],
                    evidence_files: tuple[str, ...], role_arn: str | None, session: str | None, user: str | None,
                    generalize: str, workload: str, fmt: str, explain: bool, parameters: tuple[str, ...],
-                   from_code: bool = False, show_diff: bool = False, apply: bool = False) -> None:
+                   from_code: bool = False, show_diff: bool = False, apply: bool = False,
+                   all_data_events: bool = False) -> None:
     """Propose the narrowest policy that keeps every observed call of a principal working."""
     from iamlint.catalog import get_catalog  # noqa: PLC0415
     from iamlint.loaders.inputs import InputOptions, load_paths  # noqa: PLC0415
@@ -128,7 +132,9 @@ def narrow_command(target: str, function: str | None, role: str | None, cloudtra
     kind = workload if workload != "auto" else ("lambda" if function or _lambda_role(original) else "none")
     try:
         proposal = narrow(original, calls, get_catalog(), generalize=generalize,
-                          workload=None if kind == "none" else kind)
+                          workload=None if kind == "none" else kind,
+                          # A recording (`iamlint record`) sees every call its program makes.
+                          trail_has_data_events=all_data_events or (bool(evidence_files) and not cloudtrail) or None)
     except NarrowingError as exc:
         click.echo(f"iamlint bug: the proposal failed its own proof ({exc}); please report it", err=True)
         sys.exit(2)

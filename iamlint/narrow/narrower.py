@@ -21,12 +21,14 @@ from typing import Any
 from iamlint import globs
 from iamlint.catalog import Catalog
 from iamlint.evaluator import Request, Verdict, contains, judge
+from iamlint.evaluator import pattern_contains as contains_pattern
 from iamlint.model import PolicyDocument, PolicyKind
 from iamlint.narrow.calls import Call
 from iamlint.narrow.judgement import (
     Check,
     ConditionBlock,
     allows,
+    escape_arn,
     judge_call,
     policy_keys,
     request_context,
@@ -338,7 +340,7 @@ def _unobservable(original: Sequence[PolicyDocument], catalog: Catalog, kept: se
         kind = str(entry["resource"])
         seen = recorded.get(kind, []) if recorded is not None else []
         why = (f"not observable: a data event; the evidence shows no {kind} data event being recorded"
-               + (" for this resource" if seen else ""))
+               + (" for all of this grant's resources" if seen else ""))
         for action in entry["actions"]:
             info = catalog.action(str(action))
             if info is None:
@@ -347,16 +349,30 @@ def _unobservable(original: Sequence[PolicyDocument], catalog: Catalog, kept: se
                 # A statement's other resources (its table, for s3:GetObject) grant this action nothing.
                 if not catalog.resource_matches(info, ev.resource):
                     continue
-                if not any(_falls_in(ev, arn) for arn in seen) and ev not in out:
+                if not _shown_logged(ev, seen) and ev not in out:
                     out.append(ev)
     return out
 
 
-def _falls_in(grant: Evidence, arn: str) -> bool:
-    """Does the grant cover the resource `arn` (a data event's resource, as recorded)?"""
-    if any(globs.glob_match(r, arn) for r in grant.not_resource):
-        return False
-    return globs.glob_match(grant.resource, arn)
+def _shown_logged(grant: Evidence, seen: list[str]) -> bool:
+    """Do the recorded data events show the trail logging every resource the grant reaches? Only
+    when it stays within an S3 folder, table, function, queue, topic or stream one of them was on:
+    an event on one bucket says nothing of another, so a grant on "*" is never shown logged."""
+    if grant.not_resource:
+        return False  # everything but a few: never within one container
+    return any(contains_pattern(container, grant.resource) for arn in seen for container in _containers(arn))
+
+
+def _containers(arn: str) -> tuple[str, ...]:
+    """What a data event's resource shows logged: the folder of an S3 object (selectors may name
+    a bucket or a prefix in it), a bucket itself for a listing, else the resource and what lies
+    under it (a table's indexes and streams)."""
+    fields = arn.split(":", 5)
+    if len(fields) == 6 and fields[2] == "s3":
+        if "/" not in fields[5]:
+            return (escape_arn(arn),)  # a listing shows the bucket's listings logged, not its objects
+        return (f"{':'.join(fields[:5])}:{escape_arn(fields[5].rsplit('/', 1)[0])}/*",)
+    return (escape_arn(arn), escape_arn(arn) + "/*")
 
 
 def _kept(original: Sequence[PolicyDocument], action: str, basis: str) -> list[Evidence]:
