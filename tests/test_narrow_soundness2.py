@@ -230,7 +230,7 @@ def test_a_batch_delete_without_keys_under_a_notresource_deny_is_cannot_judge(tm
     shown = _refuses(template, trail)
     assert "cannot judge: s3:DeleteObject" in shown.stderr and "not granted now" not in shown.stderr
     kept = [st for st in _statements(shown) if st["Effect"] == "Allow" and "s3:DeleteObject" in st["Action"]]
-    assert kept and kept[0]["Resource"] == "*"
+    assert kept and kept[0]["Resource"] == "arn:aws:s3:::data-bucket/*"  # the record's bucket, no further
     # A key the record names is judged: one outside tmp/ is denied, as before.
     template, trail = _sam(tmp_path, """
 - Statement:
@@ -354,3 +354,23 @@ def test_a_data_event_on_one_bucket_says_nothing_of_a_grant_on_every_bucket() ->
     assert ("s3:PutObject", "arn:aws:s3:::b1/*") not in kept  # b1's object events are recorded
     told = _narrowed(original, [read], all_data_events=True)
     assert not any(e.action == "s3:PutObject" for e in told.evidence)
+
+
+# -- third review -------------------------------------------------------------------------------
+
+def test_a_batch_delete_without_keys_is_judged_inside_its_own_bucket() -> None:
+    """DeleteObjects logs its bucket, not its keys: the grants of other buckets do not stand in for
+    it, and a NotResource exclusion in that bucket makes it 'cannot judge', kept as written."""
+    original = [{"Effect": "Allow", "Action": "s3:DeleteObject", "NotResource": "arn:aws:s3:::data-bucket/keep/*"},
+                {"Effect": "Allow", "Action": "s3:DeleteObject", "Resource": "arn:aws:s3:::other-bucket/*"}]
+    p = _narrowed(original, [_call("s3", "DeleteObjects", {"bucketName": "data-bucket"})])
+    assert [(e.action, e.resource) for e in p.undecided] == [("s3:DeleteObject", "arn:aws:s3:::data-bucket/*")]
+    kept = [e for e in p.evidence if e.basis.startswith("kept")]
+    assert [(e.resource, e.not_resource) for e in kept] == [("*", ("arn:aws:s3:::data-bucket/keep/*",))]
+    assert not any(e.resource == "arn:aws:s3:::other-bucket/*" and e.basis.startswith("kept") for e in p.evidence)
+
+
+def test_a_not_resource_grant_that_cannot_be_judged_is_kept_as_written() -> None:
+    original = [{"Effect": "Allow", "Action": "s3:GetObject", "NotResource": "arn:aws:s3:::data-bucket/${aws:PrincipalTag/team}/*"}]
+    p = _narrowed(original, [_call("s3", "GetObject", {"bucketName": "data-bucket", "key": "blue/a.txt"})])
+    assert p.undecided and p.document["Statement"][0]["NotResource"] == original[0]["NotResource"]

@@ -12,10 +12,12 @@ keeps it allowed: the call's own ARN, under the allowing statement's conditions 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 
-from iamlint.evaluator import Request, Verdict, judge, policy_variables
+from iamlint import globs
+from iamlint.evaluator import Request, StatementVerdict, Verdict, judge, policy_variables
 from iamlint.model import PolicyDocument, Statement
 from iamlint.narrow.calls import Call
 
@@ -24,6 +26,9 @@ Context = dict[str, tuple[str, ...]]
 ConditionBlock = tuple[tuple[str, str, tuple[str, ...]], ...]
 # One request the proposal must allow: the ARN as the call used it, its context, the keys it lacks.
 Check = tuple[str, Context, frozenset[str]]
+# A grant that keeps a call allowed: a Resource pattern, its conditions, and the NotResource
+# exclusions when it is kept from a NotResource statement (then the pattern is "*").
+Grant = tuple[str, ConditionBlock, tuple[str, ...]]
 
 # S3 list operations' parameters that are condition keys of s3:ListBucket and
 # s3:ListBucketVersions (Amazon S3 User Guide, "Condition key examples": s3:prefix,
@@ -90,7 +95,7 @@ def policy_keys(original: Sequence[PolicyDocument]) -> frozenset[str]:
 
 
 def judge_call(original: Sequence[PolicyDocument], action: str, resource: str, literal: bool, ctx: Context,
-           absent: frozenset[str]) -> tuple[Verdict, list[tuple[str, ConditionBlock]], str]:
+           absent: frozenset[str]) -> tuple[Verdict, list[Grant], str]:
     """Does the original allow this observed request, and what grant keeps it allowed?
 
     YES: the grants are the request's own ARN (escaped), unconditional when a statement without
@@ -99,8 +104,21 @@ def judge_call(original: Sequence[PolicyDocument], action: str, resource: str, l
     grants are the statements that may allow it, for this action, with what they turn on. NO:
     no Allow applies, or a Deny does.
     """
-    verdicts = judge(original, Request(action, resource, ctx), absent)
+    verdicts = [_unsure_of_exclusions(v, resource) if not literal else v
+                for v in judge(original, Request(action, resource, ctx), absent)]
     own = escape_arn(resource) if literal else resource  # `resource` is a pattern when not literal
+
+    def grants_of(found: list[StatementVerdict]) -> list[Grant]:
+        """Each statement's grant: the request's own ARN, the statement's matching patterns, or
+        a NotResource statement as written (every resource but those it lists)."""
+        out: list[Grant] = []
+        for v in found:
+            if v.statement.resource_key == "NotResource":
+                out.append(("*", _condition(v.statement), tuple(v.statement.resource_texts)))
+            else:
+                out += [(own if v.literal_match else pattern, _condition(v.statement), ())
+                        for pattern in ([resource] if v.literal_match else v.matched)]
+        return list(dict.fromkeys(out))
     denying = [v for v in verdicts if not v.statement.is_allow and v.verdict is Verdict.YES]
     if denying:
         # A Deny of only some deployments (inside one branch of the template's Fn::If) did not
@@ -114,26 +132,31 @@ def judge_call(original: Sequence[PolicyDocument], action: str, resource: str, l
         maybe = [v for v in verdicts if v.statement.is_allow and v.verdict is not Verdict.NO]
         if not maybe:
             return Verdict.NO, [], ""
-        grants = [(own if v.literal_match else pattern, _condition(v.statement)) for v in maybe
-                  for pattern in ([resource] if v.literal_match else v.matched)]
+        grants = grants_of(maybe)
         why = ("cannot be judged from the evidence: turns on which deployment made it (a Deny in one Fn::If "
                "branch applies to it)" if one_branch else
                "cannot be judged from the evidence: turns on which resources it used (a Deny covers some of them)")
-        return Verdict.UNKNOWN, list(dict.fromkeys(grants)), why
+        return Verdict.UNKNOWN, grants, why
     allowing = [v for v in verdicts if v.statement.is_allow and v.verdict is Verdict.YES]
     if allowing:
         if any(v.literal_match and not v.statement.conditions for v in allowing):
-            return Verdict.YES, [(own, ())], ""
-        grants = [(own if v.literal_match else pattern, _condition(v.statement))
-                  for v in allowing for pattern in ([resource] if v.literal_match else v.matched)]
-        return Verdict.YES, list(dict.fromkeys(grants)), ""
+            return Verdict.YES, [(own, (), ())], ""
+        return Verdict.YES, grants_of(allowing), ""
     maybe = [v for v in verdicts if v.statement.is_allow and v.verdict is Verdict.UNKNOWN]
     if not maybe:
         return Verdict.NO, [], ""
-    grants = [(own if v.literal_match else pattern, _condition(v.statement))
-              for v in maybe for pattern in ([resource] if v.literal_match else v.matched)]
-    turns_on = ", ".join(dict.fromkeys(k for v in maybe for k in v.unknown))
-    return Verdict.UNKNOWN, list(dict.fromkeys(grants)), f"cannot be judged from the evidence: turns on {turns_on}"
+    turns_on = ", ".join(dict.fromkeys(k for v in maybe for k in v.unknown)) or "which resources it used"
+    return Verdict.UNKNOWN, grants_of(maybe), f"cannot be judged from the evidence: turns on {turns_on}"
+
+
+def _unsure_of_exclusions(v: StatementVerdict, pattern: str) -> StatementVerdict:
+    """A NotResource Allow judged for a pattern (the resources a record does not name): the
+    resources it stands for may fall in the exclusions, unless none overlaps it."""
+    st = v.statement
+    if (st.is_allow and st.resource_key == "NotResource" and v.verdict is Verdict.YES
+            and any(globs.patterns_overlap(r, pattern) for r in st.resource_texts)):
+        return dataclasses.replace(v, verdict=Verdict.UNKNOWN)
+    return v
 
 
 def allows(policies: Sequence[PolicyDocument], action: str, check: Check) -> bool:

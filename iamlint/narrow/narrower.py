@@ -23,6 +23,7 @@ from iamlint.catalog import Catalog
 from iamlint.evaluator import Request, Verdict, contains, judge
 from iamlint.evaluator import pattern_contains as contains_pattern
 from iamlint.model import PolicyDocument, PolicyKind
+from iamlint.narrow.arns import partition_of
 from iamlint.narrow.calls import Call
 from iamlint.narrow.judgement import (
     Check,
@@ -106,7 +107,7 @@ def narrow(
     trail_has_data_events: bool | None = None,
 ) -> Proposal:
     identity = [_as_2012(d) for d in original if d.kind in (PolicyKind.IDENTITY, PolicyKind.UNKNOWN)]
-    observed: dict[tuple[str, str, ConditionBlock], Evidence] = {}
+    observed: dict[tuple[str, str, ConditionBlock, tuple[str, ...]], Evidence] = {}
     not_granted: dict[tuple[str, str], Evidence] = {}
     undecided: dict[tuple[str, str], Evidence] = {}
     denied: list[tuple[Call, MappedCall]] = []
@@ -146,10 +147,11 @@ def narrow(
                     continue
                 if verdict is Verdict.UNKNOWN:
                     _note(undecided, (action, resource), Evidence(action, resource, basis=why), call, resource)
-                for granted, condition in grants:
+                for granted, condition, excepted in grants:
                     basis = "observed" if verdict is Verdict.YES else f"kept: {why}"
-                    ev = _note(observed, (action, granted, condition),
-                               Evidence(action, granted, basis=basis, condition=condition), call, resource)
+                    ev = _note(observed, (action, granted, condition, excepted),
+                               Evidence(action, granted, basis=basis, condition=condition, not_resource=excepted),
+                               call, resource)
                     if verdict is Verdict.YES and check not in ev.checks:
                         ev.checks.append(check)
 
@@ -209,13 +211,22 @@ _READS_404_NEEDS_LIST = frozenset({"GetObject", "HeadObject", "GetObjectAttribut
 
 def _needs(call: Call, mapped: MappedCall) -> list[tuple[str, tuple[str, ...]]]:
     """(action, resources it was used on) for each action the call needed."""
-    out = [(action, mapped.resources_for(action) or mapped.resources) for action in mapped.actions]
+    out = [(action, mapped.resources_for(action) or mapped.resources or _bucket_of(call)) for action in mapped.actions]
     if call.service == "s3" and call.error == "NoSuchKey" and call.operation in _READS_404_NEEDS_LIST:
         buckets = tuple(dict.fromkeys(r.split("/", 1)[0] for r in mapped.resources if r.startswith("arn:")
                                       and ":::" in r and "/" in r))
         if buckets:
             out.append(("s3:ListBucket", buckets))
     return out
+
+
+def _bucket_of(call: Call) -> tuple[str, ...]:
+    """The bucket an S3 call names when its record names no object (DeleteObjects logs no keys):
+    what it used lies inside that bucket (`_resources_for`), nowhere else."""
+    bucket = call.parameters.get("bucketName") if call.service == "s3" else None
+    if not isinstance(bucket, str) or not bucket or "/" in bucket:
+        return ()
+    return (f"arn:{partition_of(call.region, call.principal)}:s3:::{bucket}",)
 
 
 def _note(seen: dict[Any, Evidence], key: Any, new: Evidence, call: Call, resource: str) -> Evidence:
@@ -241,6 +252,11 @@ def _resources_for(action: str, resources: tuple[str, ...], original: Sequence[P
     usable = [(r, True) for r in resources if info is None or catalog.resource_matches(info, r)]
     if usable:
         return usable
+    # A resource that holds what the action names (DeleteObjects names its bucket, not its keys):
+    # whatever the call used lies inside it, and nowhere else.
+    inside = [escape_arn(r) + "/*" for r in resources if info is not None and catalog.resource_matches(info, escape_arn(r) + "/*")]
+    if inside:
+        return [(p, False) for p in dict.fromkeys(inside)]
     # The evidence names no resource this action applies to: keep what the original grants
     # the action on, so the workload keeps working and the proposal stays inside the original.
     out: list[str] = []
