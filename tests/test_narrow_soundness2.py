@@ -374,3 +374,18 @@ def test_a_not_resource_grant_that_cannot_be_judged_is_kept_as_written() -> None
     original = [{"Effect": "Allow", "Action": "s3:GetObject", "NotResource": "arn:aws:s3:::data-bucket/${aws:PrincipalTag/team}/*"}]
     p = _narrowed(original, [_call("s3", "GetObject", {"bucketName": "data-bucket", "key": "blue/a.txt"})])
     assert p.undecided and p.document["Statement"][0]["NotResource"] == original[0]["NotResource"]
+
+
+def test_a_patch_with_parameter_values_written_in_is_refused(tmp_path: Path) -> None:
+    """--parameter Stage=prod: a patch writing prod-jobs for ${Stage}-jobs holds for prod only."""
+    template, trail = sam_with_trail(tmp_path, """
+- Statement:
+    - Effect: Allow
+      Action: sqs:SendMessage
+      Resource: !Sub "arn:aws:sqs:${AWS::Region}:${AWS::AccountId}:${Stage}-jobs"
+""", [_record("sqs.amazonaws.com", "SendMessage", {"queueUrl": f"https://sqs.eu-west-1.amazonaws.com/{ACCOUNT}/prod-jobs"})],
+        parameters="Parameters:\n  Stage: {Type: String}\n")
+    before = template.read_text()
+    diff = _run(template, trail, "--parameter", "Stage=prod", "--apply")
+    assert diff.exit_code == 2 and "other values of the parameters given with --parameter" in diff.stderr
+    assert template.read_text() == before

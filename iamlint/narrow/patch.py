@@ -117,7 +117,9 @@ def patch_template(file: str, text: str, original: Sequence[PolicyDocument], pro
     _refuse_unresolved(proposal, inside, file)
     opaque = [u for u in unread_entries(template, identity) if u.path[:4] == block]
     known = _load(file, text, block, parameters, select)[1]
-    symbolic = {**parameters, **SYMBOLIC}
+    # Another deployment: other pseudo parameters, and other values of the parameters given
+    # with --parameter (a patch that writes `prod-jobs` for `${Stage}-jobs` is proved only for prod).
+    symbolic = {**{k: f"<{k}>" if not k.startswith("AWS::") else v for k, v in parameters.items()}, **SYMBOLIC}
     unknown_where, unknown_known = _load(file, text, block, symbolic, select)
 
     items = [i for i in _items(proposal.document) if not (untouched and _covered(untouched, [i], catalog))]
@@ -139,7 +141,8 @@ def patch_template(file: str, text: str, original: Sequence[PolicyDocument], pro
         _verify(file, patched, block, identity, observed if evidence else [], select, parameters, catalog,
                 known, opaque)
         _verify(file, patched, block, unknown_where, [], select, symbolic, catalog, unknown_known, opaque,
-                where=" where the template is deployed in another region, account or partition")
+                where=" where the template is deployed in another region, account or partition, or with other "
+                      "values of the parameters given with --parameter")
 
     after = None
     if uses:
