@@ -393,3 +393,24 @@ def test_orders_trail_maps_completely(catalog: Catalog) -> None:
             }
         )
     check_golden(CT / "orders-trail.golden.json", json.dumps(rows, indent=1) + "\n")
+
+
+def test_object_subresources_of_a_version_need_the_version_action() -> None:
+    """GetObjectTagging, PutObjectAcl... on a versionId need s3:GetObjectVersionTagging,
+    s3:PutObjectVersionAcl... (S3 API reference, each operation's Permissions section)."""
+    import dataclasses
+
+    from iamlint.catalog import get_catalog
+    from iamlint.narrow.calls import Call
+    from iamlint.narrow.mapping import iam_actions
+
+    for op, needed in (("GetObjectTagging", "s3:GetObjectVersionTagging"), ("PutObjectAcl", "s3:PutObjectVersionAcl"),
+                       ("DeleteObjectTagging", "s3:DeleteObjectVersionTagging"), ("GetObjectAcl", "s3:GetObjectVersionAcl"),
+                       ("PutObjectTagging", "s3:PutObjectVersionTagging")):
+        call = Call(service="s3", operation=op, principal="arn:aws:sts::111122223333:assumed-role/r/s", role_arn=None,
+                    session_name=None, time=None, region="eu-west-1", resources=(),
+                    parameters={"bucketName": "b", "key": "k", "versionId": "v1"}, event_source="s3.amazonaws.com",
+                    account="111122223333")
+        assert needed in iam_actions(call, get_catalog()).actions, op
+        plain = dataclasses.replace(call, parameters={"bucketName": "b", "key": "k"})
+        assert needed not in iam_actions(plain, get_catalog()).actions, op
