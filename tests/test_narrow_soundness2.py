@@ -389,3 +389,16 @@ def test_a_patch_with_parameter_values_written_in_is_refused(tmp_path: Path) -> 
     diff = _run(template, trail, "--parameter", "Stage=prod", "--apply")
     assert diff.exit_code == 2 and "other values of the parameters given with --parameter" in diff.stderr
     assert template.read_text() == before
+
+
+def test_a_call_in_another_region_is_not_judged_on_the_policys_own_region() -> None:
+    """CreateTopic in us-east-1 against sns:* on eu-west-1's topics: the topic it named is
+    built from its record, so it is not granted now, not 'observed' on the policy's pattern."""
+    import dataclasses
+
+    original = [{"Effect": "Allow", "Action": "sns:*", "Resource": f"arn:aws:sns:eu-west-1:{ACCOUNT}:*"}]
+    here = _call("sns", "CreateTopic", {"name": "a"})
+    there = dataclasses.replace(_call("sns", "CreateTopic", {"name": "b"}), region="us-east-1")
+    p = _narrowed(original, [here, there])
+    assert [(e.action, e.resource) for e in p.not_granted] == [("sns:CreateTopic", f"arn:aws:sns:us-east-1:{ACCOUNT}:b")]
+    assert ("sns:CreateTopic", f"arn:aws:sns:eu-west-1:{ACCOUNT}:a") in {(e.action, e.resource) for e in p.evidence}

@@ -241,6 +241,7 @@ def _sns(p: _Params, v: Vars, direct: list[str]) -> None:
     for arn in p.texts("topicArn", "targetArn", "resourceArn"):
         if arn.startswith("arn:"):
             direct.append(arn)
+    _add(v, "TopicName", p.texts("name", "Name"))  # CreateTopic names the topic it makes
 
 
 def _lambda(p: _Params, v: Vars, direct: list[str]) -> None:

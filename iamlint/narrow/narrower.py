@@ -138,7 +138,7 @@ def narrow(
             # Another service's key is unknown, not absent: Lambda adds lambda:SourceFunctionArn
             # and EC2 ec2:SourceInstanceARN to every request made with their role's credentials.
             ctx = {k: v for k, v in known.items() if k in keys}
-            for resource, literal in _resources_for(action, used_on, identity, catalog):
+            for resource, literal in _resources_for(action, used_on, identity, catalog, call):
                 literal = literal and not call.wildcards
                 check: Check = (resource, ctx, absent)
                 verdict, grants, why = judge_call(identity, action, resource, literal, ctx, absent)
@@ -243,7 +243,7 @@ def _note(seen: dict[Any, Evidence], key: Any, new: Evidence, call: Call, resour
 
 
 def _resources_for(action: str, resources: tuple[str, ...], original: Sequence[PolicyDocument],
-                   catalog: Catalog) -> list[tuple[str, bool]]:
+                   catalog: Catalog, call: Call | None = None) -> list[tuple[str, bool]]:
     """The resources the call used `action` on, each with whether it is an ARN the call named
     (True) or a pattern standing for what the evidence does not name (False)."""
     info = catalog.action(action)
@@ -265,8 +265,20 @@ def _resources_for(action: str, resources: tuple[str, ...], original: Sequence[P
             if st.is_allow and st.resource_key == "Resource" and not st.not_action and any(
                 globs.glob_match(a, action, case_sensitive=False) for a in st.action_texts
             ):
-                out.extend(st.resource_texts)
+                out.extend(r for r in st.resource_texts if call is None or _could_be_where(r, call))
     return [(r, False) for r in sorted(set(out)) or ["*"]]
+
+
+def _could_be_where(pattern: str, call: Call) -> bool:
+    """Could the pattern name a resource where the call was made? A literal Region or account
+    other than the call's cannot (a topic in eu-west-1 for a call in us-east-1)."""
+    fields = pattern.split(":", 5)
+    if len(fields) < 6:
+        return True
+    for field_, value in ((fields[3], call.region), (fields[4], call.account)):
+        if value and field_ and not globs.has_wildcard(field_) and "<" not in field_ and "$" not in field_ and field_ != value:
+            return False
+    return True
 
 
 def _generalize(kept: list[Evidence], how: str, original: Sequence[PolicyDocument]) -> list[Evidence]:
