@@ -53,6 +53,10 @@ def write_atomic(path: str, text: str | Iterable[str]) -> None:
             os.fsync(fh.fileno())
         if os.path.exists(path):
             os.chmod(tmp, os.stat(path).st_mode & 0o7777)
+        else:  # as open() would make it (mkstemp's 0600 would hide a report meant to be shared)
+            umask = os.umask(0o022)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         try:

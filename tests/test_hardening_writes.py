@@ -207,3 +207,17 @@ def test_write_errors_name_the_path_asked_for(tmp_path: Path) -> None:
         result = CliRunner().invoke(cli, ["check", str(policy), "--baseline-write", str(target)])
         assert result.exit_code == 2 and f"{target}: {why}" in result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "p.json"]  # no temporary file left
+
+
+def test_a_new_report_follows_the_umask(tmp_path: Path) -> None:
+    """mkstemp makes 0600 files; a report written for others to read must not stay so."""
+    import os
+
+    from iamlint.files import write_atomic
+
+    old = os.umask(0o022)
+    try:
+        write_atomic(str(tmp_path / "report.html"), "<html></html>")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "report.html").stat().st_mode & 0o777 == 0o644
