@@ -346,7 +346,7 @@ def _narrow_from_code(target: str, function: str | None, observed: list[Any], do
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     kind = workload if workload != "auto" else "lambda"
-    done: list[tuple[str, Any, str]] = []
+    done: list[tuple[str, Any, str, Sequence[PolicyDocument]]] = []
     for result in results:
         for problem in result.problems:
             click.echo(f"warning: {problem}", err=True)
@@ -367,16 +367,20 @@ def _narrow_from_code(target: str, function: str | None, observed: list[Any], do
             sys.exit(2)
         annotate(proposal.evidence, result.calls)
         sites = f"{len(result.calls)} call site{'' if len(result.calls) == 1 else 's'} in {', '.join(result.files)}"
-        done.append((result.function, proposal, sites + (f" and {len(observed)} calls observed" if observed else "")))
+        done.append((result.function, proposal, sites + (f" and {len(observed)} calls observed" if observed else ""),
+                     original))
     if not done:
         click.echo(f"error: no function in {target} could be narrowed from its code", err=True)
         sys.exit(2)
     if function is not None:
         click.echo(_render(done[0][1].document, fmt), nl=False)
     else:
-        click.echo(_render({name: proposal.document for name, proposal, _ in done}, fmt), nl=False)
-    for name, proposal, headline in done:
-        _report(proposal, f"\n{name}: {headline}", 0, explain)
+        click.echo(_render({name: proposal.document for name, proposal, _, _ in done}, fmt), nl=False)
+    for name, proposal, headline, policies in done:
+        # As for observed calls: what the template's Conditions make of the claim, and the
+        # attached policies iamlint cannot read.
+        _report(proposal, f"\n{name}: {headline}", 0, explain, _unread(target, policies), (),
+                _proved(policies, proposal))
     unseen = sum(len(r.problems) for r in results)
     if unseen:
         # As with evidence records that cannot be read: shown, but what those sites use may be missing.
