@@ -402,3 +402,14 @@ def test_a_call_in_another_region_is_not_judged_on_the_policys_own_region() -> N
     p = _narrowed(original, [here, there])
     assert [(e.action, e.resource) for e in p.not_granted] == [("sns:CreateTopic", f"arn:aws:sns:us-east-1:{ACCOUNT}:b")]
     assert ("sns:CreateTopic", f"arn:aws:sns:eu-west-1:{ACCOUNT}:a") in {(e.action, e.resource) for e in p.evidence}
+
+
+def test_the_unknown_region_note_is_given_only_where_the_region_decides_something(tmp_path: Path) -> None:
+    calls = [_record("sqs.amazonaws.com", "SendMessage", {"queueUrl": f"https://sqs.{r}.amazonaws.com/{ACCOUNT}/jobs"},
+                     region=r) for r in ("eu-west-1", "us-east-1")]
+    template, trail = _sam(tmp_path, f"""
+- Statement:
+    - {{Effect: Allow, Action: sqs:SendMessage, Resource: "arn:aws:sqs:*:{ACCOUNT}:jobs"}}
+""", calls)
+    shown = _run(template, trail)
+    assert shown.exit_code == 0 and "AWS::Region unknown" not in shown.stderr

@@ -144,7 +144,8 @@ def narrow_command(target: str, function: str | None, role: str | None, cloudtra
     left_out = sharing(original, function, one_session=bool(session or user))
     notes = [(f"shared role: the role is also used by {', '.join(left_out)}, whose calls are not in this proposal; "
               "it would take away what they use (--diff and --apply refuse)")] if left_out else []
-    notes += pseudo_notes
+    # Only where the principal's policies use the value: otherwise it decides nothing.
+    notes += [n for n in pseudo_notes if _uses_placeholder(original, n.split(" ", 1)[0])]
     if (show_diff or apply) and proposal.conditional:
         click.echo(_render(proposal.document, fmt), nl=False)
         print("error: the proposal keeps statements of the current policy whose grant turns on a condition, a "
@@ -198,6 +199,13 @@ def _pseudo_parameters(params: dict[str, str], calls: Sequence[Any]) -> list[str
         notes.append(f"{key} unknown: the calls were made in {', '.join(seen)}, and a record shows where the call "
                      f"went, not where the stack runs; give it with --parameter {key}=VALUE")
     return notes
+
+
+def _uses_placeholder(documents: Sequence[PolicyDocument], name: str) -> bool:
+    """Does any statement hold `<AWS::Region>` (a pseudo parameter left unknown)?"""
+    mark = f"<{name}>"
+    return any(mark in text for d in documents for st in d.statements
+               for text in (*st.resource_texts, *(v for c in st.conditions for v in c.values)))
 
 
 def _lambda_role(documents: Sequence[PolicyDocument]) -> bool:
