@@ -458,3 +458,25 @@ def test_narrow_from_code_one_function() -> None:
 def test_narrow_from_code_errors(args: list[str], message: str) -> None:
     result = CliRunner().invoke(cli, ["narrow", str(TEMPLATE), *args])
     assert result.exit_code == 2 and message in result.output
+
+
+def test_javascript_calls_chosen_at_run_time_are_said(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "index.mjs").write_text(textwrap.dedent('''
+        import AWS from "aws-sdk";
+        const legacy = new AWS.S3();
+        export const handler = async (event) => {
+          await legacy.getObject({ Bucket: "b", Key: "k" }).promise();
+          await legacy[event.op]({ Bucket: "b" }).promise();
+        };
+    '''))
+    (tmp_path / "template.yaml").write_text(textwrap.dedent('''
+        Transform: AWS::Serverless-2016-10-31
+        Resources:
+          Fn:
+            Type: AWS::Serverless::Function
+            Properties: {Runtime: nodejs20.x, CodeUri: src/, Handler: index.handler, Policies: AmazonS3FullAccess}
+    '''))
+    [result] = analyse_template(tmp_path / "template.yaml", {})
+    assert [(c.service, c.operation) for c in result.calls] == [("s3", "GetObject")]
+    assert [p.split(": ", 1)[0] for p in result.problems] == ["src/index.mjs:6"]

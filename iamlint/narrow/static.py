@@ -235,6 +235,7 @@ def _sites(fn: FunctionCode, base: Path, result: StaticResult) -> list[CodeCall]
             result.problems.append(f"{shown}: cannot analyse: {type(exc).__name__} ({exc}); its calls are not seen")
             return None
         sites.extend(analyzer.calls)
+        result.problems.extend(analyzer.unresolved)
         result.files.append(shown)
         js_done[path] = exports
         return exports

@@ -77,6 +77,8 @@ class Analyzer:
         self.load_module = load_module
         self.symbols: dict[str, list[tuple[int, Any]]] = {}
         self.calls: list[CodeCall] = []
+        # Call sites whose operation is chosen at run time (`s3[method](params)`): said, never dropped.
+        self.unresolved: list[str] = []
 
     def run(self) -> Exports:
         self._declarations()
@@ -299,6 +301,11 @@ class Analyzer:
                 self._helper_call(i)
             elif is_at(toks, i + 1, ".") and i + 3 < len(toks) and toks[i + 3].text == "(":
                 self._method(i)
+            elif is_at(toks, i + 1, "[") and not is_at(toks, i - 1, ".") and isinstance(self.lookup(tok.text, i), SdkClient):
+                close = close_of(toks, i + 1)
+                if is_at(toks, close + 1, "("):
+                    self.unresolved.append(f"{self.shown}:{tok.line}: an AWS call whose operation is chosen at run time "
+                                           f"({tok.text}[...]): not seen, so the proposal may lack it")
 
     def _command(self, i: int) -> None:
         toks = self.toks
