@@ -413,3 +413,22 @@ def test_the_unknown_region_note_is_given_only_where_the_region_decides_somethin
 """, calls)
     shown = _run(template, trail)
     assert shown.exit_code == 0 and "AWS::Region unknown" not in shown.stderr
+
+
+def test_a_grant_under_a_condition_is_written_into_the_patch_with_it(tmp_path: Path) -> None:
+    template, trail = _sam(tmp_path, """
+- Statement:
+    - Effect: Allow
+      Action: s3:ListBucket
+      Resource: arn:aws:s3:::data-bucket
+      Condition:
+        StringLike:
+          s3:prefix: ["home/*"]
+    - Effect: Allow
+      Action: sqs:*
+      Resource: "*"
+""", [_record("s3.amazonaws.com", "ListObjects", {"bucketName": "data-bucket", "prefix": "home/a/"})])
+    applied = _run(template, trail, "--apply", "--all-data-events")
+    assert applied.exit_code == 0, applied.stderr
+    written = template.read_text()
+    assert "s3:ListBucket" in written and "s3:prefix: home/*" in written and "sqs:" not in written

@@ -146,16 +146,12 @@ def narrow_command(target: str, function: str | None, role: str | None, cloudtra
               "it would take away what they use (--diff and --apply refuse)")] if left_out else []
     # Only where the principal's policies use the value: otherwise it decides nothing.
     notes += [n for n in pseudo_notes if _uses_placeholder(original, n.split(" ", 1)[0])]
-    if (show_diff or apply) and proposal.conditional:
+    if (show_diff or apply) and proposal.undecided:
         click.echo(_render(proposal.document, fmt), nl=False)
-        print("error: the proposal keeps statements of the current policy whose grant turns on a condition, a "
-              "policy variable, a parameter's value or resources a record does not name (see below); --diff and "
-              "--apply do not write those: nothing written (give unknown parameters with --parameter, or copy the proposal by hand)",
-              file=sys.stderr)
-        for ev in proposal.evidence:
-            if ev.condition:
-                print(printable(f"kept under its condition: {ev.action} on {_resource(ev)} ({ev.basis})"),
-                      file=sys.stderr)
+        print("error: the proposal keeps statements of the current policy it cannot judge from the evidence "
+              "(a condition key, policy variable, parameter value or resources the records do not show; see "
+              "below); --diff and --apply do not write those: nothing written (give unknown parameters with "
+              "--parameter, or copy the proposal by hand)", file=sys.stderr)
         status = 2
     elif show_diff or apply:
         status = _patch(target, original, proposal, function, role, params, fmt, show_diff, apply, left_out)

@@ -124,9 +124,10 @@ def patch_template(file: str, text: str, original: Sequence[PolicyDocument], pro
 
     items = [i for i in _items(proposal.document) if not (untouched and _covered(untouched, [i], catalog))]
     denies = _block_denies(template, block, sam)
-    # Grants kept from a NotResource statement (not observable) are written as the proposal has them.
+    # Grants kept from a NotResource statement (not observable), and grants under a Condition,
+    # are written as the proposal has them; the proofs below cover them like the others.
     excluded = [st for st in proposal.document.get("Statement", []) if st.get("Effect") == "Allow"
-                and "NotResource" in st]
+                and ("NotResource" in st or "Condition" in st)]
     uses, rest = match_templates(items, catalog, parameters, declared_names(template, parameters)) if sam else ([], items)
     # Each observed request with the context the narrower judged it with (`judgement.allows`).
     observed = [(e.action, check) for e in proposal.evidence if e.basis == "observed" for check in observed_checks(e)]
@@ -232,10 +233,11 @@ def _describe(doc: PolicyDocument) -> str:
 
 
 def _items(document: Mapping[str, Any]) -> list[Item]:
-    """The (action, resource) grants of the proposal's Allow statements."""
+    """The (action, resource) grants of the proposal's unconditional Allow statements (one
+    under a Condition, or a NotResource one, is written as the proposal has it)."""
     out: list[Item] = []
     for st in document.get("Statement", []):
-        if st.get("Effect") != "Allow" or "Resource" not in st:
+        if st.get("Effect") != "Allow" or "Resource" not in st or "Condition" in st:
             continue  # the proposal's Denies repeat the original's; the block's own are kept below
         actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
         resources = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
