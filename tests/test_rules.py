@@ -162,6 +162,13 @@ def test_every_action_on_all_but_some_resources_is_administrator_access(engine: 
     assert rule_ids(result) == {"IAM101", "IAM108"}
 
 
+def test_a_caller_condition_that_names_no_one_does_not_lower_severity(engine: Engine) -> None:
+    doc = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*",
+                                                    "Condition": {"StringLike": {"aws:PrincipalArn": "arn:aws:iam::*"}}}]}
+    [f] = [f for f in lint_doc(engine, doc).findings if f.rule == "IAM110"]
+    assert f.severity.label == "high" and "constrained" not in f.message
+
+
 def test_negated_conditions_do_not_lower_severity(engine: Engine) -> None:
     """`StringNotEquals aws:ResourceTag/env: prod` leaves every other resource, and every
     resource without the tag: still a grant on everything."""

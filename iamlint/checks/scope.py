@@ -103,6 +103,24 @@ _ALWAYS_PRESENT = frozenset({
 })
 
 
+# Keys that name the caller: a pattern that names no owner (principal_conditions.yaml) narrows nothing.
+_WHO = frozenset({"aws:principalarn", "aws:principalaccount", "aws:userid", "aws:principalorgid"})
+
+
+def _names_no_one(ctx: RuleContext, cond: Condition) -> bool:
+    """Does a pattern value match every caller (`arn:aws:iam::*`, `arn:*:iam::*:*`)? In an
+    identity policy the callers are its holders, so a name pattern (`role/deployer-*`) still
+    narrows them, whatever account it leaves open; only a value that names nothing at all does
+    not."""
+    if not knowledge(ctx).operator(cond.operator).wildcards:
+        return False
+    for v in cond.values:
+        fields = globs.padded_arn(v).split(":", 5) if v.startswith("arn:") else [v]
+        if len(fields) == 6 and set(fields[5]) <= {"*"} and (not fields[4] or set(fields[4]) <= {"*"}):
+            return True
+    return False
+
+
 def narrowing_conditions(ctx: RuleContext, conditions: tuple[Condition, ...]) -> tuple[Condition, ...]:
     """Conditions that limit *which resources or requests* a grant covers.
 
@@ -127,6 +145,8 @@ def narrowing_conditions(ctx: RuleContext, conditions: tuple[Condition, ...]) ->
             continue
         if cond.key.lower() in _ALWAYS_PRESENT and admits_any_value(knowledge(ctx), cond):
             continue  # "*" matches whatever value the key has, and it always has one
+        if cond.key.lower() in _WHO and _names_no_one(ctx, cond):
+            continue  # `aws:PrincipalArn: arn:aws:iam::*` matches every caller
         out.append(cond)
     return tuple(out)
 
