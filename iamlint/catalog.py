@@ -29,6 +29,15 @@ PERMISSIONS = "Permissions management"
 _LEVEL_RANK = {LIST: 0, READ: 1, TAGGING: 2, WRITE: 3, PERMISSIONS: 4}
 
 
+# Resource types of which AWS owns instances whose ARNs have an empty account field (SSM's
+# AWS-* documents and automation runbooks, public parameters under /aws/service/, AWS-managed
+# Resource Explorer views, Partner Central's AWS catalog): their account may be empty.
+AWS_OWNED = frozenset({
+    ("ssm", "document"), ("ssm", "automation-definition"), ("ssm", "parameter"),
+    ("resource-explorer-2", "view"), ("partnercentral", "*"),  # Partner Central ARNs name no account
+})
+
+
 @dataclass(frozen=True, slots=True)
 class ResourceType:
     service: str
@@ -243,7 +252,8 @@ class Catalog:
                 key: ResourceType(
                     service=prefix,
                     name=entry["key"],
-                    arn=entry["arn"],
+                    arn=entry["arn"].replace("${Account}", "${OwnerAccount}")
+                    if (prefix, entry["key"]) in AWS_OWNED or (prefix, "*") in AWS_OWNED else entry["arn"],
                     condition_keys=tuple(entry.get("conditionKeys", ())),
                 )
                 for key, entry in raw.items()

@@ -54,8 +54,8 @@ def _tokens(pattern: str, template: bool) -> tuple[str, ...]:
             # A catalogue variable (${Region}) is a required, non-empty value: one character
             # then anything. A policy variable may be empty for all we know.
             if template:
-                if tok == "${Account}":
-                    out.append(STAR)  # AWS-owned resources (SSM documents, public AMIs) name no account
+                if tok == "${OwnerAccount}":
+                    out.append(STAR)  # may be empty: AWS-owned resources (catalog.AWS_OWNED) name no account
                 else:
                     out.extend((ONE_NS, SEG) if tok in _NO_SLASH else (ONE, STAR))
             else:

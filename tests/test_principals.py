@@ -166,6 +166,29 @@ def test_passed_to_service_naming_the_methods_service_does_not_lower_it() -> Non
     assert other.severity is Severity.MEDIUM and "iam:PassedToService" in other.message
 
 
+def test_a_document_that_runs_any_command_reaches_only_the_instances_granted_with_it() -> None:
+    one = _policy(_doc(_allow("ssm:SendCommand", ["arn:aws:ssm:*::document/AWS-RunShellScript",
+                                                  "arn:aws:ec2:us-east-1:111111111111:instance/i-0123456789abcdef0"])))
+    assert [f.severity for f in _of(one, "IAM120")] == [Severity.LOW]
+    split = _policy(_doc(_allow("ssm:SendCommand", "arn:aws:ssm:*::document/AWS-RunShellScript"),
+                         _allow("ssm:SendCommand", "arn:aws:ec2:*:*:instance/*",
+                                Condition={"StringEquals": {"ssm:resourceTag/Team": "ops"}})))
+    assert all(f.severity < Severity.HIGH for f in _of(split, "IAM120"))
+    # An account-owned document of that name is not AWS's: it names nothing AWS runs.
+    own = _policy(_doc(_allow("ssm:SendCommand", ["arn:aws:ssm:us-east-1:111111111111:document/AWS-RunShellScript",
+                                                  "arn:aws:ec2:*:*:instance/*"])))
+    assert all(f.severity < Severity.HIGH for f in _of(own, "IAM120"))
+
+
+def test_passed_to_service_patterns_and_instance_profiles_name_the_methods_service() -> None:
+    def severities(service: str, *actions: str) -> set[Severity]:
+        passing = _allow("iam:PassRole", Condition={"StringLike": {"iam:PassedToService": service}})
+        return {f.severity for f in _of(_policy(_doc(passing, _allow(list(actions)))), "IAM120")}
+
+    assert severities("*.amazonaws.com", "lambda:CreateFunction", "lambda:InvokeFunction") == {Severity.HIGH}
+    assert severities("ec2.amazonaws.com", "ec2:AssociateIamInstanceProfile") == {Severity.HIGH}
+
+
 def test_a_narrowing_condition_lowers_the_method() -> None:
     tagged = _allow("lambda:UpdateFunctionCode", Condition={"StringEquals": {"aws:ResourceTag/team": "blue"}})
     (finding,) = _of(_policy(_doc(tagged)), "IAM120")

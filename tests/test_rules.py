@@ -169,6 +169,16 @@ def test_a_caller_condition_that_names_no_one_does_not_lower_severity(engine: En
     assert f.severity.label == "high" and "constrained" not in f.message
 
 
+def test_not_resource_star_grants_nothing_and_an_empty_account_names_only_aws_owned_resources(engine: Engine) -> None:
+    nothing = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "NotResource": "*"}]}
+    assert not {"IAM101", "IAM120", "IAM121", "IAM125"} & rule_ids(lint_doc(engine, nothing))
+    empty = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": "arn:aws:lambda:us-east-1::function:foo"},
+        {"Effect": "Allow", "Action": "ssm:GetDocument", "Resource": "arn:aws:ssm:us-east-1::document/AWS-RunShellScript"}]}
+    [f] = [f for f in lint_doc(engine, empty).findings if f.rule == "IAM112"]
+    assert "lambda:InvokeFunction" in f.message
+
+
 def test_negated_conditions_do_not_lower_severity(engine: Engine) -> None:
     """`StringNotEquals aws:ResourceTag/env: prod` leaves every other resource, and every
     resource without the tag: still a grant on everything."""

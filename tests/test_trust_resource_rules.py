@@ -354,6 +354,11 @@ def test_a_wildcard_alternative_opens_trust_and_web_identity(engine: Engine) -> 
     assert "IAM153" in rule_ids(lint_doc(engine, _github(cond), TRUST))
 
 
+def test_accessed_via_mount_target_pins_only_when_true(engine: Engine) -> None:
+    doc = _doc(_grant("*", ["elasticfilesystem:ClientMount"], "*", {"Bool": {"elasticfilesystem:AccessedViaMountTarget": "false"}}))
+    assert "IAM160" in rule_ids(lint_doc(engine, doc, RESOURCE))
+
+
 def test_public_reads_of_secrets_are_critical(engine: Engine) -> None:
     f = _only(lint_doc(engine, _doc(_grant("*", "secretsmanager:GetSecretValue", "*")), RESOURCE), "IAM160")
     assert f.severity.label == "critical" and "reads of secrets or credentials" in f.message

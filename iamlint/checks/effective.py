@@ -149,6 +149,7 @@ class Effective:
         both, and the risk rules would only list every category the principal has anyway."""
         return self.full_admin or (self.plain and any(
             g.all_actions and not g.not_action and st.resource_key == "NotResource" and not g.constraints
+            and bool(st.resource_texts) and not any(globs.is_total(r) for r in st.resource_texts)
             for st, g in ((st, grant(self.ctx, st)) for st in self._open)))
 
     def reaches(self, action: ActionInfo) -> tuple[Reach, ...]:
@@ -225,6 +226,8 @@ class Effective:
         cat = self.ctx.catalog
         res: _Res | None
         if st.resource_key == "NotResource":
+            if any(globs.is_total(r) for r in st.resource_texts):
+                return None  # every resource but all of them: nothing
             res = (st.resource_texts, True)
         else:
             # A pattern that cannot name a resource of this action grants nothing for it.
@@ -294,12 +297,12 @@ def everything_by(ctx: RuleContext, action: ActionInfo, patterns: tuple[str, ...
         named = [rt for rt in required if any(globs.arn_pattern_overlaps(p, rt.arn) for p in patterns)]
         by: list[str] = []
         for rt in named:
-            covering = [p for p in patterns if _covers_type(ctx, p, rt)]
+            covering = [p for p in patterns if _covers_type(ctx, p, rt, patterns, types)]
             if not covering:
                 return ()
             by += [p for p in covering if p not in by]
         return tuple(by)
-    return tuple(p for p in patterns if any(_covers_type(ctx, p, rt) for rt in types))[:1]
+    return tuple(p for p in patterns if any(_covers_type(ctx, p, rt, patterns, types) for rt in types))[:1]
 
 
 def _narrower_scope(ctx: RuleContext, action: ActionInfo, patterns: tuple[str, ...]) -> Scope:
@@ -314,21 +317,29 @@ def _required(action: ActionInfo, types: tuple[ResourceType, ...]) -> list[Resou
     return [rt for rt in types if rt.name.lower() in needed]
 
 
-def _covers_type(ctx: RuleContext, pattern: str, rt: ResourceType) -> bool:
-    """Does `pattern` reach every resource of the type, or one that runs any code given?"""
+def _covers_type(ctx: RuleContext, pattern: str, rt: ResourceType, patterns: tuple[str, ...],
+                 types: tuple[ResourceType, ...]) -> bool:
+    """Does `pattern` reach every resource of the type? A document that runs any command given
+    does, where the statement also reaches every target it runs on (instance/*): with one named
+    instance, or the instances left to another statement, it runs on those only."""
     if globs.covers_arn_format(pattern, rt.arn):
         return True
-    return any(globs.arn_pattern_overlaps(pattern, arn) for arn in _run_any_code(ctx, rt))
+    for arn, targets in _run_any_code(ctx, rt):
+        if globs.arn_pattern_overlaps(pattern, arn) and any(
+                t.name in targets and any(globs.covers_arn_format(p, t.arn) for p in patterns) for t in types):
+            return True
+    return False
 
 
-def _run_any_code(ctx: RuleContext, rt: ResourceType) -> tuple[str, ...]:
-    table: dict[str, tuple[str, ...]] | None = ctx.cache.get("run_any_code")
+def _run_any_code(ctx: RuleContext, rt: ResourceType) -> tuple[tuple[str, frozenset[str]], ...]:
+    """The run_any_code.yaml entries that name resources of this type: (ARN, its targets)."""
+    table: dict[str, tuple[tuple[str, frozenset[str]], ...]] | None = ctx.cache.get("run_any_code")
     if table is None:
         table = ctx.cache["run_any_code"] = {}
     found = table.get(rt.arn)
     if found is None:
         raw: Any = read_data_table("run_any_code.yaml")
-        found = table[rt.arn] = tuple(str(e["arn"]) for e in raw["resources"]
+        found = table[rt.arn] = tuple((str(e["arn"]), frozenset(str(t) for t in e["targets"])) for e in raw["resources"]
                                       if globs.arn_pattern_overlaps(str(e["arn"]), rt.arn))
     return found
 

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from iamlint import globs
 from iamlint.catalog import ActionInfo
 from iamlint.checks import Hit, RuleContext, check
 from iamlint.checks.effective import Effective, Reach, Scope, action_entry, effective, wildcard_name
@@ -33,6 +34,9 @@ class Method:
     passrole: bool
     source: str
     services: frozenset[str]  # lower-case services of `requires`, for a quick first test
+    # Services of every action the method may use but iam (`requires` and `any_of`): where a
+    # passed role goes (ec2 for an instance profile, states for a state machine).
+    passed_to: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +58,15 @@ def _names_method_service(cond: Condition, method: Method) -> bool:
     principal, or its part before a hyphen: ecs-tasks for ecs, tasks.apprunner for apprunner)."""
     if cond.key.lower() != "iam:passedtoservice":
         return False
-    wanted = method.services - {"iam"}
-    return any(label in wanted or label.split("-")[0] in wanted for v in cond.values for label in v.lower().split("."))
+    wanted = method.passed_to
+    for v in cond.values:
+        value = v.lower()
+        if globs.has_wildcard(value):  # `*.amazonaws.com` admits the method's service too
+            if any(globs.glob_match(value, f"{w}.amazonaws.com") for w in wanted):
+                return True
+        elif any(label in wanted or label.split("-")[0] in wanted for label in value.split(".")):
+            return True
+    return False
 
 
 def methods(ctx: RuleContext) -> tuple[Method, ...]:
@@ -71,6 +82,8 @@ def methods(ctx: RuleContext) -> tuple[Method, ...]:
                 passrole=bool(m.get("passrole")),
                 source=str(m["source"]),
                 services=frozenset(str(a).partition(":")[0].lower() for a in m["requires"]),
+                passed_to=frozenset(str(a).partition(":")[0].lower()
+                                    for a in [*m["requires"], *(x for g in m.get("any_of") or () for x in g)]) - {"iam"},
             )
             for m in table["methods"]
         )

@@ -50,7 +50,10 @@ def _is_full_admin(ctx: RuleContext, st: Statement) -> bool:
     """Every action on every resource, or on every resource but those NotResource lists (the
     principal can give itself the rest; IAM108 reports the NotResource as such)."""
     g = grant(ctx, st)
-    return g.all_actions and (g.star_resource or (st.resource_key == "NotResource" and not st.not_action))
+    if st.resource_key == "NotResource":  # not "NotResource: *" (nothing) nor an empty list
+        return (g.all_actions and not st.not_action and bool(st.resource_texts)
+                and not any(globs.is_total(r) for r in st.resource_texts))
+    return g.all_actions and g.star_resource
 
 
 @check("IAM101", pure=True)

@@ -21,9 +21,9 @@ from iamlint.model import Condition, PolicyDocument, PolicyKind, Principal, Stat
 from iamlint.ruleset import read_data_table
 
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
-# An IAM unique id (AIDA... users, AROA... roles): four letters, then at least sixteen characters
-# (IAM User Guide, "IAM identifiers: Unique identifiers").
-_UNIQUE_ID = re.compile(r"^A[A-Z]{3}[A-Z0-9]{16,}$")
+# An IAM unique id (AIDA... users, AROA... roles): four letters, then seventeen characters or more
+# (21 in all today; IAM User Guide, "IAM identifiers: Unique identifiers").
+_UNIQUE_ID = re.compile(r"^A[A-Z]{3}[A-Z0-9]{17,}$")
 _IAM_ARN = re.compile(r"^arn:[^:]*:(iam|sts)::([^:]*):(.*)$", re.IGNORECASE)
 OWN_ACCOUNT = "<AWS::AccountId>"  # the loader's placeholder for the stack's own account
 
@@ -182,6 +182,8 @@ def narrowing(ctx: RuleContext, st: Statement, exclude: frozenset[str] = frozens
             continue
         if not constrains(k, cond):
             continue
+        if "value" in entry and any(str(v).lower() != str(entry["value"]).lower() for v in cond.values):
+            continue  # `AccessedViaMountTarget: "false"` pins nothing; only the table's value does
         note = open_value(ctx, cond)
         if note is not None:
             opened.append(note)

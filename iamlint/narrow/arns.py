@@ -22,7 +22,7 @@ from iamlint.catalog import ActionInfo, Catalog
 from iamlint.narrow.calls import Call
 
 Vars = dict[str, list[str]]
-_CONTEXT = frozenset({"Partition", "Region", "Account"})
+_CONTEXT = frozenset({"Partition", "Region", "Account", "OwnerAccount"})
 _VAR = re.compile(r"\$\{([^}]+)\}")
 _MAX_PER_TEMPLATE = 64
 # SQS queue URLs: https://sqs.<region>.amazonaws.com/<acct>/<name>, the legacy
@@ -58,6 +58,8 @@ def attach_resources(
         variables["Region"] = [call.region]
     if call.account:
         variables["Account"] = [call.account]
+    if "Account" in variables:  # a resource type AWS also owns instances of (catalog.AWS_OWNED)
+        variables["OwnerAccount"] = variables["Account"]
     direct: list[str] = list(call.resources)
     for key, value in call.parameters.items():
         # ARN-valued parameters (topicArn, policyArn, stateMachineArn...): kept only for actions

@@ -53,7 +53,7 @@ def render(result: LintResult, rules: Mapping[str, Rule], options: ReportOptions
     del rules
     root = str(Path(options.root).resolve())
     # GitHub shows only the first 10 error and 10 warning annotations of a step: the most severe
-    # come first, then input errors, each group in report order (sorted is stable).
+    # come first (input errors among the highs), each severity in report order (sorted is stable).
     ordered = sorted(result.findings, key=lambda f: -f.severity.value)
     lines = [command(f, root) for f in ordered]
     counts = ", ".join(f"{n} {label}" for label, n in result.counts().items() if n) or "none"
