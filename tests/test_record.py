@@ -128,7 +128,7 @@ def test_record_python_child_with_parameters_then_narrow(tmp_path: Path, child_e
     calls = [c for c in read_evidence_file(evidence) if isinstance(c, Call)]
     assert len(calls) == 8
 
-    proposal = narrow([_broad()], calls, get_catalog())
+    proposal = narrow([_broad()], calls, get_catalog(), trail_has_data_events=True)  # a recording sees every call
     kept = {(e.action, e.resource) for e in proposal.evidence}
     assert {("s3:GetObject", BUCKET_KEY), ("s3:PutObject", BUCKET_KEY), ("dynamodb:PutItem", TABLE),
             ("sqs:SendMessage", QUEUE), ("s3:CreateBucket", "arn:aws:s3:::receipts")} <= kept
