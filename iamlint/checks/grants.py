@@ -26,7 +26,8 @@ def _allows(doc: PolicyDocument) -> Iterator[Statement]:
     if doc.kind in (PolicyKind.TRUST, PolicyKind.BOUNDARY):
         return
     for st in doc.statements:
-        if st.is_allow:
+        # `NotResource: "*"` excludes every resource: the statement grants nothing to be broad.
+        if st.is_allow and not (st.resource_key == "NotResource" and any(globs.is_total(r) for r in st.resource_texts)):
             yield st
 
 
