@@ -432,3 +432,23 @@ def test_a_grant_under_a_condition_is_written_into_the_patch_with_it(tmp_path: P
     assert applied.exit_code == 0, applied.stderr
     written = template.read_text()
     assert "s3:ListBucket" in written and "s3:prefix: home/*" in written and "sqs:" not in written
+
+
+def test_a_value_only_the_deployment_knows_is_never_written_as_text(tmp_path: Path) -> None:
+    """Kept unobserved, `NotResource: !Sub arn:aws:s3:::${Secrets}/*` loads as `<Secrets>`:
+    written as text, it would exclude nothing and grant the secrets bucket too."""
+    template, trail = sam_with_trail(tmp_path, """
+- Version: "2012-10-17"
+  Statement:
+    - Effect: Allow
+      Action: s3:GetObject
+      NotResource: !Sub "arn:aws:s3:::${Secrets}/*"
+    - Effect: Allow
+      Action: sqs:ListQueues
+      Resource: "*"
+""", [_record("sqs.amazonaws.com", "ListQueues", {})])
+    template.write_text(template.read_text() + "  Secrets:\n    Type: AWS::S3::Bucket\n")
+    before = template.read_text()
+    applied = _run(template, trail, "--apply")
+    assert applied.exit_code == 2 and "a value only the deployment knows" in applied.stderr
+    assert template.read_text() == before

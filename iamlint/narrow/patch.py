@@ -28,7 +28,7 @@ import collections
 import difflib
 import itertools
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -135,6 +135,7 @@ def patch_template(file: str, text: str, original: Sequence[PolicyDocument], pro
     def build(chosen: list[TemplateUse], plain: list[Item], literal: bool) -> str:
         written = _portable(plain, unknown_where, parameters, catalog)
         statements = allow_statements(plain, lambda r: written[r]) + excluded + denies
+        _refuse_placeholders(statements)
         value = [u.value for u in opaque] + _value(template, block, sam, statements, chosen, literal)
         return _replace_block(text, located, block, value)
 
@@ -209,6 +210,33 @@ def _refuse_unresolved(proposal: Proposal, inside: Sequence[PolicyDocument], fil
                         f"{file}: {ev.action} was observed on {ev.resource}, and the template grants it on {scoped}, "
                         "a name only the deployment knows; iamlint cannot tell whether they are the same resource, "
                         "so it leaves the template alone")
+
+
+def _refuse_placeholders(statements: Sequence[Any]) -> None:
+    """Stop before writing a value only a deployment knows (`<Secrets>`, `<Ref:Stage>`) as text:
+    IAM would compare with those characters, so a NotResource or a negated condition holding one
+    would exclude nothing, and a Resource would name nothing. (Observed ARNs are concrete, and
+    the pseudo parameters `_portable` writes are `!Sub` references, not placeholders.)"""
+    def strings(node: Any) -> Iterator[str]:
+        if isinstance(node, str):
+            yield node
+        elif isinstance(node, Mapping):
+            if "Fn::Sub" not in node:
+                for value in node.values():
+                    yield from strings(value)
+        elif isinstance(node, list | tuple):
+            for item in node:
+                yield from strings(item)
+
+    for st in statements:
+        if not isinstance(st, Mapping):
+            continue
+        for key in ("Resource", "NotResource", "Condition"):
+            found = next((v for v in strings(st.get(key)) if globs.is_placeholder(v)), None)
+            if found is not None:
+                raise PatchError(f"the patch would write {found!r}, a value only the deployment knows, as text "
+                                 "(IAM would compare with those very characters); give it with --parameter, or copy "
+                                 "the proposal by hand")
 
 
 def _load(file: str, text: str, block: Path, parameters: Mapping[str, str],
