@@ -113,8 +113,9 @@ def narrow(
     denied: list[tuple[Call, MappedCall]] = []
     unmapped: list[tuple[Call, str]] = []
     uncounted: list[Call] = []
-    # Kind of data event -> the resources the evidence shows such events recorded for.
-    recorded: dict[str, list[str]] = collections.defaultdict(list)
+    # (kind of data event, a read?) -> the resources the evidence shows such events recorded
+    # for: trails select data events per resource, and as reads, writes or both.
+    recorded: dict[tuple[str, bool], list[str]] = collections.defaultdict(list)
     data_events = _data_event_kinds()
     keys = policy_keys(identity)
     for call in calls:
@@ -123,7 +124,7 @@ def narrow(
         # this resource; trails select them per bucket, table or function, not per service.
         for a in mapped.actions:
             if a.lower() in data_events:
-                recorded[data_events[a.lower()]].extend(mapped.resources_for(a) or mapped.resources)
+                recorded[(data_events[a.lower()], _reads(catalog, a))].extend(mapped.resources_for(a) or mapped.resources)
         if call.denied:
             denied.append((call, mapped))
             continue
@@ -345,8 +346,14 @@ def _data_event_kinds() -> dict[str, str]:
     return {str(a).lower(): str(e["resource"]) for e in table["data_events"] for a in e["actions"]}
 
 
+def _reads(catalog: Catalog, action: str) -> bool:
+    """Is the action a read (List or Read access level), as a read-only data-event selector sees it?"""
+    info = catalog.action(action)
+    return info is not None and not info.is_write and not info.is_permissions_management
+
+
 def _unobservable(original: Sequence[PolicyDocument], catalog: Catalog, kept: set[str], workload: str | None,
-                  recorded: dict[str, list[str]] | None) -> list[Evidence]:
+                  recorded: dict[tuple[str, bool], list[str]] | None) -> list[Evidence]:
     """Grants CloudTrail cannot show being used, kept from the original instead of removed.
 
     `recorded`: per kind of data event, the resources the evidence shows such events recorded
@@ -366,13 +373,15 @@ def _unobservable(original: Sequence[PolicyDocument], catalog: Catalog, kept: se
                 out.extend(_kept(original, info.full_name, f"not observable: {entry['why']}"))
     for entry in table["data_events"] if recorded is not None else ():
         kind = str(entry["resource"])
-        seen = recorded.get(kind, []) if recorded is not None else []
-        why = (f"not observable: a data event; the evidence shows no {kind} data event being recorded"
-               + (" for all of this grant's resources" if seen else ""))
         for action in entry["actions"]:
             info = catalog.action(str(action))
             if info is None:
                 continue
+            reads = _reads(catalog, info.full_name)
+            seen = recorded.get((kind, reads), []) if recorded is not None else []
+            what = "read" if reads else "write"
+            why = (f"not observable: a data event; the evidence shows no {kind} {what} data event being recorded"
+                   + (" for all of this grant's resources" if seen else ""))
             for ev in _kept(original, info.full_name, why):
                 # A statement's other resources (its table, for s3:GetObject) grant this action nothing.
                 if not catalog.resource_matches(info, ev.resource):
