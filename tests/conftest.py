@@ -73,3 +73,39 @@ def narrow_fn(template: Path, trail: Path, *extra: str) -> Any:
 
     return CliRunner().invoke(cli, ["narrow", str(template), "--function", "Fn", "--cloudtrail", str(trail),
                                     "--workload", "none", *extra])
+
+
+# The function Fn's role, as the narrowing tests' records and calls name it.
+FN_ACCOUNT = "111122223333"
+
+
+def fn_record(source: str, name: str, params: dict[str, Any], region: str = "eu-west-1", error: str | None = None,
+              **extra: Any) -> dict[str, Any]:
+    """A CloudTrail record of a call Fn made with its role (`fn-role`, session `fn`)."""
+    rec: dict[str, Any] = {
+        "eventVersion": "1.09", "eventTime": "2024-05-01T10:00:00Z", "eventSource": source, "eventName": name,
+        "awsRegion": region, "requestParameters": params, "recipientAccountId": FN_ACCOUNT, "eventType": "AwsApiCall",
+        "userIdentity": {"type": "AssumedRole", "principalId": "AROAX:fn", "accountId": FN_ACCOUNT,
+                         "arn": f"arn:aws:sts::{FN_ACCOUNT}:assumed-role/fn-role/fn",
+                         "sessionContext": {"sessionIssuer": {"type": "Role", "accountId": FN_ACCOUNT,
+                                                              "arn": f"arn:aws:iam::{FN_ACCOUNT}:role/fn-role"}}},
+        **extra}
+    if error:
+        rec["errorCode"], rec["errorMessage"] = error, "x"
+    return rec
+
+
+def fn_call(service: str, op: str, params: dict[str, Any], error: str | None = None) -> Any:
+    """The same call, as the narrower reads it (`iamlint.narrow.calls.Call`)."""
+    from iamlint.narrow.calls import Call
+
+    return Call(service=service, operation=op, principal=f"arn:aws:sts::{FN_ACCOUNT}:assumed-role/fn-role/fn",
+                role_arn=f"arn:aws:iam::{FN_ACCOUNT}:role/fn-role", session_name="fn", time="2024-05-01T10:00:00Z",
+                region="eu-west-1", resources=(), parameters=params, error=error,
+                event_source=f"{service}.amazonaws.com", account=FN_ACCOUNT)
+
+
+def proposal_statements(result: Any) -> list[dict[str, Any]]:
+    """The Statement list of the proposal `iamlint narrow` printed (JSON, before its report)."""
+    text = result.stdout
+    return list(json.loads(text[: text.rindex("}") + 1])["Statement"])

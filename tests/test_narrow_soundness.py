@@ -4,20 +4,18 @@ per-resource-type guess about data events. CloudTrail records are built inline."
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from conftest import narrow_fn, sam_with_trail
+from conftest import FN_ACCOUNT, fn_call, fn_record, narrow_fn, proposal_statements, sam_with_trail
 
 from iamlint.catalog import get_catalog
 from iamlint.evaluator import Decision, Request, contains, evaluate
 from iamlint.model import PolicyDocument, PolicyKind
-from iamlint.narrow.calls import Call
 from iamlint.narrow.narrower import narrow
 from iamlint.policy import parse_policy
 
-ACCOUNT = "111122223333"
+ACCOUNT = FN_ACCOUNT
 
 
 def _doc(statements: list[dict[str, Any]]) -> PolicyDocument:
@@ -27,33 +25,13 @@ def _doc(statements: list[dict[str, Any]]) -> PolicyDocument:
     return doc
 
 
-def _call(service: str, op: str, params: dict[str, Any], error: str | None = None) -> Call:
-    return Call(service=service, operation=op, principal=f"arn:aws:sts::{ACCOUNT}:assumed-role/fn-role/fn",
-                role_arn=f"arn:aws:iam::{ACCOUNT}:role/fn-role", session_name="fn", time="2024-05-01T10:00:00Z",
-                region="eu-west-1", resources=(), parameters=params, error=error,
-                event_source=f"{service}.amazonaws.com", account=ACCOUNT)
-
-
-def _record(source: str, name: str, params: dict[str, Any], error: str | None = None) -> dict[str, Any]:
-    rec: dict[str, Any] = {
-        "eventVersion": "1.09", "eventTime": "2024-05-01T10:00:00Z", "eventSource": source, "eventName": name,
-        "awsRegion": "eu-west-1", "requestParameters": params, "recipientAccountId": ACCOUNT, "eventType": "AwsApiCall",
-        "userIdentity": {"type": "AssumedRole", "principalId": "AROAX:fn", "accountId": ACCOUNT,
-                         "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/fn-role/fn",
-                         "sessionContext": {"sessionIssuer": {"type": "Role", "accountId": ACCOUNT,
-                                                              "arn": f"arn:aws:iam::{ACCOUNT}:role/fn-role"}}}}
-    if error:
-        rec["errorCode"], rec["errorMessage"] = error, "x"
-    return rec
-
-
+_call = fn_call
+_record = fn_record
 _sam = sam_with_trail
 _run = narrow_fn
 
 
-def _statements(result: Any) -> list[dict[str, Any]]:
-    text = result.stdout
-    return list(json.loads(text[: text.rindex("}") + 1])["Statement"])
+_statements = proposal_statements
 
 
 # -- item 1: conditions, policy variables, parameter defaults ---------------------------------

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner
-from conftest import narrow_fn, sam_with_trail
+from conftest import FN_ACCOUNT, fn_call, fn_record, narrow_fn, proposal_statements, sam_with_trail
 
 from iamlint.catalog import get_catalog
 from iamlint.cli import cli
@@ -20,19 +20,10 @@ from iamlint.narrow.calls import Call
 from iamlint.narrow.narrower import narrow
 from iamlint.policy import parse_policy
 
-ACCOUNT = "111122223333"
+ACCOUNT = FN_ACCOUNT
 
 
-def _record(source: str, name: str, params: dict[str, Any], region: str = "eu-west-1",
-            **extra: Any) -> dict[str, Any]:
-    return {
-        "eventVersion": "1.09", "eventTime": "2024-05-01T10:00:00Z", "eventSource": source, "eventName": name,
-        "awsRegion": region, "requestParameters": params, "recipientAccountId": ACCOUNT, "eventType": "AwsApiCall",
-        "userIdentity": {"type": "AssumedRole", "principalId": "AROAX:fn", "accountId": ACCOUNT,
-                         "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/fn-role/fn",
-                         "sessionContext": {"sessionIssuer": {"type": "Role", "accountId": ACCOUNT,
-                                                              "arn": f"arn:aws:iam::{ACCOUNT}:role/fn-role"}}},
-        **extra}
+_record = fn_record
 
 
 def _get(key: str, bucket: str = "data-bucket") -> dict[str, Any]:
@@ -124,11 +115,7 @@ def _narrowed(original: list[dict[str, Any]], calls: list[Call], workload: str |
     return narrow([doc], calls, get_catalog(), workload=workload, trail_has_data_events=all_data_events)
 
 
-def _call(service: str, op: str, params: dict[str, Any]) -> Call:
-    return Call(service=service, operation=op, principal=f"arn:aws:sts::{ACCOUNT}:assumed-role/fn-role/fn",
-                role_arn=f"arn:aws:iam::{ACCOUNT}:role/fn-role", session_name="fn", time="2024-05-01T10:00:00Z",
-                region="eu-west-1", resources=(), parameters=params, event_source=f"{service}.amazonaws.com",
-                account=ACCOUNT)
+_call = fn_call
 
 
 def test_unobservable_grants_under_a_condition_or_notresource_are_kept() -> None:
@@ -244,9 +231,7 @@ def test_a_batch_delete_without_keys_under_a_notresource_deny_is_cannot_judge(tm
     assert "not granted now: s3:DeleteObject on arn:aws:s3:::data-bucket/keep.txt" in _run(template, trail).stderr
 
 
-def _statements(result: Any) -> list[dict[str, Any]]:
-    text = result.stdout
-    return list(json.loads(text[: text.rindex("}") + 1])["Statement"])
+_statements = proposal_statements
 
 
 # -- F: text copied from a policy without Version means the same in the proposal --------------
