@@ -202,10 +202,7 @@ def test_a_secure_transport_guardrail_does_not_block_the_patch(tmp_path: Path) -
 
 # -- H: a call whose record names no resource is not judged against a Deny on a pattern -------
 
-def test_a_batch_delete_without_keys_under_a_notresource_deny_is_cannot_judge(tmp_path: Path) -> None:
-    # DeleteObjects records carry no keys: `*` stands for whatever keys were deleted, and the
-    # Deny (all but tmp/*) may cover them or not.
-    template, trail = _sam(tmp_path, """
+DELETE_OUTSIDE_TMP_DENIED = """
 - Statement:
     - Effect: Allow
       Action: [s3:GetObject, s3:DeleteObject]
@@ -213,21 +210,19 @@ def test_a_batch_delete_without_keys_under_a_notresource_deny_is_cannot_judge(tm
     - Effect: Deny
       Action: s3:DeleteObject
       NotResource: arn:aws:s3:::data-bucket/tmp/*
-""", [_get("a.txt"), _record("s3.amazonaws.com", "DeleteObjects", {"bucketName": "data-bucket", "delete": ""})])
+"""
+
+
+def test_a_batch_delete_without_keys_under_a_notresource_deny_is_cannot_judge(tmp_path: Path) -> None:
+    # DeleteObjects records carry no keys: `*` stands for whatever keys were deleted, and the
+    # Deny (all but tmp/*) may cover them or not.
+    template, trail = _sam(tmp_path, DELETE_OUTSIDE_TMP_DENIED, [_get("a.txt"), _record("s3.amazonaws.com", "DeleteObjects", {"bucketName": "data-bucket", "delete": ""})])
     shown = _refuses(template, trail)
     assert "cannot judge: s3:DeleteObject" in shown.stderr and "not granted now" not in shown.stderr
     kept = [st for st in _statements(shown) if st["Effect"] == "Allow" and "s3:DeleteObject" in st["Action"]]
     assert kept and kept[0]["Resource"] == "arn:aws:s3:::data-bucket/*"  # the record's bucket, no further
     # A key the record names is judged: one outside tmp/ is denied, as before.
-    template, trail = _sam(tmp_path, """
-- Statement:
-    - Effect: Allow
-      Action: [s3:GetObject, s3:DeleteObject]
-      Resource: "*"
-    - Effect: Deny
-      Action: s3:DeleteObject
-      NotResource: arn:aws:s3:::data-bucket/tmp/*
-""", [_get("a.txt"), _record("s3.amazonaws.com", "DeleteObject", {"bucketName": "data-bucket", "key": "keep.txt"})])
+    template, trail = _sam(tmp_path, DELETE_OUTSIDE_TMP_DENIED, [_get("a.txt"), _record("s3.amazonaws.com", "DeleteObject", {"bucketName": "data-bucket", "key": "keep.txt"})])
     assert "not granted now: s3:DeleteObject on arn:aws:s3:::data-bucket/keep.txt" in _run(template, trail).stderr
 
 
