@@ -496,6 +496,7 @@ def _holds(c: _Clause, ctx: _Ctx) -> bool:
 class _Pattern:
     text: str  # as globs.patterns_overlap reads it (lower case for actions)
     tokens: tuple[str, ...]
+    variables: bool = False  # read under policy language 2012-10-17 (`${...}` are variables)
 
 
 @dataclass(frozen=True, slots=True)
@@ -562,7 +563,7 @@ def _compile_statements(doc: PolicyDocument) -> tuple[_Stmt, ...]:
         if st.resource_key is None:  # no Resource element: the statement names no resource
             res = _Set(False, (_TOTAL,))
         else:
-            pats = tuple(_Pattern(r, _tokens(r, variables)) for r in st.resource_texts)
+            pats = tuple(_Pattern(r, _tokens(r, variables), variables) for r in st.resource_texts)
             res = _Set(st.not_resource, pats)
         clauses = tuple(_clause(c, variables) for c in st.conditions)
         out.append(_Stmt(st, st.is_allow, _Set(st.not_action, acts), res, clauses))
@@ -676,7 +677,7 @@ def _resource_verdict(s: _Set, value: str, ctx: _Ctx, absent: frozenset[str], un
         # What could match once the unknowns are known: each unknown part as `*`.
         loose = _PLACEHOLDER_RE.sub("*", p.text) if globs.is_placeholder(p.text) else p.text
         open_tokens = tuple(STAR if len(tok) > 1 and tok not in (STAR, ONE) and tok[len(_VAR):].partition("\x01")[0]
-                            in missing else tok for tok in _tokens(loose, any(variables)))
+                            in missing else tok for tok in _tokens(loose, p.variables))
         if (missing or loose != p.text) and _glob(open_tokens, value, ctx):
             maybe.append(p.text)
             unknown.extend(missing or _PLACEHOLDER_RE.findall(p.text))

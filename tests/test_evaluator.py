@@ -978,3 +978,22 @@ def test_pattern_contains_holds_whatever_the_variable(outer: str, inner: str) ->
         o, i = brute_regex(outer, value), brute_regex(inner, value)
         missed = [s for s in strings if i.fullmatch(s) and not o.fullmatch(s)]
         assert not (contained and missed), (value, missed[:3])
+
+
+def test_judging_a_placeholder_pattern_keeps_the_escapes_of_its_policy_language() -> None:
+    """`<bucket>/a${*}b` under 2012-10-17 means the literal `a*b`: judged with the bucket unknown,
+    `x/a*b` may match and `x/a${zz}b` cannot (the pattern was once re-read without its escapes)."""
+    from iamlint.evaluator import Verdict, judge
+    from iamlint.model import PolicyKind
+    from iamlint.policy import parse_policy
+
+    doc, _ = parse_policy({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::<bucket>/a${*}b"}]},
+        file="p.json", kind=PolicyKind.IDENTITY)
+    assert doc is not None
+
+    def verdict(resource: str) -> Verdict:
+        return judge([doc], Request("s3:GetObject", resource), frozenset())[0].verdict
+
+    assert verdict("arn:aws:s3:::x/a*b") is Verdict.UNKNOWN
+    assert verdict("arn:aws:s3:::x/a${zz}b") is Verdict.NO

@@ -231,15 +231,23 @@ _ROLE_NAME = re.compile(r":role/(?:[^\x00]*/)?([^/\x00]+)$")
 _SUB_VAR = re.compile(r"\$\{([^}!][^}]*)\}")
 
 
-def workload_roles(node: Any, resources: Mapping[str, Any]) -> list[str]:
-    """The logical ids of the template's roles a workload's role property names: `!Ref R`,
-    `!GetAtt R.Arn`, `!Sub ...:role/${R}` (or `${R.Arn}`), the parts of `!Join`, both branches
-    of `!If`, and an ARN string whose name is a role's literal `RoleName`."""
+def role_names(resources: Mapping[str, Any]) -> dict[str, str]:
+    """The template's roles by their literal `RoleName`: name -> logical id."""
     names: dict[str, str] = {}
     for logical_id, res in resources.items():
         props = res.get("Properties") if isinstance(res, Mapping) and res.get("Type") == "AWS::IAM::Role" else None
         if isinstance(props, Mapping) and isinstance(props.get("RoleName"), str):
             names[props["RoleName"]] = str(logical_id)
+    return names
+
+
+def workload_roles(node: Any, resources: Mapping[str, Any], names: Mapping[str, str] | None = None) -> list[str]:
+    """The logical ids of the template's roles a workload's role property names: `!Ref R`,
+    `!GetAtt R.Arn`, `!Sub ...:role/${R}` (or `${R.Arn}`), the parts of `!Join`, both branches
+    of `!If`, and an ARN string whose name is a role's literal `RoleName` (`names`, from
+    `role_names`, worked out once per template by a caller asking for many workloads)."""
+    if names is None:
+        names = role_names(resources)
     found: list[str] = []
 
     def named(text: str) -> None:  # unknown parts are \x00, so they never read as a literal name

@@ -29,6 +29,7 @@ from iamlint.loaders.cfn_policies import (
     complete,
     describe_target,
     referenced_id,
+    role_names,
     synthesize,
     target_names,
     workload_roles,
@@ -112,6 +113,7 @@ class _TemplateReader:
     # -- what runs with which role ---------------------------------------------------------
     def _workloads(self) -> dict[str, list[str]]:
         used: dict[str, list[str]] = {}
+        names = role_names(self.resources)
         for logical_id, res in self.resources.items():
             if not isinstance(res, Mapping):
                 continue
@@ -120,7 +122,7 @@ class _TemplateReader:
             if spec is None or not isinstance(props, Mapping):
                 continue
             prop, label = spec
-            for role in workload_roles(props.get(prop), self.resources):
+            for role in workload_roles(props.get(prop), self.resources, names):
                 used.setdefault(role, []).append(f"{label} {logical_id}")
         for group, user in self._memberships():
             member = f"user {user}"
