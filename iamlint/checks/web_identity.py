@@ -14,7 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from iamlint.checks import RuleContext
-from iamlint.checks.condition_keys import is_host_prefix, is_variable_or_placeholder, knowledge
+from iamlint.checks.condition_keys import (
+    admits_any_value,
+    is_host_prefix,
+    is_variable_or_placeholder,
+    knowledge,
+)
 from iamlint.checks.scope import grant
 from iamlint.model import Condition, Severity, Statement
 from iamlint.ruleset import read_data_table
@@ -139,7 +144,7 @@ def pins(ctx: RuleContext, cond: Condition) -> bool:
     op = knowledge(ctx).operator(cond.operator)
     if op.base is None or op.negated or op.family == "Null" or not cond.values:
         return False
-    return not (op.wildcards and any(v and set(v) <= {"*", "?"} for v in cond.values))
+    return not admits_any_value(knowledge(ctx), cond)
 
 
 @dataclass(frozen=True, slots=True)
