@@ -35,7 +35,7 @@ from iamlint.model import (
     Value,
 )
 from iamlint.policy import Problem
-from iamlint.principals import ADDED_BY_SAM, Principal, build_principals, compute_services
+from iamlint.principals import Principal, added_by_sam, build_principals, compute_services
 from iamlint.ruleset import Rule, load_builtin_rules, read_data_table
 
 INPUT_ERROR = "IAM001"
@@ -176,7 +176,7 @@ class Engine:
         if any(rule_id in PURE for rule_id, _ in document_rules):
             self._repeated = _repeated_contents(docs)
         for doc in docs:
-            if doc.source is not None and doc.source.via == ADDED_BY_SAM:
+            if added_by_sam(doc):
                 # AWSLambdaBasicExecutionRole and the like, which SAM attaches itself: the
                 # template cannot change them (short of its own Role), so they are judged only
                 # as part of the principal's grants below.

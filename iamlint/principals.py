@@ -42,6 +42,11 @@ ADDED_BY_SAM = "SAM's own addition"
 _Key = tuple[str, str, str]  # (file, kind, name)
 
 
+def added_by_sam(doc: PolicyDocument | None) -> bool:
+    """Is this one of the managed policies the SAM translator attached by itself?"""
+    return doc is not None and doc.source is not None and doc.source.via == ADDED_BY_SAM
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
     """One role, user or group (or a standalone policy) and every document that applies to it."""

@@ -27,7 +27,7 @@ from iamlint.checks.effective import Effective, Reach, Scope, effective, every_a
 from iamlint.checks.escalation import grouped_hit, rewrites_identity_policies, unscoped
 from iamlint.checks.scope import grant
 from iamlint.model import Statement
-from iamlint.principals import ADDED_BY_SAM, Principal
+from iamlint.principals import Principal, added_by_sam
 from iamlint.ruleset import read_data_table
 
 RESOURCE_EXPOSURE = "resource_exposure"
@@ -223,14 +223,9 @@ def _category_check(ctx: RuleContext, principal: Principal, category: str) -> It
         return  # IAM101 reports it; every category is granted
     # What SAM attaches by itself (the VPC access policy's network-interface writes on "*")
     # is not the template's choice: a category it alone grants is not reported.
-    found = [(a, r) for a, r in granted(ctx, eff, category) if not _added_by_sam(principal, r.statement)]
+    found = [(a, r) for a, r in granted(ctx, eff, category) if not added_by_sam(principal.owner(r.statement))]
     if found:
         yield grouped_hit(ctx, principal, found)
-
-
-def _added_by_sam(principal: Principal, st: Statement) -> bool:
-    doc = principal.owner(st)
-    return doc is not None and doc.source is not None and doc.source.via == ADDED_BY_SAM
 
 
 @check("IAM122")
