@@ -333,14 +333,15 @@ def _covers_type(ctx: RuleContext, pattern: str, rt: ResourceType, patterns: tup
 
 def _run_any_code(ctx: RuleContext, rt: ResourceType) -> tuple[tuple[str, frozenset[str]], ...]:
     """The run_any_code.yaml entries that name resources of this type: (ARN, its targets)."""
-    table: dict[str, tuple[tuple[str, frozenset[str]], ...]] | None = ctx.cache.get("run_any_code")
-    if table is None:
-        table = ctx.cache["run_any_code"] = {}
+    entries: tuple[tuple[str, frozenset[str]], ...] | None = ctx.cache.get("run_any_code")
+    if entries is None:
+        raw: Any = read_data_table("run_any_code.yaml")
+        entries = ctx.cache["run_any_code"] = tuple(
+            (str(e["arn"]), frozenset(str(t) for t in e["targets"])) for e in raw["resources"])
+    table: dict[str, tuple[tuple[str, frozenset[str]], ...]] = ctx.cache.setdefault("run_any_code_by_type", {})
     found = table.get(rt.arn)
     if found is None:
-        raw: Any = read_data_table("run_any_code.yaml")
-        found = table[rt.arn] = tuple((str(e["arn"]), frozenset(str(t) for t in e["targets"])) for e in raw["resources"]
-                                      if globs.arn_pattern_overlaps(str(e["arn"]), rt.arn))
+        found = table[rt.arn] = tuple(e for e in entries if globs.arn_pattern_overlaps(e[0], rt.arn))
     return found
 
 
