@@ -26,7 +26,7 @@ from typing import Any
 from iamlint import globs
 from iamlint.catalog import ActionInfo, ResourceType
 from iamlint.checks import RuleContext, per_subject
-from iamlint.checks.scope import grant
+from iamlint.checks.scope import all_but_listed, excludes_every_resource, grant
 from iamlint.evaluator import pattern_contains
 from iamlint.model import Condition, Location, Statement
 from iamlint.principals import Principal
@@ -148,8 +148,7 @@ class Effective:
         """`full_admin`, or "*" on every resource but those a NotResource lists: IAM101 reports
         both, and the risk rules would only list every category the principal has anyway."""
         return self.full_admin or (self.plain and any(
-            g.all_actions and not g.not_action and st.resource_key == "NotResource" and not g.constraints
-            and bool(st.resource_texts) and not any(globs.is_total(r) for r in st.resource_texts)
+            g.all_actions and not g.not_action and all_but_listed(st) and not g.constraints
             for st, g in ((st, grant(self.ctx, st)) for st in self._open)))
 
     def reaches(self, action: ActionInfo) -> tuple[Reach, ...]:
@@ -225,8 +224,8 @@ class Effective:
         g = grant(self.ctx, st)
         cat = self.ctx.catalog
         res: _Res | None
-        if st.resource_key == "NotResource":
-            if any(globs.is_total(r) for r in st.resource_texts):
+        if st.not_resource:
+            if excludes_every_resource(st):
                 return None  # every resource but all of them: nothing
             res = (st.resource_texts, True)
         else:

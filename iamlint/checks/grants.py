@@ -15,7 +15,7 @@ from iamlint.catalog import ResourceType
 from iamlint.checks import Hit, RuleContext, check, per_subject
 from iamlint.checks.effective import everything_by
 from iamlint.checks.principals import policy_kind
-from iamlint.checks.scope import describe_actions, grant
+from iamlint.checks.scope import all_but_listed, describe_actions, excludes_every_resource, grant
 from iamlint.model import Evidence, PolicyDocument, PolicyKind, Severity, Statement
 from iamlint.ruleset import read_data_table
 
@@ -27,7 +27,7 @@ def _allows(doc: PolicyDocument) -> Iterator[Statement]:
         return
     for st in doc.statements:
         # `NotResource: "*"` excludes every resource: the statement grants nothing to be broad.
-        if st.is_allow and not (st.resource_key == "NotResource" and any(globs.is_total(r) for r in st.resource_texts)):
+        if st.is_allow and not excludes_every_resource(st):
             yield st
 
 
@@ -51,9 +51,8 @@ def _is_full_admin(ctx: RuleContext, st: Statement) -> bool:
     """Every action on every resource, or on every resource but those NotResource lists (the
     principal can give itself the rest; IAM108 reports the NotResource as such)."""
     g = grant(ctx, st)
-    if st.resource_key == "NotResource":  # not "NotResource: *" (nothing) nor an empty list
-        return (g.all_actions and not st.not_action and bool(st.resource_texts)
-                and not any(globs.is_total(r) for r in st.resource_texts))
+    if st.not_resource:  # not "NotResource: *" (nothing) nor an empty list
+        return g.all_actions and not st.not_action and all_but_listed(st)
     return g.all_actions and g.star_resource
 
 
@@ -64,7 +63,7 @@ def full_admin(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
     for st in _allows(doc):
         if not _is_full_admin(ctx, st):
             continue
-        if st.resource_key == "NotResource":
+        if st.not_resource:
             how = "every action"
             what = f"administrator access, on everything but {', '.join(st.resource_texts)}"
             where = next(v.loc for v in st.actions if v.text in ("*", "*:*"))

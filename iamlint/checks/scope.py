@@ -67,6 +67,16 @@ def _expansion(ctx: RuleContext, texts: tuple[str, ...]) -> _Expansion:
     return found
 
 
+def excludes_every_resource(st: Statement) -> bool:
+    """`NotResource` holding a pattern for every ARN (`"*"`): the statement names no resource."""
+    return st.not_resource and any(globs.is_total(r) for r in st.resource_texts)
+
+
+def all_but_listed(st: Statement) -> bool:
+    """`NotResource` with a list that leaves resources over: every resource but those."""
+    return st.not_resource and bool(st.resource_texts) and not excludes_every_resource(st)
+
+
 @per_subject
 def grant(ctx: RuleContext, st: Statement) -> Grant:
     """What the statement's Action or NotAction entries grant, from the catalogue."""
