@@ -116,14 +116,16 @@ def narrow_command(target: str, function: str | None, role: str | None, cloudtra
         sys.exit(2)
     params = dict(p.split("=", 1) for p in parameters if "=" in p)
     pseudo_notes = _pseudo_parameters(params, calls)
-    params.update(_unknown_defaults(target, params))
+    template_data = _template_data(target)
+    params.update(_unknown_defaults(template_data, params))
     loaded = load_paths([target], InputOptions(parameters=params))
     if loaded.errors:
         for error in loaded.errors:
             click.echo(f"error: {error.render()}", err=True)
         sys.exit(2)
     if from_code:
-        _narrow_from_code(target, function, calls, loaded.documents, params, generalize, workload, fmt, explain)
+        _narrow_from_code(target, template_data, function, calls, loaded.documents, params, generalize, workload, fmt,
+                          explain)
         return
     original = _select(loaded.documents, function, role)
     if not original:
@@ -168,7 +170,7 @@ def narrow_command(target: str, function: str | None, role: str | None, cloudtra
     denied = sum(1 for c in calls if c.denied)
     # As IAM140 counts them: a denied call used no permission.
     headline = f"\n{len(calls)} calls observed" + (f" ({denied} denied, {len(calls) - denied} allowed)" if denied else "")
-    _report(proposal, headline, problems, explain, _unread(target, original), notes, _proved(original, proposal))
+    _report(proposal, headline, problems, explain, _unread(template_data, original), notes, _proved(original, proposal))
     if problems:
         status = 2  # shown, but the evidence it rests on is incomplete
     if status:
@@ -210,21 +212,28 @@ def _lambda_role(documents: Sequence[PolicyDocument]) -> bool:
     return any(u.startswith("function ") for d in documents if d.source is not None for u in d.source.used_by)
 
 
-def _unread(target: str, documents: Sequence[PolicyDocument]) -> list[Any]:
-    """The policies attached to the principal in the template `target` that iamlint cannot read."""
+def _template_data(target: str) -> Any:
+    """The parsed template `target`, or None for a folder (a cdk.out, an account dump) or a file
+    that does not parse (loading it reports that). Read once per run: parameter defaults and
+    each function's unread policies come from it."""
     import os  # noqa: PLC0415
 
     from iamlint.loaders.located import ParseError, parse_any  # noqa: PLC0415
-    from iamlint.narrow.scope import unread_entries  # noqa: PLC0415
 
     if not os.path.isfile(target):
-        return []  # a cdk.out folder or an account dump: policies are read whole there
+        return None
     try:
         with open(target, "rb") as fh:
-            located = parse_any(fh.read(), target)
+            return parse_any(fh.read(), target).data
     except (OSError, ParseError, ValueError):
-        return []  # loaded already, so not expected; the proposal stands without the note
-    return unread_entries(located.data, documents)
+        return None
+
+
+def _unread(data: Any, documents: Sequence[PolicyDocument]) -> list[Any]:
+    """The policies attached to the principal in the template (`data`) that iamlint cannot read."""
+    from iamlint.narrow.scope import unread_entries  # noqa: PLC0415
+
+    return unread_entries(data, documents) if data is not None else []
 
 
 def _proved(original: Sequence[PolicyDocument], proposal: Any) -> str:
@@ -312,24 +321,13 @@ def _resource(ev: Any) -> str:
     return f"every resource but {', '.join(ev.not_resource)}" if ev.not_resource else str(ev.resource)
 
 
-def _unknown_defaults(target: str, given: dict[str, str]) -> dict[str, str]:
+def _unknown_defaults(data: Any, given: dict[str, str]) -> dict[str, str]:
     """`<Name>` for each template parameter with a Default the user did not give a value for.
 
     A deployment may give any value: the Default is what the template falls back to, not
     what the stack runs with (`prod-data` where the default says `dev-data`). As a placeholder
     the name is one unknown value, and a call on a resource built from it cannot be judged.
     """
-    import os  # noqa: PLC0415
-
-    from iamlint.loaders.located import ParseError, parse_any  # noqa: PLC0415
-
-    if not os.path.isfile(target):
-        return {}
-    try:
-        with open(target, encoding="utf-8") as fh:
-            data = parse_any(fh.read(), target).data
-    except (OSError, UnicodeDecodeError, ParseError):
-        return {}  # loading the template reports it
     parameters = data.get("Parameters") if isinstance(data, dict) else None
     if not isinstance(parameters, dict):
         return {}
@@ -337,7 +335,7 @@ def _unknown_defaults(target: str, given: dict[str, str]) -> dict[str, str]:
             if isinstance(name, str) and name not in given and isinstance(spec, dict) and "Default" in spec}
 
 
-def _narrow_from_code(target: str, function: str | None, observed: list[Any], documents: Sequence[PolicyDocument],
+def _narrow_from_code(target: str, data: Any, function: str | None, observed: list[Any], documents: Sequence[PolicyDocument],
                       params: dict[str, str], generalize: str, workload: str, fmt: str, explain: bool) -> None:
     """One proposal per function, from the calls its code can make (plus any observed ones)."""
     from iamlint.catalog import get_catalog  # noqa: PLC0415
@@ -383,7 +381,7 @@ def _narrow_from_code(target: str, function: str | None, observed: list[Any], do
     for name, proposal, headline, policies in done:
         # As for observed calls: what the template's Conditions make of the claim, and the
         # attached policies iamlint cannot read.
-        _report(proposal, f"\n{name}: {headline}", 0, explain, _unread(target, policies), (),
+        _report(proposal, f"\n{name}: {headline}", 0, explain, _unread(data, policies), (),
                 _proved(policies, proposal))
     unseen = sum(len(r.problems) for r in results)
     if unseen:
