@@ -23,6 +23,7 @@ from iamlint.catalog import get_catalog
 from iamlint.evaluator import Decision, Request, contains, evaluate
 from iamlint.model import PolicyDocument, PolicyKind
 from iamlint.narrow.calls import Call
+from iamlint.narrow.judgement import request_context
 from iamlint.narrow.mapping import iam_actions
 from iamlint.narrow.narrower import GENERALIZE, narrow
 from iamlint.policy import parse_policy
@@ -124,15 +125,18 @@ def _requests(call: Call) -> list[Request] | None:
         return None
     out = []
     for action in mapped.actions:
+        # What the record shows of the request (its region, principal, time) is part of it: a
+        # Deny on aws:RequestedRegion eu-west-1 denies a call the record places in eu-west-1.
+        context = request_context(call, action)[0]
         info = catalog.action(action)
         if info is not None and not info.supports_resource_scoping:
-            out.append(Request(action, "*"))
+            out.append(Request(action, "*", context))
             continue
         resources = [r for r in mapped.resources_for(action) or mapped.resources
                      if info is None or catalog.resource_matches(info, r)]
         if not resources:
             return None  # the narrower keeps the original's grant for it: nothing exact to check
-        out.extend(Request(action, r) for r in resources)
+        out.extend(Request(action, r, context) for r in resources)
     return out
 
 
@@ -142,6 +146,13 @@ def _requests(call: Call) -> list[Request] | None:
 @example(statements=[{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::orders/*"]},
                      {"Effect": "Deny", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::orders/logs/*"]}],
          calls=[], generalize="none", workload=None, data_events=None)
+# Found by this test: a record in eu-west-1 under a Deny on that region is not a call the
+# original allows, whatever the record says of its outcome.
+@example(statements=[{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::orders/*"]},
+                     {"Effect": "Deny", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::orders/*"],
+                      "Condition": {"StringEquals": {"aws:RequestedRegion": REGION}}}],
+         calls=[_call("s3", "GetObject", {"bucketName": "orders", "key": "d.bin"}, None)],
+         generalize="none", workload=None, data_events=True)
 @given(statements=policies, calls=call_sets, generalize=st.sampled_from(GENERALIZE),
        workload=st.sampled_from((None, "lambda")), data_events=st.sampled_from((None, True, False)))
 def test_narrow_keeps_observed_calls_and_stays_inside_the_original(
