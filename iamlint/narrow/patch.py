@@ -39,7 +39,7 @@ from iamlint.catalog import Catalog
 from iamlint.evaluator import contains
 from iamlint.loaders.inputs import InputOptions, dispatch
 from iamlint.loaders.located import Located, ParseError, parse_any, parse_yaml
-from iamlint.model import PolicyDocument, PolicyKind
+from iamlint.model import InputError, PolicyDocument, PolicyKind
 from iamlint.narrow.judgement import Check, allows
 from iamlint.narrow.narrower import Proposal, allow_statements, observed_checks
 from iamlint.narrow.sam_templates import Item, TemplateUse, declared_names, item_document, match_templates
@@ -116,11 +116,11 @@ def patch_template(file: str, text: str, original: Sequence[PolicyDocument], pro
                          "write the narrowed policy into each branch by hand")
     _refuse_unresolved(proposal, inside, file)
     opaque = [u for u in unread_entries(template, identity) if u.path[:4] == block]
-    known = _load(file, text, block, parameters, select)[1]
+    known = _known(located, block, parameters, select)[1]
     # Another deployment: other pseudo parameters, and other values of the parameters given
     # with --parameter (a patch that writes `prod-jobs` for `${Stage}-jobs` is proved only for prod).
     symbolic = {**{k: f"<{k}>" if not k.startswith("AWS::") else v for k, v in parameters.items()}, **SYMBOLIC}
-    unknown_where, unknown_known = _load(file, text, block, symbolic, select)
+    unknown_where, unknown_known = _known(located, block, symbolic, select)
 
     items = [i for i in _items(proposal.document) if not (untouched and _covered(untouched, [i], catalog))]
     denies = _block_denies(template, block, sam)
@@ -140,9 +140,12 @@ def patch_template(file: str, text: str, original: Sequence[PolicyDocument], pro
         return _replace_block(text, located, block, value)
 
     def verify(patched: str, evidence: bool) -> None:
-        _verify(file, patched, block, identity, observed if evidence else [], select, parameters, catalog,
-                known, opaque)
-        _verify(file, patched, block, unknown_where, [], select, symbolic, catalog, unknown_known, opaque,
+        try:
+            parsed = parse_any(patched, file)
+        except ParseError as exc:
+            raise PatchError(f"the patched template does not parse: {exc}") from None
+        _verify(parsed, block, identity, observed if evidence else [], select, parameters, catalog, known, opaque)
+        _verify(parsed, block, unknown_where, [], select, symbolic, catalog, unknown_known, opaque,
                 where=" where the template is deployed in another region, account or partition, or with other "
                       "values of the parameters given with --parameter")
 
@@ -239,18 +242,23 @@ def _refuse_placeholders(statements: Sequence[Any]) -> None:
                                  "the proposal by hand")
 
 
-def _load(file: str, text: str, block: Path, parameters: Mapping[str, str],
-          select: Select) -> tuple[list[PolicyDocument], list[str]]:
-    """The principal's policies in the unpatched template, and what loading it reports about the block."""
-    try:
-        loaded = dispatch(parse_any(text, file), InputOptions(parameters=dict(parameters)), explicit=True)
-    except ParseError as exc:
-        raise PatchError(str(exc)) from None
-    if loaded.errors:
-        raise PatchError(f"the template does not load with {', '.join(sorted(parameters))} unknown: "
-                         f"{loaded.errors[0].render()}")
+def _load(located: Located, block: Path, parameters: Mapping[str, str],
+          select: Select) -> tuple[list[InputError], list[PolicyDocument], list[str]]:
+    """A template loaded as any input: its errors, the principal's identity policies, and the
+    problems loading reports about the block."""
+    loaded = dispatch(located, InputOptions(parameters=dict(parameters)), explicit=True)
     identity = [d for d in select(loaded.documents) if d.kind in (PolicyKind.IDENTITY, PolicyKind.UNKNOWN)]
-    return identity, [p.message for p in loaded.problems if p.loc.keys[:4] == block]
+    return loaded.errors, identity, [p.message for p in loaded.problems if p.loc.keys[:4] == block]
+
+
+def _known(located: Located, block: Path, parameters: Mapping[str, str],
+           select: Select) -> tuple[list[PolicyDocument], list[str]]:
+    """The principal's policies in the unpatched template, and what loading it reports about the block."""
+    errors, identity, problems = _load(located, block, parameters, select)
+    if errors:
+        raise PatchError(f"the template does not load with {', '.join(sorted(parameters))} unknown: "
+                         f"{errors[0].render()}")
+    return identity, problems
 
 
 def _describe(doc: PolicyDocument) -> str:
@@ -445,7 +453,7 @@ def _tagged(node: Any) -> Any:
 # -- the proof ---------------------------------------------------------------------------------
 
 
-def _verify(file: str, text: str, block: Path, original: Sequence[PolicyDocument],
+def _verify(located: Located, block: Path, original: Sequence[PolicyDocument],
             observed: Sequence[tuple[str, Check]],
             select: Select, parameters: Mapping[str, str], catalog: Catalog, known: Sequence[str] = (),
             unread: Sequence[Unread] = (), where: str = "") -> None:
@@ -455,16 +463,11 @@ def _verify(file: str, text: str, block: Path, original: Sequence[PolicyDocument
     patched block exactly as before. `known` are the problems the original block already had (an
     AWS managed policy iamlint does not know, kept as written): the same one again is no new one.
     """
-    try:
-        located = parse_any(text, file)
-        loaded = dispatch(located, InputOptions(parameters=dict(parameters)), explicit=True)
-    except ParseError as exc:
-        raise PatchError(f"the patched template does not parse: {exc}") from None
-    problems = [p.message for p in loaded.problems if p.loc.keys[:4] == block and p.message not in known]
-    if loaded.errors or problems:
-        first = loaded.errors[0].render() if loaded.errors else problems[0]
+    errors, patched, reported = _load(located, block, parameters, select)
+    problems = [message for message in reported if message not in known]
+    if errors or problems:
+        first = errors[0].render() if errors else problems[0]
         raise PatchError(f"the patched template does not load cleanly: {first}")
-    patched = [d for d in select(loaded.documents) if d.kind in (PolicyKind.IDENTITY, PolicyKind.UNKNOWN)]
     if [u.value for u in unread_entries(located.data, patched) if u.path[:4] == block] != [u.value for u in unread]:
         raise PatchError("the patched template would not keep the policies iamlint cannot read as written")
     proof = contains(original, patched, catalog)
