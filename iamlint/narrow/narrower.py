@@ -244,7 +244,7 @@ def _note(seen: dict[Any, Evidence], key: Any, new: Evidence, call: Call, resour
 
 
 def _resources_for(action: str, resources: tuple[str, ...], original: Sequence[PolicyDocument],
-                   catalog: Catalog, call: Call | None = None) -> list[tuple[str, bool]]:
+                   catalog: Catalog, call: Call) -> list[tuple[str, bool]]:
     """The resources the call used `action` on, each with whether it is an ARN the call named
     (True) or a pattern standing for what the evidence does not name (False)."""
     info = catalog.action(action)
@@ -266,7 +266,7 @@ def _resources_for(action: str, resources: tuple[str, ...], original: Sequence[P
             if st.is_allow and st.resource_key == "Resource" and not st.not_action and any(
                 globs.glob_match(a, action, case_sensitive=False) for a in st.action_texts
             ):
-                out.extend(r for r in st.resource_texts if call is None or _could_be_where(r, call))
+                out.extend(r for r in st.resource_texts if _could_be_where(r, call))
     return [(r, False) for r in sorted(set(out)) or ["*"]]
 
 
@@ -349,7 +349,7 @@ def _data_event_kinds() -> dict[str, str]:
 def _reads(catalog: Catalog, action: str) -> bool:
     """Is the action a read (List or Read access level), as a read-only data-event selector sees it?"""
     info = catalog.action(action)
-    return info is not None and not info.is_write and not info.is_permissions_management
+    return info is not None and not info.is_write  # is_write counts Permissions management
 
 
 def _unobservable(original: Sequence[PolicyDocument], catalog: Catalog, kept: set[str], workload: str | None,
@@ -371,14 +371,16 @@ def _unobservable(original: Sequence[PolicyDocument], catalog: Catalog, kept: se
                 if info is None or info.key in kept:
                     continue
                 out.extend(_kept(original, info.full_name, f"not observable: {entry['why']}"))
-    for entry in table["data_events"] if recorded is not None else ():
+    if recorded is None:
+        return out  # the calls show every data event
+    for entry in table["data_events"]:
         kind = str(entry["resource"])
         for action in entry["actions"]:
             info = catalog.action(str(action))
             if info is None:
                 continue
             reads = _reads(catalog, info.full_name)
-            seen = recorded.get((kind, reads), []) if recorded is not None else []
+            seen = recorded.get((kind, reads), [])
             what = "read" if reads else "write"
             why = (f"not observable: a data event; the evidence shows no {kind} {what} data event being recorded"
                    + (" for all of this grant's resources" if seen else ""))

@@ -171,7 +171,7 @@ def patch_template(file: str, text: str, original: Sequence[PolicyDocument], pro
     kept = tuple(dict.fromkeys(_describe(d) for d in untouched))
     # `Policies: []` is valid in SAM (the translator reads an empty list as no policies and still
     # adds AWSLambdaBasicExecutionRole) and for a role (a list of Policy, none required).
-    empty = not opaque and not uses and not allow_statements(items) and not excluded and not denies
+    empty = not opaque and not uses and not items and not excluded and not denies
     return Patch(file, text, after, block, tuple(uses), kept, tuple(opaque), empty)
 
 
