@@ -114,9 +114,9 @@ def judge_call(original: Sequence[PolicyDocument], action: str, resource: str, l
         out: list[Grant] = []
         for v in found:
             if v.statement.resource_key == "NotResource":
-                out.append(("*", _condition(v.statement), tuple(v.statement.resource_texts)))
+                out.append(("*", condition_block(v.statement), tuple(v.statement.resource_texts)))
             else:
-                out += [(own if v.literal_match else pattern, _condition(v.statement), ())
+                out += [(own if v.literal_match else pattern, condition_block(v.statement), ())
                         for pattern in ([resource] if v.literal_match else v.matched)]
         return list(dict.fromkeys(out))
     denying = [v for v in verdicts if not v.statement.is_allow and v.verdict is Verdict.YES]
@@ -172,7 +172,8 @@ def allows(policies: Sequence[PolicyDocument], action: str, check: Check) -> boo
         v.verdict is Verdict.YES and v.statement.is_allow for v in verdicts)
 
 
-def _condition(st: Statement) -> ConditionBlock:
+def condition_block(st: Statement) -> ConditionBlock:
+    """A statement's Condition as the proposal carries it: (operator, key, values) each."""
     return tuple((c.operator, c.key, tuple(c.values)) for c in st.conditions)
 
 

@@ -29,6 +29,7 @@ from iamlint.narrow.judgement import (
     Check,
     ConditionBlock,
     allows,
+    condition_block,
     escape_arn,
     judge_call,
     policy_keys,
@@ -426,8 +427,8 @@ def _kept(original: Sequence[PolicyDocument], action: str, basis: str) -> list[E
             matched = any(globs.glob_match(a, action, case_sensitive=False) for a in st.action_texts)
             if matched == st.not_action:
                 continue
-            condition = tuple((c.operator, c.key, tuple(c.values)) for c in st.conditions)
-            if st.resource_key == "NotResource":
+            condition = condition_block(st)
+            if st.not_resource:
                 grants = [Evidence(action, "*", basis=basis, condition=condition,
                                    not_resource=tuple(st.resource_texts))]
             else:
