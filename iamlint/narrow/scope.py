@@ -107,19 +107,18 @@ class Branches:
 
 def branches(original: Sequence[PolicyDocument], proposal: PolicyDocument, catalog: Catalog) -> Branches | None:
     """Prove the proposal inside the policy of each deployment; None when no Condition applies."""
-    assumed = [(d, _assumptions(d.source.condition)) for d in original if d.source and d.source.condition]
-    if not assumed:
-        return None
+    # Each document with what its Condition label assumes ({} for one every deployment has).
+    assumed = [(d, _assumptions(d.source.condition) if d.source and d.source.condition else {}) for d in original]
     names = list(dict.fromkeys(c for _, a in assumed for c in a))
+    if not names:
+        return None
     if len(names) > MAX_BRANCH_CONDITIONS:
         return Branches((), (), too_many=True)
     proved: list[str] = []
     not_proved: list[str] = []
     for values in itertools.product((True, False), repeat=len(names)):
         deployment = dict(zip(names, values, strict=True))
-        docs = [d for d in original
-                if not (d.source and d.source.condition)
-                or all(deployment[c] == v for c, v in _assumptions(d.source.condition).items())]
+        docs = [d for d, a in assumed if all(deployment[c] == v for c, v in a.items())]
         label = " and ".join(c if v else f"not {c}" for c, v in deployment.items())
         (proved if contains(docs, [proposal], catalog).contained else not_proved).append(label)
     return Branches(tuple(proved), tuple(not_proved))
