@@ -406,13 +406,14 @@ class Analyzer:
         return None
 
     def _eval_Call(self, node: ast.Call, scope: Scope) -> Any:  # noqa: N802
-        if isinstance(node.func, ast.Name) and node.func.id == "getattr" and len(node.args) >= 2 \
-                and not isinstance(self.eval(node.func, scope), Function):
-            return self._getattr(self.eval(node.args[0], scope), self.eval(node.args[1], scope), node.lineno)
-        receiver = self.eval(node.func.value, scope) if isinstance(node.func, ast.Attribute) else None
-        func = self.attribute(receiver, node.func.attr) if isinstance(node.func, ast.Attribute) else None
-        if not isinstance(node.func, ast.Attribute):
-            func = self.eval(node.func, scope)
+        if isinstance(node.func, ast.Attribute):
+            receiver = self.eval(node.func.value, scope)
+            func = self.attribute(receiver, node.func.attr)
+        else:
+            receiver, func = None, self.eval(node.func, scope)
+            if isinstance(node.func, ast.Name) and node.func.id == "getattr" and len(node.args) >= 2 \
+                    and not isinstance(func, Function):  # the builtin, not a function of the module's own
+                return self._getattr(self.eval(node.args[0], scope), self.eval(node.args[1], scope), node.lineno)
         args = [self.eval(a.value if isinstance(a, ast.Starred) else a, scope) for a in node.args]
         kwargs: dict[str, Any] = {}
         for kw in node.keywords:
