@@ -496,7 +496,9 @@ def _holds(c: _Clause, ctx: _Ctx) -> bool:
 class _Pattern:
     text: str  # as globs.patterns_overlap reads it (lower case for actions)
     tokens: tuple[str, ...]
-    variables: bool = False  # read under policy language 2012-10-17 (`${...}` are variables)
+    # Read under policy language 2012-10-17 (`${...}` are variables). The tokens already hold what
+    # that means, so two patterns with equal text and tokens are the same pattern (`_TOTAL`).
+    variables: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
