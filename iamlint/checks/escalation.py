@@ -90,23 +90,37 @@ def methods(ctx: RuleContext) -> tuple[Method, ...]:
     return cached
 
 
+def _resolved(ctx: RuleContext) -> tuple[tuple[Method, tuple[ActionInfo, ...] | None, tuple[tuple[ActionInfo, ...], ...]], ...]:
+    """Each method with its actions looked up in the catalogue once per run (not once per
+    principal): `requires` as actions, or None when the catalogue lacks one of them (the method
+    cannot be granted); each `any_of` group as the actions the catalogue has."""
+    cached = ctx.cache.get("privesc_resolved")
+    if cached is None:
+        cat = ctx.catalog
+        out = []
+        for method in methods(ctx):
+            required = [cat.action(name) for name in method.requires]
+            out.append((method, None if None in required else tuple(a for a in required if a is not None),
+                        tuple(tuple(a for a in (cat.action(n) for n in group) if a is not None)
+                              for group in method.any_of)))
+        cached = ctx.cache["privesc_resolved"] = tuple(out)
+    return cached
+
+
 def escalations(ctx: RuleContext, eff: Effective) -> Iterator[Escalation]:
     """Every method of the table the principal's effective grants make possible."""
-    cat = ctx.catalog
-    for method in methods(ctx):
+    for method, required, any_of in _resolved(ctx):
         chosen: list[tuple[ActionInfo, Reach]] = []
-        if not eff.might_grant_services(method.services):
+        if required is None or not eff.might_grant_services(method.services):
             continue
-        for name in method.requires:
-            action = cat.action(name)
-            reach = eff.best(action) if action is not None else None
-            if action is None or reach is None:
+        for action in required:
+            reach = eff.best(action)
+            if reach is None:
                 break
             chosen.append((action, reach))
         else:
-            for group in method.any_of:
-                options = [(a, r) for a in (cat.action(n) for n in group) if a is not None
-                           if (r := eff.best(a)) is not None]
+            for group in any_of:
+                options = [(a, r) for a in group if (r := eff.best(a)) is not None]
                 if not options:
                     break
                 chosen.append(max(options, key=lambda o: o[1].rank))
