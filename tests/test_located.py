@@ -341,6 +341,24 @@ def test_json_marks_are_read_only_where_a_path_goes() -> None:
     assert len(checked) == len(list(paths(doc))) > 500
 
 
+def test_json_marks_past_brackets_and_quotes_inside_strings() -> None:
+    # The lazy index pairs brackets with one regex match per bracket and reads a flat list in
+    # one pass: brackets, escaped quotes and backslashes inside strings must not count.
+    doc = {"a]": ["[", "}", 'q"[', "\\", "\\\"{", 1, None, True, "x"],
+           "b": {"{": "]", "k": ['"]', []], "\\": [{"]": "["}, "[]"]}, "c": []}
+    for text in (json.dumps(doc), json.dumps(doc, indent=2) + "  \n\t \n", json.dumps(doc, separators=(",", ":"))):
+        located = parse_json(text, "odd.json")
+        full = Located(located.data, "odd.json", lambda text=text: _scan_json(text)[0])  # type: ignore[misc]
+        paths: list[tuple[str | int, ...]] = [
+            (), ("a]",), *(("a]", i) for i in range(10)), ("b",), ("b", "{"), ("b", "k", 0), ("b", "k", 1),
+            ("b", "k", 1, 0), ("b", "\\", 0, "]"), ("b", "\\", 1), ("c",), ("c", 0),
+        ]
+        assert [located.mark(p) for p in paths] == [full.mark(p) for p in paths]
+        assert located.mark(("b", "\\", 1)) != located.mark(("b", "\\", 0))
+    scalar = parse_json(' "[x{" ', "s.json")
+    assert scalar.mark(()) == scalar.mark((0,)) == Mark(1, 2)
+
+
 def test_remembered_marks_keep_true_and_one_apart() -> None:
     # Marks are remembered by path, and True == 1 == 1.0 as dict keys; only 1 is a list index.
     located = parse_json("[0, 1]", "p.json")

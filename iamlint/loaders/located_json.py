@@ -19,29 +19,35 @@ from typing import Any
 
 from iamlint.loaders.located import _JSON_TOKEN, Shadow, _Index, _offset_converter, _offsets, collector_paused
 
-# Strings and brackets only: enough to pair the brackets of text json.loads accepted.
-_JSON_BRACKET = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[{}\[\]]')
+# Each match runs to the next bracket outside a string and captures it: one match per bracket,
+# the strings between (most of a policy's text) skipped inside the regex engine rather than
+# matched one at a time (a quarter of the time on the bench's managed policies).
+_NEXT_BRACKET = re.compile(r'[^"{}\[\]]*+(?:"[^"\\]*+(?:\\.[^"\\]*+)*+"[^"{}\[\]]*+)*+([{}\[\]])')
 
 
 def lazy_index(source: str) -> _Index:
     """The index `located._scan_json` gives, built one container at a time as paths reach it."""
+    found = _JSON_TOKEN.search(source)
+    if found is None or source[found.start()] not in "{[":
+        return (None if found is None else found.start()), None, _offset_converter(source)
+    # The text json.loads accepted ends with the root's closing bracket and blanks: up to that
+    # bracket every match succeeds, so no search restarts inside a string (or, over a long
+    # blank tail, at every character of it).
+    end = len(source.rstrip(" \t\r\n"))
     with collector_paused():
         opens, closes = array(_offsets(source)), array(_offsets(source))
         stack: list[int] = []
-        for match in _JSON_BRACKET.finditer(source):
-            first = source[match.start()]
+        for match in _NEXT_BRACKET.finditer(source, 0, end):
+            at = match.start(1)
+            first = source[at]
             if first == "{" or first == "[":
                 stack.append(len(opens))
-                opens.append(match.start())
+                opens.append(at)
                 closes.append(0)
-            elif first == "}" or first == "]":
-                closes[stack.pop()] = match.start()
-    found = _JSON_TOKEN.search(source)
-    if found is None:
-        return None, None, _offset_converter(source)
+            else:
+                closes[stack.pop()] = at
     start = found.start()
-    shadow = _JsonShadows(source, opens, closes).of(start) if source[start] in "{[" else None
-    return start, shadow, _offset_converter(source)
+    return start, _JsonShadows(source, opens, closes).of(start), _offset_converter(source)
 
 
 class _JsonShadows:
@@ -87,6 +93,13 @@ class _JsonShadows:
         statement) or items (an array), and its nested containers, read when reached."""
         source, token = self.source, _JSON_TOKEN
         is_map = source[start] == "{"
+        if not is_map:
+            i = bisect_left(self.opens, start)
+            close = self.closes[i]
+            if i + 1 == len(self.opens) or self.opens[i + 1] > close:
+                # No container inside (an Action or Resource list, the most read): every token
+                # up to the close is an item, read without stepping through them one by one.
+                return array(_offsets(source), map(_START, token.finditer(source, start + 1, close))), _NO_KIDS  # type: ignore[return-value]
         keys: dict[str, int] = {}
         items: array[int] = array(_offsets(source))
         kids: dict[str | int, Any] = _NO_KIDS
@@ -119,6 +132,7 @@ class _JsonShadows:
         return (keys if is_map else items), kids  # type: ignore[return-value]  # an array of offsets is a list to `mark`
 
 
+_START = re.Match.start
 _NO_KIDS: dict[str | int, Any] = {}  # shared by every container without nested ones: never written
 
 
