@@ -368,6 +368,26 @@ def test_redundant_statement_points_at_the_covered_one() -> None:
     assert found == [(0, "Statement 'A' is covered by statement 'B'"), (2, "Statement 'C' repeats statement 'B'")]
 
 
+def test_redundant_statement_names_the_first_cover_across_services() -> None:
+    # Only statements sharing every service of the inner one (or naming a wildcard service) are
+    # tried; the first that covers it, in document order, is the one named.
+    result = _policy(_doc(
+        {"Sid": "A", **_allow(["s3:GetObject", "sqs:SendMessage"], "*")},
+        {"Sid": "B", "Effect": "Allow", "NotAction": "iam:*", "Resource": "*"},
+        {"Sid": "C", **_allow(["sqs:*", "s3:Get*"], "*")},
+        {"Sid": "D", **_allow("*:Get*", "*")},
+        {"Sid": "E", **_allow("s3:Get*", "*")},
+        {"Sid": "F", **_allow(["s3:GetObject", "sns:Publish"], "*")},
+        {"Sid": "G", **_allow(["*:GetObject"], "*")},
+    ))
+    found = sorted((f.statement_index, f.message.split(":")[0]) for f in _of(result, "IAM132"))
+    assert found == [
+        (0, "Statement 'A' is covered by statement 'C'"),
+        (4, "Statement 'E' is covered by statement 'C'"),
+        (6, "Statement 'G' is covered by statement 'D'"),
+    ]
+
+
 def test_duplicate_action_points_at_the_entry() -> None:
     result = _policy(_doc(_allow(["s3:Get*", "s3:getobject", "S3:GET*"], "arn:aws:s3:::b/*")))
     found = sorted((f.location.keys, f.evidence.actions) for f in _of(result, "IAM133"))

@@ -173,13 +173,29 @@ def redundant_statement(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
     if doc.kind in (PolicyKind.TRUST, PolicyKind.RESOURCE):
         return  # statements that name principals: containment would need principal sets too
     # Only Allow statements: a Deny that repeats another is belt and braces, and harmless.
-    statements = [st for st in doc.statements if st.is_allow]
-    entries = {id(st): _entries(st.action_texts) for st in statements}
-    for inner in statements:
-        for outer in statements:
-            if outer is inner or not _covers(outer, inner, entries[id(outer)], entries[id(inner)]):
+    # `_covers` holds only between statements without a principal and with Action entries.
+    statements = [st for st in doc.statements if st.is_allow and not st.principal_key and not st.not_action]
+    entries = [_entries(st.action_texts) for st in statements]
+    # Which statements may cover one of a service (`_Entries.may_cover`): a document of a
+    # hundred statements over as many services would otherwise try every pair.
+    wild = {i for i, e in enumerate(entries) if e.wild_service}
+    by_service: dict[str, set[int]] = {}
+    for i, e in enumerate(entries):
+        for service in e.services:
+            by_service.setdefault(service, set()).add(i)
+    for n, inner in enumerate(statements):
+        inner_entries = entries[n]
+        if not inner.actions:
+            continue
+        if inner_entries.wild_service:
+            candidates = wild
+        else:
+            candidates = set.intersection(*(by_service[s] for s in inner_entries.services)) | wild
+        for m in sorted(candidates):  # in document order: the first that covers is named
+            outer = statements[m]
+            if m == n or not _covers(outer, inner, entries[m], inner_entries):
                 continue
-            duplicate = _covers(inner, outer, entries[id(inner)], entries[id(outer)])
+            duplicate = _covers(inner, outer, inner_entries, entries[m])
             if duplicate and outer.index > inner.index:
                 continue  # the later of two equal statements is the one reported
             yield Hit(
