@@ -333,12 +333,18 @@ def sensitive_on_star(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
         if st.resource_key != "Resource" or _is_full_admin(ctx, st):
             continue
         g = grant(ctx, st)
+        # A statement of named actions grants the table's entries it names, found by one set
+        # intersection rather than a lookup per entry of the table; taken in the table's order
+        # (which decides the resource reported first).
+        shared = None if g.all_actions else g.named.intersection(table)
+        if shared is not None and not shared:
+            continue
         hits: dict[str, list[str]] = {}
         where: dict[str, None] = {}
         for name, (category, spelled) in table.items():
             # "*" is no choice for an action no resource can scope (ecr:GetAuthorizationToken):
             # granting it at all is the principal-level risk IAM123 and IAM124 weigh.
-            if not g.allows(name) or not _scopable(ctx, name):
+            if not (g.allows(name) if shared is None else name in shared) or not _scopable(ctx, name):
                 continue
             every = _every_resource_of(ctx, name, st.resource_texts)
             if every:
@@ -390,8 +396,8 @@ def resource_mismatch(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
         for text, expansion in grant(ctx, st).per_entry:
             if not expansion or text in ("*", "*:*"):
                 continue
-            matched = [a for a in expansion if any(cat.resource_matches(a, r) for r in resources)]
-            if matched:
+            # One action that applies to one of the resources is enough: stop there.
+            if any(cat.resource_matches(a, r) for a in expansion for r in resources):
                 continue
             entry = next(v for v in st.actions if v.text == text)
             needs = sorted({rt.arn for a in expansion for rt in cat.action_resource_types(a)})
