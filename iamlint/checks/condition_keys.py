@@ -119,6 +119,7 @@ class ConditionKnowledge:
         self._canonical: dict[str, str] = {}
         self._action_keys: dict[int, tuple[KeyInfo, ...]] = {}
         self._unassociated: dict[str, tuple[str, ...]] | None = None
+        self._operator_of: dict[str, Operator] = {}
 
     def canonical(self, key: str) -> str:
         """The catalogue's name for a key's family, lower-case (conditionPatterns.json)."""
@@ -136,6 +137,16 @@ class ConditionKnowledge:
 
     # -- operators ------------------------------------------------------------------------
     def operator(self, written: str) -> Operator:
+        # Asked by a dozen rules for each condition (59,000 times on the managed policies), of
+        # a few dozen distinct spellings; an Operator is immutable, so one serves them all.
+        found = self._operator_of.get(written)
+        if found is None:
+            found = self._operator(written)
+            if len(self._operator_of) < 4096:  # bounded: the spellings come from the input
+                self._operator_of[written] = found
+        return found
+
+    def _operator(self, written: str) -> Operator:
         text = written
         qualifier = None
         for prefix in _SET_PREFIXES:
