@@ -184,7 +184,8 @@ class Catalog:
         prefix, sep, name = lower.partition(":")
         if not sep:
             return ()
-        info = self.actions(prefix).get(name)
+        table = self._actions.get(prefix)  # `actions` without lower-casing `prefix` again
+        info = (self.actions(prefix) if table is None else table).get(name)
         return () if info is None else (info,)
 
     @lru_cache(maxsize=4096)  # noqa: B019 - see _service_set

@@ -57,12 +57,11 @@ def _expansion(ctx: RuleContext, texts: tuple[str, ...]) -> _Expansion:
     per_entry = tuple(
         (t, () if t in ("*", "*:*") else cat.expand(t)) for t in texts
     )
-    seen: dict[str, ActionInfo] = {}
-    for _, exp in per_entry:
-        for a in exp:
-            seen.setdefault(a.key, a)
-    found = (frozenset(seen), tuple(seen.values()), per_entry,
-             frozenset(key.partition(":")[0] for key in seen), all_actions)
+    # The catalogue holds one ActionInfo per key, so a later entry naming an action again
+    # stores the same object where the first put it: the first-named order is kept.
+    seen = {a.key: a for _, exp in per_entry for a in exp}
+    actions = tuple(seen.values())
+    found = (frozenset(seen), actions, per_entry, frozenset([a.service for a in actions]), all_actions)
     ctx.subjects[key] = found
     return found
 
