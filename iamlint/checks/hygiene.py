@@ -98,15 +98,22 @@ class _Entries:
         self.wild: dict[str, list[int]] = {}
         self.wild_service: list[int] = []
         self.services: set[str] = set()  # services of the entries without a wildcard in theirs
+        # Once per statement of every document, over each of its entries (a list of a
+        # thousand actions is common): the wildcard tests are written out, not called.
+        exact, wild, services = self.exact, self.wild, self.services
         for i, t in enumerate(self.lower):
-            self.exact.setdefault(t, []).append(i)
+            same = exact.get(t)
+            if same is None:
+                exact[t] = [i]
+            else:
+                same.append(i)
             service, sep, name = t.partition(":")
-            if globs.has_wildcard(service) or not sep:
+            if not sep or "*" in service or "?" in service:
                 self.wild_service.append(i)
                 continue
-            self.services.add(service)
-            if globs.has_wildcard(name):
-                self.wild.setdefault(service, []).append(i)
+            services.add(service)
+            if "*" in name or "?" in name:
+                wild.setdefault(service, []).append(i)
 
     def may_cover(self, other: _Entries) -> bool:
         """A cheap necessary condition for covering every entry of `other`: each of its
@@ -120,10 +127,11 @@ class _Entries:
         for i in self.exact.get(t, ()):
             if before is None or i < before:
                 return i
-        wider: list[int] = [*self.wild.get(t.partition(":")[0], []), *self.wild_service]
-        for i in wider:
-            if self.lower[i] != t and covers(self.lower[i], t):
-                return i
+        # Entries with a wildcard in the name, then in the service (most lists have neither).
+        for wider in (self.wild.get(t.partition(":")[0], ()), self.wild_service):
+            for i in wider:
+                if self.lower[i] != t and covers(self.lower[i], t):
+                    return i
         return None
 
 
