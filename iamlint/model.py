@@ -9,7 +9,31 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
+from operator import attrgetter
+from typing import Any, TypeVar
+
+_D = TypeVar("_D")
+
+
+def _pickled_by_fields(cls: type[_D]) -> type[_D]:
+    """Pickle as the constructor and its field values, in order.
+
+    Worker processes send their findings to the parent (`runner.check_paths`): 11,666 of them,
+    with their locations, sources and evidence, on the managed-policy bench. A slotted
+    dataclass pickles its state with a per-field loop and loads it with one setattr per field;
+    the constructor's arguments, read by one attrgetter, take half the time both ways.
+    """
+    own = fields(cls)  # type: ignore[arg-type]
+    if len(own) < 2 or not all(f.init for f in own):  # attrgetter gives a tuple for two names or more
+        raise TypeError(f"{cls.__name__}: every field must be a constructor argument, two or more")
+    values = attrgetter(*(f.name for f in own))
+
+    def __reduce__(self: Any) -> tuple[object, ...]:
+        return cls, values(self)
+
+    cls.__reduce__ = __reduce__  # type: ignore[method-assign]
+    return cls
 
 
 class Severity(enum.IntEnum):
@@ -57,6 +81,7 @@ def render_path(keys: tuple[PathKey, ...]) -> str:
     return out
 
 
+@_pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class Location:
     """Where an element is. Loaders fill `keys` (the path from the file's root); line and
@@ -80,6 +105,7 @@ class Location:
         return f"{self.file}:{self.line}:{self.column or 1}"
 
 
+@_pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class Source:
     """What a policy belongs to (a role, a function, a bucket...) and how it got there."""
@@ -249,6 +275,7 @@ class PolicyDocument:
         return Location(loc.file, mark[0], mark[1], loc.keys, loc.logical_id, loc.construct_path)
 
 
+@_pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class Evidence:
     actions: tuple[str, ...] = ()
@@ -257,6 +284,7 @@ class Evidence:
     notes: tuple[str, ...] = ()
 
 
+@_pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class Finding:
     rule: str

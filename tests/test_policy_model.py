@@ -9,7 +9,7 @@ import pytest
 
 from iamlint.loaders.located import parse_json
 from iamlint.loaders.policy_file import load_policy_file
-from iamlint.model import Location, PolicyKind, Value
+from iamlint.model import Evidence, Finding, Location, PolicyKind, Severity, Source, Value
 from iamlint.policy import parse_policy
 
 
@@ -112,6 +112,20 @@ def test_a_list_item_value_equals_one_built_with_its_own_location() -> None:
     assert pickle.loads(pickle.dumps(item)) == item
     with pytest.raises(AttributeError):
         item.text = "s3:PutObject"  # type: ignore[misc]
+
+
+def test_findings_pickle_with_every_field() -> None:
+    # Worker processes send findings to the parent pickled as constructor arguments: no field
+    # (a new one included) may be lost or moved on the way.
+    loc = Location("t.yaml", 3, 7, ("Resources", "R", 0), "R", "Stack/R")
+    source = Source("role", "R", "R", "Stack/R", "arn:aws:iam::1:role/r", "inline", "Policies[0]", "IsProd",
+                    ("function F",), ("role A",))
+    finding = Finding("IAM101", "full-admin", Severity.HIGH, "grants", "message", "fix", loc, 2, "Sid", source,
+                      Evidence(("*",), ("*",), ("aws:SourceIp",), ("note",)), True, "0123abcd", ("*",))
+    copy = pickle.loads(pickle.dumps(finding))
+    assert copy == finding and copy.location == loc and copy.source == source
+    assert [getattr(copy, name) for name in Finding.__slots__] == [getattr(finding, name) for name in Finding.__slots__]
+    assert pickle.loads(pickle.dumps(Finding("IAM001", "n", Severity.LOW, "c", "m", "f", Location("p.json")))).evidence == Evidence()
 
 
 def test_parsed_list_items_carry_their_index_in_the_path() -> None:
