@@ -253,11 +253,14 @@ def preload(inputs: Iterable[tuple[str, bool]], options: InputOptions) -> None:
     attaches = capacity = False
     for path, _ in inputs:
         head = _head(path)
-        sam = sam or (options.kind == "auto" and _SAM_TRANSFORM.search(head) is not None)
+        # Each regex is tried only where its literal is: the parent does this for every input
+        # before any worker starts, and the Transform regex, which opens with an alternation,
+        # cannot skip ahead to a candidate (0.07 s for the 1,582 managed policies, 0.01 s so).
+        sam = sam or (options.kind == "auto" and b"Transform" in head and _SAM_TRANSFORM.search(head) is not None)
         attaches = attaches or _MANAGED_MARK in head
         # The translator's capacity-provider schemas (0.1 s to build) run only when a template
         # uses one; built here once rather than in each worker that meets it.
-        capacity = capacity or _CAPACITY_MARK.search(head) is not None
+        capacity = capacity or (b"CapacityProvider" in head and _CAPACITY_MARK.search(head) is not None)
         if sam and capacity:  # every SAM function's role attaches an AWS managed policy
             break
     if sam:
