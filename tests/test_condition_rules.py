@@ -4,6 +4,7 @@ its statement, the key and operator knowledge behind each finding, and policy si
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -381,6 +382,18 @@ def test_size_is_the_minified_document() -> None:
     minified = json.dumps(raw, separators=(",", ":"))
     assert policy_size(parsed, "bytes") == len(minified)
     assert policy_size(parsed, "characters") == len(minified)
+
+
+def test_size_in_characters_leaves_out_white_space_in_values() -> None:
+    # IAM counts characters without white space: spaces inside values (an ASCII document is
+    # counted without a regex) and non-ASCII white space (a no-break space) alike.
+    for sid in ("A B  C", "A\u00a0B C\u00e9"):
+        raw = _doc({"Sid": sid, "Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b c/*"})
+        parsed, _ = parse_policy(raw, file="x.json")
+        assert parsed is not None
+        minified = json.dumps(raw, separators=(",", ":"), ensure_ascii=False)
+        assert policy_size(parsed, "characters") == len(re.sub(r"\s", "", minified)) < len(minified)
+        assert policy_size(parsed, "bytes") == len(minified.encode("utf-8"))
 
 
 def _queue_template(count: int) -> dict[str, Any]:

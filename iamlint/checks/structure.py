@@ -61,7 +61,8 @@ def arn_problem(ctx: RuleContext, text: str) -> str | None:
     def restore(part: str) -> str:
         return re.sub("\x00(\\d+)\x00", lambda m: held[int(m.group(1))], part)
 
-    parts = [restore(p) for p in _PLACEHOLDER_OR_VARIABLE.sub(hold, text).split(":", 5)]
+    masked = _PLACEHOLDER_OR_VARIABLE.sub(hold, text).split(":", 5)
+    parts = [restore(p) for p in masked] if held else masked  # most ARNs hold neither
     if len(parts) < 6:
         if len(parts) >= 3 and "*" in parts[-1]:
             # `arn:aws:logs:*`: IAM's * also matches colons, so the wildcard stands for the rest.
@@ -308,6 +309,10 @@ def rebuilt(doc: PolicyDocument) -> dict[str, Any]:
 def policy_size(doc: PolicyDocument, unit: str) -> int:
     text = json.dumps(rebuilt(doc), separators=(",", ":"), ensure_ascii=False)
     if unit == "characters":
+        if text.isascii():
+            # json.dumps escapes every ASCII control character, so the space is the only
+            # white space left: counted without copying the text.
+            return len(text) - text.count(" ")
         return len(re.sub(r"\s", "", text))  # IAM does not count white space
     return len(text.encode("utf-8"))
 
