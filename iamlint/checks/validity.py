@@ -12,6 +12,7 @@ from typing import Any
 
 from iamlint import globs
 from iamlint.checks import Hit, RuleContext, check
+from iamlint.checks.scope import grant
 from iamlint.model import Evidence, PolicyDocument, Severity
 from iamlint.ruleset import read_data_table
 
@@ -65,9 +66,9 @@ def _known_gap(ctx: RuleContext, text: str) -> tuple[str, Severity | None]:
 def unknown_action(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
     cat = ctx.catalog
     for st in doc.statements:
-        for v in st.actions:
-            text = v.text
-            if text in ("*", "*:*") or globs.is_placeholder(text) or cat.expand(text):
+        # Each entry's expansion, worked out once per statement for every rule (`scope.grant`).
+        for v, (text, expansion) in zip(st.actions, grant(ctx, st).per_entry, strict=True):
+            if text in ("*", "*:*") or globs.is_placeholder(text) or expansion:
                 continue  # names at least one action: valid
             problem: str | None = None
             suggestion: str | None = None
