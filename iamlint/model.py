@@ -166,8 +166,13 @@ class Value:
     @classmethod
     def item(cls, text: str, within: Location, index: int) -> Value:
         """Item `index` of the list at `within`."""
-        value = cls(text, within)
-        object.__setattr__(value, "_index", index)
+        # Made for every list entry of every policy (68,000 on the managed-policy bench):
+        # the slots are set through their own descriptors, which object.__setattr__ would
+        # look up by name each time.
+        value = object.__new__(cls)
+        _set_text(value, text)
+        _set_where(value, within)
+        _set_index(value, index)
         return value
 
     @property
@@ -199,6 +204,11 @@ class Value:
 
     def __reduce__(self) -> tuple[object, ...]:
         return (Value, (self.text, self.loc))
+
+
+_set_text = Value.__dict__["text"].__set__
+_set_where = Value.__dict__["_where"].__set__
+_set_index = Value.__dict__["_index"].__set__
 
 
 @dataclass(frozen=True, slots=True)
