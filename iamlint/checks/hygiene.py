@@ -225,6 +225,8 @@ def duplicate_action(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
     del ctx
     for st in doc.statements:
         entries = _entries(st.action_texts)
+        if not entries.wild and not entries.wild_service and len(entries.exact) == len(entries.lower):
+            continue  # distinct entries, none wider than another: nothing repeats or covers
         for j, inner in enumerate(st.actions):
             # Of two equal entries, the later one is reported.
             i = entries.covering(inner.text, before=j)
