@@ -182,6 +182,10 @@ class Engine:
                 # as part of the principal's grants below.
                 continue
             findings.extend(self.check_document(doc, document_rules))
+        # The pure checks' hits by content serve only the documents above: not kept through the
+        # principal rules, where a large account's caches and findings peak.
+        self._by_content.clear()
+        self._repeated.clear()
         principal_rules = [r for r, _ in self._rules_of_scope("principal")]
         raising = {r for r, rule in self.rules.items() if rule.raise_for_compute_roles and self.enabled(r)}
         if principal_rules or raising:
@@ -300,22 +304,22 @@ class Engine:
                     roles[(p.file, p.name)] = found
         if not roles:
             return findings
-        out = []
-        for f in findings:
+        # Replaced in place: a copy of the list would hold every raised finding twice, with
+        # both messages, at the moment a large account's memory peaks.
+        for i, f in enumerate(findings):
             if f.rule in raising and f.source is not None and f.rule not in self.config.severity:
                 hit = [(name, roles[(f.location.file, name)]) for name in _roles_of(f.source)
                        if (f.location.file, name) in roles]
                 if hit:
                     names = ", ".join(name for name, _ in hit)
                     svcs = ", ".join(dict.fromkeys(s for _, found in hit for s in found))
-                    f = replace(
+                    findings[i] = replace(
                         f,
                         severity=f.severity.raised(),
                         message=f"{f.message} (raised one level: role {names} can be assumed by {svcs}, "
                         "so code running there holds these permissions)",
                     )
-            out.append(f)
-        return out
+        return findings
 
     def _finding(
         self, rule: Rule, hit: Hit, doc: PolicyDocument | None, is_error: bool, source: Source | None = None
