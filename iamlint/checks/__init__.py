@@ -51,21 +51,42 @@ _P = ParamSpec("_P")
 def per_subject(fn: Callable[Concatenate[RuleContext, _S, _P], _R]) -> Callable[Concatenate[RuleContext, _S, _P], _R]:
     """`fn(ctx, subject, ...)` worked out once per subject (a statement, a document) until the
     engine empties `ctx.subjects`: the answer must depend on nothing but the subject and the
-    run's settings (further arguments may help work it out, never change it). Kept with the
-    subject itself, since an id is reused once its object dies."""
+    run's settings (further arguments may help work it out, never change it).
+
+    Answers are kept by the subject's id, and the subjects themselves in a list beside them: an
+    id is reused once its object dies, and a kept subject cannot die. One table per function,
+    not a (function, id) key and a (subject, answer) pair per answer: a large account's rules
+    keep tens of thousands of answers, and those two tuples were most of their memory."""
     name = f"{fn.__module__}.{fn.__qualname__}"
 
     @wraps(fn)
     def cached(ctx: RuleContext, subject: _S, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
-        key = (name, id(subject))
-        found = ctx.subjects.get(key)
-        if found is not None and found[0] is subject:
-            return found[1]  # type: ignore[no-any-return]
+        table = ctx.subjects.get(name)
+        if table is None:
+            table = ctx.subjects[name] = _Answers()
+        key = id(subject)
+        found = table.get(key, _MISSING)
+        if found is not _MISSING:
+            return found  # type: ignore[no-any-return]
         result = fn(ctx, subject, *args, **kwargs)
-        ctx.subjects[key] = (subject, result)
+        table[key] = result
+        table.kept.append(subject)
         return result
 
     return cached
+
+
+_MISSING = object()
+
+
+class _Answers(dict[int, Any]):
+    """One function's answers by subject id, with the subjects they are about (`per_subject`)."""
+
+    __slots__ = ("kept",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.kept: list[object] = []
 
 
 DocumentCheck = Callable[[RuleContext, PolicyDocument], Iterable[Hit]]
