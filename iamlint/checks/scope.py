@@ -52,17 +52,31 @@ def _expansion(ctx: RuleContext, texts: tuple[str, ...]) -> _Expansion:
     cached = ctx.subjects.get(key)
     if cached is not None:
         return cached  # type: ignore[no-any-return]
-    cat = ctx.catalog
+    shared: _Shared | None = ctx.subjects.get("expansion_parts")
+    if shared is None:
+        shared = ctx.subjects["expansion_parts"] = ({}, {})
+    entries, service_sets = shared
     all_actions = any(t in ("*", "*:*") for t in texts)
-    per_entry = tuple(
-        (t, () if t in ("*", "*:*") else cat.expand(t)) for t in texts
-    )
+    per_entry = tuple(entries.get(t) or _entry(ctx, entries, t) for t in texts)
     # The catalogue holds one ActionInfo per key, so a later entry naming an action again
     # stores the same object where the first put it: the first-named order is kept.
     seen = {a.key: a for _, exp in per_entry for a in exp}
     actions = tuple(seen.values())
-    found = (frozenset(seen), actions, per_entry, frozenset([a.service for a in actions]), all_actions)
+    services = frozenset([a.service for a in actions])
+    found = (frozenset(seen), actions, per_entry, service_sets.setdefault(services, services), all_actions)
     ctx.subjects[key] = found
+    return found
+
+
+# Parts that many lists of entries have in common, kept once for the check: each entry with its
+# expansion (the bench's 3,000-role dump lists 31,000 entries, 12,000 distinct, in 2,900
+# distinct lists) and each set of services (600 distinct).
+_Shared = tuple[dict[str, tuple[str, tuple[ActionInfo, ...]]], dict[frozenset[str], frozenset[str]]]
+
+
+def _entry(ctx: RuleContext, entries: dict[str, tuple[str, tuple[ActionInfo, ...]]],
+           text: str) -> tuple[str, tuple[ActionInfo, ...]]:
+    found = entries[text] = (text, () if text in ("*", "*:*") else ctx.catalog.expand(text))
     return found
 
 
