@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from iamlint.catalog import get_catalog
 from iamlint.checks import PURE, Hit, RuleContext, load_all
@@ -80,6 +80,9 @@ class LintResult:
         return out
 
 
+_V = TypeVar("_V")
+
+
 class RuleCrash(Exception):
     """Raised in strict mode when a check fails."""
 
@@ -105,6 +108,7 @@ class Engine:
         # (`check_document`); emptied after each `check`.
         self._by_content: dict[tuple[object, ...], _Checked] = {}
         self._repeated: dict[int, tuple[object, ...]] = {}  # document id -> its content, when repeated
+        self._shared: dict[object, object] = {}  # values findings share (`_once`); emptied after each `check`
 
     def _add_custom_rules(self) -> None:
         """Custom rules carry a `match` block instead of code (iamlint.checks.custom)."""
@@ -149,6 +153,7 @@ class Engine:
             self.ctx.subjects.clear()
             self._by_content.clear()
             self._repeated.clear()
+            self._shared.clear()
 
     def _check(
         self,
@@ -193,6 +198,7 @@ class Engine:
             for principal in principals:
                 findings.extend(self.check_principal(principal, principal_rules))
             if raising:
+                self._shared.clear()  # the messages of raised findings are replaced: let the old ones go
                 findings = self._raise_for_compute_roles(findings, principals, raising)
         return findings, len(docs)
 
@@ -352,18 +358,32 @@ class Engine:
             name=rule.name,
             severity=severity,
             category=rule.category,
-            message=message,
+            message=self._once(message),
             fix=rule.fix,
-            location=doc.locate(hit.loc) if doc is not None else hit.loc,
+            location=self._once(doc.locate(hit.loc) if doc is not None else hit.loc),
             statement_index=st.index if st is not None else None,
             statement_sid=st.sid if st is not None else None,
             source=source if source is not None else doc.source if doc is not None else None,
-            evidence=evidence,
+            evidence=self._shared_evidence(evidence),
             is_error=is_error,
             signature=self._signature(st) if st is not None else "",  # for baselines and SARIF
             written_actions=None if st is None else st.action_texts if st.action_key == "Action" else (),
         )
 
+
+    def _once(self, value: _V) -> _V:
+        """`value`, or the equal one a finding of this check holds already: findings repeat
+        their places, messages and evidence (on the bench's 3,000-role dump, 19,000 findings
+        hold 9,000 distinct places, 15,000 distinct messages and 7,500 distinct evidences)."""
+        return self._shared.setdefault(value, value)  # type: ignore[return-value]
+
+    def _shared_evidence(self, evidence: Evidence) -> Evidence:
+        found = self._shared.get(evidence)
+        if found is None:
+            once = self._once
+            found = once(Evidence(once(evidence.actions), once(evidence.resources), once(evidence.conditions),
+                                  once(evidence.notes)))
+        return found  # type: ignore[return-value]
 
     def _signature(self, st: Statement) -> str:
         # Hashed once per statement: a statement of a thousand actions can carry dozens of findings.
