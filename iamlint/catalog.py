@@ -12,7 +12,7 @@ import difflib
 import fnmatch
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -59,11 +59,17 @@ class ActionInfo:
     required_types: tuple[str, ...] = ()
     full_name: str = ""  # service:Name, kept because every rule asks for it
     key: str = ""  # lower-case service:name, the form IAM compares
+    # (service, resource_types, required_types): what decides where an action applies. Actions
+    # of the same shape share one tuple (22,000 actions, 3,800 shapes), so that tables of
+    # answers about where actions apply can use it as their key without a tuple per entry.
+    shape: tuple[str, tuple[str, ...], tuple[str, ...]] = field(default=("", (), ()), compare=False, repr=False)
 
     def __post_init__(self) -> None:
         full = f"{self.service}:{self.name}"
         object.__setattr__(self, "full_name", full)
         object.__setattr__(self, "key", full.lower())
+        if self.shape != (self.service, self.resource_types, self.required_types):
+            object.__setattr__(self, "shape", (self.service, self.resource_types, self.required_types))
 
     @property
     def access_level(self) -> str:
@@ -97,7 +103,8 @@ class Catalog:
         self._names: dict[tuple[str, ...], tuple[str, ...]] = {}
         self._resource_types: dict[str, dict[str, ResourceType]] = {}
         self._condition_keys: dict[str, dict[str, str]] = {}
-        self._matches: dict[tuple[int, str], bool] = {}
+        self._shapes: dict[tuple[str, tuple[str, ...], tuple[str, ...]], tuple[str, tuple[str, ...], tuple[str, ...]]] = {}
+        self._matches: dict[tuple[int, str], bool] = {}  # by (id of an ActionInfo.shape, resource pattern)
         self._sorted_keys: dict[str, list[str]] = {}
         self._types_of: dict[int, tuple[ResourceType, ...]] = {}
         self._prefix_services: dict[str, tuple[str, ...]] | None = None
@@ -140,7 +147,7 @@ class Catalog:
             self._actions[prefix] = {}
             return {}
         raw = json.loads((self._root / "actions" / f"{prefix}.json").read_text("utf-8"))
-        levels, names = self._levels, self._names
+        levels, names, shapes = self._levels, self._names, self._shapes
         table = {}
         for key, entry in raw.items():
             level = entry["accessLevel"]
@@ -150,14 +157,17 @@ class Catalog:
             types = tuple(rt["name"] for rt in entry.get("resourceTypes", ()))
             required = tuple(rt["name"] for rt in entry.get("resourceTypes", ()) if rt.get("required"))
             conditions = tuple(entry.get("conditionKeys", ()))
+            types, required = names.setdefault(types, types), names.setdefault(required, required)
+            shape = (prefix, types, required)
             table[key] = ActionInfo(
                 service=prefix,
                 name=entry["name"],
                 access_levels=access,
-                resource_types=names.setdefault(types, types),
+                resource_types=types,
                 condition_keys=names.setdefault(conditions, conditions),
                 dependent_actions=tuple(entry.get("dependentActions", ())),
-                required_types=names.setdefault(required, required),
+                required_types=required,
+                shape=shapes.setdefault(shape, shape),
             )
         self._actions[prefix] = table
         self._sorted_keys[prefix] = sorted(table)
@@ -287,7 +297,9 @@ class Catalog:
         """
         if resource == "*":
             return True
-        key = (id(action), resource)  # ActionInfo objects live as long as the catalogue
+        # The answer depends on the action's service and resource types only: asked by shape, a
+        # third as many entries. Shapes live as long as the catalogue, so their ids do too.
+        key = (id(action.shape), resource)
         cached = self._matches.get(key)
         if cached is None:
             cached = self._matches[key] = self._resource_matches(action, resource)

@@ -209,7 +209,7 @@ class Effective:
         table = self._by_type.get(id(st))
         if table is None:
             table = self._by_type[id(st)] = _reach_table(self.ctx, st)
-        key = (action.service, action.resource_types, action.required_types)
+        key = action.shape  # (service, resource types, required types), one tuple per shape
         try:
             return table[key]
         except KeyError:
