@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from iamlint.catalog import get_catalog
-from iamlint.checks import PURE, Hit, RuleContext, load_all
+from iamlint.checks import PURE, Hit, RuleContext, document_rules_done, load_all
 from iamlint.evaluator import search_budget
 from iamlint.fingerprints import statement_signature
 from iamlint.limits import Limits, over_limit
@@ -191,6 +191,7 @@ class Engine:
         # principal rules, where a large account's caches and findings peak.
         self._by_content.clear()
         self._repeated.clear()
+        document_rules_done(self.ctx)
         principal_rules = [r for r, _ in self._rules_of_scope("principal")]
         raising = {r for r, rule in self.rules.items() if rule.raise_for_compute_roles and self.enabled(r)}
         if principal_rules or raising:

@@ -89,6 +89,44 @@ class _Answers(dict[int, Any]):
         self.kept: list[object] = []
 
 
+# What only document rules ask: per_subject functions (by name) and other caches (a function
+# that empties one), dropped by `document_rules_done` before the principal rules run, when a
+# large account's memory peaks. Anything dropped is worked out again if asked for later.
+_DOCUMENT_ANSWERS: set[str] = set()
+_DOCUMENT_CACHES: list[Callable[[], None]] = []
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def for_document_rules(fn: _F) -> _F:
+    """Mark a `per_subject` function, or an `functools.lru_cache` one, as asked by document
+    rules only (see `document_rules_done`)."""
+    clear = getattr(fn, "cache_clear", None)
+    if clear is not None:
+        _DOCUMENT_CACHES.append(clear)
+    else:
+        _DOCUMENT_ANSWERS.add(f"{fn.__module__}.{fn.__qualname__}")
+    return fn
+
+
+def document_rules_table(ctx: RuleContext, name: str) -> dict[Any, Any]:
+    """A table of answers that only document rules ask for, kept in `ctx.subjects` under
+    `name` and dropped by `document_rules_done` (for answers keyed by content, not by subject)."""
+    _DOCUMENT_ANSWERS.add(name)
+    table = ctx.subjects.get(name)
+    if table is None:
+        table = ctx.subjects[name] = {}
+    return table
+
+
+def document_rules_done(ctx: RuleContext) -> None:
+    """Drop the answers only document rules use (`for_document_rules`): the engine calls this
+    between the document and the principal rules of a check."""
+    for name in _DOCUMENT_ANSWERS:
+        ctx.subjects.pop(name, None)
+    for clear in _DOCUMENT_CACHES:
+        clear()
+
+
 DocumentCheck = Callable[[RuleContext, PolicyDocument], Iterable[Hit]]
 # (ctx, subject): the subject is a PolicyDocument or a Principal, as the rule's scope says.
 Check = Callable[[RuleContext, Any], Iterable[Hit]]

@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterator
 
 from iamlint import globs
-from iamlint.checks import Hit, RuleContext, check
+from iamlint.checks import Hit, RuleContext, check, document_rules_table
 from iamlint.checks.condition_keys import KeyTable, Operator, is_variable_or_placeholder, knowledge
 from iamlint.checks.scope import grant
 from iamlint.model import Condition, Evidence, PolicyDocument, Severity, Statement
@@ -96,8 +96,9 @@ def _statement_keys(ctx: RuleContext, st: Statement) -> tuple[KeyTable, bool, fr
     Read from the Action/NotAction key and entries alone, so shared by the statements that
     list the same ones (the key table of a long list is the dear part); never changed once made.
     """
-    key = ("statement_keys", st.action_key, st.action_texts)
-    cached = ctx.subjects.get(key)
+    table = document_rules_table(ctx, "conditions.statement_keys")
+    key = (st.action_key, st.action_texts)
+    cached = table.get(key)
     if cached is not None:
         return cached  # type: ignore[no-any-return]
     g = grant(ctx, st)
@@ -106,7 +107,7 @@ def _statement_keys(ctx: RuleContext, st: Statement) -> tuple[KeyTable, bool, fr
         for text, exp in g.per_entry
         if not exp and text not in ("*", "*:*")
     )
-    found = ctx.subjects[key] = (knowledge(ctx).statement_keys(g.actions), g.all_actions, unknown)
+    found = table[key] = (knowledge(ctx).statement_keys(g.actions), g.all_actions, unknown)
     return found
 
 

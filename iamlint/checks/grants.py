@@ -12,7 +12,7 @@ from typing import Any
 
 from iamlint import globs
 from iamlint.catalog import ResourceType
-from iamlint.checks import Hit, RuleContext, check
+from iamlint.checks import Hit, RuleContext, check, document_rules_table
 from iamlint.checks.effective import everything_by
 from iamlint.checks.principals import policy_kind
 from iamlint.checks.scope import all_but_listed, describe_actions, excludes_every_resource, grant
@@ -229,8 +229,9 @@ def _types_by_service(ctx: RuleContext, st: Statement) -> dict[str, tuple[Resour
     not always the action's (ssm:SendCommand runs on ec2 instances, kafka-cluster:* on kafka
     clusters, topics and groups). Shared by the statements that list the same actions, as
     their expansion is (`scope._expansion`)."""
-    key = ("types_by_service", st.action_key, st.action_texts)
-    cached = ctx.subjects.get(key)
+    table = document_rules_table(ctx, "grants.types_by_service")
+    key = (st.action_key, st.action_texts)
+    cached = table.get(key)
     if cached is not None:
         return cached  # type: ignore[no-any-return]
     out: dict[str, dict[str, ResourceType]] = {}
@@ -240,7 +241,7 @@ def _types_by_service(ctx: RuleContext, st: Statement) -> dict[str, tuple[Resour
             parts = globs.split_arn(rt.arn)
             service = parts[2].lower() if len(parts) > 2 else a.service
             out.setdefault(service, {})[rt.name] = rt
-    found = ctx.subjects[key] = {svc: tuple(types.values()) for svc, types in out.items()}
+    found = table[key] = {svc: tuple(types.values()) for svc, types in out.items()}
     return found
 
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from functools import lru_cache
 
 from iamlint import globs, managed
-from iamlint.checks import Hit, RuleContext, check
+from iamlint.checks import Hit, RuleContext, check, for_document_rules
 from iamlint.checks.effective import covers, effective
 from iamlint.checks.escalation import escalations, rewrites_identity_policies, unscoped
 from iamlint.checks.scope import grant
@@ -135,6 +135,7 @@ class _Entries:
         return None
 
 
+@for_document_rules
 @lru_cache(maxsize=1024)
 def _entries(texts: tuple[str, ...]) -> _Entries:
     """Indexed once for IAM132 and IAM133 alike (and for every document that repeats them)."""
