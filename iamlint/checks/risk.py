@@ -214,7 +214,7 @@ def _unscoped_in_statement(ctx: RuleContext, st: Statement, eff: Effective) -> _
     categories: list[str] = []
     if g.all_actions:
         allows = g.allows
-        candidates = [(a, c) for a, c in _catalogue_category_actions(ctx) if allows(a.key)]
+        candidates = [(a, c) for a, c in zip(*_catalogue_category_actions(ctx)) if allows(a.key)]
     else:  # an Action list: every action it expands to is granted
         candidates = [(a, c) for a in g.actions if (c := category_of(ctx, a)) in (RESOURCE_EXPOSURE, INFRASTRUCTURE)]
     for a, category in candidates:
@@ -226,14 +226,15 @@ def _unscoped_in_statement(ctx: RuleContext, st: Statement, eff: Effective) -> _
     return tuple(actions), tuple(reaches), tuple(categories)
 
 
-def _catalogue_category_actions(ctx: RuleContext) -> tuple[tuple[ActionInfo, str], ...]:
-    """Every action of the catalogue-defined categories, with its category, in catalogue order:
-    what an open-ended statement (Action "*", NotAction) may grant of them, sorted out once
-    rather than once per such statement among 22,000 actions."""
+def _catalogue_category_actions(ctx: RuleContext) -> tuple[tuple[ActionInfo, ...], tuple[str, ...]]:
+    """Every action of the catalogue-defined categories and, in a parallel tuple, its category,
+    in catalogue order: what an open-ended statement (Action "*", NotAction) may grant of them,
+    sorted out once rather than once per such statement among 22,000 actions. Two tuples
+    rather than a pair per action: a fifth of the memory."""
     cached = ctx.cache.get("risk_catalogue_category_actions")
     if cached is None:
-        cached = ctx.cache["risk_catalogue_category_actions"] = tuple(
-            (a, c) for a in every_action(ctx) if (c := category_of(ctx, a)) in (RESOURCE_EXPOSURE, INFRASTRUCTURE))
+        pairs = [(a, c) for a in every_action(ctx) if (c := category_of(ctx, a)) in (RESOURCE_EXPOSURE, INFRASTRUCTURE)]
+        cached = ctx.cache["risk_catalogue_category_actions"] = (tuple(a for a, _ in pairs), tuple(c for _, c in pairs))
     return cached
 
 
