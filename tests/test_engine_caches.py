@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from iamlint.checks import load_all
+from iamlint.checks import conditions, grants, hygiene, load_all
 from iamlint.checks.effective import Effective
 from iamlint.engine import Engine, LintConfig
 from iamlint.loaders.cloudformation import load_template
@@ -78,3 +78,38 @@ def test_answers_about_subjects_are_dropped_after_a_check(monkeypatch: pytest.Mo
     assert any(f.rule == "IAM122" for f in findings)
     assert seen and max(seen) > 0  # the rules did keep answers while the check ran
     assert engine.ctx.subjects == {}
+
+
+def test_answers_only_document_rules_ask_for_are_dropped_before_principal_rules(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # An account's memory peaks during the principal rules: the tables only document rules read
+    # (condition keys per Action list, resource types per service, hygiene's entry index) must
+    # be gone by then, and a later question is answered again, the same way.
+    engine = Engine(LintConfig(strict=True))
+    at_principal_rules: list[set[object]] = []
+    entries_cached: list[int] = []
+    checks = load_all()
+    original = checks["IAM122"]
+
+    def watching(ctx: Any, principal: Any) -> Any:
+        at_principal_rules.append(set(ctx.subjects))
+        entries_cached.append(hygiene._entries.cache_info().currsize)
+        yield from original(ctx, principal)
+
+    monkeypatch.setitem(checks, "IAM122", watching)
+    documents = _documents()
+    shared = next(d for d in documents if d.statements and d.statements[0].action_texts == ("s3:*",))
+    statement = shared.statements[0]
+    before = (conditions._statement_keys(engine.ctx, statement), grants._types_by_service(engine.ctx, statement))
+    assert {"conditions.statement_keys", "grants.types_by_service"} <= set(engine.ctx.subjects)
+    findings, _ = engine.check(documents)
+    assert any(f.rule == "IAM122" for f in findings)
+    assert at_principal_rules and entries_cached
+    for names in at_principal_rules:
+        assert "conditions.statement_keys" not in names and "grants.types_by_service" not in names
+        assert "iamlint.checks.scope.grant" in names  # what principal rules share is kept
+    assert entries_cached == [0] * len(entries_cached)
+    after = (conditions._statement_keys(engine.ctx, statement), grants._types_by_service(engine.ctx, statement))
+    assert after[0][1:] == before[0][1:] and after[1] == before[1]
+    assert after[0][0] is not before[0][0]  # worked out again, not kept through the check
