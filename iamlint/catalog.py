@@ -90,6 +90,37 @@ class ActionInfo:
         return PERMISSIONS in self.access_levels
 
 
+_ACTION_SLOTS = tuple(ActionInfo.__dict__[name].__set__ for name in (
+    "service", "name", "access_levels", "resource_types", "condition_keys", "dependent_actions",
+    "required_types", "full_name", "key", "shape"))
+
+
+def _action_info(service: str, name: str, access_levels: frozenset[str], resource_types: tuple[str, ...],
+                 condition_keys: tuple[str, ...], dependent_actions: tuple[str, ...],
+                 required_types: tuple[str, ...],
+                 shape: tuple[str, tuple[str, ...], tuple[str, ...]]) -> ActionInfo:
+    """`ActionInfo(...)` for the catalogue's loader: a service's actions are all made at once
+    (22,000 in all), and __init__ sets each of the ten slots with object.__setattr__, which
+    looks the name up every time, and compares the shape in __post_init__; here each slot is
+    set through its own descriptor. `shape` is the catalogue's shared (service, resource_types,
+    required_types) tuple."""
+    (set_service, set_name, set_levels, set_types, set_keys, set_dependent, set_required, set_full, set_key,
+     set_shape) = _ACTION_SLOTS
+    info = object.__new__(ActionInfo)
+    full = f"{service}:{name}"
+    set_service(info, service)
+    set_name(info, name)
+    set_levels(info, access_levels)
+    set_types(info, resource_types)
+    set_keys(info, condition_keys)
+    set_dependent(info, dependent_actions)
+    set_required(info, required_types)
+    set_full(info, full)
+    set_key(info, full.lower())
+    set_shape(info, shape)
+    return info
+
+
 class Catalog:
     """Answers questions about IAM actions; one instance caches what it has read."""
 
@@ -159,15 +190,15 @@ class Catalog:
             conditions = tuple(entry.get("conditionKeys", ()))
             types, required = names.setdefault(types, types), names.setdefault(required, required)
             shape = (prefix, types, required)
-            table[key] = ActionInfo(
-                service=prefix,
-                name=entry["name"],
-                access_levels=access,
-                resource_types=types,
-                condition_keys=names.setdefault(conditions, conditions),
-                dependent_actions=tuple(entry.get("dependentActions", ())),
-                required_types=required,
-                shape=shapes.setdefault(shape, shape),
+            table[key] = _action_info(
+                prefix,
+                entry["name"],
+                access,
+                types,
+                names.setdefault(conditions, conditions),
+                tuple(entry.get("dependentActions", ())),
+                required,
+                shapes.setdefault(shape, shape),
             )
         self._actions[prefix] = table
         self._sorted_keys[prefix] = sorted(table)
