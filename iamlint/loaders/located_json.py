@@ -104,35 +104,35 @@ class _JsonShadows:
         items: array[int] = array(_offsets(source))
         kids: dict[str | int, Any] = _NO_KIDS
         pos = start + 1
-        key: str | None = None
-        while True:
-            match = token.search(source, pos)
-            if match is None:  # cannot happen after json.loads accepted the text
-                break
-            at, text = match.start(), match.group()
-            first = text[0]
-            if first == "}" or first == "]":
-                break
-            pos = match.end()
-            step: str | int
+        step: str | int
+        # One match per entry (a key and the start of its value, or an item), not per token:
+        # no match is the closing bracket. A nested container is stepped over whole.
+        entry = _MAP_ENTRY.match if is_map else _LIST_ITEM.match
+        while (match := entry(source, pos)) is not None:
             if is_map:
-                if key is None:
-                    key = sys.intern(json.loads(text) if "\\" in text else text[1:-1])
-                    keys[key] = at
-                    continue
-                step, key = key, None
+                text = match.group(1)
+                step = sys.intern(json.loads(text) if "\\" in text else text[1:-1])
+                keys[step] = match.start(1)
             else:
                 step = len(items)
-                items.append(at)
-            if first == "{" or first == "[":
-                if kids is _NO_KIDS:
-                    kids = _LazyKids(self)
-                kids.starts[step] = at  # type: ignore[attr-defined]
-                pos = self._end(at)
+                items.append(match.start(1))
+            at = match.start(2)
+            if at < 0:
+                pos = match.end()
+                continue
+            if kids is _NO_KIDS:
+                kids = _LazyKids(self)
+            kids.starts[step] = at  # type: ignore[attr-defined]
+            pos = self._end(at)
         return (keys if is_map else items), kids  # type: ignore[return-value]  # an array of offsets is a list to `mark`
 
 
 _START = re.Match.start
+# After json.loads accepted the text: from just past an opening bracket or an entry, the next
+# entry with its separators and blanks, group 2 set when its value opens a container.
+_STRING = r'"[^"\\]*(?:\\.[^"\\]*)*"'
+_MAP_ENTRY = re.compile(rf'[\s,]*({_STRING})\s*:\s*(?:{_STRING}|[^\s{{}}\[\],:"]+|([{{\[]))')
+_LIST_ITEM = re.compile(rf'[\s,]*({_STRING}|[^\s{{}}\[\],:"]+|([{{\[]))')
 _NO_KIDS: dict[str | int, Any] = {}  # shared by every container without nested ones: never written
 
 
