@@ -33,6 +33,7 @@ from iamlint.model import (
     Source,
     Statement,
     Value,
+    new_finding,
 )
 from iamlint.policy import Problem
 from iamlint.principals import Principal, added_by_sam, build_principals, compute_services
@@ -354,7 +355,7 @@ class Engine:
         override = self.config.severity.get(rule.id)
         if override is not None:
             severity = override
-        return Finding(
+        return new_finding(
             rule=rule.id,
             name=rule.name,
             severity=severity,

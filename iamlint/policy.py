@@ -23,6 +23,7 @@ from iamlint.model import (
     Source,
     Statement,
     Value,
+    new_location,
 )
 
 Path = tuple[PathKey, ...]
@@ -62,7 +63,7 @@ class _Ctx:
 
     def loc(self, path: Path) -> Location:
         # No line lookup here: see Location. The document's marker resolves it on demand.
-        return Location(self.file, None, None, path, self.logical_id, self.construct_path)
+        return new_location(self.file, None, None, path, self.logical_id, self.construct_path)
 
     def problem(self, message: str, path: Path, index: int | None = None) -> None:
         mark = self.marker(path)
