@@ -42,8 +42,13 @@ def statement_signature(st: Statement) -> str:
     return _hash(canon)[:16]
 
 
+# json.dumps with any option makes a new encoder each call, a good part of hashing a statement
+# (one per statement with findings: 10,000 on the 3,000-role audit); this one is reused.
+_ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+
+
 def _hash(value: object) -> str:
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    text = _ENCODE(value)
     # surrogatepass: a lone surrogate (a "\udcff" escape in the policy, an undecodable byte in a
     # file name) hashes as itself instead of raising; valid text hashes as before.
     import hashlib  # noqa: PLC0415 - only runs with findings pay for importing it
