@@ -8,7 +8,7 @@ the logical id and CDK construct path), so that a finding can point at the line 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields, replace
 from operator import attrgetter
 from typing import Any, TypeVar
@@ -195,6 +195,20 @@ class Value:
         _set_where(value, within)
         _set_index(value, index)
         return value
+
+    @classmethod
+    def items(cls, texts: Iterable[str], within: Location) -> tuple[Value, ...]:
+        """`Value.item(text, within, i)` for each of `texts` in turn, `i` from 0: the parser
+        makes a whole list's at once, without a call per entry."""
+        new = object.__new__
+        out = []
+        for index, text in enumerate(texts):
+            value = new(cls)
+            _set_text(value, text)
+            _set_where(value, within)
+            _set_index(value, index)
+            out.append(value)
+        return tuple(out)
 
     @property
     def anchor(self) -> tuple[Location, int | None]:

@@ -162,8 +162,10 @@ def _strings(ctx: _Ctx, raw: object, path: Path, what: str, index: int) -> tuple
     if isinstance(raw, str):
         return (Value(_shared(raw), ctx.loc(path)),)
     if isinstance(raw, list):
-        out = []
         within = ctx.loc(path)
+        if raw and all(type(item) is str for item in raw):  # every list of a valid policy
+            return Value.items(map(sys.intern, raw), within)  # as _shared does each one
+        out = []
         for i, item in enumerate(raw):
             if isinstance(item, str):
                 out.append(Value.item(_shared(item), within, i))
