@@ -287,6 +287,8 @@ def _contains(outer: tuple[str, ...], inner: tuple[str, ...]) -> bool:
     # same variable or a `*` of outer can absorb, so a "yes" holds for every value it takes.
     if outer == (STAR,) or outer == inner:
         return True
+    if _has_variable(outer, inner) and _misses_witness(outer, inner):
+        return False
     literals = sorted({t for t in outer if len(t) == 1})
     other = next(chr(c) for c in range(1, 0x110000) if chr(c) not in literals)
     alphabet = (*literals, other)
@@ -342,6 +344,55 @@ def _contains(outer: tuple[str, ...], inner: tuple[str, ...]) -> bool:
                 seen.add(move)
                 stack.append(move)
     return True
+
+
+def _has_variable(outer: tuple[str, ...], inner: tuple[str, ...]) -> bool:
+    """Is there a policy variable on either side? `effective.covers` sends every such pair here
+    (IAM132's ARNs with ${aws:username}), where `_misses_witness` pays; a pair without one
+    comes here only with a `?` in outer, and the search budget's hardening tests rely on such
+    pairs (long runs of `?`) still being searched."""
+    return any(t.startswith(_VAR) for t in outer) or any(t.startswith(_VAR) for t in inner)
+
+
+def _misses_witness(outer: tuple[str, ...], inner: tuple[str, ...]) -> bool:
+    """Does `outer` miss one string of `inner`'s, a quick proof that it does not contain it?
+
+    The string: inner with each `*` and variable empty and each `?` a character outer never
+    spells (there is always one: `_contains` uses it too); outer is read with every variable
+    empty too (one value of each). Whenever `_contains` finds outer
+    absorbing every string of inner, it absorbs this one the same way (a variable by itself
+    or by a `*`, both empty here), so a miss here is a "no" there, found in one pass instead
+    of a search over outer's alphabet at every `*` of inner (most pairs with variables that
+    IAM132 tries on the managed policies are not contained).
+    """
+    m = len(outer)
+
+    def close(states: list[int]) -> set[int]:  # a `*` or a variable of outer may match nothing
+        out: set[int] = set()
+        while states:
+            j = states.pop()
+            if j not in out:
+                out.add(j)
+                if j < m and (outer[j] == STAR or outer[j].startswith(_VAR)):
+                    states.append(j + 1)
+        return out
+
+    states = close([0])
+    for tok in inner:
+        if tok == STAR or tok.startswith(_VAR):
+            continue
+        nxt = []
+        for j in states:
+            if j < m:
+                here = outer[j]
+                if here == STAR:
+                    nxt.append(j)
+                elif here == tok or here == ONE:  # inner's `?`: a character outer never spells
+                    nxt.append(j + 1)
+        states = close(nxt)
+        if not states:
+            return True
+    return m not in states
 
 
 # -- conditions -------------------------------------------------------------------------------
