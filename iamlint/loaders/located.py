@@ -64,6 +64,7 @@ _Index: TypeAlias = tuple[Any, Shadow | None, Callable[[Any], Mark]]
 
 
 _UNKNOWN = object()
+_STEP_TYPES = frozenset((str, int))
 
 
 class Located:
@@ -89,7 +90,7 @@ class Located:
         """
         # Only paths of exact str and int steps are remembered or looked up: True == 1 and
         # 1.0 == 1 as dict keys, but `_mark` reads neither as a list index.
-        if not all(type(step) is str or type(step) is int for step in path):
+        if not _STEP_TYPES.issuperset(map(type, path)):  # one C call, not a generator per step
             return self._mark(path)
         recent = self._recent
         found = recent.get(path, _UNKNOWN)
