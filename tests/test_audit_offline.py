@@ -294,6 +294,35 @@ def test_an_interrupted_audit_stops_at_the_next_read() -> None:
     assert rec.gaps == []
 
 
+def test_finding_text_is_json_dumps_of_finding_dict() -> None:
+    # `spliced` writes each finding's text directly (`_FindingText`), caching its rule's and its
+    # source's parts: the text must be json.dumps's byte for byte, whatever the strings hold
+    # and whichever optional fields are empty.
+    from iamlint.model import Evidence, Finding, Location, Severity, Source
+
+    odd = 'q"uote \\ back\nline\ttab \x01 \x7f é \u2028 \U0001f600 \udcff'
+    sources = [None, Source(kind="role", name=odd), Source(kind="managed-policy", name="P", arn="arn:aws:iam::1:policy/P",
+               policy_name="arn:aws:iam::1:policy/P", via="x", condition="C", used_by=("role A", odd),
+               attached_to=("role B",), logical_id="L", construct_path="a/b")]
+    locations = [Location("f.json"), Location(odd, 3, 7, ("Statement", 0, "Action", 2), "Logical", "Stack/Role"),
+                 Location("g.yaml", 0, 0, (), "", "")]
+    evidences = [Evidence(), Evidence(actions=("s3:GetObject", odd), resources=("*",), conditions=("aws:SourceIp",),
+                                      notes=(odd, ""))]
+    writer = json_report._FindingText()
+    texts = 0
+    for source in sources:
+        for loc in locations:
+            for evidence in evidences:
+                for sid, index, error in ((None, None, False), (odd, 0, True), ("S", 12, False)):
+                    f = Finding(rule="IAM101", name="n-" + odd[:3], severity=Severity.HIGH, category="c", message=odd,
+                                fix="fix " + odd, location=loc, statement_index=index, statement_sid=sid,
+                                source=source, evidence=evidence, is_error=error)
+                    for _ in range(2):  # the second time from the caches
+                        assert writer(f) == json.dumps(json_report.finding_dict(f), separators=(",", ":"))
+                        texts += 1
+    assert texts == 2 * 3 * 3 * 2 * 3
+
+
 def test_check_json_in_pieces_is_the_whole_report(monkeypatch: pytest.MonkeyPatch) -> None:
     # `iamlint check --format json` writes its report in pieces: a dump's tens of thousands of
     # findings never become one string. The pieces must join to the one-string report.
