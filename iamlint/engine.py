@@ -483,8 +483,11 @@ class _Checked:
         self.positions = {id(st): i for i, st in enumerate(first.statements)}
 
     def moved(self, rule_id: str, doc: PolicyDocument) -> list[Hit] | None:
+        hits = self.hits[rule_id]
+        if not hits:  # most rules on most documents (146,000 asks on the 3,000-role audit)
+            return []
         try:
-            return [self._move(hit, doc) for hit in self.hits[rule_id]]
+            return [self._move(hit, doc) for hit in hits]
         except _NotMovable:
             return None
 
