@@ -296,6 +296,37 @@ class Statement:
         return self.resource_key == "NotResource"
 
 
+_STATEMENT_SLOTS = tuple(Statement.__dict__[name].__set__ for name in (
+    "index", "effect", "sid", "action_key", "actions", "resource_key", "resources", "principal_key", "principals",
+    "conditions", "loc", "action_texts", "resource_texts"))
+
+
+def new_statement(*, index: int, effect: str, sid: str | None, action_key: str, actions: tuple[Value, ...],
+                  resource_key: str | None, resources: tuple[Value, ...], principal_key: str | None,
+                  principals: tuple[Principal, ...], conditions: tuple[Condition, ...], loc: Location,
+                  action_texts: tuple[str, ...], resource_texts: tuple[str, ...]) -> Statement:
+    """`Statement(...)` with every field given, for the parser (10,462 statements on the
+    3,000-role audit): each of the thirteen slots set through its own descriptor rather than
+    by object.__setattr__, which looks the name up every time (as `Value.item` does)."""
+    (set_index, set_effect, set_sid, set_action_key, set_actions, set_resource_key, set_resources,
+     set_principal_key, set_principals, set_conditions, set_loc, set_action_texts, set_resource_texts) = _STATEMENT_SLOTS
+    st = object.__new__(Statement)
+    set_index(st, index)
+    set_effect(st, effect)
+    set_sid(st, sid)
+    set_action_key(st, action_key)
+    set_actions(st, actions)
+    set_resource_key(st, resource_key)
+    set_resources(st, resources)
+    set_principal_key(st, principal_key)
+    set_principals(st, principals)
+    set_conditions(st, conditions)
+    set_loc(st, loc)
+    set_action_texts(st, action_texts)
+    set_resource_texts(st, resource_texts)
+    return st
+
+
 
 @dataclass(frozen=True, slots=True)
 class PolicyDocument:

@@ -12,6 +12,7 @@ import datetime
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from operator import attrgetter
 
 from iamlint.model import (
     Condition,
@@ -24,7 +25,10 @@ from iamlint.model import (
     Statement,
     Value,
     new_location,
+    new_statement,
 )
+
+_TEXT = attrgetter("text")
 
 Path = tuple[PathKey, ...]
 Marker = Callable[[Path], tuple[int, int] | None]
@@ -230,7 +234,7 @@ def _statement(
         conditions = _conditions(ctx, raw["Condition"], (*path, "Condition"), index)
     if not actions:
         return None
-    return Statement(
+    return new_statement(
         index=index,
         effect=_shared(str(effect)),
         sid=sid,
@@ -242,8 +246,8 @@ def _statement(
         principals=principals,
         conditions=conditions,
         loc=ctx.loc(path),
-        action_texts=tuple(v.text for v in actions),
-        resource_texts=tuple(v.text for v in resources),
+        action_texts=tuple(map(_TEXT, actions)),
+        resource_texts=tuple(map(_TEXT, resources)),
     )
 
 
