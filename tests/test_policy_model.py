@@ -138,3 +138,17 @@ def test_parsed_list_items_carry_their_index_in_the_path() -> None:
     st = doc.statements[0]
     assert [v.loc.keys for v in st.actions] == [("Statement", 0, "Action", 0), ("Statement", 0, "Action", 1)]
     assert st.resources[0].loc.keys == ("Statement", 0, "Resource")
+
+
+def test_slot_setting_constructors_set_every_field() -> None:
+    # new_location, new_finding, new_statement and catalog._action_info set each slot through
+    # its descriptor rather than calling __init__: a field added to the class must be added to
+    # them too, or its slot stays unset (an AttributeError far from here).
+    from dataclasses import fields
+
+    from iamlint import catalog, model
+
+    for cls, slots in ((model.Location, model._LOCATION_SLOTS), (model.Finding, model._FINDING_SLOTS),
+                       (model.Statement, model._STATEMENT_SLOTS), (catalog.ActionInfo, catalog._ACTION_SLOTS)):
+        names = [f.name for f in fields(cls)]
+        assert [s.__self__.__name__ for s in slots] == names, cls
