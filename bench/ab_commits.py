@@ -4,7 +4,7 @@ Usage: ``python bench/ab_commits.py REF [--repeat N] -- ARGS...``
 
 Checks REF out into a scratch worktree (bench/out/ab/<commit>), then runs `iamlint ARGS` from
 that checkout and from this tree, round by round, each as a fresh process (bench/measure.py),
-and prints each one's median and minimum wall time and median peak memory. Both run with
+and prints each one's median and minimum wall and CPU time, and median peak memory. Both run with
 this environment's dependencies; only iamlint's own code differs. Byte code is compiled for
 both first. The worktrees are kept for the next comparison; `git worktree remove` one, or
 delete bench/out/ab and run `git worktree prune`. Example:
@@ -73,7 +73,9 @@ def main() -> int:
     print(f"load average {os.getloadavg()[0]:.1f} after")
     for name, rs in runs.items():
         walls = [r.wall for r in rs]
-        print(f"{name:<12} wall median {statistics.median(walls):6.2f} s, min {min(walls):6.2f} s; "
+        cpus = [r.cpu for r in rs if r.cpu is not None]
+        cpu = f"cpu median {statistics.median(cpus):6.2f} s, min {min(cpus):6.2f} s; " if cpus else ""
+        print(f"{name:<12} wall median {statistics.median(walls):6.2f} s, min {min(walls):6.2f} s; {cpu}"
               f"peak median {statistics.median(r.peak_mb for r in rs):6.1f} MB; exit {sorted({r.returncode for r in rs})}")
     return 0
 

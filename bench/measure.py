@@ -34,6 +34,10 @@ class Run:
     returncode: int
     stdout: bytes
     stderr: bytes
+    # CPU seconds (user + system) of the tool and the workers it waited for, from wait4; None
+    # where the launcher could not report. Steadier than wall time on a shared machine, where
+    # other processes stretch a run's wall time but not its own CPU time.
+    cpu: float | None = None
 
 
 # argv: report file, then the command. Forks and execs the command with this process's standard
@@ -52,7 +56,7 @@ if pid == 0:
 _, status, usage = os.wait4(pid, 0)
 wall = time.perf_counter() - start
 with open(report, "w") as f:
-    f.write(f"{wall} {usage.ru_maxrss}")
+    f.write(f"{wall} {usage.ru_maxrss} {usage.ru_utime + usage.ru_stime}")
 code = os.waitstatus_to_exitcode(status)
 sys.exit(code if code >= 0 else 128 - code)
 """
@@ -64,10 +68,11 @@ def run(cmd: list[str], *, stdin: bytes | None = None, env: dict[str, str] | Non
     with tempfile.NamedTemporaryFile("r", prefix="measure-", suffix=".txt") as report:
         launched = _run([sys.executable, "-c", _LAUNCHER, report.name, *cmd], stdin=stdin, env=env)
         figures = report.read().split()
-    if len(figures) != 2:  # the launcher failed before it could report: keep what was seen
+    if len(figures) != 3:  # the launcher failed before it could report: keep what was seen
         return launched
-    wall, maxrss_kb = float(figures[0]), int(figures[1])
-    return Run(wall, max(maxrss_kb / 1024, launched.peak_mb), launched.returncode, launched.stdout, launched.stderr)
+    wall, maxrss_kb, cpu = float(figures[0]), int(figures[1]), float(figures[2])
+    return Run(wall, max(maxrss_kb / 1024, launched.peak_mb), launched.returncode, launched.stdout, launched.stderr,
+               cpu)
 
 
 def _run(cmd: list[str], *, stdin: bytes | None = None, env: dict[str, str] | None = None) -> Run:
