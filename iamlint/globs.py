@@ -10,7 +10,9 @@ question is "does this grant everything".
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from collections.abc import Callable
+from functools import lru_cache, wraps
+from typing import TypeVar
 
 STAR = "\x00*"
 ONE = "\x00?"
@@ -23,6 +25,38 @@ _RUNS = frozenset((STAR, SEG))
 # Names AWS allows no "/" in (S3 bucket naming rules; DynamoDB naming rules for tables and
 # indexes; S3 access point naming rules): `arn:aws:s3:::b/*` names objects, never a bucket.
 _NO_SLASH = frozenset(("${BucketName}", "${TableName}", "${IndexName}", "${AccessPointName}"))
+
+_A = TypeVar("_A")
+_B = TypeVar("_B")
+_R = TypeVar("_R")
+
+
+def _pair_cache(maxsize: int) -> Callable[[Callable[[_A, _B], _R]], Callable[[_A, _B], _R]]:
+    """Cache a pure function of two arguments in a dict keyed by the pair, emptied whole when
+    it holds `maxsize` answers. `functools.lru_cache` keeps a linked-list node and a key object
+    beside each dict entry (about 200 bytes for two arguments, against 60 for the pair): these
+    functions hold 40,000 answers at a large account's peak, and answer most calls from them."""
+
+    def decorate(fn: Callable[[_A, _B], _R]) -> Callable[[_A, _B], _R]:
+        table: dict[tuple[_A, _B], _R] = {}
+
+        @wraps(fn)
+        def cached(a: _A, b: _B) -> _R:
+            key = (a, b)
+            try:
+                return table[key]
+            except KeyError:
+                pass
+            found = fn(a, b)
+            if len(table) >= maxsize:
+                table.clear()
+            table[key] = found
+            return found
+
+        return cached
+
+    return decorate
+
 
 # ${...} policy variables, and <...> iamlint placeholders for unresolved intrinsics.
 _TOKEN_RE = re.compile(r"\$\{[^}]*\}|<[^<>]*>|\*|\?|[^*?$<]+|.", re.DOTALL)
@@ -134,7 +168,7 @@ def _one_char(x: str, y: str) -> bool:
     return False
 
 
-@lru_cache(maxsize=131072)
+@_pair_cache(131072)
 def arn_pattern_overlaps(resource: str, arn_template: str) -> bool:
     """Could the policy resource pattern name an ARN of this catalogue ARN format?
 
@@ -192,7 +226,7 @@ def is_total(resource: str) -> bool:
     return all(p in ("*", "") for p in parts[1:]) and parts[-1] == "*"
 
 
-@lru_cache(maxsize=16384)
+@_pair_cache(16384)
 def covers_template(resource: str, arn_template: str) -> bool:
     """Does the resource pattern match *every* ARN of this format (it is effectively `*`)?
 
@@ -218,7 +252,7 @@ def padded_arn(pattern: str) -> str:
     return pattern
 
 
-@lru_cache(maxsize=8192)
+@_pair_cache(32768)  # 19,000 distinct pairs on the managed policies: all kept
 def covers_arn_format(pattern: str, arn_format: str) -> bool:
     """Does the ARN pattern name every resource of this ARN format (in its account and
     Region)? A literal account or Region still reaches every resource a principal of that
