@@ -90,28 +90,39 @@ def methods(ctx: RuleContext) -> tuple[Method, ...]:
     return cached
 
 
-def _resolved(ctx: RuleContext) -> tuple[tuple[Method, tuple[ActionInfo, ...] | None, tuple[tuple[ActionInfo, ...], ...]], ...]:
-    """Each method with its actions looked up in the catalogue once per run (not once per
-    principal): `requires` as actions, or None when the catalogue lacks one of them (the method
-    cannot be granted); each `any_of` group as the actions the catalogue has."""
-    cached = ctx.cache.get("privesc_resolved")
-    if cached is None:
-        cat = ctx.catalog
-        out = []
-        for method in methods(ctx):
-            required = [cat.action(name) for name in method.requires]
-            out.append((method, None if None in required else tuple(a for a in required if a is not None),
-                        tuple(tuple(a for a in (cat.action(n) for n in group) if a is not None)
-                              for group in method.any_of)))
-        cached = ctx.cache["privesc_resolved"] = tuple(out)
-    return cached
+def _required(ctx: RuleContext, method: Method) -> tuple[ActionInfo, ...] | None:
+    """The method's `requires` as catalogue actions, or None when the catalogue lacks one (the
+    method cannot be granted). Looked up once per run, not once per principal, and only for
+    methods some principal may hold: a one-file run reads no service's file it does not need."""
+    table: dict[tuple[str, int], Any] = ctx.cache.setdefault("privesc_resolved", {})
+    key = (method.id, -1)
+    try:
+        return table[key]  # type: ignore[no-any-return]
+    except KeyError:
+        required = [ctx.catalog.action(name) for name in method.requires]
+        found = table[key] = None if None in required else tuple(a for a in required if a is not None)
+        return found
+
+
+def _any_of(ctx: RuleContext, method: Method, index: int) -> tuple[ActionInfo, ...]:
+    """The actions the catalogue has of the method's `any_of` group `index` (see `_required`)."""
+    table: dict[tuple[str, int], Any] = ctx.cache.setdefault("privesc_resolved", {})
+    key = (method.id, index)
+    try:
+        return table[key]  # type: ignore[no-any-return]
+    except KeyError:
+        found = table[key] = tuple(a for a in (ctx.catalog.action(n) for n in method.any_of[index]) if a is not None)
+        return found
 
 
 def escalations(ctx: RuleContext, eff: Effective) -> Iterator[Escalation]:
     """Every method of the table the principal's effective grants make possible."""
-    for method, required, any_of in _resolved(ctx):
+    for method in methods(ctx):
         chosen: list[tuple[ActionInfo, Reach]] = []
-        if required is None or not eff.might_grant_services(method.services):
+        if not eff.might_grant_services(method.services):
+            continue
+        required = _required(ctx, method)
+        if required is None:
             continue
         for action in required:
             reach = eff.best(action)
@@ -119,8 +130,8 @@ def escalations(ctx: RuleContext, eff: Effective) -> Iterator[Escalation]:
                 break
             chosen.append((action, reach))
         else:
-            for group in any_of:
-                options = [(a, r) for a in group if (r := eff.best(a)) is not None]
+            for index in range(len(method.any_of)):
+                options = [(a, r) for a in _any_of(ctx, method, index) if (r := eff.best(a)) is not None]
                 if not options:
                     break
                 chosen.append(max(options, key=lambda o: o[1].rank))
