@@ -49,7 +49,9 @@ class ResourceType:
 @dataclass(frozen=True, slots=True)
 class ActionInfo:
     service: str
-    name: str  # exact case from AWS, e.g. GetObject
+    # service:Name, the name in AWS's exact case (s3:GetObject), kept because every rule asks for
+    # it; `name` is read from it rather than kept beside it (a string per action: 22,000).
+    full_name: str
     access_levels: frozenset[str]
     resource_types: tuple[str, ...]  # names of ResourceType; empty = only "*" is accepted
     condition_keys: tuple[str, ...]
@@ -57,7 +59,6 @@ class ActionInfo:
     # Names of the resource types every request of the action names (the service reference's
     # "required"): ssm:SendCommand always names a document, and an instance only sometimes.
     required_types: tuple[str, ...] = ()
-    full_name: str = ""  # service:Name, kept because every rule asks for it
     key: str = ""  # lower-case service:name, the form IAM compares
     # (service, resource_types, required_types): what decides where an action applies. Actions
     # of the same shape share one tuple (22,000 actions, 3,800 shapes), so that tables of
@@ -65,11 +66,14 @@ class ActionInfo:
     shape: tuple[str, tuple[str, ...], tuple[str, ...]] = field(default=("", (), ()), compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        full = f"{self.service}:{self.name}"
-        object.__setattr__(self, "full_name", full)
-        object.__setattr__(self, "key", full.lower())
+        object.__setattr__(self, "key", self.full_name.lower())
         if self.shape != (self.service, self.resource_types, self.required_types):
             object.__setattr__(self, "shape", (self.service, self.resource_types, self.required_types))
+
+    @property
+    def name(self) -> str:
+        """Exact case from AWS, e.g. GetObject: `full_name` after the service's prefix."""
+        return self.full_name[len(self.service) + 1 :]
 
     @property
     def access_level(self) -> str:
@@ -91,8 +95,8 @@ class ActionInfo:
 
 
 _ACTION_SLOTS = tuple(ActionInfo.__dict__[name].__set__ for name in (
-    "service", "name", "access_levels", "resource_types", "condition_keys", "dependent_actions",
-    "required_types", "full_name", "key", "shape"))
+    "service", "full_name", "access_levels", "resource_types", "condition_keys", "dependent_actions",
+    "required_types", "key", "shape"))
 
 
 def _action_info(service: str, name: str, access_levels: frozenset[str], resource_types: tuple[str, ...],
@@ -100,22 +104,21 @@ def _action_info(service: str, name: str, access_levels: frozenset[str], resourc
                  required_types: tuple[str, ...],
                  shape: tuple[str, tuple[str, ...], tuple[str, ...]]) -> ActionInfo:
     """`ActionInfo(...)` for the catalogue's loader: a service's actions are all made at once
-    (22,000 in all), and __init__ sets each of the ten slots with object.__setattr__, which
+    (22,000 in all), and __init__ sets each of the nine slots with object.__setattr__, which
     looks the name up every time, and compares the shape in __post_init__; here each slot is
     set through its own descriptor. `shape` is the catalogue's shared (service, resource_types,
     required_types) tuple."""
-    (set_service, set_name, set_levels, set_types, set_keys, set_dependent, set_required, set_full, set_key,
+    (set_service, set_full, set_levels, set_types, set_keys, set_dependent, set_required, set_key,
      set_shape) = _ACTION_SLOTS
     info = object.__new__(ActionInfo)
     full = f"{service}:{name}"
     set_service(info, service)
-    set_name(info, name)
+    set_full(info, full)
     set_levels(info, access_levels)
     set_types(info, resource_types)
     set_keys(info, condition_keys)
     set_dependent(info, dependent_actions)
     set_required(info, required_types)
-    set_full(info, full)
     set_key(info, full.lower())
     set_shape(info, shape)
     return info
