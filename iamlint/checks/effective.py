@@ -93,7 +93,7 @@ class Effective:
         # lists), and the open-ended ones (Action "*", NotAction), so that a question about
         # one action skips the others. Rules ask about a few hundred actions at most, so each
         # question reads the short list of statements rather than indexing every name first.
-        self._naming: dict[str, list[tuple[Statement, frozenset[str]]]] = {}  # by lower-case service
+        self._naming: dict[str, list[tuple[Statement, frozenset[str] | tuple[str, ...]]]] = {}  # by lower-case service
         self._open: list[Statement] = []
         for st in self.allows:
             g = grant(ctx, st)

@@ -342,7 +342,7 @@ def sensitive_on_star(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
         # A statement of named actions grants the table's entries it names, found by one set
         # intersection rather than a lookup per entry of the table; taken in the table's order
         # (which decides the resource reported first).
-        shared = None if g.all_actions else g.named.intersection(table)
+        shared = None if g.all_actions else table.keys() & g.named
         if shared is not None and not shared:
             continue
         hits: dict[str, list[str]] = {}
