@@ -90,29 +90,18 @@ def methods(ctx: RuleContext) -> tuple[Method, ...]:
     return cached
 
 
-def _required(ctx: RuleContext, method: Method) -> tuple[ActionInfo, ...] | None:
-    """The method's `requires` as catalogue actions, or None when the catalogue lacks one (the
-    method cannot be granted). Looked up once per run, not once per principal, and only for
-    methods some principal may hold: a one-file run reads no service's file it does not need."""
-    table: dict[tuple[str, int], Any] = ctx.cache.setdefault("privesc_resolved", {})
-    key = (method.id, -1)
-    try:
-        return table[key]  # type: ignore[no-any-return]
-    except KeyError:
-        required = [ctx.catalog.action(name) for name in method.requires]
-        found = table[key] = None if None in required else tuple(a for a in required if a is not None)
-        return found
-
-
-def _any_of(ctx: RuleContext, method: Method, index: int) -> tuple[ActionInfo, ...]:
-    """The actions the catalogue has of the method's `any_of` group `index` (see `_required`)."""
-    table: dict[tuple[str, int], Any] = ctx.cache.setdefault("privesc_resolved", {})
-    key = (method.id, index)
-    try:
-        return table[key]  # type: ignore[no-any-return]
-    except KeyError:
-        found = table[key] = tuple(a for a in (ctx.catalog.action(n) for n in method.any_of[index]) if a is not None)
-        return found
+def _actions(ctx: RuleContext, method: Method, group: int) -> tuple[ActionInfo, ...] | None:
+    """The method's `requires` (group -1) or `any_of[group]` as catalogue actions: for
+    `requires`, None when the catalogue lacks one (the method cannot be granted); for a group
+    of `any_of`, the ones it has. Looked up once per run, not once per principal, and only when
+    a principal gets that far: a one-file run reads no service's file it does not need."""
+    table: dict[tuple[str, int], tuple[ActionInfo, ...] | None] = ctx.cache.setdefault("privesc_actions", {})
+    key = (method.id, group)
+    if key not in table:
+        found = [ctx.catalog.action(name) for name in (method.requires if group < 0 else method.any_of[group])]
+        kept = tuple(a for a in found if a is not None)
+        table[key] = None if group < 0 and len(kept) < len(found) else kept
+    return table[key]
 
 
 def escalations(ctx: RuleContext, eff: Effective) -> Iterator[Escalation]:
@@ -121,7 +110,7 @@ def escalations(ctx: RuleContext, eff: Effective) -> Iterator[Escalation]:
         chosen: list[tuple[ActionInfo, Reach]] = []
         if not eff.might_grant_services(method.services):
             continue
-        required = _required(ctx, method)
+        required = _actions(ctx, method, -1)
         if required is None:
             continue
         for action in required:
@@ -131,7 +120,7 @@ def escalations(ctx: RuleContext, eff: Effective) -> Iterator[Escalation]:
             chosen.append((action, reach))
         else:
             for index in range(len(method.any_of)):
-                options = [(a, r) for a in _any_of(ctx, method, index) if (r := eff.best(a)) is not None]
+                options = [(a, r) for a in _actions(ctx, method, index) or () if (r := eff.best(a)) is not None]
                 if not options:
                     break
                 chosen.append(max(options, key=lambda o: o[1].rank))
