@@ -144,19 +144,8 @@ def granted(ctx: RuleContext, eff: Effective, category: str) -> list[tuple[Actio
     """The actions of one category the principal is granted on every resource."""
     if category in (CREDENTIALS_EXPOSURE, DATA_EXFILTRATION):
         names = eff.might_grant_any(_sensitive_by_service(ctx, category))
-        # Looked up once per run (a principal with an open-ended statement asks about every
-        # name), and only for the services principals touch, so that a small run does not
-        # read every service's catalogue file.
-        lookup: dict[str, ActionInfo | None] = ctx.cache.setdefault("risk_sensitive_lookup", {})
-        found = []
-        for name in names:
-            try:
-                action = lookup[name]
-            except KeyError:
-                action = lookup[name] = ctx.catalog.action(name)
-            if action is not None and (r := unscoped(eff, action)) is not None:
-                found.append((action, r))
-        return found
+        candidates = [a for a in (ctx.catalog.action(n) for n in names) if a is not None]
+        return [(a, r) for a in candidates if (r := unscoped(eff, a)) is not None]
     return _by_catalogue(ctx, eff).get(category, [])
 
 
