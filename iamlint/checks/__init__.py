@@ -63,15 +63,12 @@ def per_subject(fn: Callable[Concatenate[RuleContext, _S, _P], _R]) -> Callable[
     def cached(ctx: RuleContext, subject: _S, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
         table = ctx.subjects.get(name)
         if table is None:
-            table = ctx.subjects[name] = _Answers()
+            table = ctx.subjects[name] = ByIdentity()
         key = id(subject)
         found = table.get(key, _MISSING)
         if found is not _MISSING:
             return found  # type: ignore[no-any-return]
-        result = fn(ctx, subject, *args, **kwargs)
-        table[key] = result
-        table.kept.append(subject)
-        return result
+        return table.put(subject, fn(ctx, subject, *args, **kwargs))  # type: ignore[no-any-return]
 
     return cached
 
@@ -79,8 +76,11 @@ def per_subject(fn: Callable[Concatenate[RuleContext, _S, _P], _R]) -> Callable[
 _MISSING = object()
 
 
-class _Answers(dict[int, Any]):
-    """One function's answers by subject id, with the subjects they are about (`per_subject`)."""
+class ByIdentity(dict[int, Any]):
+    """Answers by their subject's id, with the subjects beside them (`per_subject`, and the
+    engine's statement signatures): an id is reused once its object dies, and a kept subject
+    cannot die. A list beside the table rather than a (subject, answer) pair per entry: a large
+    account keeps tens of thousands of answers."""
 
     __slots__ = ("kept",)
 
@@ -88,23 +88,28 @@ class _Answers(dict[int, Any]):
         super().__init__()
         self.kept: list[object] = []
 
+    def put(self, subject: object, answer: Any) -> Any:
+        self[id(subject)] = answer
+        self.kept.append(subject)
+        return answer
 
-# What only document rules ask: per_subject functions (by name) and other caches (a function
-# that empties one), dropped by `document_rules_done` before the principal rules run, when a
-# large account's memory peaks. Anything dropped is worked out again if asked for later.
+    def clear(self) -> None:
+        super().clear()
+        self.kept.clear()
+
+
+# What only document rules ask, dropped by `document_rules_done` before the principal rules
+# run, when a large account's memory peaks: tables in `ctx.subjects` (by name) and
+# `functools.lru_cache` functions. Anything dropped is worked out again if asked for later.
 _DOCUMENT_ANSWERS: set[str] = set()
 _DOCUMENT_CACHES: list[Callable[[], None]] = []
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
 def for_document_rules(fn: _F) -> _F:
-    """Mark a `per_subject` function, or an `functools.lru_cache` one, as asked by document
-    rules only (see `document_rules_done`)."""
-    clear = getattr(fn, "cache_clear", None)
-    if clear is not None:
-        _DOCUMENT_CACHES.append(clear)
-    else:
-        _DOCUMENT_ANSWERS.add(f"{fn.__module__}.{fn.__qualname__}")
+    """Mark an `functools.lru_cache` function as asked by document rules only (see
+    `document_rules_done`); for answers kept in `ctx.subjects`, see `document_rules_table`."""
+    _DOCUMENT_CACHES.append(fn.cache_clear)  # type: ignore[attr-defined]
     return fn
 
 
@@ -119,8 +124,8 @@ def document_rules_table(ctx: RuleContext, name: str) -> dict[Any, Any]:
 
 
 def document_rules_done(ctx: RuleContext) -> None:
-    """Drop the answers only document rules use (`for_document_rules`): the engine calls this
-    between the document and the principal rules of a check."""
+    """Drop the answers only document rules use: the engine calls this between the document
+    and the principal rules of a check."""
     for name in _DOCUMENT_ANSWERS:
         ctx.subjects.pop(name, None)
     for clear in _DOCUMENT_CACHES:
