@@ -8,17 +8,16 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from conftest import ROOT
+from conftest import FN_ACCOUNT, ROOT, fn_call
 
 from iamlint.catalog import get_catalog
 from iamlint.cli import cli
 from iamlint.evaluator import Decision, Request, contains, evaluate
 from iamlint.model import PolicyDocument, PolicyKind
-from iamlint.narrow.calls import Call
 from iamlint.narrow.narrower import narrow
 from iamlint.policy import parse_policy
 
-ACCOUNT = "111122223333"
+ACCOUNT = FN_ACCOUNT
 
 
 def _doc(statements: list[dict[str, Any]]) -> PolicyDocument:
@@ -27,20 +26,13 @@ def _doc(statements: list[dict[str, Any]]) -> PolicyDocument:
     return doc
 
 
-def _call(service: str, op: str, params: dict[str, Any], error: str | None = None) -> Call:
-    return Call(service=service, operation=op, principal=f"arn:aws:sts::{ACCOUNT}:assumed-role/R/fn",
-                role_arn=f"arn:aws:iam::{ACCOUNT}:role/R", session_name="fn", time="2026-11-01T10:00:00Z",
-                region="eu-west-1", resources=(), parameters=params, error=error,
-                event_source=f"{service}.amazonaws.com", account=ACCOUNT)
-
-
 CALLS = [
-    _call("dynamodb", "GetItem", {"tableName": "Orders"}),
-    _call("s3", "GetObject", {"bucketName": "receipts", "key": "2026/11/a.pdf"}),
-    _call("s3", "GetObject", {"bucketName": "receipts", "key": "2026/12/b.pdf"}),
-    _call("sqs", "SendMessage", {"queueUrl": f"https://sqs.eu-west-1.amazonaws.com/{ACCOUNT}/jobs"}),
-    _call("s3", "DeleteObject", {"bucketName": "receipts", "key": "x"}, error="AccessDenied"),
-    _call("sts", "GetCallerIdentity", {}),
+    fn_call("dynamodb", "GetItem", {"tableName": "Orders"}),
+    fn_call("s3", "GetObject", {"bucketName": "receipts", "key": "2026/11/a.pdf"}),
+    fn_call("s3", "GetObject", {"bucketName": "receipts", "key": "2026/12/b.pdf"}),
+    fn_call("sqs", "SendMessage", {"queueUrl": f"https://sqs.eu-west-1.amazonaws.com/{ACCOUNT}/jobs"}),
+    fn_call("s3", "DeleteObject", {"bucketName": "receipts", "key": "x"}, error="AccessDenied"),
+    fn_call("sts", "GetCallerIdentity", {}),
 ]
 BROAD = _doc([{"Effect": "Allow", "Action": ["s3:*", "dynamodb:*", "sqs:*", "logs:*"], "Resource": "*"}])
 
