@@ -225,11 +225,7 @@ class Catalog:
             return self._expand_lower(lower)
         # An exact name is one lookup, left out of the cache: the managed policies name 12,000
         # distinct actions, which evicted the 1,300 patterns worth caching again and again.
-        prefix, sep, name = lower.partition(":")
-        if not sep:
-            return ()
-        table = self._actions.get(prefix)  # `actions` without lower-casing `prefix` again
-        info = (self.actions(prefix) if table is None else table).get(name)
+        info = self.action(lower)
         return () if info is None else (info,)
 
     @lru_cache(maxsize=4096)  # noqa: B019 - see _service_set
