@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import codecs
+import gc
 import json
 import pickle
+import types
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from iamlint.loaders import located_json
 from iamlint.loaders.located import Located, Mark, ParseError, _scan_json, parse_any, parse_json, parse_yaml
 
 # ----------------------------------------------------------------------------- short-form tags
@@ -288,6 +291,21 @@ JSON_DOC = """{
 }"""
 
 
+@pytest.fixture(params=["whole text", "compressed blocks"])
+def json_text_kept(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """JSON marks are the same whether the lazy index keeps the whole text or, as it does for
+    a large file, compressed blocks of it: with "compressed blocks", every file counts as
+    large, in blocks of 7 characters of which the last 2 read are kept, and containers of
+    1,000 characters or more are read before compressing."""
+    if request.param == "compressed blocks":
+        monkeypatch.setattr(located_json, "BLOCKED_FROM", 0)
+        monkeypatch.setattr(located_json._Blocks, "SIZE", 7)
+        monkeypatch.setattr(located_json._Blocks, "CACHED", 2)
+        monkeypatch.setattr(located_json._Blocks, "EARLY", 1000)
+    return str(request.param)
+
+
+@pytest.mark.usefixtures("json_text_kept")
 @pytest.mark.parametrize(
     ("path", "line", "column"),
     [
@@ -312,6 +330,7 @@ def test_json_marks_are_exact(path: tuple[str | int, ...], line: int, column: in
     assert located.mark(path) == Mark(line, column)
 
 
+@pytest.mark.usefixtures("json_text_kept")
 def test_json_marks_are_read_only_where_a_path_goes() -> None:
     # A large dump's marks are read container by container as paths reach them (`mark` on the
     # whole index would hold every key of the file); they must be the marks of a full scan.
@@ -341,6 +360,7 @@ def test_json_marks_are_read_only_where_a_path_goes() -> None:
     assert len(checked) == len(list(paths(doc))) > 500
 
 
+@pytest.mark.usefixtures("json_text_kept")
 def test_json_marks_past_brackets_and_quotes_inside_strings() -> None:
     # The lazy index pairs brackets with one regex match per bracket and reads a flat list in
     # one pass: brackets, escaped quotes and backslashes inside strings must not count.
@@ -357,6 +377,48 @@ def test_json_marks_past_brackets_and_quotes_inside_strings() -> None:
         assert located.mark(("b", "\\", 1)) != located.mark(("b", "\\", 0))
     scalar = parse_json(' "[x{" ', "s.json")
     assert scalar.mark(()) == scalar.mark((0,)) == Mark(1, 2)
+
+
+def _long_strings(root: object, at_least: int) -> list[str]:
+    """Strings of `at_least` characters reachable from `root` (through closures, not through
+    modules, classes or a function's globals)."""
+    seen: set[int] = set()
+    stack, found = [root], []
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, str):
+            if len(obj) >= at_least:
+                found.append(obj)
+        elif isinstance(obj, types.FunctionType):
+            for cell in obj.__closure__ or ():
+                try:
+                    stack.append(cell.cell_contents)
+                except ValueError:  # an empty cell
+                    pass
+        elif not isinstance(obj, (type, types.ModuleType)):
+            stack.extend(gc.get_referents(obj))
+    return found
+
+
+def test_large_json_text_is_let_go_once_indexed(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A large file's text (a dump of tens of megabytes) is held compressed once its index is
+    # read; marks read the blocks they need. Non-ASCII characters and a lone surrogate (JSON
+    # text given as a str may hold one) come back as they were, on either side of a block's end.
+    monkeypatch.setattr(located_json, "BLOCKED_FROM", 1000)
+    monkeypatch.setattr(located_json._Blocks, "SIZE", 5)
+    doc = {"é\ud800": ["ü", {"k": "\ud800"}], "roles": [{"n": f"r{i}", "a": ["x", "y"]} for i in range(200)]}
+    text = json.dumps(doc, indent=1, ensure_ascii=False)
+    assert len(text) > 1000
+    located = parse_json(text, "dump.json")
+    assert _long_strings(located, len(text) // 2), "the text is held until the index is read"
+    full = Located(located.data, "dump.json", lambda: _scan_json(text)[0])
+    paths = [(), ("é\ud800",), ("é\ud800", 1, "k"), ("roles", 150, "a", 1), ("roles", 199), ("roles", 0, "n")]
+    assert [located.mark(p) for p in paths] == [full.mark(p) for p in paths]
+    assert located.mark(("é\ud800", 1, "k")) == Mark(5, 4)  # the key "k", on the line after "{"
+    assert _long_strings(located, len(text) // 2) == []
 
 
 def test_remembered_marks_keep_true_and_one_apart() -> None:

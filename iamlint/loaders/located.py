@@ -109,6 +109,9 @@ class Located:
     def _mark(self, path: Path) -> Mark | None:
         if self._index is None:
             self._index = self._load_index()
+            # The loader may hold the whole text, which the index no longer needs (a large
+            # JSON file's index keeps it compressed: `located_json.lazy_index`).
+            self._load_index = _indexed
         best, shadow, to_mark = self._index
         for step in path:
             if shadow is None:
@@ -127,6 +130,10 @@ class Located:
 
     def __repr__(self) -> str:
         return f"Located(file={self.file!r}, data={type(self.data).__name__})"
+
+
+def _indexed() -> _Index:
+    raise AssertionError("the index is loaded once")
 
 
 def parse_yaml(text: str | bytes, file: str) -> Located:

@@ -14,10 +14,21 @@ import json
 import re
 import sys
 from array import array
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable
+from itertools import islice
 from typing import Any
 
-from iamlint.loaders.located import _JSON_TOKEN, Shadow, _Index, _offset_converter, _offsets, collector_paused
+from iamlint.loaders.located import (
+    _JSON_TOKEN,
+    _LINES_PER_START,
+    Mark,
+    Shadow,
+    _Index,
+    _offset_converter,
+    _offsets,
+    collector_paused,
+)
 
 # Each match runs to the next bracket outside a string and captures it: one match per bracket,
 # the strings between (most of a policy's text) skipped inside the regex engine rather than
@@ -26,7 +37,12 @@ _NEXT_BRACKET = re.compile(r'[^"{}\[\]]*+(?:"[^"\\]*+(?:\\.[^"\\]*+)*+"[^"{}\[\]
 
 
 def lazy_index(source: str) -> _Index:
-    """The index `located._scan_json` gives, built one container at a time as paths reach it."""
+    """The index `located._scan_json` gives, built one container at a time as paths reach it.
+
+    Text of `BLOCKED_FROM` characters or more is then kept compressed (`_Blocks`), and the
+    caller should let go of it: the bench's 3,000-role dump is 9.3 MB of text, held to the end
+    of the run for the findings' lines, and 1.4 MB compressed.
+    """
     found = _JSON_TOKEN.search(source)
     if found is None or source[found.start()] not in "{[":
         return (None if found is None else found.start()), None, _offset_converter(source)
@@ -47,7 +63,82 @@ def lazy_index(source: str) -> _Index:
             else:
                 closes[stack.pop()] = at
     start = found.start()
-    return start, _JsonShadows(source, opens, closes).of(start), _offset_converter(source)
+    if len(source) < BLOCKED_FROM:
+        return start, _JsonShadows(source, opens, closes).of(start), _offset_converter(source)
+    shadows = _JsonShadows(source, opens, closes)
+    # The few large containers (the root, a dump's lists of roles and policies) are read now,
+    # from the whole text: read later, each would need its whole text back at once.
+    for i, (at, close) in enumerate(zip(opens, closes)):
+        if close - at >= _Blocks.EARLY:
+            shadows.early[at] = shadows.of(at, i)
+    blocks = _Blocks(source)
+    converter = _blocked_offset_converter(source, blocks)
+    shadows.source, shadows.blocks = "", blocks
+    return start, shadows.cached(start)[0], converter
+
+
+# Text from this many characters on is kept compressed once indexed (see `lazy_index`).
+BLOCKED_FROM = 2 * 1024 * 1024
+
+
+class _Blocks:
+    """Text kept as zlib-compressed blocks of `SIZE` characters, the last `CACHED` read kept
+    whole: the marks of a run's findings come in bursts from a few places of the file (on the
+    bench's 3,000-role dump, 1,800 blocks are read again for 12,700 marks and 27,500 containers).
+    """
+
+    __slots__ = ("blocks", "recent")
+    SIZE = 16384
+    CACHED = 32
+    EARLY = 256 * 1024  # containers of this many characters or more are read before compressing
+
+    def __init__(self, source: str) -> None:
+        import zlib  # noqa: PLC0415 - only for large files
+
+        size = self.SIZE
+        # "surrogatepass": a str from JSON text may hold a lone surrogate, which decodes back.
+        self.blocks = [zlib.compress(source[i : i + size].encode("utf-8", "surrogatepass"), 1)
+                       for i in range(0, len(source), size)]
+        self.recent: dict[int, str] = {}  # oldest first
+
+    def _block(self, n: int) -> str:
+        recent = self.recent
+        found = recent.pop(n, None)
+        if found is None:
+            import zlib  # noqa: PLC0415 - imported by __init__ already
+
+            found = zlib.decompress(self.blocks[n]).decode("utf-8", "surrogatepass")
+            if len(recent) >= self.CACHED:
+                del recent[next(iter(recent))]
+        recent[n] = found
+        return found
+
+    def window(self, start: int, end: int) -> tuple[str, int]:
+        """Text holding characters `start` to `end` (exclusive), and the offset it starts at."""
+        size = self.SIZE
+        first, last = start // size, max(end - 1, start) // size
+        if first == last:
+            return self._block(first), first * size
+        return "".join([self._block(n) for n in range(first, last + 1)]), first * size
+
+
+def _blocked_offset_converter(source: str, blocks: _Blocks) -> Callable[[Any], Mark]:
+    """`_offset_converter(source)` for text kept in `blocks`: the line starts are found in
+    `source` now; marks read the text between the nearest kept line start and the offset."""
+    every = _LINES_PER_START
+    starts = array(_offsets(source), [0])
+    starts.extend(found.end() for found in islice(re.finditer("\n", source), every - 1, None, every))
+
+    def to_mark(offset: Any) -> Mark:
+        block = bisect_right(starts, offset) - 1
+        line_start = starts[block]
+        low = max(line_start - 1, 0)  # the newline before the line start, if any
+        text, base = blocks.window(low, max(offset, low + 1))
+        line = block * every + 1 + text.count("\n", line_start - base, offset - base)
+        newline = text.rfind("\n", low - base, offset - base)
+        return Mark(line, offset - (newline + base if newline >= 0 else -1))
+
+    return to_mark
 
 
 class _JsonShadows:
@@ -61,13 +152,15 @@ class _JsonShadows:
     holds 5 MB instead of 16 MB (42 MB for the whole index at once) for 100,000 marks.
     """
 
-    __slots__ = ("closes", "opens", "recent", "source")
+    __slots__ = ("blocks", "closes", "early", "opens", "recent", "source")
     KEEP = 64  # entries from which a container's shadow is kept for good
     RECENT = 2048
 
     def __init__(self, source: str, opens: array[int], closes: array[int]) -> None:
         self.source, self.opens, self.closes = source, opens, closes
         self.recent: dict[int, Shadow] = {}  # by offset, oldest first
+        self.blocks: _Blocks | None = None  # the text, once compressed (`source` is then "")
+        self.early: dict[int, Shadow] = {}  # large containers read before compressing, by offset
 
     def cached(self, start: int) -> tuple[Shadow, bool]:
         """The shadow of the container at `start`, and whether to keep it for good."""
@@ -75,6 +168,10 @@ class _JsonShadows:
         found = recent.get(start)
         if found is not None:
             return found, False
+        if self.early:
+            found = self.early.pop(start, None)
+            if found is not None:
+                return found, True
         found = self.of(start)
         if len(found[0]) >= self.KEEP:
             return found, True
@@ -88,22 +185,30 @@ class _JsonShadows:
         i = bisect_left(self.opens, start)
         return self.closes[i] + 1
 
-    def of(self, start: int) -> Shadow:
+    def of(self, start: int, i: int | None = None) -> Shadow:
         """Offsets of the container's keys (interned: the same few keys recur in every
-        statement) or items (an array), and its nested containers, read when reached."""
-        source, token = self.source, _JSON_TOKEN
-        is_map = source[start] == "{"
-        if not is_map:
+        statement) or items (an array), and its nested containers, read when reached.
+        `i` is the container's place in `opens`, when the caller knows it."""
+        if i is None:
             i = bisect_left(self.opens, start)
-            close = self.closes[i]
-            if i + 1 == len(self.opens) or self.opens[i + 1] > close:
-                # No container inside (an Action or Resource list, the most read): every token
-                # up to the close is an item, read without stepping through them one by one.
-                return array(_offsets(source), map(_START, token.finditer(source, start + 1, close))), _NO_KIDS  # type: ignore[return-value]
+        close = self.closes[i]
+        blocks = self.blocks
+        if blocks is None:
+            source, base = self.source, 0
+        else:
+            source, base = blocks.window(start, close + 1)
+        token = _JSON_TOKEN
+        is_map = source[start - base] == "{"
+        if not is_map and (i + 1 == len(self.opens) or self.opens[i + 1] > close):
+            # No container inside (an Action or Resource list, the most read): every token
+            # up to the close is an item, read without stepping through them one by one.
+            if base:
+                return array(_offsets(source), [m.start() + base for m in token.finditer(source, start + 1 - base, close - base)]), _NO_KIDS  # type: ignore[return-value]
+            return array(_offsets(source), map(_START, token.finditer(source, start + 1, close))), _NO_KIDS  # type: ignore[return-value]
         keys: dict[str, int] = {}
         items: array[int] = array(_offsets(source))
         kids: dict[str | int, Any] = _NO_KIDS
-        pos = start + 1
+        pos = start + 1 - base
         step: str | int
         # One match per entry (a key and the start of its value, or an item), not per token:
         # no match is the closing bracket. A nested container is stepped over whole.
@@ -112,18 +217,19 @@ class _JsonShadows:
             if is_map:
                 text = match.group(1)
                 step = sys.intern(json.loads(text) if "\\" in text else text[1:-1])
-                keys[step] = match.start(1)
+                keys[step] = match.start(1) + base
             else:
                 step = len(items)
-                items.append(match.start(1))
+                items.append(match.start(1) + base)
             at = match.start(2)
             if at < 0:
                 pos = match.end()
                 continue
+            at += base
             if kids is _NO_KIDS:
                 kids = _LazyKids(self)
             kids.starts[step] = at  # type: ignore[attr-defined]
-            pos = self._end(at)
+            pos = self._end(at) - base
         return (keys if is_map else items), kids  # type: ignore[return-value]  # an array of offsets is a list to `mark`
 
 
