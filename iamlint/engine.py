@@ -413,7 +413,7 @@ def _relative(loc: Location, base: Location) -> tuple[PathKey, ...]:
     return loc.keys[n:]
 
 
-def _value_place(value: Value, base: Location) -> tuple[tuple[PathKey, ...], int | None]:
+def _value_place(value: Value, base: Location) -> tuple[tuple[PathKey, ...], PathKey | None]:
     """A value's path below the document, as (its own or its list's path, its index)."""
     where, index = value.anchor
     return _relative(where, base), index

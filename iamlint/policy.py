@@ -161,10 +161,11 @@ def _version(ctx: _Ctx, raw: Mapping[str, object], base: Path) -> str | None:
     return None
 
 
-def _strings(ctx: _Ctx, raw: object, path: Path, what: str, index: int) -> tuple[Value, ...]:
-    """String-or-list of strings, each with its own location."""
+def _strings(ctx: _Ctx, raw: object, parent: Location, key: str, what: str, index: int) -> tuple[Value, ...]:
+    """String-or-list of strings at `key` of the mapping at `parent`, each with its place."""
     if isinstance(raw, str):
-        return (Value(_shared(raw), ctx.loc(path)),)
+        return (Value.under(_shared(raw), parent, key),)
+    path = (*parent.keys, key)
     if isinstance(raw, list):
         within = ctx.loc(path)
         if raw and all(type(item) is str for item in raw):  # every list of a valid policy
@@ -222,13 +223,14 @@ def _statement(
     if bad:
         return None
     assert action_key is not None and effect is not None  # for the type checker
-    actions = _strings(ctx, raw[action_key], (*path, action_key), action_key, index)
+    loc = ctx.loc(path)
+    actions = _strings(ctx, raw[action_key], loc, action_key, action_key, index)
     resources: tuple[Value, ...] = ()
     if resource_key is not None:
-        resources = _strings(ctx, raw[resource_key], (*path, resource_key), resource_key, index)
+        resources = _strings(ctx, raw[resource_key], loc, resource_key, resource_key, index)
     principals: tuple[Principal, ...] = ()
     if principal_key is not None:
-        principals = _principals(ctx, raw[principal_key], (*path, principal_key), index)
+        principals = _principals(ctx, raw[principal_key], loc, principal_key, index)
     conditions: tuple[Condition, ...] = ()
     if "Condition" in raw:
         conditions = _conditions(ctx, raw["Condition"], (*path, "Condition"), index)
@@ -245,7 +247,7 @@ def _statement(
         principal_key=principal_key,
         principals=principals,
         conditions=conditions,
-        loc=ctx.loc(path),
+        loc=loc,
         action_texts=tuple(map(_TEXT, actions)),
         resource_texts=tuple(map(_TEXT, resources)),
     )
@@ -273,23 +275,25 @@ def _shared(text: str) -> str:
     return sys.intern(text) if type(text) is str else text
 
 
-def _principals(ctx: _Ctx, raw: object, path: Path, index: int) -> tuple[Principal, ...]:
+def _principals(ctx: _Ctx, raw: object, parent: Location, key: str, index: int) -> tuple[Principal, ...]:
     if raw == "*":
-        return (Principal("*", Value("*", ctx.loc(path))),)
+        return (Principal("*", Value.under("*", parent, key)),)
+    path = (*parent.keys, key)
     if not isinstance(raw, Mapping):
         ctx.problem(f'Principal must be "*" or an object, found {_kind(raw)}', path, index)
         return ()
     out: list[Principal] = []
-    for key, value in raw.items():
-        if key not in _PRINCIPAL_KINDS:
+    within = ctx.loc(path)
+    for kind, value in raw.items():
+        if kind not in _PRINCIPAL_KINDS:
             ctx.problem(
-                f"unknown principal type {key!r} (expected {', '.join(_PRINCIPAL_KINDS)})",
-                (*path, key),
+                f"unknown principal type {kind!r} (expected {', '.join(_PRINCIPAL_KINDS)})",
+                (*path, kind),
                 index,
             )
             continue
-        for v in _strings(ctx, value, (*path, key), f"Principal.{key}", index):
-            out.append(Principal(str(key), v))
+        for v in _strings(ctx, value, within, kind, f"Principal.{kind}", index):
+            out.append(Principal(str(kind), v))
     return tuple(out)
 
 
