@@ -112,7 +112,7 @@ def patterns_overlap(a: str, b: str, *, b_is_template: bool = False) -> bool:
     return _overlap(_tokens(a, False), _tokens(b, b_is_template))
 
 
-@lru_cache(maxsize=65536)
+@_pair_cache(65536)
 def _overlap(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
     # Literal heads and tails must agree wherever neither side has a wildcard yet: this
     # settles most pairs (different resource types, different names) without a search.
