@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import types
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -15,7 +17,7 @@ from iamlint.cli import cli
 from iamlint.engine import Engine, LintResult
 from iamlint.loaders import LoadResult
 from iamlint.loaders.auth_details import is_auth_details, load_auth_details
-from iamlint.loaders.inputs import InputOptions, detect_kind, load_paths
+from iamlint.loaders.inputs import InputOptions, detect_kind, load_file, load_paths
 from iamlint.loaders.located import parse_json
 from iamlint.model import Finding, PolicyDocument, PolicyKind
 from iamlint.principals import build_principals
@@ -279,6 +281,36 @@ def test_odd_shapes_never_crash(broken: dict[str, Any]) -> None:
 
 
 # -- command line -------------------------------------------------------------------------
+
+
+def _reaches_a_dump(root: object) -> bool:
+    """Is a parsed dump (a dict with a RoleDetailList) reachable from `root`, through closures
+    but not through modules, classes or a function's globals?"""
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, dict) and "RoleDetailList" in obj:
+            return True
+        if isinstance(obj, types.FunctionType):
+            stack.extend(cell.cell_contents for cell in obj.__closure__ or ())
+        elif not isinstance(obj, (type, types.ModuleType)):
+            stack.extend(gc.get_referents(obj))
+    return False
+
+
+def test_a_loaded_dump_keeps_its_marks_not_its_parsed_data() -> None:
+    # An account's parsed dump is tens of megabytes; once its documents are built, only the
+    # file's marks are needed (to give findings lines), and the parsed data is let go.
+    located = parse_json(ACCOUNT.read_text("utf-8"), str(ACCOUNT))
+    assert _reaches_a_dump(load_auth_details(located)), "the walk finds a dump the result holds"
+    result = load_file(str(ACCOUNT), InputOptions(), explicit=True)
+    assert result.documents and not _reaches_a_dump(result)
+    admin = next(d for d in result.documents if d.name == "AdministratorAccess")
+    assert admin.locate(admin.statements[0].loc).line is not None
 
 
 def test_cli_checks_a_dump() -> None:

@@ -181,6 +181,8 @@ def detect_kind(data: object) -> str:
 
 
 def dispatch(located: Located, options: InputOptions, explicit: bool) -> LoadResult:
+    """Load a parsed input as what it is (`options.kind`, or by content). An authorization-
+    details dump's parsed data is let go (`located.data` is None afterwards)."""
     kind = options.kind if options.kind != "auto" else detect_kind(located.data)
     if kind == "cdk":
         if not explicit and not cdk.is_assembly_manifest(located.data):
@@ -199,7 +201,11 @@ def dispatch(located: Located, options: InputOptions, explicit: bool) -> LoadRes
     if kind == "authorization-details":
         from iamlint.loaders.auth_details import load_auth_details  # noqa: PLC0415
 
-        return load_auth_details(located)
+        result = load_auth_details(located)
+        # The documents keep the file's marks, not the parsed dump, which nothing reads again:
+        # tens of megabytes for a large account, otherwise held to the end of the run.
+        located.data = None
+        return result
     from iamlint.loaders import policy_file  # noqa: PLC0415 - loaders import on demand
 
     return policy_file.load_policy_file(located, explicit)
