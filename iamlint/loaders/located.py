@@ -332,14 +332,21 @@ def _offsets(source: str) -> str:
 _LINES_PER_START = 32
 
 
+def _line_starts(source: str) -> array[int]:
+    """The offset of every `_LINES_PER_START`th line's start, from the first line's (0)."""
+    every = _LINES_PER_START
+    starts = array(_offsets(source), [0])
+    starts.extend(found.end() for found in islice(re.finditer("\n", source), every - 1, None, every))
+    return starts
+
+
 def _offset_converter(source: str) -> Callable[[Any], Mark]:
     # The start of every 32nd line, in an array: a Python list of ints takes up to ten times the
     # memory on a large file, and a start per line was still 1.15 MB for the bench's 3,000-role
     # dump (290,000 lines), kept through the whole run. The lines between are counted in the
     # text, which the caller keeps anyway: a few hundred characters per mark.
     every = _LINES_PER_START
-    starts = array(_offsets(source), [0])
-    starts.extend(found.end() for found in islice(re.finditer("\n", source), every - 1, None, every))
+    starts = _line_starts(source)
 
     def to_mark(offset: Any) -> Mark:
         block = bisect_right(starts, offset) - 1

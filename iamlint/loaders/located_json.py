@@ -16,7 +16,6 @@ import sys
 from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
-from itertools import islice
 from typing import Any
 
 from iamlint.loaders.located import (
@@ -25,6 +24,7 @@ from iamlint.loaders.located import (
     Mark,
     Shadow,
     _Index,
+    _line_starts,
     _offset_converter,
     _offsets,
     collector_paused,
@@ -126,8 +126,7 @@ def _blocked_offset_converter(source: str, blocks: _Blocks) -> Callable[[Any], M
     """`_offset_converter(source)` for text kept in `blocks`: the line starts are found in
     `source` now; marks read the text between the nearest kept line start and the offset."""
     every = _LINES_PER_START
-    starts = array(_offsets(source), [0])
-    starts.extend(found.end() for found in islice(re.finditer("\n", source), every - 1, None, every))
+    starts = _line_starts(source)
 
     def to_mark(offset: Any) -> Mark:
         block = bisect_right(starts, offset) - 1
