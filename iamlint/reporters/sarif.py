@@ -198,8 +198,13 @@ def result_entry(f: Finding, index: int, root: str, seen: Counter[str] | None = 
 def sarif_log(result: LintResult, rules: Mapping[str, Rule], options: ReportOptions,
               results: bool = True) -> dict[str, Any]:
     """The log as one dict; with `results=False`, its results list left empty (`render_parts`)."""
+    return _log(result, _rule_index(result, rules), options, results)
+
+
+def _log(result: LintResult, ruled: tuple[dict[str, int], list[dict[str, Any]]], options: ReportOptions,
+         results: bool) -> dict[str, Any]:
     root = str(Path(options.root).resolve())
-    index, descriptors = _rule_index(result, rules)
+    index, descriptors = ruled
     seen: Counter[str] = Counter()
     driver: dict[str, Any] = {
         "name": "iamlint",
@@ -258,12 +263,13 @@ _RESULT_INDENT = " " * 8  # a result's depth: the log, its runs list, the run, i
 def render_parts(result: LintResult, rules: Mapping[str, Rule], options: ReportOptions) -> Iterator[str]:
     """`render`'s text in pieces, each result turned into text only when its piece is due:
     as one dict tree and one string, a large account's log took twice the memory of checking it."""
-    shell = json.dumps(sarif_log(result, rules, options, results=False), indent=2, ensure_ascii=False)
+    ruled = _rule_index(result, rules)
+    shell = json.dumps(_log(result, ruled, options, results=False), indent=2, ensure_ascii=False)
     if not result.findings:
         yield shell + "\n"
         return
     root = str(Path(options.root).resolve())
-    index, _ = _rule_index(result, rules)
+    index = ruled[0]
     seen: Counter[str] = Counter()
     key = shell.index(_RESULTS)
     key_indent = shell[shell.rindex("\n", 0, key) + 1 : key]
