@@ -433,10 +433,10 @@ class _TemplateReader:
 
 def _alternatives(node: Any) -> list[Any]:
     """A property value, or both branches of its `Fn::If` (nested ones too)."""
-    if isinstance(node, Mapping) and len(node) == 1 and "Fn::If" in node:
-        arg = node["Fn::If"]
-        return [x for branch in (arg[1:3] if isinstance(arg, list) else []) for x in _alternatives(branch)]
-    return [node]
+    test = fn_if(node)
+    if test is None:
+        return [node]
+    return [x for branch in test[1:] for x in _alternatives(branch)]
 
 
 def _branches(node: Any) -> list[Any]:
