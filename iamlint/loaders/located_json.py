@@ -196,16 +196,16 @@ class _JsonShadows:
             source, base = self.source, 0
         else:
             source, base = blocks.window(start, close + 1)
-        token = _JSON_TOKEN
+        token, code = _JSON_TOKEN, self.opens.typecode  # offsets into the whole text
         is_map = source[start - base] == "{"
         if not is_map and (i + 1 == len(self.opens) or self.opens[i + 1] > close):
             # No container inside (an Action or Resource list, the most read): every token
             # up to the close is an item, read without stepping through them one by one.
             if base:
-                return array(_offsets(source), [m.start() + base for m in token.finditer(source, start + 1 - base, close - base)]), _NO_KIDS  # type: ignore[return-value]
-            return array(_offsets(source), map(_START, token.finditer(source, start + 1, close))), _NO_KIDS  # type: ignore[return-value]
+                return array(code, [m.start() + base for m in token.finditer(source, start + 1 - base, close - base)]), _NO_KIDS  # type: ignore[return-value]
+            return array(code, map(_START, token.finditer(source, start + 1, close))), _NO_KIDS  # type: ignore[return-value]
         keys: dict[str, int] = {}
-        items: array[int] = array(_offsets(source))
+        items: array[int] = array(code)
         kids: dict[str | int, Any] = _NO_KIDS
         pos = start + 1 - base
         step: str | int
