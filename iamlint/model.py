@@ -169,10 +169,10 @@ class Value:
     """One string from a policy (an action, a resource, a principal) and where it is.
 
     Immutable, compared and hashed by (text, loc) like the other model values. An item of a
-    list keeps its list's location and its index rather than a location of its own, made when
-    asked for (`Value.item`), and a lone string its mapping's location and its key
-    (`Value.under`): a large account's policies hold a hundred thousand values, and findings
-    point at a few of them.
+    list keeps its list's location and its index rather than a location of its own, and a lone
+    string its mapping's location and its key (`Value.item`); its own is made when asked for:
+    a large account's policies hold a hundred thousand values, and findings point at a few of
+    them.
     """
 
     __slots__ = ("_index", "_where", "text")
@@ -186,25 +186,16 @@ class Value:
         object.__setattr__(self, "_index", None)
 
     @classmethod
-    def item(cls, text: str, within: Location, index: int) -> Value:
-        """Item `index` of the list at `within`."""
-        # Made for every list entry of every policy (68,000 on the managed-policy bench):
-        # the slots are set through their own descriptors, which object.__setattr__ would
-        # look up by name each time.
+    def item(cls, text: str, within: Location, step: PathKey) -> Value:
+        """Item `step` of the list at `within`, or the string at key `step` of the mapping
+        there (a statement's lone Action: 22,000 on the bench's 3,000-role dump)."""
+        # Made for every entry of every policy (68,000 on the managed-policy bench): the slots
+        # are set through their own descriptors, which object.__setattr__ would look up by
+        # name each time.
         value = object.__new__(cls)
         _set_text(value, text)
         _set_where(value, within)
-        _set_index(value, index)
-        return value
-
-    @classmethod
-    def under(cls, text: str, within: Location, key: str) -> Value:
-        """The string at `key` of the mapping at `within` (a statement's lone Action, say):
-        22,000 of the bench's 3,000-role dump, each a location and a path saved."""
-        value = object.__new__(cls)
-        _set_text(value, text)
-        _set_where(value, within)
-        _set_index(value, key)
+        _set_index(value, step)
         return value
 
     @classmethod

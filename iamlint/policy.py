@@ -164,7 +164,7 @@ def _version(ctx: _Ctx, raw: Mapping[str, object], base: Path) -> str | None:
 def _strings(ctx: _Ctx, raw: object, parent: Location, key: str, what: str, index: int) -> tuple[Value, ...]:
     """String-or-list of strings at `key` of the mapping at `parent`, each with its place."""
     if isinstance(raw, str):
-        return (Value.under(_shared(raw), parent, key),)
+        return (Value.item(_shared(raw), parent, key),)
     path = (*parent.keys, key)
     if isinstance(raw, list):
         within = ctx.loc(path)
@@ -277,7 +277,7 @@ def _shared(text: str) -> str:
 
 def _principals(ctx: _Ctx, raw: object, parent: Location, key: str, index: int) -> tuple[Principal, ...]:
     if raw == "*":
-        return (Principal("*", Value.under("*", parent, key)),)
+        return (Principal("*", Value.item("*", parent, key)),)
     path = (*parent.keys, key)
     if not isinstance(raw, Mapping):
         ctx.problem(f'Principal must be "*" or an object, found {_kind(raw)}', path, index)
