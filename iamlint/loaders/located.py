@@ -331,27 +331,41 @@ def _offsets(source: str) -> str:
 # Lines per kept line start in `_offset_converter`.
 _LINES_PER_START = 32
 
-
-def _line_starts(source: str) -> array[int]:
-    """The offset of every `_LINES_PER_START`th line's start, from the first line's (0)."""
-    every = _LINES_PER_START
-    starts = array(_offsets(source), [0])
-    starts.extend(found.end() for found in islice(re.finditer("\n", source), every - 1, None, every))
-    return starts
+# Text holding characters `start` to `end` (exclusive) of a file, and the offset it starts at:
+# all of it (`whole_text`), or a few blocks of a large file kept compressed (`located_json`).
+Window: TypeAlias = Callable[[int, int], tuple[str, int]]
 
 
-def _offset_converter(source: str) -> Callable[[Any], Mark]:
+def whole_text(source: str) -> Window:
+    """The window onto text kept whole: the text itself, from offset 0."""
+    whole = (source, 0)
+
+    def window(start: int, end: int) -> tuple[str, int]:
+        return whole
+
+    return window
+
+
+def _offset_converter(source: str, window: Window | None = None) -> Callable[[Any], Mark]:
+    """Offset into `source` -> Mark, reading the text through `window` (by default `source`
+    itself, which the converter then keeps)."""
     # The start of every 32nd line, in an array: a Python list of ints takes up to ten times the
     # memory on a large file, and a start per line was still 1.15 MB for the bench's 3,000-role
     # dump (290,000 lines), kept through the whole run. The lines between are counted in the
-    # text, which the caller keeps anyway: a few hundred characters per mark.
+    # text near the offset: a few hundred characters per mark.
     every = _LINES_PER_START
-    starts = _line_starts(source)
+    starts = array(_offsets(source), [0])
+    starts.extend(found.end() for found in islice(re.finditer("\n", source), every - 1, None, every))
+    text_at = window or whole_text(source)
 
     def to_mark(offset: Any) -> Mark:
         block = bisect_right(starts, offset) - 1
-        line = block * every + 1 + source.count("\n", starts[block], offset)
-        return Mark(line, offset - source.rfind("\n", 0, offset))
+        line_start = starts[block]
+        low = max(line_start - 1, 0)  # the newline that ends the line before, if any
+        text, base = text_at(low, max(offset, low + 1))
+        line = block * every + 1 + text.count("\n", line_start - base, offset - base)
+        newline = text.rfind("\n", low - base, offset - base)
+        return Mark(line, offset - (newline + base if newline >= 0 else -1))
 
     return to_mark
 

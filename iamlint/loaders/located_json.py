@@ -5,7 +5,9 @@ findings point into a small share of them. `located._scan_json` indexes every ke
 file at once (42 MB on the bench's 3,000-role dump); here one pass pairs the brackets (two
 arrays of offsets), a container's keys and items are read when a path enters it, and only large
 containers and the last few thousand small ones read are kept (5 MB for the same findings).
-The marks are the same as the full scan's.
+The text itself is read through a window (`located.Window`): the whole text, or for a large
+file the few compressed blocks a container or mark needs (`_Blocks`). The marks are the same
+as the full scan's.
 """
 
 from __future__ import annotations
@@ -13,21 +15,20 @@ from __future__ import annotations
 import json
 import re
 import sys
+import zlib
 from array import array
-from bisect import bisect_left, bisect_right
-from collections.abc import Callable
+from bisect import bisect_left
 from typing import Any
 
 from iamlint.loaders.located import (
     _JSON_TOKEN,
-    _LINES_PER_START,
-    Mark,
     Shadow,
+    Window,
     _Index,
-    _line_starts,
     _offset_converter,
     _offsets,
     collector_paused,
+    whole_text,
 )
 
 # Each match runs to the next bracket outside a string and captures it: one match per bracket,
@@ -63,18 +64,18 @@ def lazy_index(source: str) -> _Index:
             else:
                 closes[stack.pop()] = at
     start = found.start()
+    whole = whole_text(source)
     if len(source) < BLOCKED_FROM:
-        return start, _JsonShadows(source, opens, closes).of(start), _offset_converter(source)
-    shadows = _JsonShadows(source, opens, closes)
+        return start, _JsonShadows(whole, opens, closes).of(start), _offset_converter(source, whole)
+    shadows = _JsonShadows(whole, opens, closes)
     # The few large containers (the root, a dump's lists of roles and policies) are read now,
     # from the whole text: read later, each would need its whole text back at once.
     for i, (at, close) in enumerate(zip(opens, closes)):
         if close - at >= _Blocks.EARLY:
             shadows.early[at] = shadows.of(at, i)
     blocks = _Blocks(source)
-    converter = _blocked_offset_converter(source, blocks)
-    shadows.source, shadows.blocks = "", blocks
-    return start, shadows.cached(start)[0], converter
+    shadows.window = blocks.window
+    return start, shadows.cached(start)[0], _offset_converter(source, blocks.window)
 
 
 # Text from this many characters on is kept compressed once indexed (see `lazy_index`).
@@ -93,8 +94,6 @@ class _Blocks:
     EARLY = 256 * 1024  # containers of this many characters or more are read before compressing
 
     def __init__(self, source: str) -> None:
-        import zlib  # noqa: PLC0415 - only for large files
-
         size = self.SIZE
         # "surrogatepass": a str from JSON text may hold a lone surrogate, which decodes back.
         self.blocks = [zlib.compress(source[i : i + size].encode("utf-8", "surrogatepass"), 1)
@@ -105,8 +104,6 @@ class _Blocks:
         recent = self.recent
         found = recent.pop(n, None)
         if found is None:
-            import zlib  # noqa: PLC0415 - imported by __init__ already
-
             found = zlib.decompress(self.blocks[n]).decode("utf-8", "surrogatepass")
             if len(recent) >= self.CACHED:
                 del recent[next(iter(recent))]
@@ -122,24 +119,6 @@ class _Blocks:
         return "".join([self._block(n) for n in range(first, last + 1)]), first * size
 
 
-def _blocked_offset_converter(source: str, blocks: _Blocks) -> Callable[[Any], Mark]:
-    """`_offset_converter(source)` for text kept in `blocks`: the line starts are found in
-    `source` now; marks read the text between the nearest kept line start and the offset."""
-    every = _LINES_PER_START
-    starts = _line_starts(source)
-
-    def to_mark(offset: Any) -> Mark:
-        block = bisect_right(starts, offset) - 1
-        line_start = starts[block]
-        low = max(line_start - 1, 0)  # the newline before the line start, if any
-        text, base = blocks.window(low, max(offset, low + 1))
-        line = block * every + 1 + text.count("\n", line_start - base, offset - base)
-        newline = text.rfind("\n", low - base, offset - base)
-        return Mark(line, offset - (newline + base if newline >= 0 else -1))
-
-    return to_mark
-
-
 class _JsonShadows:
     """Reads the shadow (marks of the entries, and the same for nested containers) of one
     container of JSON text on demand; `_LazyKids` calls back here when a path goes deeper.
@@ -151,14 +130,13 @@ class _JsonShadows:
     holds 5 MB instead of 16 MB (42 MB for the whole index at once) for 100,000 marks.
     """
 
-    __slots__ = ("blocks", "closes", "early", "opens", "recent", "source")
+    __slots__ = ("closes", "early", "opens", "recent", "window")
     KEEP = 64  # entries from which a container's shadow is kept for good
     RECENT = 2048
 
-    def __init__(self, source: str, opens: array[int], closes: array[int]) -> None:
-        self.source, self.opens, self.closes = source, opens, closes
+    def __init__(self, window: Window, opens: array[int], closes: array[int]) -> None:
+        self.window, self.opens, self.closes = window, opens, closes  # the text, whole or in blocks
         self.recent: dict[int, Shadow] = {}  # by offset, oldest first
-        self.blocks: _Blocks | None = None  # the text, once compressed (`source` is then "")
         self.early: dict[int, Shadow] = {}  # large containers read before compressing, by offset
 
     def cached(self, start: int) -> tuple[Shadow, bool]:
@@ -191,11 +169,7 @@ class _JsonShadows:
         if i is None:
             i = bisect_left(self.opens, start)
         close = self.closes[i]
-        blocks = self.blocks
-        if blocks is None:
-            source, base = self.source, 0
-        else:
-            source, base = blocks.window(start, close + 1)
+        source, base = self.window(start, close + 1)
         token, code = _JSON_TOKEN, self.opens.typecode  # offsets into the whole text
         is_map = source[start - base] == "{"
         if not is_map and (i + 1 == len(self.opens) or self.opens[i + 1] > close):
