@@ -107,20 +107,34 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 
 
 def for_document_rules(fn: _F) -> _F:
-    """Mark an `functools.lru_cache` function as asked by document rules only (see
-    `document_rules_done`); for answers kept in `ctx.subjects`, see `document_rules_table`."""
+    """Mark a `functools.lru_cache` function as asked by document rules only (see
+    `document_rules_done`); for answers about statements, see `per_action_list`."""
     _DOCUMENT_CACHES.append(fn.cache_clear)  # type: ignore[attr-defined]
     return fn
 
 
-def document_rules_table(ctx: RuleContext, name: str) -> dict[Any, Any]:
-    """A table of answers that only document rules ask for, kept in `ctx.subjects` under
-    `name` and dropped by `document_rules_done` (for answers keyed by content, not by subject)."""
+def per_action_list(name: str) -> Callable[[Callable[[RuleContext, Statement], _R]], Callable[[RuleContext, Statement], _R]]:
+    """`fn(ctx, st)` worked out once per Action/NotAction list, for document rules only: the
+    answer must depend on nothing but the statement's action key and entries, so statements
+    listing the same ones share it (an account repeats a policy's lists in many documents).
+    Kept in `ctx.subjects` under `name` and dropped by `document_rules_done`."""
     _DOCUMENT_ANSWERS.add(name)
-    table = ctx.subjects.get(name)
-    if table is None:
-        table = ctx.subjects[name] = {}
-    return table
+
+    def decorate(fn: Callable[[RuleContext, Statement], _R]) -> Callable[[RuleContext, Statement], _R]:
+        @wraps(fn)
+        def cached(ctx: RuleContext, st: Statement) -> _R:
+            table = ctx.subjects.get(name)
+            if table is None:
+                table = ctx.subjects[name] = {}
+            key = (st.action_key, st.action_texts)
+            found = table.get(key, _MISSING)
+            if found is _MISSING:
+                found = table[key] = fn(ctx, st)
+            return found  # type: ignore[no-any-return]
+
+        return cached
+
+    return decorate
 
 
 def document_rules_done(ctx: RuleContext) -> None:

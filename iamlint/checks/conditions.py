@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterator
 
 from iamlint import globs
-from iamlint.checks import Hit, RuleContext, check, document_rules_table
+from iamlint.checks import Hit, RuleContext, check, per_action_list
 from iamlint.checks.condition_keys import KeyTable, Operator, is_variable_or_placeholder, knowledge
 from iamlint.checks.scope import grant
 from iamlint.model import Condition, Evidence, PolicyDocument, Severity, Statement
@@ -90,25 +90,18 @@ def null_with_if_exists(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
             )
 
 
+@per_action_list("conditions.statement_keys")
 def _statement_keys(ctx: RuleContext, st: Statement) -> tuple[KeyTable, bool, frozenset[str]]:
-    """(keys the statement's actions can see, open-ended?, services with unknown actions).
-
-    Read from the Action/NotAction key and entries alone, so shared by the statements that
-    list the same ones (the key table of a long list is the dear part); never changed once made.
-    """
-    table = document_rules_table(ctx, "conditions.statement_keys")
-    key = (st.action_key, st.action_texts)
-    cached = table.get(key)
-    if cached is not None:
-        return cached  # type: ignore[no-any-return]
+    """(keys the statement's actions can see, open-ended?, services with unknown actions),
+    shared by the statements that list the same actions (the key table of a long list is the
+    dear part); never changed once made."""
     g = grant(ctx, st)
     unknown = frozenset(
         text.partition(":")[0].lower()
         for text, exp in g.per_entry
         if not exp and text not in ("*", "*:*")
     )
-    found = table[key] = (knowledge(ctx).statement_keys(g.actions), g.all_actions, unknown)
-    return found
+    return knowledge(ctx).statement_keys(g.actions), g.all_actions, unknown
 
 
 @check("IAM172", pure=True)

@@ -12,7 +12,7 @@ from typing import Any
 
 from iamlint import globs
 from iamlint.catalog import ResourceType
-from iamlint.checks import Hit, RuleContext, check, document_rules_table
+from iamlint.checks import Hit, RuleContext, check, per_action_list
 from iamlint.checks.effective import everything_by
 from iamlint.checks.principals import policy_kind
 from iamlint.checks.scope import all_but_listed, describe_actions, excludes_every_resource, grant
@@ -224,16 +224,12 @@ def _covered_types(ctx: RuleContext, st: Statement, resource: str) -> list[str]:
     return [f"{service} {shown}"]
 
 
+@per_action_list("grants.types_by_service")
 def _types_by_service(ctx: RuleContext, st: Statement) -> dict[str, tuple[ResourceType, ...]]:
     """The resource types of the statement's actions, by the service their ARNs name, which is
     not always the action's (ssm:SendCommand runs on ec2 instances, kafka-cluster:* on kafka
     clusters, topics and groups). Shared by the statements that list the same actions, as
     their expansion is (`scope._expansion`)."""
-    table = document_rules_table(ctx, "grants.types_by_service")
-    key = (st.action_key, st.action_texts)
-    cached = table.get(key)
-    if cached is not None:
-        return cached  # type: ignore[no-any-return]
     out: dict[str, dict[str, ResourceType]] = {}
     types_of = ctx.catalog.action_resource_types
     for a in grant(ctx, st).actions:
@@ -241,8 +237,7 @@ def _types_by_service(ctx: RuleContext, st: Statement) -> dict[str, tuple[Resour
             parts = globs.split_arn(rt.arn)
             service = parts[2].lower() if len(parts) > 2 else a.service
             out.setdefault(service, {})[rt.name] = rt
-    found = table[key] = {svc: tuple(types.values()) for svc, types in out.items()}
-    return found
+    return {svc: tuple(types.values()) for svc, types in out.items()}
 
 
 @check("IAM107", pure=True)
