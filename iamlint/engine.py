@@ -378,7 +378,6 @@ class Engine:
             written_actions=None if st is None else st.action_texts if st.action_key == "Action" else (),
         )
 
-
     def _once(self, value: _V) -> _V:
         """`value`, or the equal one a finding of this check holds already: findings repeat
         their places, messages and evidence (on the bench's 3,000-role dump, 19,000 findings
@@ -420,7 +419,8 @@ def _relative(loc: Location, base: Location) -> tuple[PathKey, ...]:
 
 
 def _value_place(value: Value, base: Location) -> tuple[tuple[PathKey, ...], PathKey | None]:
-    """A value's path below the document, as (its own or its list's path, its index)."""
+    """A value's place below the document: (its own path and None, or its list's or
+    mapping's path and its index or key), as `Value.anchor` gives it."""
     where, index = value.anchor
     return _relative(where, base), index
 
