@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
+import types
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -109,3 +112,27 @@ def proposal_statements(result: Any) -> list[dict[str, Any]]:
     """The Statement list of the proposal `iamlint narrow` printed (JSON, before its report)."""
     text = result.stdout
     return list(json.loads(text[: text.rindex("}") + 1])["Statement"])
+
+
+def reachable(root: object, wanted: Callable[[object], bool]) -> list[object]:
+    """The objects reachable from `root` that `wanted` holds for (not looked into further),
+    followed through closures but not through modules, classes or a function's globals: what
+    a result still keeps alive."""
+    seen: set[int] = set()
+    stack, found = [root], []
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if wanted(obj):
+            found.append(obj)
+        elif isinstance(obj, types.FunctionType):
+            for cell in obj.__closure__ or ():
+                try:
+                    stack.append(cell.cell_contents)
+                except ValueError:  # an empty cell
+                    pass
+        elif not isinstance(obj, (type, types.ModuleType)):
+            stack.extend(gc.get_referents(obj))
+    return found

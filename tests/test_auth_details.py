@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import gc
 import json
-import types
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
 from click.testing import CliRunner
-from conftest import FIXTURES, check_golden
+from conftest import FIXTURES, check_golden, reachable
 
 from iamlint.cli import cli
 from iamlint.engine import Engine, LintResult
@@ -284,22 +282,8 @@ def test_odd_shapes_never_crash(broken: dict[str, Any]) -> None:
 
 
 def _reaches_a_dump(root: object) -> bool:
-    """Is a parsed dump (a dict with a RoleDetailList) reachable from `root`, through closures
-    but not through modules, classes or a function's globals?"""
-    seen: set[int] = set()
-    stack = [root]
-    while stack:
-        obj = stack.pop()
-        if id(obj) in seen:
-            continue
-        seen.add(id(obj))
-        if isinstance(obj, dict) and "RoleDetailList" in obj:
-            return True
-        if isinstance(obj, types.FunctionType):
-            stack.extend(cell.cell_contents for cell in obj.__closure__ or ())
-        elif not isinstance(obj, (type, types.ModuleType)):
-            stack.extend(gc.get_referents(obj))
-    return False
+    """Does `root` keep a parsed dump (a dict with a RoleDetailList) alive?"""
+    return bool(reachable(root, lambda obj: isinstance(obj, dict) and "RoleDetailList" in obj))
 
 
 def test_a_loaded_dump_keeps_its_marks_not_its_parsed_data() -> None:

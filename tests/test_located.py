@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import codecs
-import gc
 import json
 import pickle
-import types
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from conftest import reachable
 
 from iamlint.loaders import located_json
 from iamlint.loaders.located import Located, Mark, ParseError, _scan_json, parse_any, parse_json, parse_yaml
@@ -379,28 +378,9 @@ def test_json_marks_past_brackets_and_quotes_inside_strings() -> None:
     assert scalar.mark(()) == scalar.mark((0,)) == Mark(1, 2)
 
 
-def _long_strings(root: object, at_least: int) -> list[str]:
-    """Strings of `at_least` characters reachable from `root` (through closures, not through
-    modules, classes or a function's globals)."""
-    seen: set[int] = set()
-    stack, found = [root], []
-    while stack:
-        obj = stack.pop()
-        if id(obj) in seen:
-            continue
-        seen.add(id(obj))
-        if isinstance(obj, str):
-            if len(obj) >= at_least:
-                found.append(obj)
-        elif isinstance(obj, types.FunctionType):
-            for cell in obj.__closure__ or ():
-                try:
-                    stack.append(cell.cell_contents)
-                except ValueError:  # an empty cell
-                    pass
-        elif not isinstance(obj, (type, types.ModuleType)):
-            stack.extend(gc.get_referents(obj))
-    return found
+def _long_strings(root: object, at_least: int) -> list[object]:
+    """Strings of `at_least` characters that `root` keeps alive."""
+    return reachable(root, lambda obj: isinstance(obj, str) and len(obj) >= at_least)
 
 
 def test_large_json_text_is_let_go_once_indexed(monkeypatch: pytest.MonkeyPatch) -> None:
