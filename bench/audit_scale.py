@@ -11,7 +11,8 @@ with its own peak memory (bench/measure.py):
 - `iamlint audit --from FILE -f json`: the audit alone;
 - `iamlint check FILE --format json`: the same engine without the audit's analysis;
 - `cloudsplaining scan --input-file FILE`: its scan with its HTML report (which it always writes);
-- cloudsplaining's analysis alone (`AuthorizationDetails(...).results`), without the report.
+- cloudsplaining's analysis alone (`AuthorizationDetails(...).results`), without the report;
+- the audit with its HTML report and no rule but IAM001: the floor under the speed target.
 
 Prints wall time, peak memory, the ratios against the targets (10x faster than cloudsplaining,
 under a third of its memory), and findings category by category.
@@ -63,6 +64,8 @@ def main() -> int:
         "audit + HTML": [iamlint, "audit", "--from", str(file), "-f", "json", "--html", str(html)],
         "audit": [iamlint, "audit", "--from", str(file), "-f", "json"],
         "check": [iamlint, "check", str(file), "--format", "json"],
+        "audit + HTML, input only": [iamlint, "audit", "--from", str(file), "-f", "json", "--html", str(OUT / "floor.html"),
+                                     "--select", "IAM001"],
         "cloudsplaining": [os.path.join(BIN, "cloudsplaining"), "scan", "--input-file", str(file),
                            "--output", str(cs_dir), "--skip-open-report"],
         "cs (no HTML)": [PY, "-c", cs.CS_NO_HTML, str(file), str(bare_out)],
@@ -83,6 +86,9 @@ def main() -> int:
     print("audit alone")
     print(_verdict(med["audit"], med["cs (no HTML)"], "cloudsplaining's analysis alone"))
     print(_verdict(med["audit"], med["cloudsplaining"], "cloudsplaining scan"))
+    floor, budget = med["audit + HTML, input only"].wall, med["cloudsplaining"].wall / SPEED_TARGET
+    print(f"floor: the audit with no rule but IAM001 (start-up, reading the dump into the model, an empty "
+          f"report) takes {floor / budget:.0%} of the {SPEED_TARGET:.0f}x budget of {budget:.2f}s")
     overhead = med["audit"].wall / med["check"].wall
     print(f"audit / check: {overhead:.2f}x wall, {med['audit'].peak_mb / med['check'].peak_mb:.2f}x memory "
           "(the engine is the same; the rest is the audit's analysis and report)")
