@@ -125,6 +125,9 @@ def _outputs(values: Sequence[str]) -> list[tuple[str, str]]:
               help="Record the current findings in FILE (then only input errors fail the run).")
 @click.option("--skip-irrelevant", is_flag=True,
               help="Skip named files that hold no IAM input instead of failing (for pre-commit).")
+@click.option("--stdin-filename", metavar="PATH",
+              help="The file standard input (-) holds, for editors: named in findings, per-path "
+                   "settings, suppressions and baselines.")
 @click.option("--parameter", "parameters", multiple=True, metavar="NAME=VALUE",
               help="CloudFormation parameter value (repeatable).")
 @click.option("--select", multiple=True, metavar="IDS", help="Run only these rules (ids or prefixes, comma-separated).")
@@ -165,13 +168,16 @@ def check(paths: tuple[str, ...], fmt: str, outputs: tuple[str, ...], select: tu
           parameters: tuple[str, ...] = (), evidence_files: tuple[str, ...] = (), cloudtrail: tuple[str, ...] = (),
           session: str | None = None, role_arn: str | None = None, max_statements: int = DEFAULT_MAX_STATEMENTS,
           max_actions: int = DEFAULT_MAX_ENTRIES, max_resources: int = DEFAULT_MAX_ENTRIES,
-          max_expansion: int = DEFAULT_MAX_EXPANSION) -> None:
+          max_expansion: int = DEFAULT_MAX_EXPANSION, stdin_filename: str | None = None) -> None:
     """Check IAM policies in files, directories or standard input (-)."""
+    if stdin_filename is not None and "-" not in paths:
+        raise click.UsageError("--stdin-filename names what standard input holds: give - among the paths")
     with _fatal_errors():
         _check(paths, fmt, outputs, select, ignore, severity, fail_on, input_kind, include, exclude,
                max_file_size, strict, jobs, color, config_path, baseline_path, baseline_write,
                skip_irrelevant, parameters, usage=_observed_usage(evidence_files, cloudtrail, session, role_arn),
-               limits=Limits(max_statements, max_actions, max_resources, max_expansion))
+               limits=Limits(max_statements, max_actions, max_resources, max_expansion),
+               stdin_name=stdin_filename or "<stdin>")
 
 
 def _check(paths: tuple[str, ...], fmt: str, outputs: tuple[str, ...], select: tuple[str, ...],
@@ -179,7 +185,7 @@ def _check(paths: tuple[str, ...], fmt: str, outputs: tuple[str, ...], select: t
            include: tuple[str, ...], exclude: tuple[str, ...], max_file_size: int, strict: bool,
            jobs: int, color: bool | None, config_path: str | None, baseline_path: str | None,
            baseline_write: str | None, skip_irrelevant: bool, parameters: tuple[str, ...],
-           usage: dict[str, Any] | None = None, limits: Limits | None = None) -> None:
+           usage: dict[str, Any] | None = None, limits: Limits | None = None, stdin_name: str = "<stdin>") -> None:
     from iamlint.engine import LintConfig  # noqa: PLC0415 - keeps --help fast
     from iamlint.fingerprints import find_root  # noqa: PLC0415
     from iamlint.loaders.inputs import InputOptions  # noqa: PLC0415
@@ -201,7 +207,7 @@ def _check(paths: tuple[str, ...], fmt: str, outputs: tuple[str, ...], select: t
     exclude = exclude or file_config.exclude
     options = InputOptions(kind=input_kind, include=include or file_config.include, exclude=exclude,
                            max_bytes=max_file_size, skip_irrelevant=skip_irrelevant,
-                           parameters={**file_config.parameters, **_parameters(parameters)})
+                           parameters={**file_config.parameters, **_parameters(parameters)}, stdin_name=stdin_name)
     paths = tuple(p for p in paths if p == "-" or not file_config.excluded(p) and not _named_excluded(p, exclude))
     root = find_root()
     result, engine = check_paths(paths, options, config, jobs, post=after_engine(file_config, config, paths, options))

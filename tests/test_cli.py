@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from conftest import FIXTURES, ROOT, check_golden
 
@@ -84,6 +85,67 @@ def test_stdin() -> None:
     doc = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
     code, out = run("check", "-", "--no-color", input=doc)
     assert code == 1 and "<stdin>:1:" in out and "IAM101" in out
+
+
+_READS_ANYWHERE = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Sid": "Reads", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}]})
+
+
+def test_stdin_filename_names_standard_input_in_findings_settings_and_baselines(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An editor sends a buffer's unsaved text on standard input and names its file: findings
+    point at that file, and per-path settings, configured suppressions and the baseline apply
+    to it as they would to the file on disk."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".iamlint.yaml").write_text(
+        "per_path:\n  - paths: [\"legacy/**\"]\n    ignore: [IAM105]\n"
+        "suppressions:\n  - paths: [\"reviewed/*.json\"]\n    sid: Reads\n    rule: IAM110\n"
+        "    reason: reviewed in SEC-1\n")
+
+    def rules(name: str, *extra: str, text: str = _READS_ANYWHERE) -> set[str]:
+        result = CliRunner().invoke(cli, ["check", "-", "--stdin-filename", name, "--format", "json", *extra],
+                                    input=text, catch_exceptions=False)
+        assert result.exit_code in (0, 1), result.output
+        report = json.loads(result.stdout)  # the baseline's count goes to standard error
+        # every finding but an unused suppression's (which points at the configuration) names it
+        assert {f["location"]["file"] for f in report["findings"] if f["rule"] != "IAM004"} <= {name}
+        return {f["rule"] for f in report["findings"]}
+
+    assert {"IAM105", "IAM110"} <= rules("app/policy.json")
+    assert "IAM105" not in rules("legacy/policy.json") and "IAM110" in rules("legacy/policy.json")
+    assert "IAM110" not in rules("reviewed/policy.json") and "IAM105" in rules("reviewed/policy.json")
+    # Once the buffer no longer needs it, the suppression of the file it names is unused.
+    scoped = _READS_ANYWHERE.replace('"*"', '"arn:aws:secretsmanager:us-east-1:111122223333:secret:db-AbCdEf"')
+    assert rules("reviewed/policy.json", text=scoped) == {"IAM004"}
+
+    code, out = run("check", "-", "--stdin-filename", "app/policy.json", "--format", "sarif", input=_READS_ANYWHERE)
+    uris = {loc["physicalLocation"]["artifactLocation"]["uri"]
+            for r in json.loads(out)["runs"][0]["results"] for loc in r["locations"]}
+    assert code == 1 and uris == {"app/policy.json"}
+
+    # A baseline recorded from the file on disk matches its text sent on standard input.
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "policy.json").write_text(_READS_ANYWHERE)
+    assert run("check", "app/policy.json", "--baseline-write", "baseline.json")[0] == 0
+    assert rules("app/policy.json", "--baseline", "baseline.json") == set()
+    assert "IAM105" in rules("app/other.json", "--baseline", "baseline.json")
+
+
+def test_stdin_filename_without_standard_input_is_a_usage_error(tmp_path: Path) -> None:
+    path = tmp_path / "p.json"
+    path.write_text(_READS_ANYWHERE)
+    result = CliRunner().invoke(cli, ["check", str(path), "--stdin-filename", "p.json"])
+    assert result.exit_code == 2 and "give - among the paths" in result.output
+
+
+def test_a_cdk_manifest_on_standard_input_is_refused_not_read_from_disk() -> None:
+    """Its name would lead to the assembly on disk, whose manifest may differ from the text sent."""
+    manifest = FIXTURES / "integration" / "cdk" / "cdk.out" / "manifest.json"
+    code, out = run("check", "-", "--stdin-filename", str(manifest), "--format", "json", input=manifest.read_text())
+    report = json.loads(out)
+    assert code == 2 and all(f["rule"] == "IAM001" for f in report["findings"])
+    assert [e["file"] for e in report["errors"]] == [str(manifest)]
+    assert "not standard input" in report["errors"][0]["message"]
 
 
 def test_directories_with_include_and_exclude(tmp_path: Path) -> None:

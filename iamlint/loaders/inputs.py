@@ -38,6 +38,9 @@ class InputOptions:
     # Treat named files like walked ones: skip quietly those that hold no IAM input (pre-commit
     # passes every staged .json/.yaml file, package.json included).
     skip_irrelevant: bool = False
+    # What standard input (`-`) is called in findings, configuration and baselines: an editor
+    # sends a buffer's unsaved text and names the file it will be saved as (--stdin-filename).
+    stdin_name: str = "<stdin>"
 
 
 def _excluded(rel: str, name: str, patterns: Sequence[str]) -> bool:
@@ -137,7 +140,7 @@ def read_input(path: str, options: InputOptions) -> bytes | InputError:
 def load_file(path: str, options: InputOptions, *, explicit: bool) -> LoadResult:
     explicit = explicit and not options.skip_irrelevant
     data = read_input(path, options)
-    name = "<stdin>" if path == "-" else path
+    name = options.stdin_name if path == "-" else path
     if isinstance(data, InputError):
         return LoadResult(errors=[data], files=1)
     if len(data) > options.max_bytes:
@@ -151,7 +154,7 @@ def load_file(path: str, options: InputOptions, *, explicit: bool) -> LoadResult
         if not explicit and not _looks_relevant(data):
             return LoadResult(skipped=[name])
         return LoadResult(errors=[InputError(name, exc.message, exc.line, exc.column)], files=1)
-    return dispatch(located, options, explicit)
+    return dispatch(located, options, explicit, stdin=path == "-")
 
 
 def _looks_relevant(data: bytes) -> bool:
@@ -180,13 +183,17 @@ def detect_kind(data: object) -> str:
     return "policy"
 
 
-def dispatch(located: Located, options: InputOptions, explicit: bool) -> LoadResult:
+def dispatch(located: Located, options: InputOptions, explicit: bool, *, stdin: bool = False) -> LoadResult:
     """Load a parsed input as what it is (`options.kind`, or by content). An authorization-
     details dump's parsed data is let go (`located.data` is None afterwards)."""
     kind = options.kind if options.kind != "auto" else detect_kind(located.data)
     if kind == "cdk":
         if not explicit and not cdk.is_assembly_manifest(located.data):
             return LoadResult(skipped=[located.file])
+        if stdin:  # its file name (--stdin-filename) would load the assembly on disk, not this text
+            message = ("expected a CDK cloud assembly's folder or its manifest.json, not standard input: "
+                       "its templates are files beside the manifest")
+            return LoadResult(errors=[InputError(located.file, message)], files=1)
         return cdk.load_cdk(located.file, options)
     if kind in ("cloudformation", "sam"):
         from iamlint.loaders.cloudformation import TemplateOptions, load_template  # noqa: PLC0415
