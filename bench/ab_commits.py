@@ -30,20 +30,26 @@ OUT = ROOT / "bench" / "out" / "ab"
 
 # The editable install maps `iamlint` to this tree: the other checkout goes first on the path,
 # with the editable finder removed (its rules/ folder is linked into the package, as a wheel has it).
-_OTHER = ("import sys; sys.meta_path = [f for f in sys.meta_path if 'editable' not in repr(f)]; "
-          "sys.path.insert(0, {root!r}); sys.argv = ['iamlint'] + sys.argv[1:]; "
-          "from iamlint.cli import main; main()")
+_OTHER = (
+    "import sys; sys.meta_path = [f for f in sys.meta_path if 'editable' not in repr(f)]; "
+    "sys.path.insert(0, {root!r}); sys.argv = ['iamlint'] + sys.argv[1:]; "
+    "from iamlint.cli import main; main()"
+)
 _THIS = "import sys; sys.argv = ['iamlint'] + sys.argv[1:]; from iamlint.cli import main; main()"
 
 
 def checkout(ref: str) -> Path:
-    sha = subprocess.run(["git", "-C", str(ROOT), "rev-parse", ref], capture_output=True, text=True,
-                         check=True).stdout.strip()
+    sha = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", ref], capture_output=True, text=True, check=True
+    ).stdout.strip()
     where = OUT / sha[:12]
     if not where.exists():
         OUT.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-f", str(where), sha],
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "add", "--detach", "-f", str(where), sha],
+            check=True,
+            capture_output=True,
+        )
     link = where / "iamlint" / "rules"
     if not link.exists():
         os.symlink(where / "rules", link)
@@ -60,7 +66,7 @@ def main() -> int:
     if "--" not in argv or argv.index("--") == len(argv) - 1:
         parser.error("give iamlint's arguments after --")
     split = argv.index("--")
-    opts, args = parser.parse_args(argv[:split]), argv[split + 1:]
+    opts, args = parser.parse_args(argv[:split]), argv[split + 1 :]
     other = checkout(opts.ref)
     for tree in (other, ROOT):
         compileall.compile_dir(str(tree / "iamlint"), quiet=1)
@@ -75,8 +81,10 @@ def main() -> int:
         walls = [r.wall for r in rs]
         cpus = [r.cpu for r in rs if r.cpu is not None]
         cpu = f"cpu median {statistics.median(cpus):6.2f} s, min {min(cpus):6.2f} s; " if cpus else ""
-        print(f"{name:<12} wall median {statistics.median(walls):6.2f} s, min {min(walls):6.2f} s; {cpu}"
-              f"peak median {statistics.median(r.peak_mb for r in rs):6.1f} MB; exit {sorted({r.returncode for r in rs})}")
+        print(
+            f"{name:<12} wall median {statistics.median(walls):6.2f} s, min {min(walls):6.2f} s; {cpu}"
+            f"peak median {statistics.median(r.peak_mb for r in rs):6.1f} MB; exit {sorted({r.returncode for r in rs})}"
+        )
     return 0
 
 

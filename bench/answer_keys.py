@@ -119,9 +119,7 @@ def parliament(corpus: Path, engine: Engine) -> Report:
         if expected is None or case.get("policy") is None:
             report.skipped.append(f"parliament {name}: the test asserts no finding set")
             continue
-        raised = {
-            rule for rule, _ in _lint(engine, _load_policy_text(case["policy"], f"{name}.json"))
-        }
+        raised = {rule for rule, _ in _lint(engine, _load_policy_text(case["policy"], f"{name}.json"))}
         exact = _exact(case.get("assert_source") or "")
         community = bool((case.get("kwargs") or {}).get("include_community_auditors"))
         for label, rules in PARLIAMENT_LABELS.items():
@@ -169,9 +167,7 @@ def _cfn_nag_expectations(corpus: Path) -> list[tuple[str, str, set[str] | None]
 
 def cfn_nag(corpus: Path, engine: Engine) -> Report:
     report = Report()
-    base = (
-        corpus / "expected_outputs" / "cfn_nag" / "stelligent__cfn_nag" / "spec" / "test_templates"
-    )
+    base = corpus / "expected_outputs" / "cfn_nag" / "stelligent__cfn_nag" / "spec" / "test_templates"
     findings: dict[str, list[tuple[str, str | None]]] = {}
     seen: set[tuple[str, str, str]] = set()
     for template, rule_class, offending in _cfn_nag_expectations(corpus):
@@ -190,9 +186,7 @@ def cfn_nag(corpus: Path, engine: Engine) -> Report:
             if rtype not in types or (template, rule_class, logical_id) in seen:
                 continue
             seen.add((template, rule_class, logical_id))
-            hit = tuple(
-                sorted({r for r, lid in findings[template] if lid == logical_id and r in rules})
-            )
+            hit = tuple(sorted({r for r, lid in findings[template] if lid == logical_id and r in rules}))
             expected = offending is None or logical_id in offending
             report.units.append(
                 Unit(
@@ -232,9 +226,7 @@ def summarise(name: str, report: Report) -> dict[str, object]:
     for label, units in sorted(by_label.items()):
         a, t = _figures(units)
         pos = sum(u.expected for u in units)
-        print(
-            f"  {label:48} {a:3}/{t:<3} agree  ({pos} positive in the key)  -> {', '.join(units[0].rules)}"
-        )
+        print(f"  {label:48} {a:3}/{t:<3} agree  ({pos} positive in the key)  -> {', '.join(units[0].rules)}")
     disagreements = [u for u in report.units if not u.agrees]
     print(f"  disagreements ({len(disagreements)}):")
     for u in disagreements:
@@ -249,8 +241,7 @@ def summarise(name: str, report: Report) -> dict[str, object]:
         "agree_without_errata": v_agree,
         "units_without_errata": v_total,
         "labels": {
-            label: dict(zip(("agree", "units"), _figures(units), strict=True))
-            for label, units in by_label.items()
+            label: dict(zip(("agree", "units"), _figures(units), strict=True)) for label, units in by_label.items()
         },
         "disagreements": [
             {
@@ -269,9 +260,7 @@ def summarise(name: str, report: Report) -> dict[str, object]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
-    parser.add_argument(
-        "--json", type=Path, help="also write the figures and disagreements as JSON"
-    )
+    parser.add_argument("--json", type=Path, help="also write the figures and disagreements as JSON")
     args = parser.parse_args(argv)
     engine = _engine()
     results = {
@@ -286,9 +275,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {label}: {why}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
-    unexplained = sum(
-        1 for r in results.values() for d in r["disagreements"] if d["reason"] == "UNEXPLAINED"
-    )  # type: ignore[attr-defined]
+    unexplained = sum(1 for r in results.values() for d in r["disagreements"] if d["reason"] == "UNEXPLAINED")  # type: ignore[attr-defined]
     return 1 if unexplained else 0
 
 

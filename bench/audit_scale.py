@@ -39,8 +39,10 @@ def _verdict(ours: Run, theirs: Run, what: str) -> str:
     speed, memory = theirs.wall / ours.wall, ours.peak_mb / theirs.peak_mb
     s_ok = "met" if speed >= SPEED_TARGET else "NOT met"
     m_ok = "met" if memory < MEMORY_TARGET else "NOT met"
-    return (f"  vs {what}: {speed:5.1f}x faster (target {SPEED_TARGET:.0f}x: {s_ok}); "
-            f"{memory:4.2f}x its peak memory (target < {MEMORY_TARGET:.2f}: {m_ok})")
+    return (
+        f"  vs {what}: {speed:5.1f}x faster (target {SPEED_TARGET:.0f}x: {s_ok}); "
+        f"{memory:4.2f}x its peak memory (target < {MEMORY_TARGET:.2f}: {m_ok})"
+    )
 
 
 def main() -> int:
@@ -54,9 +56,11 @@ def main() -> int:
     dump = cs.generate(args.roles, args.seed)
     file = OUT / f"account-{args.roles}-roles.json"
     file.write_text(json.dumps(dump, indent=2))
-    print(f"{file}: {file.stat().st_size / 1e6:.1f} MB, {len(dump['RoleDetailList'])} roles, "
-          f"{len(dump['UserDetailList'])} users, {len(dump['GroupDetailList'])} groups, "
-          f"{len(dump['Policies'])} managed policies")
+    print(
+        f"{file}: {file.stat().st_size / 1e6:.1f} MB, {len(dump['RoleDetailList'])} roles, "
+        f"{len(dump['UserDetailList'])} users, {len(dump['GroupDetailList'])} groups, "
+        f"{len(dump['Policies'])} managed policies"
+    )
 
     iamlint = os.path.join(BIN, "iamlint")
     html, cs_dir, bare_out = OUT / "audit.html", OUT / "cloudsplaining", OUT / "cloudsplaining-no-html.json"
@@ -64,14 +68,33 @@ def main() -> int:
         "audit + HTML": [iamlint, "audit", "--from", str(file), "-f", "json", "--html", str(html)],
         "audit": [iamlint, "audit", "--from", str(file), "-f", "json"],
         "check": [iamlint, "check", str(file), "--format", "json"],
-        "audit + HTML, input only": [iamlint, "audit", "--from", str(file), "-f", "json", "--html", str(OUT / "floor.html"),
-                                     "--select", "IAM001"],
-        "cloudsplaining": [os.path.join(BIN, "cloudsplaining"), "scan", "--input-file", str(file),
-                           "--output", str(cs_dir), "--skip-open-report"],
+        "audit + HTML, input only": [
+            iamlint,
+            "audit",
+            "--from",
+            str(file),
+            "-f",
+            "json",
+            "--html",
+            str(OUT / "floor.html"),
+            "--select",
+            "IAM001",
+        ],
+        "cloudsplaining": [
+            os.path.join(BIN, "cloudsplaining"),
+            "scan",
+            "--input-file",
+            str(file),
+            "--output",
+            str(cs_dir),
+            "--skip-open-report",
+        ],
         "cs (no HTML)": [PY, "-c", cs.CS_NO_HTML, str(file), str(bare_out)],
     }
     load_before = os.getloadavg()[0]
-    med, walls = interleaved(commands, args.repeat, lambda name: cs._fresh(cs_dir) if name == "cloudsplaining" else None)
+    med, walls = interleaved(
+        commands, args.repeat, lambda name: cs._fresh(cs_dir) if name == "cloudsplaining" else None
+    )
     print(f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs\n")
     for name in commands:
         print(describe(name, med[name], walls[name]))
@@ -87,11 +110,15 @@ def main() -> int:
     print(_verdict(med["audit"], med["cs (no HTML)"], "cloudsplaining's analysis alone"))
     print(_verdict(med["audit"], med["cloudsplaining"], "cloudsplaining scan"))
     floor, budget = med["audit + HTML, input only"].wall, med["cloudsplaining"].wall / SPEED_TARGET
-    print(f"floor: the audit with no rule but IAM001 (start-up, reading the dump into the model, an empty "
-          f"report) takes {floor / budget:.0%} of the {SPEED_TARGET:.0f}x budget of {budget:.2f}s")
+    print(
+        f"floor: the audit with no rule but IAM001 (start-up, reading the dump into the model, an empty "
+        f"report) takes {floor / budget:.0%} of the {SPEED_TARGET:.0f}x budget of {budget:.2f}s"
+    )
     overhead = med["audit"].wall / med["check"].wall
-    print(f"audit / check: {overhead:.2f}x wall, {med['audit'].peak_mb / med['check'].peak_mb:.2f}x memory "
-          "(the engine is the same; the rest is the audit's analysis and report)")
+    print(
+        f"audit / check: {overhead:.2f}x wall, {med['audit'].peak_mb / med['check'].peak_mb:.2f}x memory "
+        "(the engine is the same; the rest is the audit's analysis and report)"
+    )
 
     audit = json.loads(med["audit"].stdout)
     check = json.loads(med["check"].stdout)
@@ -102,8 +129,10 @@ def main() -> int:
 
     rules, slr = cs.iamlint_counts(audit)
     cats, seen = cs.cloudsplaining_counts(json.loads(bare_out.read_text()))
-    print(f"\niamlint audit: {audit['summary']['documents']} documents, {len(audit['findings'])} findings "
-          f"({slr} on service-linked roles' policies); cloudsplaining: {seen} policies reported")
+    print(
+        f"\niamlint audit: {audit['summary']['documents']} documents, {len(audit['findings'])} findings "
+        f"({slr} on service-linked roles' policies); cloudsplaining: {seen} policies reported"
+    )
     print("findings per category: cloudsplaining policies flagged / actions flagged; iamlint documents / findings")
     cs.print_categories(rules, cats)
     return 0

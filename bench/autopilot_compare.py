@@ -48,10 +48,12 @@ def ensure_autopilot(where: Path) -> tuple[Path, str]:
     binary = where / "bin" / AUTOPILOT
     if not binary.exists():
         venv.EnvBuilder(with_pip=True, clear=True).create(where)
-        subprocess.run([str(where / "bin" / "python"), "-m", "pip", "install", "--quiet", f"{AUTOPILOT}=={VERSION}"],
-                       check=True)
-    shown = subprocess.run([str(where / "bin" / "python"), "-m", "pip", "show", AUTOPILOT],
-                           capture_output=True, text=True, check=True).stdout
+        subprocess.run(
+            [str(where / "bin" / "python"), "-m", "pip", "install", "--quiet", f"{AUTOPILOT}=={VERSION}"], check=True
+        )
+    shown = subprocess.run(
+        [str(where / "bin" / "python"), "-m", "pip", "show", AUTOPILOT], capture_output=True, text=True, check=True
+    ).stdout
     version = next((line.split(":", 1)[1].strip() for line in shown.splitlines() if line.startswith("Version:")), "?")
     return binary, version
 
@@ -79,8 +81,13 @@ def run_autopilot(binary: Path, files: list[Path], region: str, account: str) ->
         except ValueError:
             pass
     error = "\n".join(line for line in done.stderr.splitlines() if line.startswith("Error"))
-    return {"cmd": cmd, "returncode": done.returncode, "wall": wall, "actions": actions,
-            "error": error or (done.stderr.strip()[-2000:] if done.returncode else "")}
+    return {
+        "cmd": cmd,
+        "returncode": done.returncode,
+        "wall": wall,
+        "actions": actions,
+        "error": error or (done.stderr.strip()[-2000:] if done.returncode else ""),
+    }
 
 
 def _collect_actions(node: Any, out: set[str]) -> None:
@@ -128,8 +135,10 @@ def main() -> None:
             mine = "yes" if action in ours else "-"
             other = ("yes" if action in theirs["actions"] else "-") if theirs["returncode"] == 0 else ""
             print(f"   {action:<{width}}  {mine:<8}  {other:<9}  {', '.join(ours.get(action, []))}")
-        print(f"   totals: iamlint {len(ours)}, autopilot "
-              f"{len(theirs['actions']) if theirs['returncode'] == 0 else 'n/a (did not run)'}\n")
+        print(
+            f"   totals: iamlint {len(ours)}, autopilot "
+            f"{len(theirs['actions']) if theirs['returncode'] == 0 else 'n/a (did not run)'}\n"
+        )
 
 
 if __name__ == "__main__":

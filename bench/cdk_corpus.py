@@ -94,16 +94,19 @@ def main() -> int:
         "load_seconds": round(load_seconds, 2),
     }
     print(f"corpus: {args.corpus}")
-    print(f"assemblies found: {len(assemblies)}; loaded without input errors: {len(ok)}; "
-          f"with input errors: {len(failed)}")
+    print(
+        f"assemblies found: {len(assemblies)}; loaded without input errors: {len(ok)}; with input errors: {len(failed)}"
+    )
     for cause, n in causes.most_common():
         print(f"  {n:4d}  {cause}")
     for f in failed[:20]:
         print(f"  failed: {os.path.relpath(f, args.corpus)}")
     if len(failed) > 20:
         print(f"  ... and {len(failed) - 20} more (all in --json)")
-    print(f"templates holding policies: {len(templates)} ({len(with_tpl_paths)} carry aws:cdk:path, "
-          f"the rest rely on metadata)")
+    print(
+        f"templates holding policies: {len(templates)} ({len(with_tpl_paths)} carry aws:cdk:path, "
+        f"the rest rely on metadata)"
+    )
     share = 100 * docs_with_path / docs if docs else 0.0
     print(f"policy documents: {docs}; with a construct path: {docs_with_path} ({share:.1f}%)")
     print(f"problems inside policies (IAM002): {problems}")

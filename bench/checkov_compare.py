@@ -61,8 +61,10 @@ def compare(folder: Path, checkov: str, single: int, repeat: int) -> None:
     ours, one, theirs = medians["iamlint"], medians["iamlint -j1"], medians["checkov"]
     for name in commands:
         print(describe(name, medians[name], walls[name]))
-    print(f"speed: iamlint is {theirs.wall / ours.wall:.1f}x faster on the folder "
-          f"({theirs.wall / one.wall:.1f}x in one process, as checkov runs)")
+    print(
+        f"speed: iamlint is {theirs.wall / ours.wall:.1f}x faster on the folder "
+        f"({theirs.wall / one.wall:.1f}x in one process, as checkov runs)"
+    )
     report = json.loads(ours.stdout)
     rules = collections.Counter(f"{f['rule']} {f['name']}" for f in report["findings"])
     print("iamlint findings:", ", ".join(f"{k} {v}" for k, v in sorted(rules.items())))
@@ -75,10 +77,14 @@ def compare(folder: Path, checkov: str, single: int, repeat: int) -> None:
     ours_total = theirs_total = 0.0
     for path in templates:
         ours_total += run([IAMLINT, "check", str(path), "--format", "json"]).wall
-        theirs_total += run([checkov, "-f", str(path), "--framework", "cloudformation", "--quiet", "--compact", "-o", "json"]).wall
+        theirs_total += run(
+            [checkov, "-f", str(path), "--framework", "cloudformation", "--quiet", "--compact", "-o", "json"]
+        ).wall
     n = len(templates)
-    print(f"per template (mean of {n}, one process each): iamlint {ours_total / n:.3f}s, checkov {theirs_total / n:.3f}s "
-          f"-> {theirs_total / ours_total:.1f}x")
+    print(
+        f"per template (mean of {n}, one process each): iamlint {ours_total / n:.3f}s, checkov {theirs_total / n:.3f}s "
+        f"-> {theirs_total / ours_total:.1f}x"
+    )
 
 
 def main() -> int:

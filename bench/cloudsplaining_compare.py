@@ -42,8 +42,11 @@ CATEGORIES = (
     # cloudsplaining category, iamlint rules that check the same thing, how close they are.
     # cloudsplaining flags policies; iamlint's IAM120-IAM125 judge each principal on everything
     # it holds (one finding per principal and category), so the counts are of different things.
-    ("PrivilegeEscalation", ("IAM120", "IAM121", "IAM109"),
-     "IAM120 escalation methods per principal, IAM121 rewriting identity policies, IAM109 PassRole"),
+    (
+        "PrivilegeEscalation",
+        ("IAM120", "IAM121", "IAM109"),
+        "IAM120 escalation methods per principal, IAM121 rewriting identity policies, IAM109 PassRole",
+    ),
     ("DataExfiltration", ("IAM124",), "per principal, on every resource"),
     ("ResourceExposure", ("IAM122",), "per principal; permissions-management actions on every resource"),
     ("InfrastructureModification", ("IAM125",), "per principal; Write/Tagging actions on every resource"),
@@ -60,11 +63,15 @@ def print_categories(rules: dict[str, tuple[int, int]], cats: dict[str, tuple[in
         left = f"{policies:6d} / {actions:7d}"
         for k, rule in enumerate(equivalents):
             d, n = rules.get(rule, (0, 0))
-            print(f"  {category if k == 0 else '':<28} {left if k == 0 else '':>16}  {rule:<14} "
-                  f"{d:6d} / {n:6d}  {note if k == 0 else ''}")
+            print(
+                f"  {category if k == 0 else '':<28} {left if k == 0 else '':>16}  {rule:<14} "
+                f"{d:6d} / {n:6d}  {note if k == 0 else ''}"
+            )
     mapped = {r for _, eq, _ in CATEGORIES for r in eq}
-    print("iamlint rules without a cloudsplaining category: "
-          + ", ".join(f"{r} {rules[r][1]}" for r in sorted(set(rules) - mapped)))
+    print(
+        "iamlint rules without a cloudsplaining category: "
+        + ", ".join(f"{r} {rules[r][1]}" for r in sorted(set(rules) - mapped))
+    )
 
 
 CS_NO_HTML = r"""
@@ -80,8 +87,14 @@ with open(sys.argv[2], "w", encoding="utf-8") as fh:
     json.dump(results, fh, default=str)
 """
 
-_TRUSTS = ("ec2.amazonaws.com", "lambda.amazonaws.com", "ecs-tasks.amazonaws.com", "states.amazonaws.com",
-           "glue.amazonaws.com", "codebuild.amazonaws.com")
+_TRUSTS = (
+    "ec2.amazonaws.com",
+    "lambda.amazonaws.com",
+    "ecs-tasks.amazonaws.com",
+    "states.amazonaws.com",
+    "glue.amazonaws.com",
+    "codebuild.amazonaws.com",
+)
 
 
 # -- the generated account ----------------------------------------------------------------
@@ -90,25 +103,41 @@ _TRUSTS = ("ec2.amazonaws.com", "lambda.amazonaws.com", "ecs-tasks.amazonaws.com
 def _trust(rng: random.Random, service: str | None = None) -> dict[str, Any]:
     if service is None and rng.random() < 0.15:
         statement: dict[str, Any] = {
-            "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+            "Action": "sts:AssumeRole",
             "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}},
         }
     else:
-        statement = {"Effect": "Allow", "Principal": {"Service": service or rng.choice(_TRUSTS)},
-                     "Action": "sts:AssumeRole"}
+        statement = {
+            "Effect": "Allow",
+            "Principal": {"Service": service or rng.choice(_TRUSTS)},
+            "Action": "sts:AssumeRole",
+        }
     return {"Version": "2012-10-17", "Statement": [statement]}
 
 
 def _policy_entry(name: str, arn: str, path: str, document: Any, old: Any | None) -> dict[str, Any]:
-    versions = [{"Document": document, "VersionId": "v2", "IsDefaultVersion": True,
-                 "CreateDate": "2026-01-02T00:00:00+00:00"}]
+    versions = [
+        {"Document": document, "VersionId": "v2", "IsDefaultVersion": True, "CreateDate": "2026-01-02T00:00:00+00:00"}
+    ]
     if old is not None:  # an older version, not in force: neither tool should report it
-        versions.append({"Document": old, "VersionId": "v1", "IsDefaultVersion": False,
-                         "CreateDate": "2025-01-02T00:00:00+00:00"})
-    return {"PolicyName": name, "PolicyId": f"ANPA{zlib.crc32(arn.encode()):016d}", "Arn": arn, "Path": path,
-            "DefaultVersionId": "v2", "AttachmentCount": 0, "PermissionsBoundaryUsageCount": 0,
-            "IsAttachable": True, "CreateDate": "2025-01-02T00:00:00+00:00",
-            "UpdateDate": "2026-01-02T00:00:00+00:00", "PolicyVersionList": versions}
+        versions.append(
+            {"Document": old, "VersionId": "v1", "IsDefaultVersion": False, "CreateDate": "2025-01-02T00:00:00+00:00"}
+        )
+    return {
+        "PolicyName": name,
+        "PolicyId": f"ANPA{zlib.crc32(arn.encode()):016d}",
+        "Arn": arn,
+        "Path": path,
+        "DefaultVersionId": "v2",
+        "AttachmentCount": 0,
+        "PermissionsBoundaryUsageCount": 0,
+        "IsAttachable": True,
+        "CreateDate": "2025-01-02T00:00:00+00:00",
+        "UpdateDate": "2026-01-02T00:00:00+00:00",
+        "PolicyVersionList": versions,
+    }
 
 
 def generate(roles: int, seed: int) -> dict[str, Any]:
@@ -149,20 +178,40 @@ def generate(roles: int, seed: int) -> dict[str, Any]:
 
     def inline(prefix: str, chance: float) -> list[dict[str, Any]]:
         count = rng.choice((1, 1, 2)) if rng.random() < chance else 0
-        return [{"PolicyName": f"{prefix}-inline-{k}", "PolicyDocument": aws[rng.choice(small)]["Document"]}
-                for k in range(count)]
+        return [
+            {"PolicyName": f"{prefix}-inline-{k}", "PolicyDocument": aws[rng.choice(small)]["Document"]}
+            for k in range(count)
+        ]
 
     group_names = [f"group-{g:03d}" for g in range(max(5, roles // 100))]
-    groups = [{"Path": "/", "GroupName": g, "GroupId": f"AGPA{i:017d}", "Arn": f"arn:aws:iam::{ACCOUNT}:group/{g}",
-               "CreateDate": "2025-01-02T00:00:00+00:00", "GroupPolicyList": inline(g, 0.3),
-               "AttachedManagedPolicies": attachments(rng.randint(1, 3))} for i, g in enumerate(group_names)]
+    groups = [
+        {
+            "Path": "/",
+            "GroupName": g,
+            "GroupId": f"AGPA{i:017d}",
+            "Arn": f"arn:aws:iam::{ACCOUNT}:group/{g}",
+            "CreateDate": "2025-01-02T00:00:00+00:00",
+            "GroupPolicyList": inline(g, 0.3),
+            "AttachedManagedPolicies": attachments(rng.randint(1, 3)),
+        }
+        for i, g in enumerate(group_names)
+    ]
     users = []
     for u in range(max(10, roles // 10)):
         name = f"user-{u:04d}"
-        users.append({"Path": "/", "UserName": name, "UserId": f"AIDA{u:017d}",
-                      "Arn": f"arn:aws:iam::{ACCOUNT}:user/{name}", "CreateDate": "2025-01-02T00:00:00+00:00",
-                      "GroupList": rng.sample(group_names, rng.randint(0, 2)), "Tags": [],
-                      "UserPolicyList": inline(name, 0.2), "AttachedManagedPolicies": attachments(rng.randint(0, 2))})
+        users.append(
+            {
+                "Path": "/",
+                "UserName": name,
+                "UserId": f"AIDA{u:017d}",
+                "Arn": f"arn:aws:iam::{ACCOUNT}:user/{name}",
+                "CreateDate": "2025-01-02T00:00:00+00:00",
+                "GroupList": rng.sample(group_names, rng.randint(0, 2)),
+                "Tags": [],
+                "UserPolicyList": inline(name, 0.2),
+                "AttachedManagedPolicies": attachments(rng.randint(0, 2)),
+            }
+        )
     role_list = []
     for r in range(roles):
         if rng.random() < 0.03:  # a service-linked role with its AWS policy
@@ -178,16 +227,38 @@ def generate(roles: int, seed: int) -> dict[str, Any]:
         arn = f"arn:aws:iam::{ACCOUNT}:role{path}{name}"
         profiles = []
         if trust["Statement"][0]["Principal"].get("Service") == "ec2.amazonaws.com":
-            profiles = [{"Path": "/", "InstanceProfileName": name, "InstanceProfileId": f"AIPA{r:017d}",
-                         "Arn": f"arn:aws:iam::{ACCOUNT}:instance-profile/{name}",
-                         "CreateDate": "2025-01-02T00:00:00+00:00", "Roles": []}]
-        role_list.append({"Path": path, "RoleName": name, "RoleId": f"AROA{r:017d}", "Arn": arn,
-                          "CreateDate": "2025-01-02T00:00:00+00:00", "AssumeRolePolicyDocument": trust,
-                          "InstanceProfileList": profiles, "RolePolicyList": policies,
-                          "AttachedManagedPolicies": attached, "Tags": [], "RoleLastUsed": {}})
+            profiles = [
+                {
+                    "Path": "/",
+                    "InstanceProfileName": name,
+                    "InstanceProfileId": f"AIPA{r:017d}",
+                    "Arn": f"arn:aws:iam::{ACCOUNT}:instance-profile/{name}",
+                    "CreateDate": "2025-01-02T00:00:00+00:00",
+                    "Roles": [],
+                }
+            ]
+        role_list.append(
+            {
+                "Path": path,
+                "RoleName": name,
+                "RoleId": f"AROA{r:017d}",
+                "Arn": arn,
+                "CreateDate": "2025-01-02T00:00:00+00:00",
+                "AssumeRolePolicyDocument": trust,
+                "InstanceProfileList": profiles,
+                "RolePolicyList": policies,
+                "AttachedManagedPolicies": attached,
+                "Tags": [],
+                "RoleLastUsed": {},
+            }
+        )
     aws_entries = [_policy_entry(n, aws_arn(n), aws[n]["Path"], aws[n]["Document"], None) for n in used_aws]
-    return {"UserDetailList": users, "GroupDetailList": groups, "RoleDetailList": role_list,
-            "Policies": customer + aws_entries}
+    return {
+        "UserDetailList": users,
+        "GroupDetailList": groups,
+        "RoleDetailList": role_list,
+        "Policies": customer + aws_entries,
+    }
 
 
 # -- reading the two reports --------------------------------------------------------------
@@ -248,21 +319,32 @@ def main() -> int:
     dump = generate(args.roles, args.seed)
     file = OUT / f"account-{args.roles}-roles.json"
     file.write_text(json.dumps(dump, indent=2))
-    print(f"{file}: {file.stat().st_size / 1e6:.1f} MB, {len(dump['RoleDetailList'])} roles, "
-          f"{len(dump['UserDetailList'])} users, {len(dump['GroupDetailList'])} groups, "
-          f"{len(dump['Policies'])} managed policies")
+    print(
+        f"{file}: {file.stat().st_size / 1e6:.1f} MB, {len(dump['RoleDetailList'])} roles, "
+        f"{len(dump['UserDetailList'])} users, {len(dump['GroupDetailList'])} groups, "
+        f"{len(dump['Policies'])} managed policies"
+    )
 
     # Interleaved, so that load from other processes on the machine falls on all three alike.
     cs_dir = OUT / "cloudsplaining"
     bare_out = OUT / "cloudsplaining-no-html.json"
     commands = {
         "iamlint": [os.path.join(BIN, "iamlint"), "check", str(file), "--format", "json"],
-        "cloudsplaining": [os.path.join(BIN, "cloudsplaining"), "scan", "--input-file", str(file),
-                           "--output", str(cs_dir), "--skip-open-report"],
+        "cloudsplaining": [
+            os.path.join(BIN, "cloudsplaining"),
+            "scan",
+            "--input-file",
+            str(file),
+            "--output",
+            str(cs_dir),
+            "--skip-open-report",
+        ],
         "cs (no HTML)": [PY, "-c", CS_NO_HTML, str(file), str(bare_out)],
     }
     load_before = os.getloadavg()[0]
-    medians, walls = interleaved(commands, args.repeat, lambda name: _fresh(cs_dir) if name == "cloudsplaining" else None)
+    medians, walls = interleaved(
+        commands, args.repeat, lambda name: _fresh(cs_dir) if name == "cloudsplaining" else None
+    )
     print(f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs")
     ours, theirs, bare = medians["iamlint"], medians["cloudsplaining"], medians["cs (no HTML)"]
     for name in commands:
@@ -284,13 +366,19 @@ def main() -> int:
     dropped = len(dump["RoleDetailList"]) - len(cs_results.get("roles", {}))
     assert bare_cats == cats, "cloudsplaining's scan and its bare analysis disagree"
     errors = [f for f in report["findings"] if f.get("error")]
-    print(f"\niamlint: {report['summary']['documents']} documents checked, {len(report['findings'])} findings "
-          f"({slr} on service-linked roles' policies), {len(errors)} input errors or rule crashes")
-    print(f"cloudsplaining: {seen} distinct policies reported (inline ones deduplicated by content); its default "
-          f"exclusions dropped {dropped} of {len(dump['RoleDetailList'])} roles and every AdministratorAccess, "
-          "*ServiceRolePolicy and service-role policy")
-    print("\nfindings per category: cloudsplaining policies flagged / actions flagged;"
-          " iamlint documents flagged / findings")
+    print(
+        f"\niamlint: {report['summary']['documents']} documents checked, {len(report['findings'])} findings "
+        f"({slr} on service-linked roles' policies), {len(errors)} input errors or rule crashes"
+    )
+    print(
+        f"cloudsplaining: {seen} distinct policies reported (inline ones deduplicated by content); its default "
+        f"exclusions dropped {dropped} of {len(dump['RoleDetailList'])} roles and every AdministratorAccess, "
+        "*ServiceRolePolicy and service-role policy"
+    )
+    print(
+        "\nfindings per category: cloudsplaining policies flagged / actions flagged;"
+        " iamlint documents flagged / findings"
+    )
     print_categories(rules, cats)
     return 0
 

@@ -73,14 +73,8 @@ def corpus(paths: list[Path]) -> None:
     total: Counter[str] = Counter()
     for service, row in sorted(per.items(), key=lambda kv: -kv[1]["parsed"]):
         total.update(row)
-        print(
-            f"{service:<28}{row['parsed']:>8}{row['mapped']:>8}"
-            f"{row['unmapped']:>10}{row['denied']:>8}"
-        )
-    print(
-        f"{'TOTAL':<28}{total['parsed']:>8}{total['mapped']:>8}"
-        f"{total['unmapped']:>10}{total['denied']:>8}"
-    )
+        print(f"{service:<28}{row['parsed']:>8}{row['mapped']:>8}{row['unmapped']:>10}{row['denied']:>8}")
+    print(f"{'TOTAL':<28}{total['parsed']:>8}{total['mapped']:>8}{total['unmapped']:>10}{total['denied']:>8}")
     if total["parsed"]:
         share = 100 * total["mapped"] / total["parsed"]
         print(f"mapped to at least one action: {share:.1f}%")

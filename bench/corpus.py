@@ -65,8 +65,10 @@ def main() -> int:
         took = time.perf_counter() - start
         considered = loaded_ok + failed
         rate = 100.0 * loaded_ok / considered if considered else 0.0
-        print(f"{folder:<22} {loaded_ok:4d} loaded, {failed:3d} failed ({rate:5.1f}%), {skipped:4d} skipped "
-              f"(not IAM input), {documents:5d} policies, {took:6.2f}s")
+        print(
+            f"{folder:<22} {loaded_ok:4d} loaded, {failed:3d} failed ({rate:5.1f}%), {skipped:4d} skipped "
+            f"(not IAM input), {documents:5d} policies, {took:6.2f}s"
+        )
         for line in failures if args.failures else failures[:10]:
             print(f"    failed: {line[:220]}")
         if len(failures) > 10 and not args.failures:

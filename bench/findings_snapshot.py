@@ -40,12 +40,20 @@ IAMLINT = os.path.join(os.path.dirname(PY), "iamlint")
 
 
 def lines(folder: Path) -> list[str]:
-    proc = subprocess.run([IAMLINT, "check", str(folder), "--format", "json", "-j", "1"],
-                          capture_output=True, check=False)
+    proc = subprocess.run(
+        [IAMLINT, "check", str(folder), "--format", "json", "-j", "1"], capture_output=True, check=False
+    )
     report = json.loads(proc.stdout)
     rows = sorted(
-        (f["rule"], f["location"]["file"], f["location"].get("line") or 0, f["location"].get("column") or 0,
-         f["severity"], f["message"], json.dumps(f.get("evidence"), sort_keys=True))
+        (
+            f["rule"],
+            f["location"]["file"],
+            f["location"].get("line") or 0,
+            f["location"].get("column") or 0,
+            f["severity"],
+            f["message"],
+            json.dumps(f.get("evidence"), sort_keys=True),
+        )
         for f in report["findings"]
     )
     return [json.dumps(row) for row in rows]

@@ -87,14 +87,18 @@ def main() -> int:
     print(describe("iamlint -j1, input only", bare, bare_walls))
     print(describe("iamlint, input only", floor, floor_walls))
     # The floor: start-up and reading the corpus into the model, with every worker and no rule.
-    print(f"floor: input alone takes {floor.wall / (theirs.wall / 15):.0%} of the 15x budget, "
-          f"leaving {max(0.0, theirs.wall / 15 - floor.wall):.3f}s for every rule")
+    print(
+        f"floor: input alone takes {floor.wall / (theirs.wall / 15):.0%} of the 15x budget, "
+        f"leaving {max(0.0, theirs.wall / 15 - floor.wall):.3f}s for every rule"
+    )
 
     report = json.loads(ours.stdout)
     per_rule = collections.Counter(f"{f['rule']} {f['name']}" for f in report["findings"])
     crashes = [f for f in report["findings"] if f["rule"] in ("IAM001", "IAM003")]
-    print(f"\niamlint: {report['summary']['documents']} documents, {len(report['findings'])} findings, "
-          f"{len(crashes)} input errors or rule crashes")
+    print(
+        f"\niamlint: {report['summary']['documents']} documents, {len(report['findings'])} findings, "
+        f"{len(crashes)} input errors or rule crashes"
+    )
     for rule, n in sorted(per_rule.items()):
         print(f"  {rule:<40} {n:6d}")
     p = json.loads(theirs.stdout)

@@ -71,8 +71,9 @@ def run(cmd: list[str], *, stdin: bytes | None = None, env: dict[str, str] | Non
     if len(figures) != 3:  # the launcher failed before it could report: keep what was seen
         return launched
     wall, maxrss_kb, cpu = float(figures[0]), int(figures[1]), float(figures[2])
-    return Run(wall, max(maxrss_kb / 1024, launched.peak_mb), launched.returncode, launched.stdout, launched.stderr,
-               cpu)
+    return Run(
+        wall, max(maxrss_kb / 1024, launched.peak_mb), launched.returncode, launched.stdout, launched.stderr, cpu
+    )
 
 
 def _run(cmd: list[str], *, stdin: bytes | None = None, env: dict[str, str] | None = None) -> Run:

@@ -37,10 +37,24 @@ from iamlint.runner import check_paths
 
 ROOT = Path(__file__).resolve().parent
 MANAGED_DIR = ROOT / "out" / "managed"
-ANSWERS = Path("/work/shared/corpus/expected_outputs/cloudsplaining/salesforce__cloudsplaining/examples/files/"
-               "iam-results-example.json")
-OURS = ("IAM120", "IAM121", "IAM122", "IAM123", "IAM124", "IAM125", "IAM126", "IAM127",
-        "IAM130", "IAM131", "IAM132", "IAM133")
+ANSWERS = Path(
+    "/work/shared/corpus/expected_outputs/cloudsplaining/salesforce__cloudsplaining/examples/files/"
+    "iam-results-example.json"
+)
+OURS = (
+    "IAM120",
+    "IAM121",
+    "IAM122",
+    "IAM123",
+    "IAM124",
+    "IAM125",
+    "IAM126",
+    "IAM127",
+    "IAM130",
+    "IAM131",
+    "IAM132",
+    "IAM133",
+)
 TARGET = 0.90
 
 # cloudsplaining label -> the iamlint rules that report the same risk. cloudsplaining's
@@ -86,8 +100,10 @@ def acceptance(findings: Iterable[Finding]) -> list[tuple[str, bool]]:
     return [
         ("AdministratorAccess has a critical finding", critical("AdministratorAccess")),
         ("IAMFullAccess has a critical finding", critical("IAMFullAccess")),
-        ("ReadOnlyAccess has no privilege-escalation finding (IAM120)",
-         bool(by_policy["ReadOnlyAccess"]) and not any(f.rule == "IAM120" for f in by_policy["ReadOnlyAccess"])),
+        (
+            "ReadOnlyAccess has no privilege-escalation finding (IAM120)",
+            bool(by_policy["ReadOnlyAccess"]) and not any(f.rule == "IAM120" for f in by_policy["ReadOnlyAccess"]),
+        ),
     ]
 
 
@@ -150,33 +166,45 @@ def reason(label: str, case: Case, theirs: list[Any], ours: list[Finding]) -> st
         if unknown:
             return f"actions no longer in the IAM catalogue: {', '.join(unknown[:5])}"
         if label == "DataExfiltration" or label == "CredentialsExposure":
-            listed = _sensitive({"data_exfiltration", "secrets"} if label == "DataExfiltration" else {"credentials_exposure"})
+            listed = _sensitive(
+                {"data_exfiltration", "secrets"} if label == "DataExfiltration" else {"credentials_exposure"}
+            )
             missing = sorted(a for a in their if a not in listed)
             if missing:
                 return f"not in iamlint's table for this category: {', '.join(missing[:6])}"
         levels = collections.Counter(sorted(cat.action(a).access_level for a in their if cat.action(a)))  # type: ignore[union-attr]
         unscopable = sorted(a for a in their if cat.action(a) and not cat.action(a).supports_resource_scoping)  # type: ignore[union-attr]
         if unscopable and len(unscopable) == len(their):
-            return (f"cloudsplaining counts actions that accept only Resource \"*\" ({', '.join(unscopable[:4])}); "
-                    "iamlint does not blame \"*\" where scoping is impossible")
+            return (
+                f'cloudsplaining counts actions that accept only Resource "*" ({", ".join(unscopable[:4])}); '
+                'iamlint does not blame "*" where scoping is impossible'
+            )
         reads = sorted(a for a in their if cat.action(a) and cat.action(a).access_level in ("Read", "List"))  # type: ignore[union-attr]
         if label == "InfrastructureModification" and reads and len(reads) == len(their):
-            return (f"only read actions ({', '.join(reads[:4])}), which cloudsplaining's example configuration "
-                    "adds to every category through include-actions")
+            return (
+                f"only read actions ({', '.join(reads[:4])}), which cloudsplaining's example configuration "
+                "adds to every category through include-actions"
+            )
         return f"cloudsplaining lists {', '.join(sorted(their)[:6])} (catalogue access levels now: {dict(levels)})"
     # iamlint reports, cloudsplaining does not.
     if label == "PrivilegeEscalation":
         # Each method names its source; cloudsplaining's list is Rhino Security Labs' 2018-19 one.
-        return "; ".join(f"{f.evidence.notes[0]} [{f.severity.label}] from {f.evidence.notes[1]}" for f in ours[:3]) + \
-            ", a method cloudsplaining's list does not have"
+        return (
+            "; ".join(f"{f.evidence.notes[0]} [{f.severity.label}] from {f.evidence.notes[1]}" for f in ours[:3])
+            + ", a method cloudsplaining's list does not have"
+        )
     if label in ("DataExfiltration", "CredentialsExposure"):
-        return (f"iamlint's table (rules/data/sensitive_actions.yaml) lists {', '.join(sorted(our)[:6])}, "
-                "which cloudsplaining's shorter list does not")
+        return (
+            f"iamlint's table (rules/data/sensitive_actions.yaml) lists {', '.join(sorted(our)[:6])}, "
+            "which cloudsplaining's shorter list does not"
+        )
     newer = sorted(a for a in our if a not in their)
     found = {a: info for a in newer[:4] if (info := cat.action(a)) is not None}
     shown = {a: sorted(info.access_levels) for a, info in found.items()}
-    return (f"iamlint counts {', '.join(newer[:6])}: the policy's wildcards now expand to these actions, "
-            f"whose catalogue access levels are {shown}")
+    return (
+        f"iamlint counts {', '.join(newer[:6])}: the policy's wildcards now expand to these actions, "
+        f"whose catalogue access levels are {shown}"
+    )
 
 
 def compare(cases: list[Case], details: bool) -> tuple[int, int]:
@@ -197,8 +225,10 @@ def compare(cases: list[Case], details: bool) -> tuple[int, int]:
                 agree += 1
                 per_label[label][0] += 1
             else:
-                disagreements.append(f"  {case.section}/{case.name} {label}: "
-                                     f"{'cloudsplaining only' if theirs else 'iamlint only'} — {reason(label, case, theirs, ours)}")
+                disagreements.append(
+                    f"  {case.section}/{case.name} {label}: "
+                    f"{'cloudsplaining only' if theirs else 'iamlint only'} — {reason(label, case, theirs, ours)}"
+                )
             if label == "PrivilegeEscalation":
                 ids = {f.evidence.notes[0] for f in ours if f.evidence.notes}
                 for item in theirs:
@@ -208,14 +238,18 @@ def compare(cases: list[Case], details: bool) -> tuple[int, int]:
                     method_hits[1] += 1
                     method_hits[0] += bool(match & ids)
                     if details:
-                        print(f"    {case.name}: {item['type']} -> {sorted(match)} {'found' if match & ids else 'MISSED'}")
+                        print(
+                            f"    {case.name}: {item['type']} -> {sorted(match)} {'found' if match & ids else 'MISSED'}"
+                        )
     print(f"\ncloudsplaining example report: {len(cases)} policies, {total} (policy, label) decisions")
     for label, (a, n) in per_label.items():
         print(f"  {label:<28} {'/'.join(LABELS[label]):<28} agreement {a}/{n} ({a / n:.0%})")
     print(f"  {'all labels':<28} {'':<28} agreement {agree}/{total} ({agree / total:.1%})")
     if method_hits[1]:
-        print(f"  privilege-escalation methods cloudsplaining names that iamlint also reports: "
-              f"{method_hits[0]}/{method_hits[1]}")
+        print(
+            f"  privilege-escalation methods cloudsplaining names that iamlint also reports: "
+            f"{method_hits[0]}/{method_hits[1]}"
+        )
     print(f"\ndisagreements ({len(disagreements)}):")
     for line in disagreements:
         print(line)

@@ -40,7 +40,11 @@ from iamlint.model import PolicyKind, Statement
 from iamlint.policy import parse_policy
 
 CORPUS = Path("/work/shared/corpus")
-PARTITIONS = (("aws", "", "us-east-1"), ("aws-cn", "aws-cn", "cn-north-1"), ("aws-us-gov", "aws-us-gov", "us-gov-west-1"))
+PARTITIONS = (
+    ("aws", "", "us-east-1"),
+    ("aws-cn", "aws-cn", "cn-north-1"),
+    ("aws-us-gov", "aws-us-gov", "us-gov-west-1"),
+)
 SAM_ROLE_TYPES = ("AWS::Serverless::Function", "AWS::Serverless::StateMachine")
 
 Variant = tuple[tuple[Any, ...], ...]  # one document's normalised statements, sorted
@@ -48,18 +52,30 @@ COMPARED: collections.Counter[str] = collections.Counter()
 UNKNOWN_ARN: Variant = (("not in iamlint's managed policy snapshot",),)
 # Where iamlint departs from the translator on purpose.
 UNKNOWN_NAME = "is not an AWS managed policy the SAM translator knows"
-DELIBERATE_UNKNOWN_NAME = ("a managed policy name the translator's bundled map lacks is an input error in iamlint "
-                           "(the translator would ask IAM, or pass the name through)")
-DELIBERATE_LOCAL_URI = ("a DefinitionUri/CodeUri that is not an s3:// URI is a local file `sam package` uploads: "
-                        "iamlint substitutes a placeholder instead of rejecting it")
+DELIBERATE_UNKNOWN_NAME = (
+    "a managed policy name the translator's bundled map lacks is an input error in iamlint "
+    "(the translator would ask IAM, or pass the name through)"
+)
+DELIBERATE_LOCAL_URI = (
+    "a DefinitionUri/CodeUri that is not an s3:// URI is a local file `sam package` uploads: "
+    "iamlint substitutes a placeholder instead of rejecting it"
+)
 
 
 def normalise(statements: tuple[Statement, ...]) -> Variant:
     out = []
     for st in statements:
         conditions = tuple(sorted((c.operator, c.key, tuple(sorted(c.values))) for c in st.conditions))
-        out.append((st.effect, st.action_key, tuple(sorted(st.action_texts)), st.resource_key,
-                    tuple(sorted(st.resource_texts)), conditions))
+        out.append(
+            (
+                st.effect,
+                st.action_key,
+                tuple(sorted(st.action_texts)),
+                st.resource_key,
+                tuple(sorted(st.resource_texts)),
+                conditions,
+            )
+        )
     return tuple(sorted(out))
 
 
@@ -143,22 +159,31 @@ def generated_roles(sam: Mapping[str, Any], template: Mapping[str, Any]) -> set[
     out = set()
     for sam_id, res in sam.get("Resources", {}).items():
         rid = f"{sam_id}Role"
-        if isinstance(res, Mapping) and res.get("Type") in SAM_ROLE_TYPES \
-                and template.get("Resources", {}).get(rid, {}).get("Type") == "AWS::IAM::Role":
+        if (
+            isinstance(res, Mapping)
+            and res.get("Type") in SAM_ROLE_TYPES
+            and template.get("Resources", {}).get(rid, {}).get("Type") == "AWS::IAM::Role"
+        ):
             out.add(rid)
     return out
 
 
 def declares_policies(sam: Mapping[str, Any]) -> bool:
-    return any(isinstance(res, Mapping) and res.get("Type") in SAM_ROLE_TYPES
-               and "Policies" in (res.get("Properties") or {}) for res in sam.get("Resources", {}).values())
+    return any(
+        isinstance(res, Mapping) and res.get("Type") in SAM_ROLE_TYPES and "Policies" in (res.get("Properties") or {})
+        for res in sam.get("Resources", {}).values()
+    )
 
 
 def _show(variants: set[Variant]) -> str:
     parts = []
     for variant in sorted(variants, key=repr):
-        parts.append("; ".join(f"{s[0]} {','.join(s[2])[:80]} on {','.join(s[4])[:100]}" if len(s) == 6 else str(s[0])
-                               for s in variant) or "(empty)")
+        parts.append(
+            "; ".join(
+                f"{s[0]} {','.join(s[2])[:80]} on {','.join(s[4])[:100]}" if len(s) == 6 else str(s[0]) for s in variant
+            )
+            or "(empty)"
+        )
     return " | ".join(parts)
 
 
@@ -197,8 +222,10 @@ def compare_case(name: str, part_dir: str, region: str) -> tuple[str, list[str]]
     reasons = [f"no source line for {u}" for u in unlocated]
     for key in sorted(set(want) | set(have)):
         if want.get(key, set()) != have.get(key, set()):
-            reasons.append(f"{key[0]} policy {key[1]}: expected {_show(want.get(key, set())) or 'nothing'}; "
-                           f"iamlint {_show(have.get(key, set())) or 'nothing'}")
+            reasons.append(
+                f"{key[0]} policy {key[1]}: expected {_show(want.get(key, set())) or 'nothing'}; "
+                f"iamlint {_show(have.get(key, set())) or 'nothing'}"
+            )
     if reasons:
         return prefix + "mismatch", reasons
     if result.errors:
@@ -222,14 +249,18 @@ def answer_key(verbose: bool) -> None:
     for partition, counts in [*per_partition.items(), ("total", tally)]:
         agree = counts["agree"] + counts["agree-deliberate"]
         rejected = counts["error-agree"]
-        print(f"  {partition:10s} policy cases agree {agree}/{agree + counts['mismatch']} "
-              f"({counts['agree-deliberate']} with a deliberate difference), "
-              f"error cases rejected {rejected}/{rejected + counts['error-mismatch'] + counts['error-deliberate']} "
-              f"({counts['error-deliberate']} accepted on purpose)")
+        print(
+            f"  {partition:10s} policy cases agree {agree}/{agree + counts['mismatch']} "
+            f"({counts['agree-deliberate']} with a deliberate difference), "
+            f"error cases rejected {rejected}/{rejected + counts['error-mismatch'] + counts['error-deliberate']} "
+            f"({counts['error-deliberate']} accepted on purpose)"
+        )
     other = tally["other-agree"] + tally["other-agree-deliberate"]
     print(f"  other cases with generated roles (no Policies) agree {other}/{other + tally['other-mismatch']}")
-    print(f"  compared {COMPARED['policies']} role policies ({COMPARED['statements']} expected statements); "
-          f"inputs x partitions without generated roles or expected output: {tally['skip']}")
+    print(
+        f"  compared {COMPARED['policies']} role policies ({COMPARED['statements']} expected statements); "
+        f"inputs x partitions without generated roles or expected output: {tally['skip']}"
+    )
     for note in notes:
         print(note)
 
@@ -261,8 +292,10 @@ def corpus(root: Path) -> None:
             loaded += 1
     elapsed = time.perf_counter() - start
     print(f"== SAM corpus ({root}) ==")
-    print(f"  loaded {loaded}/{len(files)} ({100 * loaded / max(1, len(files)):.1f}%), {documents} documents, "
-          f"{elapsed:.1f} s ({1000 * elapsed / max(1, len(files)):.0f} ms per template)")
+    print(
+        f"  loaded {loaded}/{len(files)} ({100 * loaded / max(1, len(files)):.1f}%), {documents} documents, "
+        f"{elapsed:.1f} s ({1000 * elapsed / max(1, len(files)):.0f} ms per template)"
+    )
     print("  failures:" if failures else "  failures: none")
     for line in failures:
         print(line)

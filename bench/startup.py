@@ -35,14 +35,20 @@ def main() -> int:
     wall([IAMLINT, "check", str(POLICY)], env)  # write the byte-code caches once
     ours = [wall([IAMLINT, "check", str(POLICY)], env) for _ in range(args.repeat)]
     base = [wall([sys.executable, "-c", "pass"], env) for _ in range(args.repeat)]
-    print(f"iamlint check (one small policy): median {statistics.median(ours) * 1000:.0f} ms, "
-          f"min {min(ours) * 1000:.0f} ms")
-    print(f"python3 -c pass:                  median {statistics.median(base) * 1000:.0f} ms, "
-          f"min {min(base) * 1000:.0f} ms")
-    probe = (f"import sys; sys.argv = ['iamlint', 'check', {str(POLICY)!r}]\n"
-             "from iamlint.cli import main\ntry:\n    main()\nexcept SystemExit:\n    pass\n"
-             "heavy = [m for m in ('yaml', 'boto3', 'botocore', 'jsonschema', 'samtranslator') if m in sys.modules]\n"
-             "print('heavy modules imported:', heavy or 'none', file=sys.stderr)\n")
+    print(
+        f"iamlint check (one small policy): median {statistics.median(ours) * 1000:.0f} ms, "
+        f"min {min(ours) * 1000:.0f} ms"
+    )
+    print(
+        f"python3 -c pass:                  median {statistics.median(base) * 1000:.0f} ms, "
+        f"min {min(base) * 1000:.0f} ms"
+    )
+    probe = (
+        f"import sys; sys.argv = ['iamlint', 'check', {str(POLICY)!r}]\n"
+        "from iamlint.cli import main\ntry:\n    main()\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('yaml', 'boto3', 'botocore', 'jsonschema', 'samtranslator') if m in sys.modules]\n"
+        "print('heavy modules imported:', heavy or 'none', file=sys.stderr)\n"
+    )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=False)
     print(out.stderr.strip().splitlines()[-1])
     return 0

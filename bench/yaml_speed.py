@@ -185,10 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args(argv)
     text = args.template.read_text(encoding="utf-8") if args.template else generate()
-    print(
-        f"template: {len(text.encode()) / 1e6:.2f} MB, {text.count(chr(10))} lines, "
-        f"median of {args.repeat} runs"
-    )
+    print(f"template: {len(text.encode()) / 1e6:.2f} MB, {text.count(chr(10))} lines, median of {args.repeat} runs")
 
     rows: dict[str, float] = {}
     try:
@@ -198,12 +195,11 @@ def main(argv: list[str] | None = None) -> int:
     else:
         rows["cfn-lint decode_str"] = _time(lambda: decode_str(text), args.repeat)
     rows["PyYAML safe_load (pure Python)"] = _time(
-        lambda: yaml.load(text, Loader=_pure_loader()), args.repeat  # noqa: S506 - a SafeLoader subclass
+        lambda: yaml.load(text, Loader=_pure_loader()),  # noqa: S506 - a SafeLoader subclass
+        args.repeat,
     )
     if yaml.__with_libyaml__:
-        rows["PyYAML compose (libyaml)"] = _time(
-            lambda: yaml.compose(text, Loader=yaml.CSafeLoader), args.repeat
-        )
+        rows["PyYAML compose (libyaml)"] = _time(lambda: yaml.compose(text, Loader=yaml.CSafeLoader), args.repeat)
     rows["iamlint parse_yaml"] = ours = _time(lambda: parse_yaml(text, "bench.yaml"), args.repeat)
     located = parse_yaml(text, "bench.yaml")
     paths = _sample_paths(located, 100)
@@ -212,16 +208,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     # The same data as JSON: json.loads up front, positions scanned on the first mark() only.
     as_json = json.dumps(located.data, indent=1)
-    rows["iamlint parse_json (same data)"] = _time(
-        lambda: parse_json(as_json, "bench.json"), args.repeat
-    )
+    rows["iamlint parse_json (same data)"] = _time(lambda: parse_json(as_json, "bench.json"), args.repeat)
     rows[f"iamlint parse_json + {len(paths)} marks"] = _time(
         lambda: _marks(parse_json(as_json, "bench.json"), paths), args.repeat
     )
 
-    base_name = (
-        "cfn-lint decode_str" if "cfn-lint decode_str" in rows else "PyYAML safe_load (pure Python)"
-    )
+    base_name = "cfn-lint decode_str" if "cfn-lint decode_str" in rows else "PyYAML safe_load (pure Python)"
     base = rows[base_name]
     width = max(len(name) for name in rows)
     for name, seconds in rows.items():

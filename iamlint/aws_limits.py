@@ -84,9 +84,13 @@ class CallBudget:
             count = self.calls[key]
         limits = self.limits
         if count > limits.max_calls_per_operation:
-            raise LimitExceeded(message=f"{key[0]}:{key[1]} called more than {limits.max_calls_per_operation} "
-                                "times (a pagination that never ends?); stopped")
+            raise LimitExceeded(
+                message=f"{key[0]}:{key[1]} called more than {limits.max_calls_per_operation} "
+                "times (a pagination that never ends?); stopped"
+            )
         elapsed = self._clock() - self._started
         if elapsed > limits.deadline:
-            raise LimitExceeded(message=f"{key[0]}:{key[1]} not called: the run has taken {elapsed:.0f} s, "
-                                f"past its deadline of {limits.deadline:.0f} s")
+            raise LimitExceeded(
+                message=f"{key[0]}:{key[1]} not called: the run has taken {elapsed:.0f} s, "
+                f"past its deadline of {limits.deadline:.0f} s"
+            )

@@ -53,14 +53,16 @@ def render_baseline(findings: Iterable[Finding], root: str) -> str:
     for f in findings:
         if f.is_error:
             continue
-        entries.append({
-            "fingerprint": fingerprint(f, root),
-            "rule": f.rule,
-            "file": display_path(f.location.file, root),
-            "owner": owner_of(f) or None,
-            "sid": f.statement_sid,
-            "message": f.message,
-        })
+        entries.append(
+            {
+                "fingerprint": fingerprint(f, root),
+                "rule": f.rule,
+                "file": display_path(f.location.file, root),
+                "owner": owner_of(f) or None,
+                "sid": f.statement_sid,
+                "message": f.message,
+            }
+        )
     entries.sort(key=lambda e: (e["file"] or "", e["rule"] or "", e["owner"] or "", e["fingerprint"] or ""))
     doc = {"version": FORMAT_VERSION, "tool": "iamlint", "findings": entries}
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
@@ -79,8 +81,10 @@ def read_baseline(path: str) -> Baseline:
     version = doc.get("version") if isinstance(doc, dict) else None
     # `type(...) is int`: true == 1 in Python, and a baseline saying "version": true is not one.
     if type(version) is int and version == 1:
-        raise BaselineError(f"{path}: a version 1 baseline, whose fingerprints changed whenever the IAM catalogue did; "
-                            "write it again with --baseline-write (version 2 names globs as written)")
+        raise BaselineError(
+            f"{path}: a version 1 baseline, whose fingerprints changed whenever the IAM catalogue did; "
+            "write it again with --baseline-write (version 2 names globs as written)"
+        )
     if type(version) is not int or version != FORMAT_VERSION or not isinstance(doc.get("findings"), list):
         raise BaselineError(f"{path}: not an iamlint baseline (expected version {FORMAT_VERSION} with a findings list)")
     counts: Counter[str] = Counter()

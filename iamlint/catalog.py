@@ -32,10 +32,15 @@ _LEVEL_RANK = {LIST: 0, READ: 1, TAGGING: 2, WRITE: 3, PERMISSIONS: 4}
 # Resource types of which AWS owns instances whose ARNs have an empty account field (SSM's
 # AWS-* documents and automation runbooks, public parameters under /aws/service/, AWS-managed
 # Resource Explorer views, Partner Central's AWS catalog): their account may be empty.
-AWS_OWNED = frozenset({
-    ("ssm", "document"), ("ssm", "automation-definition"), ("ssm", "parameter"),
-    ("resource-explorer-2", "view"), ("partnercentral", "*"),  # Partner Central ARNs name no account
-})
+AWS_OWNED = frozenset(
+    {
+        ("ssm", "document"),
+        ("ssm", "automation-definition"),
+        ("ssm", "parameter"),
+        ("resource-explorer-2", "view"),
+        ("partnercentral", "*"),  # Partner Central ARNs name no account
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,22 +99,40 @@ class ActionInfo:
         return PERMISSIONS in self.access_levels
 
 
-_ACTION_SLOTS = tuple(ActionInfo.__dict__[name].__set__ for name in (
-    "service", "full_name", "access_levels", "resource_types", "condition_keys", "dependent_actions",
-    "required_types", "key", "shape"))
+_ACTION_SLOTS = tuple(
+    ActionInfo.__dict__[name].__set__
+    for name in (
+        "service",
+        "full_name",
+        "access_levels",
+        "resource_types",
+        "condition_keys",
+        "dependent_actions",
+        "required_types",
+        "key",
+        "shape",
+    )
+)
 
 
-def _action_info(service: str, name: str, access_levels: frozenset[str], resource_types: tuple[str, ...],
-                 condition_keys: tuple[str, ...], dependent_actions: tuple[str, ...],
-                 required_types: tuple[str, ...],
-                 shape: tuple[str, tuple[str, ...], tuple[str, ...]]) -> ActionInfo:
+def _action_info(
+    service: str,
+    name: str,
+    access_levels: frozenset[str],
+    resource_types: tuple[str, ...],
+    condition_keys: tuple[str, ...],
+    dependent_actions: tuple[str, ...],
+    required_types: tuple[str, ...],
+    shape: tuple[str, tuple[str, ...], tuple[str, ...]],
+) -> ActionInfo:
     """`ActionInfo(...)` for the catalogue's loader: a service's actions are all made at once
     (22,000 in all), and __init__ sets each of the nine slots with object.__setattr__, which
     looks the name up every time, and compares the shape in __post_init__; here each slot is
     set through its own descriptor. `shape` is the catalogue's shared (service, resource_types,
     required_types) tuple."""
-    (set_service, set_full, set_levels, set_types, set_keys, set_dependent, set_required, set_key,
-     set_shape) = _ACTION_SLOTS
+    (set_service, set_full, set_levels, set_types, set_keys, set_dependent, set_required, set_key, set_shape) = (
+        _ACTION_SLOTS
+    )
     info = object.__new__(ActionInfo)
     full = f"{service}:{name}"
     set_service(info, service)
@@ -137,7 +160,9 @@ class Catalog:
         self._names: dict[tuple[str, ...], tuple[str, ...]] = {}
         self._resource_types: dict[str, dict[str, ResourceType]] = {}
         self._condition_keys: dict[str, dict[str, str]] = {}
-        self._shapes: dict[tuple[str, tuple[str, ...], tuple[str, ...]], tuple[str, tuple[str, ...], tuple[str, ...]]] = {}
+        self._shapes: dict[
+            tuple[str, tuple[str, ...], tuple[str, ...]], tuple[str, tuple[str, ...], tuple[str, ...]]
+        ] = {}
         self._matches: dict[tuple[int, str], bool] = {}  # by (id of an ActionInfo.shape, resource pattern)
         self._sorted_keys: dict[str, list[str]] = {}
         self._types_of: dict[int, tuple[ResourceType, ...]] = {}
@@ -303,7 +328,8 @@ class Catalog:
                     service=prefix,
                     name=entry["key"],
                     arn=entry["arn"].replace("${Account}", "${OwnerAccount}")
-                    if (prefix, entry["key"]) in AWS_OWNED or (prefix, "*") in AWS_OWNED else entry["arn"],
+                    if (prefix, entry["key"]) in AWS_OWNED or (prefix, "*") in AWS_OWNED
+                    else entry["arn"],
                     condition_keys=tuple(entry.get("conditionKeys", ())),
                 )
                 for key, entry in raw.items()
@@ -345,11 +371,7 @@ class Catalog:
             if globs.is_total(resource):
                 return True
             parts = globs.split_arn(resource)
-            return (
-                len(parts) == 6
-                and globs.patterns_overlap(parts[2], action.service)
-                and parts[5] == "*"
-            )
+            return len(parts) == 6 and globs.patterns_overlap(parts[2], action.service) and parts[5] == "*"
         return any(globs.arn_pattern_overlaps(resource, rt.arn) for rt in types)
 
     def arn_formats(self, prefix: str) -> tuple[str, ...]:

@@ -70,8 +70,14 @@ class _LazyGroup(click.Group):
 
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
-              help="Print iamlint's version and the date of its IAM catalogue.")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Print iamlint's version and the date of its IAM catalogue.",
+)
 def cli() -> None:
     """Find and fix over-broad AWS IAM permissions."""
 
@@ -113,79 +119,221 @@ def _outputs(values: Sequence[str]) -> list[tuple[str, str]]:
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True)
-@click.option("-f", "--format", "fmt", default="text", show_default=True,
-              type=click.Choice(OUTPUT_FORMATS), help="Output format on standard output.")
-@click.option("--output", "outputs", multiple=True, metavar="FORMAT=PATH",
-              help="Also write FORMAT to PATH, atomically (repeatable; any --format value).")
-@click.option("--config", "config_path", metavar="PATH",
-              help="Configuration file (default: .iamlint.yaml or [tool.iamlint] in pyproject.toml, "
-                   "from the current directory upward).")
+@click.option(
+    "-f",
+    "--format",
+    "fmt",
+    default="text",
+    show_default=True,
+    type=click.Choice(OUTPUT_FORMATS),
+    help="Output format on standard output.",
+)
+@click.option(
+    "--output",
+    "outputs",
+    multiple=True,
+    metavar="FORMAT=PATH",
+    help="Also write FORMAT to PATH, atomically (repeatable; any --format value).",
+)
+@click.option(
+    "--config",
+    "config_path",
+    metavar="PATH",
+    help="Configuration file (default: .iamlint.yaml or [tool.iamlint] in pyproject.toml, "
+    "from the current directory upward).",
+)
 @click.option("--baseline", "baseline_path", metavar="FILE", help="Report only findings not recorded in FILE.")
-@click.option("--baseline-write", "baseline_write", metavar="FILE",
-              help="Record the current findings in FILE (then only input errors fail the run).")
-@click.option("--skip-irrelevant", is_flag=True,
-              help="Skip named files that hold no IAM input instead of failing (for pre-commit).")
-@click.option("--stdin-filename", metavar="PATH",
-              help="The file standard input (-) holds, for editors: named in findings, per-path "
-                   "settings, suppressions and baselines.")
-@click.option("--parameter", "parameters", multiple=True, metavar="NAME=VALUE",
-              help="CloudFormation parameter value (repeatable).")
+@click.option(
+    "--baseline-write",
+    "baseline_write",
+    metavar="FILE",
+    help="Record the current findings in FILE (then only input errors fail the run).",
+)
+@click.option(
+    "--skip-irrelevant",
+    is_flag=True,
+    help="Skip named files that hold no IAM input instead of failing (for pre-commit).",
+)
+@click.option(
+    "--stdin-filename",
+    metavar="PATH",
+    help="The file standard input (-) holds, for editors: named in findings, per-path "
+    "settings, suppressions and baselines.",
+)
+@click.option(
+    "--parameter",
+    "parameters",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="CloudFormation parameter value (repeatable).",
+)
 @click.option("--select", multiple=True, metavar="IDS", help="Run only these rules (ids or prefixes, comma-separated).")
 @click.option("--ignore", multiple=True, metavar="IDS", help="Skip these rules (ids or prefixes, comma-separated).")
 @click.option("--severity", "severity", multiple=True, metavar="ID=LEVEL", help="Override a rule's severity.")
-@click.option("--fail-on", type=click.Choice(_SEVERITIES), default=None,
-              help="Exit 1 when a finding is at or above this severity.  [default: low]")
-@click.option("--input-kind", type=click.Choice(["auto", "policy", "cloudformation", "sam", "cdk", "authorization-details"]), default="auto", show_default=True,
-              help="Treat every input as this kind instead of detecting it.")
+@click.option(
+    "--fail-on",
+    type=click.Choice(_SEVERITIES),
+    default=None,
+    help="Exit 1 when a finding is at or above this severity.  [default: low]",
+)
+@click.option(
+    "--input-kind",
+    type=click.Choice(["auto", "policy", "cloudformation", "sam", "cdk", "authorization-details"]),
+    default="auto",
+    show_default=True,
+    help="Treat every input as this kind instead of detecting it.",
+)
 @click.option("--include", multiple=True, metavar="GLOB", help="When walking directories, only files matching GLOB.")
-@click.option("--exclude", multiple=True, metavar="GLOB", help="Skip files and folders matching GLOB (walked or named).")
-@click.option("--max-file-size", type=int, default=50 * 1024 * 1024, show_default=True,
-              help="Refuse input files larger than this many bytes.")
-@click.option("--max-statements", type=click.IntRange(1), default=DEFAULT_MAX_STATEMENTS, show_default=True,
-              help="Statements one policy may have; a larger policy is an input error, not checked.")
-@click.option("--max-actions", type=click.IntRange(1), default=DEFAULT_MAX_ENTRIES, show_default=True,
-              help="Action (or NotAction) entries one statement may have; past it, an input error.")
-@click.option("--max-resources", type=click.IntRange(1), default=DEFAULT_MAX_ENTRIES, show_default=True,
-              help="Resource (or NotResource) entries one statement may have; past it, an input error.")
-@click.option("--max-expansion", type=click.IntRange(1), default=DEFAULT_MAX_EXPANSION, show_default=True,
-              help="Catalogue actions one policy's action patterns may be matched against "
-                   "(a '*' counts every action); past it, an input error.")
+@click.option(
+    "--exclude", multiple=True, metavar="GLOB", help="Skip files and folders matching GLOB (walked or named)."
+)
+@click.option(
+    "--max-file-size",
+    type=int,
+    default=50 * 1024 * 1024,
+    show_default=True,
+    help="Refuse input files larger than this many bytes.",
+)
+@click.option(
+    "--max-statements",
+    type=click.IntRange(1),
+    default=DEFAULT_MAX_STATEMENTS,
+    show_default=True,
+    help="Statements one policy may have; a larger policy is an input error, not checked.",
+)
+@click.option(
+    "--max-actions",
+    type=click.IntRange(1),
+    default=DEFAULT_MAX_ENTRIES,
+    show_default=True,
+    help="Action (or NotAction) entries one statement may have; past it, an input error.",
+)
+@click.option(
+    "--max-resources",
+    type=click.IntRange(1),
+    default=DEFAULT_MAX_ENTRIES,
+    show_default=True,
+    help="Resource (or NotResource) entries one statement may have; past it, an input error.",
+)
+@click.option(
+    "--max-expansion",
+    type=click.IntRange(1),
+    default=DEFAULT_MAX_EXPANSION,
+    show_default=True,
+    help="Catalogue actions one policy's action patterns may be matched against "
+    "(a '*' counts every action); past it, an input error.",
+)
 @click.option("--strict", is_flag=True, help="Let a crashing rule raise its exception (for debugging).")
-@click.option("-j", "--jobs", type=click.IntRange(0, 64), default=0, show_default=True,
-              help="Worker processes for large runs (0: one per available core).")
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(0, 64),
+    default=0,
+    show_default=True,
+    help="Worker processes for large runs (0: one per available core).",
+)
 @click.option("--color/--no-color", default=None, help="Colour the text output (default: on a terminal).")
-@click.option("--evidence", "evidence_files", multiple=True, metavar="FILE",
-              help="Observed calls (JSON lines, as `iamlint narrow --evidence` reads): report grants never used (IAM140).")
-@click.option("--cloudtrail", multiple=True, metavar="PATH",
-              help="CloudTrail logs (files or folders): report grants never used (IAM140).")
-@click.option("--session", help="Of the observed calls, only those of this assumed-role session (a Lambda function's name).")
+@click.option(
+    "--evidence",
+    "evidence_files",
+    multiple=True,
+    metavar="FILE",
+    help="Observed calls (JSON lines, as `iamlint narrow --evidence` reads): report grants never used (IAM140).",
+)
+@click.option(
+    "--cloudtrail",
+    multiple=True,
+    metavar="PATH",
+    help="CloudTrail logs (files or folders): report grants never used (IAM140).",
+)
+@click.option(
+    "--session", help="Of the observed calls, only those of this assumed-role session (a Lambda function's name)."
+)
 @click.option("--role-arn", help="Of the observed calls, only those made with this role (ARN or name).")
-def check(paths: tuple[str, ...], fmt: str, outputs: tuple[str, ...], select: tuple[str, ...],
-          ignore: tuple[str, ...], severity: tuple[str, ...], fail_on: str | None, input_kind: str,
-          include: tuple[str, ...], exclude: tuple[str, ...], max_file_size: int, strict: bool,
-          jobs: int, color: bool | None, config_path: str | None = None, baseline_path: str | None = None,
-          baseline_write: str | None = None, skip_irrelevant: bool = False,
-          parameters: tuple[str, ...] = (), evidence_files: tuple[str, ...] = (), cloudtrail: tuple[str, ...] = (),
-          session: str | None = None, role_arn: str | None = None, max_statements: int = DEFAULT_MAX_STATEMENTS,
-          max_actions: int = DEFAULT_MAX_ENTRIES, max_resources: int = DEFAULT_MAX_ENTRIES,
-          max_expansion: int = DEFAULT_MAX_EXPANSION, stdin_filename: str | None = None) -> None:
+def check(
+    paths: tuple[str, ...],
+    fmt: str,
+    outputs: tuple[str, ...],
+    select: tuple[str, ...],
+    ignore: tuple[str, ...],
+    severity: tuple[str, ...],
+    fail_on: str | None,
+    input_kind: str,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    max_file_size: int,
+    strict: bool,
+    jobs: int,
+    color: bool | None,
+    config_path: str | None = None,
+    baseline_path: str | None = None,
+    baseline_write: str | None = None,
+    skip_irrelevant: bool = False,
+    parameters: tuple[str, ...] = (),
+    evidence_files: tuple[str, ...] = (),
+    cloudtrail: tuple[str, ...] = (),
+    session: str | None = None,
+    role_arn: str | None = None,
+    max_statements: int = DEFAULT_MAX_STATEMENTS,
+    max_actions: int = DEFAULT_MAX_ENTRIES,
+    max_resources: int = DEFAULT_MAX_ENTRIES,
+    max_expansion: int = DEFAULT_MAX_EXPANSION,
+    stdin_filename: str | None = None,
+) -> None:
     """Check IAM policies in files, directories or standard input (-)."""
     if stdin_filename is not None and "-" not in paths:
         raise click.UsageError("--stdin-filename names what standard input holds: give - among the paths")
     with _fatal_errors():
-        _check(paths, fmt, outputs, select, ignore, severity, fail_on, input_kind, include, exclude,
-               max_file_size, strict, jobs, color, config_path, baseline_path, baseline_write,
-               skip_irrelevant, parameters, usage=_observed_usage(evidence_files, cloudtrail, session, role_arn),
-               limits=Limits(max_statements, max_actions, max_resources, max_expansion),
-               stdin_name=stdin_filename or "<stdin>")
+        _check(
+            paths,
+            fmt,
+            outputs,
+            select,
+            ignore,
+            severity,
+            fail_on,
+            input_kind,
+            include,
+            exclude,
+            max_file_size,
+            strict,
+            jobs,
+            color,
+            config_path,
+            baseline_path,
+            baseline_write,
+            skip_irrelevant,
+            parameters,
+            usage=_observed_usage(evidence_files, cloudtrail, session, role_arn),
+            limits=Limits(max_statements, max_actions, max_resources, max_expansion),
+            stdin_name=stdin_filename or "<stdin>",
+        )
 
 
-def _check(paths: tuple[str, ...], fmt: str, outputs: tuple[str, ...], select: tuple[str, ...],
-           ignore: tuple[str, ...], severity: tuple[str, ...], fail_on: str | None, input_kind: str,
-           include: tuple[str, ...], exclude: tuple[str, ...], max_file_size: int, strict: bool,
-           jobs: int, color: bool | None, config_path: str | None, baseline_path: str | None,
-           baseline_write: str | None, skip_irrelevant: bool, parameters: tuple[str, ...],
-           usage: dict[str, Any] | None = None, limits: Limits | None = None, stdin_name: str = "<stdin>") -> None:
+def _check(
+    paths: tuple[str, ...],
+    fmt: str,
+    outputs: tuple[str, ...],
+    select: tuple[str, ...],
+    ignore: tuple[str, ...],
+    severity: tuple[str, ...],
+    fail_on: str | None,
+    input_kind: str,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    max_file_size: int,
+    strict: bool,
+    jobs: int,
+    color: bool | None,
+    config_path: str | None,
+    baseline_path: str | None,
+    baseline_write: str | None,
+    skip_irrelevant: bool,
+    parameters: tuple[str, ...],
+    usage: dict[str, Any] | None = None,
+    limits: Limits | None = None,
+    stdin_name: str = "<stdin>",
+) -> None:
     from iamlint.engine import LintConfig  # noqa: PLC0415 - keeps --help fast
     from iamlint.fingerprints import find_root  # noqa: PLC0415
     from iamlint.loaders.inputs import InputOptions  # noqa: PLC0415
@@ -205,14 +353,21 @@ def _check(paths: tuple[str, ...], fmt: str, outputs: tuple[str, ...], select: t
     )
     extra_outputs = _outputs(outputs)
     exclude = exclude or file_config.exclude
-    options = InputOptions(kind=input_kind, include=include or file_config.include, exclude=exclude,
-                           max_bytes=max_file_size, skip_irrelevant=skip_irrelevant,
-                           parameters={**file_config.parameters, **_parameters(parameters)}, stdin_name=stdin_name)
+    options = InputOptions(
+        kind=input_kind,
+        include=include or file_config.include,
+        exclude=exclude,
+        max_bytes=max_file_size,
+        skip_irrelevant=skip_irrelevant,
+        parameters={**file_config.parameters, **_parameters(parameters)},
+        stdin_name=stdin_name,
+    )
     paths = tuple(p for p in paths if p == "-" or not file_config.excluded(p) and not _named_excluded(p, exclude))
     root = find_root()
     result, engine = check_paths(paths, options, config, jobs, post=after_engine(file_config, config, paths, options))
-    result = apply_baseline(result, root, baseline_path or file_config.baseline, baseline_write,
-                            say=lambda text: click.echo(text, err=True))
+    result = apply_baseline(
+        result, root, baseline_path or file_config.baseline, baseline_write, say=lambda text: click.echo(text, err=True)
+    )
     _emit(result, engine.rules, fmt, extra_outputs, color, root)
     sys.exit(result.exit_code(config.fail_on))
 
@@ -247,8 +402,9 @@ def _parameters(values: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def _observed_usage(evidence_files: Sequence[str], cloudtrail: Sequence[str], session: str | None,
-                    role_arn: str | None) -> dict[str, Any] | None:
+def _observed_usage(
+    evidence_files: Sequence[str], cloudtrail: Sequence[str], session: str | None, role_arn: str | None
+) -> dict[str, Any] | None:
     """What the observed calls used, for IAM140 (iamlint.checks.usage); None without evidence."""
     if not evidence_files and not cloudtrail:
         if session or role_arn:
@@ -274,21 +430,28 @@ def _observed_usage(evidence_files: Sequence[str], cloudtrail: Sequence[str], se
             else:
                 click.echo(f"warning: {item}", err=True)
     selected = bool(session or role_arn)
-    unnamed = (f"; {anonymous} of the calls name no caller (as `iamlint record` writes them), so no principal "
-               "can be compared with them here: `iamlint narrow --function NAME --evidence FILE` uses them"
-               if anonymous else "")
+    unnamed = (
+        f"; {anonymous} of the calls name no caller (as `iamlint record` writes them), so no principal "
+        "can be compared with them here: `iamlint narrow --function NAME --evidence FILE` uses them"
+        if anonymous
+        else ""
+    )
     if not calls:
         if selected:
             raise _Fatal(f"no observed call matches --session/--role-arn: nothing to compare the grants with{unnamed}")
         click.echo("warning: the evidence holds no call: grants never used (IAM140) are not reported", err=True)
         return None
     if anonymous and not selected:
-        click.echo(f"warning: grants never used (IAM140) are judged only from calls that name their caller{unnamed}",
-                   err=True)
+        click.echo(
+            f"warning: grants never used (IAM140) are judged only from calls that name their caller{unnamed}", err=True
+        )
     usage = usage_settings(calls, get_catalog(), selected=selected)
     if not selected and len(usage["callers"]) > 1:
-        click.echo(f"note: the evidence holds the calls of {len(usage['callers'])} callers; each principal is compared "
-                   "with those named like it (select one principal's calls with --session or --role-arn)", err=True)
+        click.echo(
+            f"note: the evidence holds the calls of {len(usage['callers'])} callers; each principal is compared "
+            "with those named like it (select one principal's calls with --session or --role-arn)",
+            err=True,
+        )
     return usage
 
 
@@ -300,26 +463,36 @@ def _named_excluded(path: str, patterns: Sequence[str]) -> bool:
     return any(fnmatch.fnmatch(rel, p) or fnmatch.fnmatch(os.path.basename(rel), p) for p in patterns)
 
 
-def _emit(result: Any, rules: Any, fmt: str, outputs: list[tuple[str, str]], color: bool | None,
-          root: str = ".") -> None:
+def _emit(
+    result: Any, rules: Any, fmt: str, outputs: list[tuple[str, str]], color: bool | None, root: str = "."
+) -> None:
     from iamlint.catalog import get_catalog  # noqa: PLC0415
     from iamlint.reporters import ReportOptions, get_reporter_parts  # noqa: PLC0415
 
     use_color = sys.stdout.isatty() and "NO_COLOR" not in os.environ if color is None else color
-    base = ReportOptions(tool_version=__version__, catalog_version=get_catalog().data_version(), root=root,
-                         link_base=_github_link_base())
+    base = ReportOptions(
+        tool_version=__version__, catalog_version=get_catalog().data_version(), root=root, link_base=_github_link_base()
+    )
     if "sarif" in (fmt, *(f for f, _ in outputs)):
         from iamlint.reporters.sarif import MAX_RESULTS  # noqa: PLC0415
 
         if len(result.findings) > MAX_RESULTS:
-            click.echo(f"warning: {len(result.findings)} findings; the SARIF report holds the {MAX_RESULTS} most severe, "
-                       "as many as GitHub code scanning accepts in one run", err=True)
+            click.echo(
+                f"warning: {len(result.findings)} findings; the SARIF report holds the {MAX_RESULTS} most severe, "
+                "as many as GitHub code scanning accepts in one run",
+                err=True,
+            )
     for out_fmt, path in outputs:
         from iamlint.files import write_atomic  # noqa: PLC0415
 
         write_atomic(path, get_reporter_parts(out_fmt)(result, rules, base))
-    shown = ReportOptions(color=use_color and fmt == "text", tool_version=base.tool_version,
-                          catalog_version=base.catalog_version, root=root, link_base=base.link_base)
+    shown = ReportOptions(
+        color=use_color and fmt == "text",
+        tool_version=base.tool_version,
+        catalog_version=base.catalog_version,
+        root=root,
+        link_base=base.link_base,
+    )
     # click drops colour codes on a pipe unless told otherwise: --color asks for them there too
     # (`text.printable` has already escaped any control character that came from the input).
     for piece in get_reporter_parts(fmt)(result, rules, shown):
@@ -327,8 +500,15 @@ def _emit(result: Any, rules: Any, fmt: str, outputs: list[tuple[str, str]], col
 
 
 @cli.command("rules")
-@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
-              show_default=True, help="text: one line per rule; markdown: the rule reference.")
+@click.option(
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="text: one line per rule; markdown: the rule reference.",
+)
 def list_rules(fmt: str) -> None:
     """List every rule with its id, severity and summary."""
     from iamlint.docs import rules_json, rules_markdown, rules_table  # noqa: PLC0415

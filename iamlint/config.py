@@ -180,6 +180,7 @@ def glob_match(pattern: str, rel: str) -> bool:
 
 # -- finding and reading ----------------------------------------------------------------------
 
+
 def discover(start: str | None = None) -> str | None:
     """The configuration file for `start` (default: the current directory), if any."""
     here = Path(os.path.abspath(start or os.getcwd()))
@@ -312,8 +313,12 @@ def _severities(value: Mapping[str, str]) -> dict[str, Severity]:
 def _build(path: str, raw: Mapping[str, Any], where: Where) -> Config:
     base = os.path.dirname(os.path.abspath(path))
     per_path = tuple(
-        PerPath(paths=tuple(e["paths"]), select=_rules(e.get("select", ())), ignore=_rules(e.get("ignore", ())),
-                severity=_severities(e.get("severity", {})))
+        PerPath(
+            paths=tuple(e["paths"]),
+            select=_rules(e.get("select", ())),
+            ignore=_rules(e.get("ignore", ())),
+            severity=_severities(e.get("severity", {})),
+        )
         for e in raw.get("per_path", ())
     )
     settings = {key: raw[key] for key in SETTING_KEYS if key in raw}
@@ -321,11 +326,19 @@ def _build(path: str, raw: Mapping[str, Any], where: Where) -> Config:
     for i, entry in enumerate(raw.get("suppressions", ())):
         keys: tuple[PathKey, ...] = ("suppressions", i)
         location = _location(path, keys, where)
-        suppressions.append(Suppression(
-            rule=entry["rule"], reason=entry["reason"].strip(), location=location,
-            actions=tuple(entry.get("actions", ())), resources=tuple(entry.get("resources", ())),
-            logical_id=entry.get("logical_id"), paths=tuple(entry["paths"]), base=base, sid=entry.get("sid"),
-        ))
+        suppressions.append(
+            Suppression(
+                rule=entry["rule"],
+                reason=entry["reason"].strip(),
+                location=location,
+                actions=tuple(entry.get("actions", ())),
+                resources=tuple(entry.get("resources", ())),
+                logical_id=entry.get("logical_id"),
+                paths=tuple(entry["paths"]),
+                base=base,
+                sid=entry.get("sid"),
+            )
+        )
     parameters = {str(k): _param(v) for k, v in raw.get("parameters", {}).items()}
     baseline = raw.get("baseline")
     return Config(
@@ -379,8 +392,9 @@ def _custom_rules(path: str, base: str, dirs: Sequence[str], where: Where) -> tu
             if not has_match(rule.raw):
                 raise ConfigError(f"{rule.file}: a custom rule needs a 'match' block (actions to report)")
             if not rule.id.startswith("IAM9"):
-                raise ConfigError(f"{rule.file}: rule id {rule.id} is outside the custom range: custom rules use "
-                                  "IAM900-IAM999")
+                raise ConfigError(
+                    f"{rule.file}: rule id {rule.id} is outside the custom range: custom rules use IAM900-IAM999"
+                )
             if rule.id in builtin or rule.id in out:
                 raise ConfigError(f"{rule.file}: rule id {rule.id} is already taken; custom rules use IAM900-IAM999")
             out[rule.id] = rule

@@ -53,13 +53,9 @@ def _covers(outer: _Set, inner: _Set) -> bool:
     if not inner.negated:
         if outer.negated:
             return not any(_overlap(o, p) for o in outer.patterns for p in inner.patterns)
-        return all(
-            any(_contains(o.tokens, p.tokens) for o in outer.patterns) for p in inner.patterns
-        )
+        return all(any(_contains(o.tokens, p.tokens) for o in outer.patterns) for p in inner.patterns)
     if outer.negated:  # all but Z lies within all but Y when each y lies within some z
-        return all(
-            any(_contains(z.tokens, y.tokens) for z in inner.patterns) for y in outer.patterns
-        )
+        return all(any(_contains(z.tokens, y.tokens) for z in inner.patterns) for y in outer.patterns)
     return any(o.tokens == (STAR,) for o in outer.patterns)
 
 
@@ -160,15 +156,9 @@ def _failure(
         # Inner Denies that repeat this one (as wide, conditions no stronger) keep inner out of
         # what it denies; only the parts of it that meet the cell need repeating.
         parts = [
-            (a, r)
-            for a in _items(deny.actions)
-            if _meets(a, acts)
-            for r in _items(deny.resources)
-            if _meets(r, res)
+            (a, r) for a in _items(deny.actions) if _meets(a, acts) for r in _items(deny.resources) if _meets(r, res)
         ]
-        if not all(
-            any(_applies_to_all(e, a, r, deny.clauses) for e in inner_denies) for a, r in parts
-        ):
+        if not all(any(_applies_to_all(e, a, r, deny.clauses) for e in inner_denies) for a, r in parts):
             return (
                 f"outer {_name(deny.source)} denies {where}, which {_name(st.source)} allows",
                 deny,
@@ -246,9 +236,7 @@ def _refute(
     # simply can (a missing key already defeats most positive operators).
     defeat = dict(ctx)
     for c in (c for o in [*(o for o in outs if o.allow), *inner_denies] for c in o.clauses):
-        if c.key not in defeat and (
-            c.base == "Null" or c.negated or c.if_exists or c.qualifier == "ForAllValues"
-        ):
+        if c.key not in defeat and (c.base == "Null" or c.negated or c.if_exists or c.qualifier == "ForAllValues"):
             defeat[c.key] = (_text(min(c.values), ctx) or "x",) if c.negated else ("iamlint-probe",)
     # The cell's own actions, then those other statements name; real ones (the catalogue's
     # expansion, when the service is spelt out) before wildcards filled in.
@@ -278,9 +266,7 @@ def _refute(
     return Containment(False, None, f"cannot prove containment: {reason}")
 
 
-def contains(
-    outer: Sequence[PolicyDocument], inner: Sequence[PolicyDocument], catalog: Catalog
-) -> Containment:
+def contains(outer: Sequence[PolicyDocument], inner: Sequence[PolicyDocument], catalog: Catalog) -> Containment:
     """Is every request `inner` allows also allowed by `outer`? Never True when it is not.
 
     Each inner Allow is cut into cells: one action pattern (or the NotAction complement) times

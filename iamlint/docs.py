@@ -80,10 +80,27 @@ def rules_markdown(rules: Mapping[str, Rule]) -> str:
         summary = r.summary.replace("|", "\\|")
         out.append(f"| [{r.id}](#{r.id.lower()}) | {r.name} | {r.severity.label} | {r.category} | {summary} |")
     for r in _sorted(rules):
-        out += ["", f"## {r.id}", "", f"**{r.name}** — severity {r.severity.label}, category {r.category}", "", r.summary, "", "### Why", "", r.rationale]
+        out += [
+            "",
+            f"## {r.id}",
+            "",
+            f"**{r.name}** — severity {r.severity.label}, category {r.category}",
+            "",
+            r.summary,
+            "",
+            "### Why",
+            "",
+            r.rationale,
+        ]
         if r.example and r.example.settings:
-            out += ["", "### Settings the examples use", "", "```yaml",
-                    yaml.safe_dump(dict(r.example.settings), sort_keys=False).rstrip(), "```"]
+            out += [
+                "",
+                "### Settings the examples use",
+                "",
+                "```yaml",
+                yaml.safe_dump(dict(r.example.settings), sort_keys=False).rstrip(),
+                "```",
+            ]
         if r.example and r.example.bad:
             out += ["", "### Reported", ""]
             for ex in r.example.bad:

@@ -165,7 +165,9 @@ class Engine:
         findings: list[Finding] = []
         for err in errors:
             loc = Location(err.file, err.line, err.column, err.keys)
-            findings.append(self._finding(self.rules[INPUT_ERROR], Hit(loc=loc, args={"message": err.message}), None, True))
+            findings.append(
+                self._finding(self.rules[INPUT_ERROR], Hit(loc=loc, args={"message": err.message}), None, True)
+            )
         for problem in problems:
             hit = Hit(loc=problem.loc, args={"message": problem.message})
             f = self._finding(self.rules[MALFORMED], hit, None, True)
@@ -177,7 +179,9 @@ class Engine:
                 docs.append(doc)
             else:
                 loc = Location(refused.file, refused.line, refused.column, refused.keys)
-                findings.append(self._finding(self.rules[INPUT_ERROR], Hit(loc=loc, args={"message": refused.message}), None, True))
+                findings.append(
+                    self._finding(self.rules[INPUT_ERROR], Hit(loc=loc, args={"message": refused.message}), None, True)
+                )
         document_rules = self._rules_of_scope("document")
         if any(rule_id in PURE for rule_id, _ in document_rules):
             self._repeated = _repeated_contents(docs)
@@ -271,7 +275,11 @@ class Engine:
                 return list(fn(self.ctx, subject)), None
         except Exception as exc:
             if self.config.strict:
-                where = subject.loc.render() if isinstance(subject, PolicyDocument) else f"{subject.label} in {subject.file}"
+                where = (
+                    subject.loc.render()
+                    if isinstance(subject, PolicyDocument)
+                    else f"{subject.label} in {subject.file}"
+                )
                 raise RuleCrash(f"{rule_id} crashed on {where}") from exc
             import traceback  # noqa: PLC0415 - only a crash needs it
 
@@ -301,7 +309,9 @@ class Engine:
         cached = self.ctx.cache.get("compute_services")
         if cached is None:
             table: Any = read_data_table("compute_services.yaml")
-            cached = self.ctx.cache["compute_services"] = frozenset(str(e["principal"]).lower() for e in table["services"])
+            cached = self.ctx.cache["compute_services"] = frozenset(
+                str(e["principal"]).lower() for e in table["services"]
+            )
         return cached
 
     def _raise_for_compute_roles(
@@ -322,8 +332,11 @@ class Engine:
         # both messages, at the moment a large account's memory peaks.
         for i, f in enumerate(findings):
             if f.rule in raising and f.source is not None and f.rule not in self.config.severity:
-                hit = [(name, roles[(f.location.file, name)]) for name in _roles_of(f.source)
-                       if (f.location.file, name) in roles]
+                hit = [
+                    (name, roles[(f.location.file, name)])
+                    for name in _roles_of(f.source)
+                    if (f.location.file, name) in roles
+                ]
                 if hit:
                     names = ", ".join(name for name, _ in hit)
                     svcs = ", ".join(dict.fromkeys(s for _, found in hit for s in found))
@@ -388,8 +401,11 @@ class Engine:
         found = self._shared.get(evidence)
         if found is None:
             once = self._once
-            found = once(Evidence(once(evidence.actions), once(evidence.resources), once(evidence.conditions),
-                                  once(evidence.notes)))
+            found = once(
+                Evidence(
+                    once(evidence.actions), once(evidence.resources), once(evidence.conditions), once(evidence.notes)
+                )
+            )
         return found  # type: ignore[return-value]
 
     def _signature(self, st: Statement) -> str:
@@ -433,14 +449,21 @@ def _content_key(doc: PolicyDocument) -> tuple[object, ...] | None:
     try:
         parts: list[object] = [doc.kind, doc.version]
         for st in doc.statements:
-            parts.append((
-                st.index, st.effect, st.sid, st.action_key, st.resource_key, st.principal_key,
-                _relative(st.loc, base),
-                tuple((v.text, *_value_place(v, base)) for v in st.actions),
-                tuple((v.text, *_value_place(v, base)) for v in st.resources),
-                tuple((p.kind, p.value.text, *_value_place(p.value, base)) for p in st.principals),
-                tuple((c.operator, c.key, c.values, _relative(c.loc, base)) for c in st.conditions),
-            ))
+            parts.append(
+                (
+                    st.index,
+                    st.effect,
+                    st.sid,
+                    st.action_key,
+                    st.resource_key,
+                    st.principal_key,
+                    _relative(st.loc, base),
+                    tuple((v.text, *_value_place(v, base)) for v in st.actions),
+                    tuple((v.text, *_value_place(v, base)) for v in st.resources),
+                    tuple((p.kind, p.value.text, *_value_place(p.value, base)) for p in st.principals),
+                    tuple((c.operator, c.key, c.values, _relative(c.loc, base)) for c in st.conditions),
+                )
+            )
     except _NotMovable:
         return None
     return tuple(parts)

@@ -435,9 +435,7 @@ def _compare(parse: Callable[[str], Any], cmp: Callable[[Any, Any], Any]) -> _Te
 def _ip(value: str, pattern: tuple[str, ...], ctx: _Ctx) -> bool:
     text = _text(pattern, ctx)
     try:
-        return text is not None and ipaddress.ip_address(value) in ipaddress.ip_network(
-            text, strict=False
-        )
+        return text is not None and ipaddress.ip_address(value) in ipaddress.ip_network(text, strict=False)
     except ValueError:
         return False
 
@@ -510,9 +508,7 @@ def _clause(cond: Condition, variables: bool) -> _Clause:
     if qualifier.lower() not in _QUALIFIERS:
         base = ""
     values = frozenset(_tokens(v, variables) for v in cond.values)
-    return _Clause(
-        _QUALIFIERS.get(qualifier.lower(), ""), base, if_exists, cond.key.lower(), values
-    )
+    return _Clause(_QUALIFIERS.get(qualifier.lower(), ""), base, if_exists, cond.key.lower(), values)
 
 
 def _holds(c: _Clause, ctx: _Ctx) -> bool:
@@ -566,10 +562,14 @@ class _Set:
 
     def __post_init__(self) -> None:
         plain = [all(len(t) == 1 for t in p.tokens) for p in self.patterns]  # STAR, ONE, variables: longer
-        object.__setattr__(self, "literals", frozenset(
-            "".join(p.tokens) for p, is_plain in zip(self.patterns, plain, strict=True) if is_plain))
-        object.__setattr__(self, "wild", tuple(
-            p for p, is_plain in zip(self.patterns, plain, strict=True) if not is_plain))
+        object.__setattr__(
+            self,
+            "literals",
+            frozenset("".join(p.tokens) for p, is_plain in zip(self.patterns, plain, strict=True) if is_plain),
+        )
+        object.__setattr__(
+            self, "wild", tuple(p for p, is_plain in zip(self.patterns, plain, strict=True) if not is_plain)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -642,9 +642,7 @@ def evaluate(policies: Sequence[PolicyDocument], request: Request) -> Evaluation
             ):
                 (allowed if st.allow else denied).append(st.source)
     # An explicit deny overrides any allow (IAM User Guide, "Policy evaluation logic").
-    decision = (
-        Decision.EXPLICIT_DENY if denied else Decision.ALLOW if allowed else Decision.IMPLICIT_DENY
-    )
+    decision = Decision.EXPLICIT_DENY if denied else Decision.ALLOW if allowed else Decision.IMPLICIT_DENY
     return Evaluation(decision, tuple(allowed), tuple(denied))
 
 
@@ -674,8 +672,9 @@ class StatementVerdict:
     unknown: tuple[str, ...]  # the keys (or placeholders) it turns on
 
 
-def judge(policies: Sequence[PolicyDocument], request: Request, absent: frozenset[str] = frozenset()
-          ) -> list[StatementVerdict]:
+def judge(
+    policies: Sequence[PolicyDocument], request: Request, absent: frozenset[str] = frozenset()
+) -> list[StatementVerdict]:
     """The statements that name the request's action, each with whether it applies.
 
     Unlike `evaluate`, a condition key or policy variable missing from `request.context` is not
@@ -701,27 +700,37 @@ def judge(policies: Sequence[PolicyDocument], request: Request, absent: frozense
                     verdicts.append(Verdict.UNKNOWN)
                 else:
                     verdicts.append(Verdict.YES if _holds(c, ctx) else Verdict.NO)
-            verdict = (Verdict.NO if Verdict.NO in verdicts else
-                       Verdict.UNKNOWN if Verdict.UNKNOWN in verdicts else Verdict.YES)
+            verdict = (
+                Verdict.NO
+                if Verdict.NO in verdicts
+                else Verdict.UNKNOWN
+                if Verdict.UNKNOWN in verdicts
+                else Verdict.YES
+            )
             out.append(StatementVerdict(st.source, verdict, matched, literal, tuple(dict.fromkeys(unknown))))
     return out
 
 
 def _clause_variables(c: _Clause) -> list[str]:
-    return [tok[len(_VAR):].partition("\x01")[0] for value in c.values for tok in value
-            if len(tok) > 1 and tok not in (STAR, ONE) and "\x01" not in tok]
+    return [
+        tok[len(_VAR) :].partition("\x01")[0]
+        for value in c.values
+        for tok in value
+        if len(tok) > 1 and tok not in (STAR, ONE) and "\x01" not in tok
+    ]
 
 
 _PLACEHOLDER_RE = re.compile(r"<[^<>]*>")
 
 
-def _resource_verdict(s: _Set, value: str, ctx: _Ctx, absent: frozenset[str], unknown: list[str]
-                      ) -> tuple[Verdict, tuple[str, ...], bool]:
+def _resource_verdict(
+    s: _Set, value: str, ctx: _Ctx, absent: frozenset[str], unknown: list[str]
+) -> tuple[Verdict, tuple[str, ...], bool]:
     sure: list[str] = []
     maybe: list[str] = []
     literal = False
     for p in s.patterns:
-        variables = [tok[len(_VAR):].partition("\x01") for tok in p.tokens if len(tok) > 1 and tok not in (STAR, ONE)]
+        variables = [tok[len(_VAR) :].partition("\x01") for tok in p.tokens if len(tok) > 1 and tok not in (STAR, ONE)]
         missing = [key for key, has_default, _ in variables if key not in ctx and key not in absent and not has_default]
         if not missing and _glob(p.tokens, value, ctx):
             sure.append(p.text)
@@ -729,8 +738,12 @@ def _resource_verdict(s: _Set, value: str, ctx: _Ctx, absent: frozenset[str], un
             continue
         # What could match once the unknowns are known: each unknown part as `*`.
         loose = _PLACEHOLDER_RE.sub("*", p.text) if globs.is_placeholder(p.text) else p.text
-        open_tokens = tuple(STAR if len(tok) > 1 and tok not in (STAR, ONE) and tok[len(_VAR):].partition("\x01")[0]
-                            in missing else tok for tok in _tokens(loose, p.variables))
+        open_tokens = tuple(
+            STAR
+            if len(tok) > 1 and tok not in (STAR, ONE) and tok[len(_VAR) :].partition("\x01")[0] in missing
+            else tok
+            for tok in _tokens(loose, p.variables)
+        )
         if (missing or loose != p.text) and _glob(open_tokens, value, ctx):
             maybe.append(p.text)
             unknown.extend(missing or _PLACEHOLDER_RE.findall(p.text))

@@ -54,17 +54,23 @@ def over_limit(doc: PolicyDocument, limits: Limits, catalog: Catalog) -> InputEr
         return InputError(where.file, message, where.line, where.column, where.keys)
 
     if len(doc.statements) > limits.max_statements:
-        return error(f"{name} has {len(doc.statements)} statements, over the limit of "
-                     f"{limits.max_statements} (--max-statements); not checked")
+        return error(
+            f"{name} has {len(doc.statements)} statements, over the limit of "
+            f"{limits.max_statements} (--max-statements); not checked"
+        )
     work = 0
     every_action = 0
     for st in doc.statements:
         if len(st.actions) > limits.max_actions:
-            return error(f"{name}: statement {st.index} has {len(st.actions)} {st.action_key} entries, "
-                         f"over the limit of {limits.max_actions} (--max-actions); not checked")
+            return error(
+                f"{name}: statement {st.index} has {len(st.actions)} {st.action_key} entries, "
+                f"over the limit of {limits.max_actions} (--max-actions); not checked"
+            )
         if len(st.resources) > limits.max_resources:
-            return error(f"{name}: statement {st.index} has {len(st.resources)} {st.resource_key} entries, "
-                         f"over the limit of {limits.max_resources} (--max-resources); not checked")
+            return error(
+                f"{name}: statement {st.index} has {len(st.resources)} {st.resource_key} entries, "
+                f"over the limit of {limits.max_resources} (--max-resources); not checked"
+            )
         for value in st.actions:
             prefix, sep, action = value.text.partition(":")
             if not sep or has_wildcard(prefix):
@@ -75,6 +81,8 @@ def over_limit(doc: PolicyDocument, limits: Limits, catalog: Catalog) -> InputEr
             else:
                 work += 1
         if work > limits.max_expansion:
-            return error(f"{name}: its action patterns expand to more than {limits.max_expansion} "
-                         "catalogue matches (--max-expansion); not checked")
+            return error(
+                f"{name}: its action patterns expand to more than {limits.max_expansion} "
+                "catalogue matches (--max-expansion); not checked"
+            )
     return None

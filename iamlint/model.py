@@ -105,12 +105,19 @@ class Location:
         return f"{self.file}:{self.line}:{self.column or 1}"
 
 
-_LOCATION_SLOTS = tuple(Location.__dict__[name].__set__
-                        for name in ("file", "line", "column", "keys", "logical_id", "construct_path"))
+_LOCATION_SLOTS = tuple(
+    Location.__dict__[name].__set__ for name in ("file", "line", "column", "keys", "logical_id", "construct_path")
+)
 
 
-def new_location(file: str, line: int | None, column: int | None, keys: tuple[PathKey, ...],
-                 logical_id: str | None, construct_path: str | None) -> Location:
+def new_location(
+    file: str,
+    line: int | None,
+    column: int | None,
+    keys: tuple[PathKey, ...],
+    logical_id: str | None,
+    construct_path: str | None,
+) -> Location:
     """`Location(...)` with every field given, for the places that make one per policy element
     (the parser) or per finding: the dataclass __init__ sets each of the six slots with
     object.__setattr__, which looks the name up every time; here each slot is set through its
@@ -298,20 +305,60 @@ class Statement:
         return self.resource_key == "NotResource"
 
 
-_STATEMENT_SLOTS = tuple(Statement.__dict__[name].__set__ for name in (
-    "index", "effect", "sid", "action_key", "actions", "resource_key", "resources", "principal_key", "principals",
-    "conditions", "loc", "action_texts", "resource_texts"))
+_STATEMENT_SLOTS = tuple(
+    Statement.__dict__[name].__set__
+    for name in (
+        "index",
+        "effect",
+        "sid",
+        "action_key",
+        "actions",
+        "resource_key",
+        "resources",
+        "principal_key",
+        "principals",
+        "conditions",
+        "loc",
+        "action_texts",
+        "resource_texts",
+    )
+)
 
 
-def new_statement(*, index: int, effect: str, sid: str | None, action_key: str, actions: tuple[Value, ...],
-                  resource_key: str | None, resources: tuple[Value, ...], principal_key: str | None,
-                  principals: tuple[Principal, ...], conditions: tuple[Condition, ...], loc: Location,
-                  action_texts: tuple[str, ...], resource_texts: tuple[str, ...]) -> Statement:
+def new_statement(
+    *,
+    index: int,
+    effect: str,
+    sid: str | None,
+    action_key: str,
+    actions: tuple[Value, ...],
+    resource_key: str | None,
+    resources: tuple[Value, ...],
+    principal_key: str | None,
+    principals: tuple[Principal, ...],
+    conditions: tuple[Condition, ...],
+    loc: Location,
+    action_texts: tuple[str, ...],
+    resource_texts: tuple[str, ...],
+) -> Statement:
     """`Statement(...)` with every field given, for the parser (10,462 statements on the
     3,000-role audit): each of the thirteen slots set through its own descriptor rather than
     by object.__setattr__, which looks the name up every time (as `Value.item` does)."""
-    (set_index, set_effect, set_sid, set_action_key, set_actions, set_resource_key, set_resources,
-     set_principal_key, set_principals, set_conditions, set_loc, set_action_texts, set_resource_texts) = _STATEMENT_SLOTS
+    (
+        set_index,
+        set_effect,
+        set_sid,
+        set_action_key,
+        set_actions,
+        set_resource_key,
+        set_resources,
+        set_principal_key,
+        set_principals,
+        set_conditions,
+        set_loc,
+        set_action_texts,
+        set_resource_texts,
+    ) = _STATEMENT_SLOTS
     st = object.__new__(Statement)
     set_index(st, index)
     set_effect(st, effect)
@@ -327,7 +374,6 @@ def new_statement(*, index: int, effect: str, sid: str | None, action_key: str, 
     set_action_texts(st, action_texts)
     set_resource_texts(st, resource_texts)
     return st
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -388,21 +434,62 @@ class Finding:
         return replace(self, severity=severity)
 
 
-_FINDING_FIELDS = ("rule", "name", "severity", "category", "message", "fix", "location", "statement_index",
-                   "statement_sid", "source", "evidence", "is_error", "signature", "written_actions")
+_FINDING_FIELDS = (
+    "rule",
+    "name",
+    "severity",
+    "category",
+    "message",
+    "fix",
+    "location",
+    "statement_index",
+    "statement_sid",
+    "source",
+    "evidence",
+    "is_error",
+    "signature",
+    "written_actions",
+)
 _FINDING_SLOTS = tuple(Finding.__dict__[name].__set__ for name in _FINDING_FIELDS)
 
 
-def new_finding(*, rule: str, name: str, severity: Severity, category: str, message: str, fix: str,
-                location: Location, statement_index: int | None, statement_sid: str | None,
-                source: Source | None, evidence: Evidence, is_error: bool, signature: str,
-                written_actions: tuple[str, ...] | None) -> Finding:
+def new_finding(
+    *,
+    rule: str,
+    name: str,
+    severity: Severity,
+    category: str,
+    message: str,
+    fix: str,
+    location: Location,
+    statement_index: int | None,
+    statement_sid: str | None,
+    source: Source | None,
+    evidence: Evidence,
+    is_error: bool,
+    signature: str,
+    written_actions: tuple[str, ...] | None,
+) -> Finding:
     """`Finding(...)` with every field given, for the engine, which makes one per hit (19,448 on
     the 3,000-role audit): the dataclass __init__ sets each of the fourteen slots with
     object.__setattr__, which looks the name up every time; here each slot is set through its
     own descriptor (as `Value.item` does)."""
-    (set_rule, set_name, set_severity, set_category, set_message, set_fix, set_location, set_index, set_sid,
-     set_source, set_evidence, set_is_error, set_signature, set_written) = _FINDING_SLOTS
+    (
+        set_rule,
+        set_name,
+        set_severity,
+        set_category,
+        set_message,
+        set_fix,
+        set_location,
+        set_index,
+        set_sid,
+        set_source,
+        set_evidence,
+        set_is_error,
+        set_signature,
+        set_written,
+    ) = _FINDING_SLOTS
     finding = object.__new__(Finding)
     set_rule(finding, rule)
     set_name(finding, name)

@@ -183,9 +183,7 @@ def _strings(ctx: _Ctx, raw: object, parent: Location, key: str, what: str, inde
     return ()
 
 
-def _statement(
-    ctx: _Ctx, raw: object, path: Path, index: int, kind: PolicyKind
-) -> Statement | None:
+def _statement(ctx: _Ctx, raw: object, path: Path, index: int, kind: PolicyKind) -> Statement | None:
     if not isinstance(raw, Mapping):
         ctx.problem(f"a statement must be an object, found {_kind(raw)}", path, index)
         return None
@@ -200,18 +198,30 @@ def _statement(
     effect = raw.get("Effect")
     if effect not in _EFFECTS:
         found = "nothing" if effect is None else repr(effect)
-        ctx.problem(f"Effect must be \"Allow\" or \"Deny\", found {found}", (*path, "Effect") if effect is not None else path, index)
+        ctx.problem(
+            f'Effect must be "Allow" or "Deny", found {found}', (*path, "Effect") if effect is not None else path, index
+        )
         bad = True
 
     action_key = _exactly_one(ctx, raw, path, index, "Action", "NotAction", required=True)
     if action_key is None:
         bad = True
     resource_key = _exactly_one(
-        ctx, raw, path, index, "Resource", "NotResource",
+        ctx,
+        raw,
+        path,
+        index,
+        "Resource",
+        "NotResource",
         required=kind in (PolicyKind.IDENTITY, PolicyKind.BOUNDARY, PolicyKind.RESOURCE),
     )
     principal_key = _exactly_one(
-        ctx, raw, path, index, "Principal", "NotPrincipal",
+        ctx,
+        raw,
+        path,
+        index,
+        "Principal",
+        "NotPrincipal",
         required=kind in (PolicyKind.RESOURCE, PolicyKind.TRUST),
     )
     if kind is PolicyKind.UNKNOWN and resource_key is None and principal_key is None:
@@ -325,8 +335,7 @@ def _conditions(ctx: _Ctx, raw: object, path: Path, index: int) -> tuple[Conditi
                 text = _condition_value(item)
                 if text is None:
                     ctx.problem(
-                        f"condition value for {key} must be a string, number or boolean, "
-                        f"found {_kind(item)}",
+                        f"condition value for {key} must be a string, number or boolean, found {_kind(item)}",
                         kpath,
                         index,
                     )

@@ -81,13 +81,16 @@ class Principal:
         doc = self.owner(st)
         return doc.locate(loc) if doc is not None else loc
 
-    def where_all(self, statements: Iterable[Statement], limit: int = 4,
-                  located: Mapping[int, Location] | None = None) -> str:
+    def where_all(
+        self, statements: Iterable[Statement], limit: int = 4, located: Mapping[int, Location] | None = None
+    ) -> str:
         """Where several statements are, in file order: "line 12", "lines 12, 40 and 2 more".
         `located`: each statement's located `loc` by id, when the caller has them already (a
         grouped finding names hundreds of statements; each is located once)."""
-        placed = [(st, located[id(st)] if located is not None and id(st) in located else self.locate(st.loc, st))
-                  for st in statements]
+        placed = [
+            (st, located[id(st)] if located is not None and id(st) in located else self.locate(st.loc, st))
+            for st in statements
+        ]
         placed.sort(key=lambda p: (p[1].file, p[1].line or 0, p[0].index))
         places = list(dict.fromkeys(self._where(st, loc) for st, loc in placed))
         shown = ", ".join(places[:limit]) + (f" and {len(places) - limit} more" if len(places) > limit else "")
@@ -198,14 +201,17 @@ def build_principals(documents: Iterable[PolicyDocument]) -> list[Principal]:
     for (file, kind, name), p in parts.items():
         if (file, kind, name) in with_members:
             continue
-        if any(d.source is not None and d.source.kind == kind and d.source.via == SERVICE_LINKED
-               for d in (*p.trust, *p.documents)):
+        if any(
+            d.source is not None and d.source.kind == kind and d.source.via == SERVICE_LINKED
+            for d in (*p.trust, *p.documents)
+        ):
             continue
         out.extend(_variants(file, kind, name, p, owners))
     for doc in standalone:
         src = doc.source or Source(kind="file", name=doc.loc.file)
-        out.extend(_variants(doc.loc.file, STANDALONE, doc.name or src.name, _Parts(documents=[doc], sources=[src]),
-                             owners))
+        out.extend(
+            _variants(doc.loc.file, STANDALONE, doc.name or src.name, _Parts(documents=[doc], sources=[src]), owners)
+        )
     return out
 
 
@@ -216,8 +222,14 @@ def _principal_source(kind: str, name: str, p: _Parts) -> Source:
     if own is None:
         return Source(kind=kind, name=name)
     # The principal, not one of its policies: drop what names a single policy.
-    return Source(kind=kind, name=name, logical_id=own.logical_id, construct_path=own.construct_path,
-                  arn=own.arn, used_by=own.used_by)
+    return Source(
+        kind=kind,
+        name=name,
+        logical_id=own.logical_id,
+        construct_path=own.construct_path,
+        arn=own.arn,
+        used_by=own.used_by,
+    )
 
 
 def _variants(file: str, kind: str, name: str, p: _Parts, owners: Mapping[int, PolicyDocument]) -> list[Principal]:
@@ -236,8 +248,10 @@ def _variants(file: str, kind: str, name: str, p: _Parts, owners: Mapping[int, P
         labels: list[str | None] = [None]
     else:
         combos = list(itertools.product(*choices))
-        labels = [" and ".join(dict.fromkeys(d.source.condition for d in combo if d.source and d.source.condition))
-                  or None for combo in combos]
+        labels = [
+            " and ".join(dict.fromkeys(d.source.condition for d in combo if d.source and d.source.condition)) or None
+            for combo in combos
+        ]
     out = []
     trust, boundaries = tuple(_unique(p.trust)), tuple(_unique(p.boundaries))
     fixed_ids = {id(d) for d in fixed}
@@ -245,8 +259,19 @@ def _variants(file: str, kind: str, name: str, p: _Parts, owners: Mapping[int, P
         chosen = fixed_ids | {id(d) for d in combo}
         applied = tuple(d for d in _unique(p.documents) if id(d) in chosen)
         source = replace(base, condition=label) if label else base
-        out.append(Principal(kind=kind, name=name, file=file, source=source, documents=applied, trust=trust,
-                             boundaries=boundaries, groups=tuple(p.groups), _owners=owners))
+        out.append(
+            Principal(
+                kind=kind,
+                name=name,
+                file=file,
+                source=source,
+                documents=applied,
+                trust=trust,
+                boundaries=boundaries,
+                groups=tuple(p.groups),
+                _owners=owners,
+            )
+        )
     return out
 
 

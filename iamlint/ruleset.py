@@ -213,7 +213,7 @@ MAX_USER_RULE_BYTES = 1 << 20
 
 
 def _place(located: Located, path: tuple[str | int, ...]) -> str:
-    """"file:line:column" of an element of a user's rule file (the file alone without a place)."""
+    """ "file:line:column" of an element of a user's rule file (the file alone without a place)."""
     line, column = located.line_column(path)
     return located.file if line is None else f"{located.file}:{line}:{column}"
 

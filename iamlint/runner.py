@@ -111,7 +111,10 @@ def default_jobs() -> int:
 
 
 def check_paths(
-    paths: Sequence[str], options: InputOptions, config: LintConfig, jobs: int = 0,
+    paths: Sequence[str],
+    options: InputOptions,
+    config: LintConfig,
+    jobs: int = 0,
     post: PostEngine | None = None,
 ) -> tuple[LintResult, Engine]:
     engine = Engine(config)

@@ -37,9 +37,14 @@ def after_engine(config: Config, lint: LintConfig, paths: Sequence[str], options
             # this run: pre-commit checks a few files, and the others' suppressions stand.
             return s.file is not None or any(config.matches(p, f) for p in s.paths for f in checked)
 
-        suppressor = Suppressor(rules=engine.rules, configured=config.suppressions, enabled=enabled,
-                                severity=lint.severity, glob=lambda pattern, file, _base: config.matches(pattern, file),
-                                checked=was_checked)
+        suppressor = Suppressor(
+            rules=engine.rules,
+            configured=config.suppressions,
+            enabled=enabled,
+            severity=lint.severity,
+            glob=lambda pattern, file, _base: config.matches(pattern, file),
+            checked=was_checked,
+        )
         trimmed = LintResult(findings=tuple(findings), documents=result.documents, files=result.files)
         return suppressor.apply(trimmed, inline)
 
@@ -47,13 +52,16 @@ def after_engine(config: Config, lint: LintConfig, paths: Sequence[str], options
 
 
 def _checked_files(paths: Sequence[str], options: InputOptions, findings: Sequence[object]) -> list[str]:
-    files = [options.stdin_name if p == "-" else p for p, _explicit in expand_inputs(paths, options) if not os.path.isdir(p)]
+    files = [
+        options.stdin_name if p == "-" else p for p, _explicit in expand_inputs(paths, options) if not os.path.isdir(p)
+    ]
     files.extend(f.location.file for f in findings)  # type: ignore[attr-defined]
     return sorted(set(files))
 
 
-def apply_baseline(result: LintResult, root: str, read_from: str | None, write_to: str | None,
-                   say: Callable[[str], None] = print) -> LintResult:
+def apply_baseline(
+    result: LintResult, root: str, read_from: str | None, write_to: str | None, say: Callable[[str], None] = print
+) -> LintResult:
     """Record the findings (`write_to`), then keep only those not in the baseline; `say` tells
     how many were recorded or left out, since the report alone would read "No findings"."""
     from iamlint.baseline import read_baseline, render_baseline  # noqa: PLC0415
@@ -63,8 +71,10 @@ def apply_baseline(result: LintResult, root: str, read_from: str | None, write_t
 
         write_atomic(write_to, render_baseline(result.findings, root))
         recorded = sum(not f.is_error for f in result.findings)
-        say(f"{write_to}: {recorded} finding{'' if recorded == 1 else 's'} recorded as the baseline "
-            "(input errors are never baselined)")
+        say(
+            f"{write_to}: {recorded} finding{'' if recorded == 1 else 's'} recorded as the baseline "
+            "(input errors are never baselined)"
+        )
         read_from = write_to
     if not read_from:
         return result

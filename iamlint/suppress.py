@@ -71,6 +71,7 @@ class Suppression:
 
 # -- reading inline suppressions --------------------------------------------------------------
 
+
 @dataclass(frozen=True, slots=True)
 class SuppressionError(InputError):
     """A suppression that cannot be honoured (no reason, unknown key): reported as IAM001."""
@@ -110,12 +111,21 @@ def _loc(located: Located, keys: tuple[PathKey, ...], logical_id: str | None = N
     return Location(located.file, line, col, keys, logical_id)
 
 
-def _read_block(located: Located, logical_id: str, block: Any, base: tuple[PathKey, ...],
-                out: list[Suppression], errors: list[InputError]) -> None:
+def _read_block(
+    located: Located,
+    logical_id: str,
+    block: Any,
+    base: tuple[PathKey, ...],
+    out: list[Suppression],
+    errors: list[InputError],
+) -> None:
     def error(message: str, keys: tuple[PathKey, ...]) -> None:
         loc = _loc(located, keys)
-        errors.append(SuppressionError(located.file, f"suppression in Metadata of {logical_id}: {message}",
-                                 loc.line, loc.column, keys))
+        errors.append(
+            SuppressionError(
+                located.file, f"suppression in Metadata of {logical_id}: {message}", loc.line, loc.column, keys
+            )
+        )
 
     if not isinstance(block, Mapping) or set(block) - {"ignore"} or not isinstance(block.get("ignore"), list):
         error("expected {ignore: [{rule, reason, actions?, resources?}, ...]}", base)
@@ -127,8 +137,17 @@ def _read_block(located: Located, logical_id: str, block: Any, base: tuple[PathK
             error(parsed, keys)
             continue
         rule, reason, actions, resources = parsed
-        out.append(Suppression(rule=rule, reason=reason, location=_loc(located, keys, logical_id),
-                               actions=actions, resources=resources, file=located.file, logical_id=logical_id))
+        out.append(
+            Suppression(
+                rule=rule,
+                reason=reason,
+                location=_loc(located, keys, logical_id),
+                actions=actions,
+                resources=resources,
+                file=located.file,
+                logical_id=logical_id,
+            )
+        )
 
 
 def parse_entry(entry: Any, extra_keys: Iterable[str] = ()) -> tuple[str, str, tuple[str, ...], tuple[str, ...]] | str:
@@ -155,6 +174,7 @@ def parse_entry(entry: Any, extra_keys: Iterable[str] = ()) -> tuple[str, str, t
 
 
 # -- applying ---------------------------------------------------------------------------------
+
 
 def _matches_any(value: str, patterns: Sequence[str], fold: bool) -> bool:
     if fold:
@@ -276,6 +296,14 @@ class Suppressor:
         message = rule.render({"suppression": s.describe(), "why": why})
         severity = self.severity.get(UNUSED, rule.severity)
         evidence = Evidence(actions=s.actions, resources=s.resources, notes=(f"reason given: {s.reason}",))
-        return Finding(rule=rule.id, name=rule.name, severity=severity, category=rule.category,
-                       message=message, fix=rule.fix, location=s.location, evidence=evidence,
-                       signature=f"suppression:{s.describe()}")
+        return Finding(
+            rule=rule.id,
+            name=rule.name,
+            severity=severity,
+            category=rule.category,
+            message=message,
+            fix=rule.fix,
+            location=s.location,
+            evidence=evidence,
+            signature=f"suppression:{s.describe()}",
+        )

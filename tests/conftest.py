@@ -55,14 +55,18 @@ def check_golden(path: Path, actual: str) -> None:
     assert actual == path.read_text(), f"output differs from {path}; IAMLINT_UPDATE_GOLDEN=1 regenerates"
 
 
-def sam_with_trail(tmp_path: Path, policies: str, records: list[dict[str, Any]], parameters: str = "") -> tuple[Path, Path]:
+def sam_with_trail(
+    tmp_path: Path, policies: str, records: list[dict[str, Any]], parameters: str = ""
+) -> tuple[Path, Path]:
     """A SAM template of one function, Fn, with these `Policies` lines, and a CloudTrail file."""
     template = tmp_path / "template.yaml"
     template.write_text(
-        'AWSTemplateFormatVersion: "2010-09-09"\nTransform: AWS::Serverless-2016-10-31\n' + parameters
+        'AWSTemplateFormatVersion: "2010-09-09"\nTransform: AWS::Serverless-2016-10-31\n'
+        + parameters
         + "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      FunctionName: fn\n"
         "      Handler: app.handler\n      Runtime: python3.12\n      CodeUri: src/\n      Policies:\n"
-        + "".join(f"        {line}\n" for line in policies.strip("\n").splitlines()))
+        + "".join(f"        {line}\n" for line in policies.strip("\n").splitlines())
+    )
     trail = tmp_path / "ct.json"
     trail.write_text(json.dumps({"Records": records}))
     return template, trail
@@ -74,25 +78,43 @@ def narrow_fn(template: Path, trail: Path, *extra: str) -> Any:
 
     from iamlint.cli import cli
 
-    return CliRunner().invoke(cli, ["narrow", str(template), "--function", "Fn", "--cloudtrail", str(trail),
-                                    "--workload", "none", *extra])
+    return CliRunner().invoke(
+        cli, ["narrow", str(template), "--function", "Fn", "--cloudtrail", str(trail), "--workload", "none", *extra]
+    )
 
 
 # The function Fn's role, as the narrowing tests' records and calls name it.
 FN_ACCOUNT = "111122223333"
 
 
-def fn_record(source: str, name: str, params: dict[str, Any], region: str = "eu-west-1", error: str | None = None,
-              **extra: Any) -> dict[str, Any]:
+def fn_record(
+    source: str, name: str, params: dict[str, Any], region: str = "eu-west-1", error: str | None = None, **extra: Any
+) -> dict[str, Any]:
     """A CloudTrail record of a call Fn made with its role (`fn-role`, session `fn`)."""
     rec: dict[str, Any] = {
-        "eventVersion": "1.09", "eventTime": "2024-05-01T10:00:00Z", "eventSource": source, "eventName": name,
-        "awsRegion": region, "requestParameters": params, "recipientAccountId": FN_ACCOUNT, "eventType": "AwsApiCall",
-        "userIdentity": {"type": "AssumedRole", "principalId": "AROAX:fn", "accountId": FN_ACCOUNT,
-                         "arn": f"arn:aws:sts::{FN_ACCOUNT}:assumed-role/fn-role/fn",
-                         "sessionContext": {"sessionIssuer": {"type": "Role", "accountId": FN_ACCOUNT,
-                                                              "arn": f"arn:aws:iam::{FN_ACCOUNT}:role/fn-role"}}},
-        **extra}
+        "eventVersion": "1.09",
+        "eventTime": "2024-05-01T10:00:00Z",
+        "eventSource": source,
+        "eventName": name,
+        "awsRegion": region,
+        "requestParameters": params,
+        "recipientAccountId": FN_ACCOUNT,
+        "eventType": "AwsApiCall",
+        "userIdentity": {
+            "type": "AssumedRole",
+            "principalId": "AROAX:fn",
+            "accountId": FN_ACCOUNT,
+            "arn": f"arn:aws:sts::{FN_ACCOUNT}:assumed-role/fn-role/fn",
+            "sessionContext": {
+                "sessionIssuer": {
+                    "type": "Role",
+                    "accountId": FN_ACCOUNT,
+                    "arn": f"arn:aws:iam::{FN_ACCOUNT}:role/fn-role",
+                }
+            },
+        },
+        **extra,
+    }
     if error:
         rec["errorCode"], rec["errorMessage"] = error, "x"
     return rec
@@ -102,10 +124,20 @@ def fn_call(service: str, op: str, params: dict[str, Any], error: str | None = N
     """The same call, as the narrower reads it (`iamlint.narrow.calls.Call`)."""
     from iamlint.narrow.calls import Call
 
-    return Call(service=service, operation=op, principal=f"arn:aws:sts::{FN_ACCOUNT}:assumed-role/fn-role/fn",
-                role_arn=f"arn:aws:iam::{FN_ACCOUNT}:role/fn-role", session_name="fn", time="2024-05-01T10:00:00Z",
-                region="eu-west-1", resources=(), parameters=params, error=error,
-                event_source=f"{service}.amazonaws.com", account=FN_ACCOUNT)
+    return Call(
+        service=service,
+        operation=op,
+        principal=f"arn:aws:sts::{FN_ACCOUNT}:assumed-role/fn-role/fn",
+        role_arn=f"arn:aws:iam::{FN_ACCOUNT}:role/fn-role",
+        session_name="fn",
+        time="2024-05-01T10:00:00Z",
+        region="eu-west-1",
+        resources=(),
+        parameters=params,
+        error=error,
+        event_source=f"{service}.amazonaws.com",
+        account=FN_ACCOUNT,
+    )
 
 
 def proposal_statements(result: Any) -> list[dict[str, Any]]:

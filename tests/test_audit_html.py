@@ -82,12 +82,25 @@ def test_names_from_the_account_are_escaped() -> None:
 
 def _chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     if not CHROMIUM.exists():
-        pytest.fail("this test needs Chromium at /usr/bin/chromium: `make test` installs it as root "
-                    "(apt-get install -y chromium)")
+        pytest.fail(
+            "this test needs Chromium at /usr/bin/chromium: `make test` installs it as root "
+            "(apt-get install -y chromium)"
+        )
     profile = tmp_path / "profile"
-    cmd = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           f"--user-data-dir={profile}", "--window-size=1400,1800", *args]
+    cmd = [
+        str(CHROMIUM),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--window-size=1400,1800",
+        *args,
+    ]
     return subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=180)
 
 
@@ -96,8 +109,8 @@ def _pixels(png: bytes) -> tuple[int, int, list[bytes]]:
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     pos, idat, width, height, kind = 8, b"", 0, 0, 0
     while pos < len(png):
-        length, chunk = struct.unpack(">I4s", png[pos:pos + 8])
-        body = png[pos + 8:pos + 8 + length]
+        length, chunk = struct.unpack(">I4s", png[pos : pos + 8])
+        body = png[pos + 8 : pos + 8 + length]
         if chunk == b"IHDR":
             width, height, depth, kind = struct.unpack(">IIBB", body[:10])
             assert depth == 8 and kind in (2, 6)
@@ -107,7 +120,7 @@ def _pixels(png: bytes) -> tuple[int, int, list[bytes]]:
     bpp = 4 if kind == 6 else 3
     raw, stride, rows, prev = zlib.decompress(idat), width * bpp, [], bytearray(width * bpp)
     for y in range(height):
-        kind_f, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        kind_f, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
         for i in range(stride):
             a = line[i - bpp] if i >= bpp else 0
             b, c = prev[i], prev[i - bpp] if i >= bpp else 0
@@ -123,7 +136,7 @@ def _pixels(png: bytes) -> tuple[int, int, list[bytes]]:
                 line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
         rows.append(bytes(line))
         prev = line
-    return width, height, [bytes(r[i:i + 3]) for r in rows for i in range(0, stride, bpp)]
+    return width, height, [bytes(r[i : i + 3]) for r in rows for i in range(0, stride, bpp)]
 
 
 def test_screenshot_shows_the_report(tmp_path: Path) -> None:

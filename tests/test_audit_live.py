@@ -38,11 +38,20 @@ _spec.loader.exec_module(mw)
 
 ORG_ROLE = mw.ORG_ROLE
 MGMT = mw.MANAGEMENT
-ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-       "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
-EVERYTHING = CollectOptions(regions=("us-east-1",), workloads=("lambda", "ec2", "ecs", "stepfunctions"),
-                            resources=("s3", "sqs", "sns", "kms", "lambda", "secretsmanager", "ecr"),
-                            access_advisor=True, cloudtrail_days=7)
+ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+}
+EVERYTHING = CollectOptions(
+    regions=("us-east-1",),
+    workloads=("lambda", "ec2", "ecs", "stepfunctions"),
+    resources=("s3", "sqs", "sns", "kms", "lambda", "secretsmanager", "ecr"),
+    access_advisor=True,
+    cloudtrail_days=7,
+)
 
 
 @pytest.fixture(scope="module")
@@ -66,12 +75,26 @@ def _body(request: Any) -> str:
     return body.decode() if isinstance(body, bytes) else str(body or "")
 
 
-def _live(world: Any, options: CollectOptions, hooks: list[Any], *, org: bool = True, max_attempts: int = 4,
-          accounts_file: str | None = None) -> tuple[Any, Any, list[str], int]:
+def _live(
+    world: Any,
+    options: CollectOptions,
+    hooks: list[Any],
+    *,
+    org: bool = True,
+    max_attempts: int = 4,
+    accounts_file: str | None = None,
+) -> tuple[Any, Any, list[str], int]:
     steps: list[str] = []
     total: list[int] = []
-    settings = LiveSettings(endpoint_url=world.url, region="us-east-1", org_role=ORG_ROLE if org else None,
-                            accounts_file=accounts_file, max_attempts=max_attempts, workers=4, options=options)
+    settings = LiveSettings(
+        endpoint_url=world.url,
+        region="us-east-1",
+        org_role=ORG_ROLE if org else None,
+        accounts_file=accounts_file,
+        max_attempts=max_attempts,
+        workers=4,
+        options=options,
+    )
     collected, base = run_live(settings, total.append, steps.append, hooks=hooks, sleep=lambda _s: None)
     result = analyse([snapshot.in_memory(d, a, n) for a, n, d in collected], AnalyseOptions(proposals=True))
     return result, base, steps, total[0]
@@ -79,9 +102,27 @@ def _live(world: Any, options: CollectOptions, hooks: list[Any], *, org: bool = 
 
 def test_organisation_audit_through_the_cli(world: Any, tmp_path: Path) -> None:
     saved, html = tmp_path / "snap", tmp_path / "report.html"
-    args = ["audit", "--endpoint-url", world.url, "--region", "us-east-1", "--org-role", ORG_ROLE,
-            "--workloads", "all", "--resources", "all", "--all-versions", "--save", str(saved), "--html", str(html),
-            "-f", "json", "--no-progress"]
+    args = [
+        "audit",
+        "--endpoint-url",
+        world.url,
+        "--region",
+        "us-east-1",
+        "--org-role",
+        ORG_ROLE,
+        "--workloads",
+        "all",
+        "--resources",
+        "all",
+        "--all-versions",
+        "--save",
+        str(saved),
+        "--html",
+        str(html),
+        "-f",
+        "json",
+        "--no-progress",
+    ]
     result = CliRunner().invoke(cli, args, env=ENV)
     assert result.exit_code == 1, result.output  # findings, complete coverage
     report = json.loads(result.stdout)
@@ -89,7 +130,11 @@ def test_organisation_audit_through_the_cli(world: Any, tmp_path: Path) -> None:
     accounts = sorted(p.name for p in saved.iterdir())
     assert accounts == sorted(f"{a}.json" for a in [MGMT, *world.members])
     mgmt = str(saved / f"{MGMT}.json")
-    found = {(f["rule"], f["source"]["kind"], f["source"]["name"]) for f in report["findings"] if f["location"]["file"] == mgmt}
+    found = {
+        (f["rule"], f["source"]["kind"], f["source"]["name"])
+        for f in report["findings"]
+        if f["location"]["file"] == mgmt
+    }
     assert ("IAM101", "managed-policy", "admin-all") in found  # identity
     assert ("IAM160", "bucket", "orders-receipts") in found  # resource policies
     assert ("IAM160", "function", "orders") in found
@@ -99,7 +144,11 @@ def test_organisation_audit_through_the_cli(world: Any, tmp_path: Path) -> None:
     assert version and version[0]["location"]["path"].startswith("$.Policies[")  # --all-versions
     roles = [f for f in report["findings"] if f["location"]["file"] == mgmt and f["source"]["name"] == "orders-fn"]
     assert roles and all(f["location"]["line"] for f in roles)  # lines in the saved snapshot
-    member = {f["source"]["name"] for f in report["findings"] if f["location"]["file"] == str(saved / f"{world.members[0]}.json")}
+    member = {
+        f["source"]["name"]
+        for f in report["findings"]
+        if f["location"]["file"] == str(saved / f"{world.members[0]}.json")
+    }
     assert "member1-operator" in member
     assert html.read_text().startswith("<!DOCTYPE html>")
 
@@ -129,9 +178,11 @@ def test_one_account_failing_never_stops_the_others(world: Any) -> None:
     assert not by_account[member2].identity_read and by_account[member2].principals == ()
     assert not by_account[member3].read
     gaps = {(g.account, g.operation, g.kind) for g in result.gaps}
-    assert gaps == {(member2, "iam:GetAccountAuthorizationDetails", "access-denied"),
-                    (member3, "sts:AssumeRole", "access-denied"),
-                    (member1, "lambda:ListFunctions", "throttled")}
+    assert gaps == {
+        (member2, "iam:GetAccountAuthorizationDetails", "access-denied"),
+        (member3, "sts:AssumeRole", "access-denied"),
+        (member1, "lambda:ListFunctions", "throttled"),
+    }
     assert len(tries) == 3  # max_attempts
     assert "after 3 attempts" in next(g.message for g in result.gaps if g.kind == "throttled")
     assert result.exit_code(Severity.LOW, allow_partial=False) == 2
@@ -145,8 +196,9 @@ def test_one_account_failing_never_stops_the_others(world: Any) -> None:
 def test_accounts_file_and_org_listing_agree(world: Any, tmp_path: Path) -> None:
     listing = tmp_path / "accounts.txt"
     listing.write_text(f"# audit these\n{world.members[0]}, member-1\n{world.members[1]}\n")
-    result, base, _, _ = _live(world, CollectOptions(regions=("us-east-1",), workloads=()), [],
-                               accounts_file=str(listing))
+    result, base, _, _ = _live(
+        world, CollectOptions(regions=("us-east-1",), workloads=()), [], accounts_file=str(listing)
+    )
     assert [a.account for a in result.accounts] == world.members[:2]
     assert ("organizations", "ListAccounts") not in base.log.counts
 
@@ -157,11 +209,17 @@ def test_access_advisor_unused_access_and_proposals(world: Any) -> None:
     assert result.complete
     rows = {p.name: p for p in result.accounts[0].principals}
     alice = rows["alice"].unused
-    assert alice is not None and alice.unused_services == ("ec2", "lambda") and alice.unused_actions == ("iam:CreateUser",)
+    assert (
+        alice is not None and alice.unused_services == ("ec2", "lambda") and alice.unused_actions == ("iam:CreateUser",)
+    )
     assert rows["AWSServiceRoleForECS"].unused is None  # AWS owns service-linked roles: not asked
     proposals = {label: p for _, label, p in result.proposals}
     fn = proposals["role orders-fn"]
-    actions = {a for st in fn.document["Statement"] for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])}
+    actions = {
+        a
+        for st in fn.document["Statement"]
+        for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])
+    }
     assert "dynamodb:GetItem" in actions and "dynamodb:DescribeTable" in actions  # untracked actions are kept
     assert "dynamodb:DeleteTable" not in actions and "s3:GetObject" not in actions
     assert fn.removed == {"dynamodb": 1, "s3": 1}
@@ -183,9 +241,11 @@ def test_endpoints_without_access_advisor_or_event_history_are_gaps(world: Any) 
 
 def test_cloudtrail_event_history_is_counted_per_role(world: Any) -> None:
     role = f"arn:aws:iam::{MGMT}:role/orders-fn"
-    records = [mw.trail_record(role, "orders", "dynamodb.amazonaws.com", "DescribeTable"),
-               mw.trail_record(role, "orders", "dynamodb.amazonaws.com", "DescribeTable"),
-               mw.trail_record(role, "orders", "s3.amazonaws.com", "ListBuckets", error="AccessDenied")]
+    records = [
+        mw.trail_record(role, "orders", "dynamodb.amazonaws.com", "DescribeTable"),
+        mw.trail_record(role, "orders", "dynamodb.amazonaws.com", "DescribeTable"),
+        mw.trail_record(role, "orders", "s3.amazonaws.com", "ListBuckets", error="AccessDenied"),
+    ]
     options = CollectOptions(regions=("us-east-1",), workloads=(), cloudtrail_days=7)
     result, _, _, _ = _live(world, options, [mw.event_history(records)], org=False)
     assert result.complete
@@ -226,8 +286,14 @@ def test_console_script_against_moto(world: Any, tmp_path: Path) -> None:
 
     exe = Path(sys.executable).parent / "iamlint"
     out = tmp_path / "one.json"
-    proc = subprocess.run([str(exe), "audit", "--endpoint-url", world.url, "--region", "us-east-1", "--save", str(out),
-                           "--progress"], check=False, capture_output=True, text=True, env={**os.environ, **ENV}, timeout=300)
+    proc = subprocess.run(
+        [str(exe), "audit", "--endpoint-url", world.url, "--region", "us-east-1", "--save", str(out), "--progress"],
+        check=False,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **ENV},
+        timeout=300,
+    )
     assert proc.returncode == 1, proc.stderr
     assert "Reading AWS" in proc.stderr and f"Account {MGMT}" in proc.stdout
     assert "Coverage: complete" in proc.stdout
@@ -241,8 +307,10 @@ def _raw_events(events: list[dict[str, Any]]) -> Any:
         if service == "cloudtrail":
             client.meta.events.register(
                 "before-send.cloudtrail.LookupEvents",
-                lambda **_kw: mw.response(200, json.dumps({"Events": events}),
-                                          {"Content-Type": "application/x-amz-json-1.1"}))
+                lambda **_kw: mw.response(
+                    200, json.dumps({"Events": events}), {"Content-Type": "application/x-amz-json-1.1"}
+                ),
+            )
 
     return hook
 
@@ -250,14 +318,33 @@ def _raw_events(events: list[dict[str, Any]]) -> Any:
 def test_unreadable_cloudtrail_records_are_a_gap_and_the_rest_is_counted(world: Any) -> None:
     role = f"arn:aws:iam::{MGMT}:role/orders-fn"
     good = json.dumps(mw.trail_record(role, "orders", "dynamodb.amazonaws.com", "DescribeTable"))
-    odd = json.dumps({"eventSource": "s3.amazonaws.com", "eventName": "ListBuckets",
-                      "userIdentity": {"arn": role, "sessionContext": "not an object"}})
+    odd = json.dumps(
+        {
+            "eventSource": "s3.amazonaws.com",
+            "eventName": "ListBuckets",
+            "userIdentity": {"arn": role, "sessionContext": "not an object"},
+        }
+    )
     bad = {"deep": "[" * 100_000, "text": "not json", "list": "[1, 2]", "number": 7}
-    events: list[dict[str, Any]] = [{"EventId": "good", "EventName": "DescribeTable", "EventSource": "dynamodb.amazonaws.com",
-               "CloudTrailEvent": good},
-              {"EventId": "odd", "EventName": "ListBuckets", "CloudTrailEvent": odd},
-              *({"EventId": k, "EventName": "GetObject", "EventSource": "s3.amazonaws.com", "Username": "orders",
-                 "CloudTrailEvent": v} for k, v in bad.items())]
+    events: list[dict[str, Any]] = [
+        {
+            "EventId": "good",
+            "EventName": "DescribeTable",
+            "EventSource": "dynamodb.amazonaws.com",
+            "CloudTrailEvent": good,
+        },
+        {"EventId": "odd", "EventName": "ListBuckets", "CloudTrailEvent": odd},
+        *(
+            {
+                "EventId": k,
+                "EventName": "GetObject",
+                "EventSource": "s3.amazonaws.com",
+                "Username": "orders",
+                "CloudTrailEvent": v,
+            }
+            for k, v in bad.items()
+        ),
+    ]
     options = CollectOptions(regions=("us-east-1",), workloads=(), cloudtrail_days=7)
     result, _, _, _ = _live(world, options, [_raw_events(events)], org=False)
 
@@ -275,8 +362,7 @@ def test_unreadable_cloudtrail_records_are_a_gap_and_the_rest_is_counted(world: 
 def test_a_resource_policy_nested_too_deep_is_a_malformed_policy_not_a_crash(world: Any) -> None:
     def hook(_account: str, service: str, _region: str, client: Any) -> None:
         if service == "s3":
-            client.meta.events.register("before-send.s3.GetBucketPolicy",
-                                        lambda **_kw: mw.response(200, "[" * 100_000))
+            client.meta.events.register("before-send.s3.GetBucketPolicy", lambda **_kw: mw.response(200, "[" * 100_000))
 
     options = CollectOptions(regions=("us-east-1",), workloads=(), resources=("s3", "sqs"))
     result, _, _, _ = _live(world, options, [hook], org=False)
@@ -292,8 +378,15 @@ def test_every_client_has_a_call_budget_counted_per_account(world: Any) -> None:
     # two, while each member reads its dump once, within its own bound whatever the others did.
     options = CollectOptions(regions=("us-east-1",), workloads=())
     steps: list[str] = []
-    settings = LiveSettings(endpoint_url=world.url, region="us-east-1", org_role=ORG_ROLE, max_attempts=2,
-                            workers=4, options=options, limits=AwsLimits(max_calls_per_operation=2, max_attempts=2))
+    settings = LiveSettings(
+        endpoint_url=world.url,
+        region="us-east-1",
+        org_role=ORG_ROLE,
+        max_attempts=2,
+        workers=4,
+        options=options,
+        limits=AwsLimits(max_calls_per_operation=2, max_attempts=2),
+    )
     collected, base = run_live(settings, lambda _n: None, steps.append, sleep=lambda _s: None)
     result = analyse([snapshot.in_memory(d, a, n) for a, n, d in collected], AnalyseOptions())
     assert base.budget.calls[("sts", "AssumeRole")] == 3  # the third was counted, refused, never sent
@@ -310,8 +403,9 @@ def test_every_account_shares_the_deadline_of_the_run() -> None:
     run = CallBudget(AwsLimits(deadline=100), clock=lambda: now[0])
     now[0] = 60.0
     account = run.for_another_account()  # created a minute into the run
-    model = type("Op", (), {"name": "GetAccountAuthorizationDetails",
-                            "service_model": type("S", (), {"service_name": "iam"})()})()
+    model = type(
+        "Op", (), {"name": "GetAccountAuthorizationDetails", "service_model": type("S", (), {"service_name": "iam"})()}
+    )()
     account._before_call(model)  # within the deadline
     now[0] = 101.0
     with pytest.raises(LimitExceeded, match="past its deadline of 100 s"):

@@ -50,8 +50,11 @@ def test_snapshot_json_is_checks_schema_and_adds_to_what_check_finds() -> None:
     checked = json.loads(CliRunner().invoke(cli, ["check", str(SNAPSHOT), "--format", "json"]).stdout)
     audited = {_key(f) for f in report["findings"]}
     assert {_key(f) for f in checked["findings"]} <= audited  # the dump part reads the same either way
-    extra = {(f["source"]["kind"], f["source"]["name"]) for f in report["findings"] if _key(f) not in
-             {_key(g) for g in checked["findings"]}}
+    extra = {
+        (f["source"]["kind"], f["source"]["name"])
+        for f in report["findings"]
+        if _key(f) not in {_key(g) for g in checked["findings"]}
+    }
     assert {("bucket", "orders-receipts"), ("function", "orders"), ("queue", "orders")} <= extra
     fn_role = [f for f in report["findings"] if f["source"]["name"] == "orders-fn"]
     assert fn_role and all("function orders" in f["source"]["used_by"] for f in fn_role)
@@ -94,8 +97,15 @@ def test_terminal_summary() -> None:
 
 def _with_gap(tmp_path: Path) -> Path:
     data = json.loads(SNAPSHOT.read_text())
-    data["iamlint"]["coverage"] = [{"account": "123456789012", "region": "eu-west-1", "operation": "lambda:ListFunctions",
-                                    "kind": "access-denied", "message": "AccessDenied: not authorized"}]
+    data["iamlint"]["coverage"] = [
+        {
+            "account": "123456789012",
+            "region": "eu-west-1",
+            "operation": "lambda:ListFunctions",
+            "kind": "access-denied",
+            "message": "AccessDenied: not authorized",
+        }
+    ]
     path = tmp_path / "partial.json"
     path.write_text(json.dumps(data))
     return path
@@ -133,20 +143,36 @@ def test_wrong_types_in_the_iamlint_section_leave_out_that_part_only(tmp_path: P
     extras["regions"] = 5
     extras["resource_policies"] = [
         {"service": "s3", "kind": "bucket", "name": "typed", "arn": 5, "policy": {"Statement": []}},
-        {"service": "s3", "kind": "bucket", "name": "public", "arn": "arn:aws:s3:::public",
-         "policy": {"Version": "2012-10-17", "Statement": [
-             {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::public/*"}]}},
+        {
+            "service": "s3",
+            "kind": "bucket",
+            "name": "public",
+            "arn": "arn:aws:s3:::public",
+            "policy": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::public/*"}
+                ],
+            },
+        },
     ]
-    extras["cloudtrail"] = {"days": 7, "events": 3, "principals": {
-        principal: [{"source": "s3.amazonaws.com", "name": "GetObject", "count": "x"}], "other": None}}
+    extras["cloudtrail"] = {
+        "days": 7,
+        "events": 3,
+        "principals": {principal: [{"source": "s3.amazonaws.com", "name": "GetObject", "count": "x"}], "other": None},
+    }
     bad = tmp_path / "typed.json"
     bad.write_text(json.dumps(data, indent=1))
     result = _audit("--from", str(bad), "--from", str(SNAPSHOT), "-f", "json")
     assert result.exit_code == 2 and "Traceback" not in result.output
     report = json.loads(result.stdout)
     errors = {e["message"].split(":")[0]: e for e in report["errors"]}
-    assert set(errors) == {"iamlint.regions", "iamlint.resource_policies[0].arn", "iamlint.cloudtrail.principals.arn",
-                           "iamlint.cloudtrail.principals.other"}
+    assert set(errors) == {
+        "iamlint.regions",
+        "iamlint.resource_policies[0].arn",
+        "iamlint.cloudtrail.principals.arn",
+        "iamlint.cloudtrail.principals.other",
+    }
     assert all(e["file"] == str(bad) and e["line"] for e in report["errors"])
     assert "is left out of the analysis" in errors["iamlint.regions"]["message"]
     # The rest of that snapshot is analysed: the valid bucket policy, and every identity finding.
@@ -176,8 +202,9 @@ def test_directory_of_snapshots_and_outputs(tmp_path: Path) -> None:
     (folder / "123456789012.json").write_text(json.dumps(data))
     (folder / "210987654321.json").write_text(json.dumps(member))
     out_json, out_text, props = tmp_path / "r.json", tmp_path / "r.txt", tmp_path / "proposals"
-    result = _audit("--from", str(folder), "--output", f"json={out_json}", "--output", f"text={out_text}",
-                    "--proposals", str(props))
+    result = _audit(
+        "--from", str(folder), "--output", f"json={out_json}", "--output", f"text={out_text}", "--proposals", str(props)
+    )
     assert result.exit_code == 1, result.output
     assert "iamlint audit: 2 accounts" in result.stdout and out_text.read_text() == result.stdout
     assert validate("output", json.loads(out_json.read_text())) == []
@@ -198,8 +225,12 @@ def test_usage_errors() -> None:
 
 
 def test_setup_errors_exit_2(tmp_path: Path) -> None:
-    env = {"AWS_CONFIG_FILE": str(tmp_path / "none"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
-           "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""}
+    env = {
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        "AWS_ACCESS_KEY_ID": "",
+        "AWS_SECRET_ACCESS_KEY": "",
+    }
     result = CliRunner().invoke(cli, ["audit", "--profile", "no-such-profile"], env=env)
     assert result.exit_code == 2 and "no-such-profile" in result.stderr
 
@@ -207,8 +238,10 @@ def test_setup_errors_exit_2(tmp_path: Path) -> None:
 def test_accounts_file(tmp_path: Path) -> None:
     good = tmp_path / "a.txt"
     good.write_text("# team accounts\n111122223333 prod\n444455556666,staging  # comment\n\n111122223333\n")
-    assert [(t.account, t.name) for t in read_accounts_file(str(good))] == [("111122223333", "prod"),
-                                                                          ("444455556666", "staging")]
+    assert [(t.account, t.name) for t in read_accounts_file(str(good))] == [
+        ("111122223333", "prod"),
+        ("444455556666", "staging"),
+    ]
     bad = tmp_path / "b.txt"
     bad.write_text("111122223333\n12345\n")
     with pytest.raises(SetupError, match=r"b.txt:2: expected a 12-digit account id, found '12345'"):
@@ -232,8 +265,9 @@ def test_analysis_is_the_same_in_memory_and_from_the_saved_file() -> None:
     memory = snapshot.in_memory(data, "123456789012", "")
     a, b = analyse(saved, AnalyseOptions()), analyse([memory], AnalyseOptions())
     # Messages of principal rules name the line when there is one ("at line 125", "at statement 0").
-    assert sorted((f.rule, f.location.keys, f.evidence) for f in a.lint.findings) == \
-           sorted((f.rule, f.location.keys, f.evidence) for f in b.lint.findings)
+    assert sorted((f.rule, f.location.keys, f.evidence) for f in a.lint.findings) == sorted(
+        (f.rule, f.location.keys, f.evidence) for f in b.lint.findings
+    )
     assert all(f.location.file == "aws:123456789012" and f.location.line is None for f in b.lint.findings)
 
 
@@ -257,8 +291,13 @@ def test_classify() -> None:
     from botocore.exceptions import ClientError, EndpointConnectionError
 
     def err(code: str, status: int = 400, message: str = "m", retries: int = 0) -> ClientError:
-        return ClientError({"Error": {"Code": code, "Message": message},
-                            "ResponseMetadata": {"HTTPStatusCode": status, "RetryAttempts": retries}}, "Op")
+        return ClientError(
+            {
+                "Error": {"Code": code, "Message": message},
+                "ResponseMetadata": {"HTTPStatusCode": status, "RetryAttempts": retries},
+            },
+            "Op",
+        )
 
     assert classify(err("AccessDenied"))[0] == "access-denied"
     assert classify(err("UnauthorizedOperation"))[0] == "access-denied"
@@ -272,8 +311,13 @@ def test_classify() -> None:
 
 def test_console_script_reads_a_snapshot() -> None:
     exe = Path(sys.executable).parent / "iamlint"
-    proc = subprocess.run([str(exe), "audit", "--from", str(SNAPSHOT), "-f", "json"], check=False, capture_output=True, text=True,
-                          cwd=ROOT)
+    proc = subprocess.run(
+        [str(exe), "audit", "--from", str(SNAPSHOT), "-f", "json"],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert proc.returncode == 1, proc.stderr
     assert json.loads(proc.stdout)["summary"]["findings"] > 10
 
@@ -301,22 +345,51 @@ def test_finding_text_is_json_dumps_of_finding_dict() -> None:
     from iamlint.model import Evidence, Finding, Location, Severity, Source
 
     odd = 'q"uote \\ back\nline\ttab \x01 \x7f é \u2028 \U0001f600 \udcff'
-    sources = [None, Source(kind="role", name=odd), Source(kind="managed-policy", name="P", arn="arn:aws:iam::1:policy/P",
-               policy_name="arn:aws:iam::1:policy/P", via="x", condition="C", used_by=("role A", odd),
-               attached_to=("role B",), logical_id="L", construct_path="a/b")]
-    locations = [Location("f.json"), Location(odd, 3, 7, ("Statement", 0, "Action", 2), "Logical", "Stack/Role"),
-                 Location("g.yaml", 0, 0, (), "", "")]
-    evidences = [Evidence(), Evidence(actions=("s3:GetObject", odd), resources=("*",), conditions=("aws:SourceIp",),
-                                      notes=(odd, ""))]
+    sources = [
+        None,
+        Source(kind="role", name=odd),
+        Source(
+            kind="managed-policy",
+            name="P",
+            arn="arn:aws:iam::1:policy/P",
+            policy_name="arn:aws:iam::1:policy/P",
+            via="x",
+            condition="C",
+            used_by=("role A", odd),
+            attached_to=("role B",),
+            logical_id="L",
+            construct_path="a/b",
+        ),
+    ]
+    locations = [
+        Location("f.json"),
+        Location(odd, 3, 7, ("Statement", 0, "Action", 2), "Logical", "Stack/Role"),
+        Location("g.yaml", 0, 0, (), "", ""),
+    ]
+    evidences = [
+        Evidence(),
+        Evidence(actions=("s3:GetObject", odd), resources=("*",), conditions=("aws:SourceIp",), notes=(odd, "")),
+    ]
     writer = json_report._FindingText()
     texts = 0
     for source in sources:
         for loc in locations:
             for evidence in evidences:
                 for sid, index, error in ((None, None, False), (odd, 0, True), ("S", 12, False)):
-                    f = Finding(rule="IAM101", name="n-" + odd[:3], severity=Severity.HIGH, category="c", message=odd,
-                                fix="fix " + odd, location=loc, statement_index=index, statement_sid=sid,
-                                source=source, evidence=evidence, is_error=error)
+                    f = Finding(
+                        rule="IAM101",
+                        name="n-" + odd[:3],
+                        severity=Severity.HIGH,
+                        category="c",
+                        message=odd,
+                        fix="fix " + odd,
+                        location=loc,
+                        statement_index=index,
+                        statement_sid=sid,
+                        source=source,
+                        evidence=evidence,
+                        is_error=error,
+                    )
                     for _ in range(2):  # the second time from the caches
                         assert writer(f) == json.dumps(json_report.finding_dict(f), separators=(",", ":"))
                         texts += 1

@@ -76,8 +76,12 @@ def test_every_call_in_the_source_is_allowed_and_every_allowed_call_is_made() ->
     assert services <= set(ALLOWED), services - set(ALLOWED)
     found: set[str] = set()
     for name in methods | paginators:
-        owners = {f"{svc}:{op}" for svc in ALLOWED for op in _SESSION.get_service_model(svc).operation_names
-                  if xform_name(op) == name}
+        owners = {
+            f"{svc}:{op}"
+            for svc in ALLOWED
+            for op in _SESSION.get_service_model(svc).operation_names
+            if xform_name(op) == name
+        }
         allowed = owners & ALL_OPS
         assert allowed, f"{name}() is called in iamlint/audit but {sorted(owners)} is not on the allowlist"
         found |= allowed
@@ -99,8 +103,21 @@ def test_the_permissions_table_matches_the_allowlist_and_iamlints_own_mapping() 
     for key, (action, _feature) in NEEDS.items():
         service, op = key.split(":")
         prefix = _SESSION.get_service_model(service).signing_name  # "states" for stepfunctions
-        mapped = iam_actions(Call(service=prefix, operation=op, principal="", role_arn=None, session_name=None,
-                                  time=None, region=None, resources=(), parameters={}, api=service), catalog)
+        mapped = iam_actions(
+            Call(
+                service=prefix,
+                operation=op,
+                principal="",
+                role_arn=None,
+                session_name=None,
+                time=None,
+                region=None,
+                resources=(),
+                parameters={},
+                api=service,
+            ),
+            catalog,
+        )
         if action is None:
             assert key in ("sts:GetCallerIdentity", "s3:HeadBucket"), key
             continue
@@ -116,8 +133,11 @@ def test_docs_auditor_policy_is_the_generated_minimal_policy() -> None:
     assert json.loads(POLICY.read_text()) == auditor_policy(DEFAULT_FEATURES)
     printed = CliRunner().invoke(cli, ["audit", "--print-policy"])
     assert printed.exit_code == 0 and json.loads(printed.stdout) == auditor_policy(DEFAULT_FEATURES)
-    granted = {a for st in auditor_policy(DEFAULT_FEATURES)["Statement"]
-               for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])}
+    granted = {
+        a
+        for st in auditor_policy(DEFAULT_FEATURES)["Statement"]
+        for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])
+    }
     needed = {a for a, feature in NEEDS.values() if a and feature in DEFAULT_FEATURES}
     assert granted == needed
 
@@ -131,12 +151,26 @@ def test_docs_auditor_policy_is_clean() -> None:
 
 
 def test_opt_in_features_print_the_permissions_they_need() -> None:
-    wanted = features(workloads=("lambda", "ec2", "ecs", "stepfunctions"), resources=("s3", "kms", "lambda"),
-                      access_advisor=True, org=True, regions=True, cloudtrail=True)
+    wanted = features(
+        workloads=("lambda", "ec2", "ecs", "stepfunctions"),
+        resources=("s3", "kms", "lambda"),
+        access_advisor=True,
+        org=True,
+        regions=True,
+        cloudtrail=True,
+    )
     policy = auditor_policy(wanted, "audit-reader")
-    granted = {a for st in policy["Statement"] for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])}
-    assert {"ecs:DescribeTaskDefinition", "iam:GenerateServiceLastAccessedDetails", "kms:GetKeyPolicy",
-            "s3:GetBucketPolicy", "lambda:GetPolicy", "states:DescribeStateMachine"} <= granted
+    granted = {
+        a for st in policy["Statement"] for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])
+    }
+    assert {
+        "ecs:DescribeTaskDefinition",
+        "iam:GenerateServiceLastAccessedDetails",
+        "kms:GetKeyPolicy",
+        "s3:GetBucketPolicy",
+        "lambda:GetPolicy",
+        "states:DescribeStateMachine",
+    } <= granted
     assert "sqs:GetQueueAttributes" not in granted
     assert any(st["Resource"] == "arn:aws:iam::*:role/audit-reader" for st in policy["Statement"])
     printed = CliRunner().invoke(cli, ["audit", "--print-policy", "--access-advisor", "--resources", "s3"])
@@ -144,9 +178,13 @@ def test_opt_in_features_print_the_permissions_they_need() -> None:
 
 
 def test_check_never_imports_boto3() -> None:
-    code = ("import sys\nfrom iamlint.cli import main\ntry:\n    main(['check', sys.argv[1]])\nexcept SystemExit:\n"
-            "    pass\nprint(sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore', 'moto')))\n")
-    proc = subprocess.run([sys.executable, "-c", code, str(POLICY)], check=False, capture_output=True, text=True, cwd=ROOT)
+    code = (
+        "import sys\nfrom iamlint.cli import main\ntry:\n    main(['check', sys.argv[1]])\nexcept SystemExit:\n"
+        "    pass\nprint(sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore', 'moto')))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(POLICY)], check=False, capture_output=True, text=True, cwd=ROOT
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "[]"
 

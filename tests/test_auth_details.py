@@ -31,25 +31,27 @@ def normalize(result: LoadResult) -> list[dict[str, Any]]:
     for doc in result.documents:
         src = doc.source
         assert src is not None
-        out.append({
-            "kind": doc.kind.value,
-            "name": doc.name,
-            "source": src.describe(),
-            "attached_to": list(src.attached_to),
-            "used_by": list(src.used_by),
-            "path": doc.loc.path,
-            "line": doc.locate(doc.loc).line,
-            "statements": [
-                {
-                    "effect": st.effect,
-                    st.action_key: list(st.action_texts),
-                    **({st.resource_key: list(st.resource_texts)} if st.resource_key else {}),
-                    **({"Principal": [f"{p.kind}:{p.value.text}" for p in st.principals]} if st.principals else {}),
-                    "line": doc.locate(st.loc).line,
-                }
-                for st in doc.statements
-            ],
-        })
+        out.append(
+            {
+                "kind": doc.kind.value,
+                "name": doc.name,
+                "source": src.describe(),
+                "attached_to": list(src.attached_to),
+                "used_by": list(src.used_by),
+                "path": doc.loc.path,
+                "line": doc.locate(doc.loc).line,
+                "statements": [
+                    {
+                        "effect": st.effect,
+                        st.action_key: list(st.action_texts),
+                        **({st.resource_key: list(st.resource_texts)} if st.resource_key else {}),
+                        **({"Principal": [f"{p.kind}:{p.value.text}" for p in st.principals]} if st.principals else {}),
+                        "line": doc.locate(st.loc).line,
+                    }
+                    for st in doc.statements
+                ],
+            }
+        )
     return out
 
 
@@ -197,25 +199,45 @@ def test_exact_lines_of_findings(engine: Engine) -> None:
     result = _lint(engine, ACCOUNT)
     where = {_where(f) for f in result.findings}
     assert ("IAM103", 17, 17, "$.UserDetailList[0].UserPolicyList[0].PolicyDocument.Statement[0].Action") in where
-    assert ("IAM109", 192, 58,
-            "$.Policies[0].PolicyVersionList[1].Document.Statement[0].Action[1]") in where
+    assert ("IAM109", 192, 58, "$.Policies[0].PolicyVersionList[1].Document.Statement[0].Action[1]") in where
     # The snapshot's AdministratorAccess is reported once, at the group's PolicyArn.
-    admin = [f for f in result.findings if f.rule == "IAM101" and f.source is not None
-             and f.source.name == "AdministratorAccess"]
+    admin = [
+        f
+        for f in result.findings
+        if f.rule == "IAM101" and f.source is not None and f.source.name == "AdministratorAccess"
+    ]
     assert [(f.location.line, f.location.column) for f in admin] == [(55, 47)]
     # The non-default v1 of DeployPolicy ("*" on "*") grants nothing and is not reported.
-    assert not [f for f in result.findings if "PolicyVersionList[0]" in f.location.path and f.source is not None
-                and f.source.name == "DeployPolicy"]
+    assert not [
+        f
+        for f in result.findings
+        if "PolicyVersionList[0]" in f.location.path and f.source is not None and f.source.name == "DeployPolicy"
+    ]
 
 
 def test_url_and_json_strings_decode_to_the_same_document() -> None:
-    doc = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject",
-                                                   "Resource": "arn:aws:s3:::b/a+b c"}]}
+    doc = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/a+b c"}],
+    }
     for encoded in (doc, json.dumps(doc), quote(json.dumps(doc), safe="")):
-        dump = {"RoleDetailList": [{"RoleName": "r", "AssumeRolePolicyDocument": {
-            "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
-                           "Action": "sts:AssumeRole"}]},
-            "RolePolicyList": [{"PolicyName": "p", "PolicyDocument": encoded}]}]}
+        dump = {
+            "RoleDetailList": [
+                {
+                    "RoleName": "r",
+                    "AssumeRolePolicyDocument": {
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"Service": "ec2.amazonaws.com"},
+                                "Action": "sts:AssumeRole",
+                            }
+                        ]
+                    },
+                    "RolePolicyList": [{"PolicyName": "p", "PolicyDocument": encoded}],
+                }
+            ]
+        }
         result = load_auth_details(parse_json(json.dumps(dump), "dump.json"))
         assert result.problems == []
         (inline,) = [d for d in result.documents if d.kind is PolicyKind.IDENTITY]
@@ -250,8 +272,14 @@ def test_truncated_and_filtered_dumps_say_what_is_missing() -> None:
     dump = {
         "IsTruncated": True,
         "Marker": "abc",
-        "UserDetailList": [{"UserName": "u", "AttachedManagedPolicies": [
-            {"PolicyName": "Custom", "PolicyArn": "arn:aws:iam::111122223333:policy/Custom"}]}],
+        "UserDetailList": [
+            {
+                "UserName": "u",
+                "AttachedManagedPolicies": [
+                    {"PolicyName": "Custom", "PolicyArn": "arn:aws:iam::111122223333:policy/Custom"}
+                ],
+            }
+        ],
     }
     result = load_auth_details(parse_json(json.dumps(dump, indent=1), "dump.json"))
     assert [p.loc.keys for p in result.problems] == [
@@ -266,13 +294,16 @@ def test_not_an_object_is_an_input_error() -> None:
     assert result.documents == [] and [(e.line, e.column) for e in result.errors] == [(1, 1)]
 
 
-@pytest.mark.parametrize("broken", [
-    {"RoleDetailList": {"RoleName": "x"}},
-    {"RoleDetailList": [{"RoleName": 7, "RolePolicyList": "no"}]},
-    {"UserDetailList": [{"UserName": "u", "GroupList": [None], "PermissionsBoundary": "arn"}]},
-    {"Policies": [{"Arn": "arn:aws:iam::1:policy/p", "PolicyVersionList": [{"IsDefaultVersion": True}]}]},
-    {"GroupDetailList": [{"GroupName": "g", "AttachedManagedPolicies": [{"PolicyName": "no-arn"}]}]},
-])
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {"RoleDetailList": {"RoleName": "x"}},
+        {"RoleDetailList": [{"RoleName": 7, "RolePolicyList": "no"}]},
+        {"UserDetailList": [{"UserName": "u", "GroupList": [None], "PermissionsBoundary": "arn"}]},
+        {"Policies": [{"Arn": "arn:aws:iam::1:policy/p", "PolicyVersionList": [{"IsDefaultVersion": True}]}]},
+        {"GroupDetailList": [{"GroupName": "g", "AttachedManagedPolicies": [{"PolicyName": "no-arn"}]}]},
+    ],
+)
 def test_odd_shapes_never_crash(broken: dict[str, Any]) -> None:
     result = load_auth_details(parse_json(json.dumps(broken), "dump.json"))
     assert result.problems and all(p.loc.keys for p in result.problems)
@@ -302,7 +333,9 @@ def test_cli_checks_a_dump() -> None:
     assert run.exit_code == 1
     report = json.loads(run.output)
     assert report["errors"] == []
-    full_admin = sorted((f["source"]["name"], f["location"]["line"]) for f in report["findings"] if f["rule"] == "IAM101")
+    full_admin = sorted(
+        (f["source"]["name"], f["location"]["line"]) for f in report["findings"] if f["rule"] == "IAM101"
+    )
     assert full_admin == [("AdministratorAccess", 55), ("OrphanAdmin", 237)]
     passrole = next(f for f in report["findings"] if f["rule"] == "IAM109")
     assert passrole["source"]["kind"] == "managed-policy"

@@ -103,7 +103,9 @@ def _check_s3_policy_then(tmp_path: Path, report: str) -> str:
     """Check a one-statement s3 policy in a fresh process (exit 1: it has findings), then print
     the expression `report`: what the process holds afterwards."""
     policy = tmp_path / "p.json"
-    policy.write_text('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}')
+    policy.write_text(
+        '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}'
+    )
     code = (
         "import sys\n"
         "from iamlint import catalog\n"

@@ -54,6 +54,7 @@ def _paths(loaded: LoadResult) -> set[tuple[str, str, str | None]]:
 
 # -- the real synth output ---------------------------------------------------------------
 
+
 def test_every_stack_of_the_real_assembly_loads_once() -> None:
     loaded = _load(OUT)
     assert loaded.errors == [] and loaded.problems == []
@@ -62,10 +63,14 @@ def test_every_stack_of_the_real_assembly_loads_once() -> None:
     assert loaded.files == 5  # two manifests, three templates
     assert len(files) == 11
     by_file = {f: {d.loc.construct_path for d in loaded.documents if d.loc.file == f} for f in set(files)}
-    assert by_file[NESTED] == {"ServiceStack/AdminNested/AdminRole/Resource",
-                               "ServiceStack/AdminNested/DecryptPolicy/Resource"}
-    assert by_file[WORKER] == {"ProdStage/WorkerStack/WorkerRole/Resource",
-                               "ProdStage/WorkerStack/WorkerRole/DefaultPolicy/Resource"}
+    assert by_file[NESTED] == {
+        "ServiceStack/AdminNested/AdminRole/Resource",
+        "ServiceStack/AdminNested/DecryptPolicy/Resource",
+    }
+    assert by_file[WORKER] == {
+        "ProdStage/WorkerStack/WorkerRole/Resource",
+        "ProdStage/WorkerStack/WorkerRole/DefaultPolicy/Resource",
+    }
     assert "ServiceStack/JobsQueue/Policy/Resource" in by_file[SERVICE]
     # Every document and its source carry the same construct path.
     assert all(d.source is not None and d.source.construct_path == d.loc.construct_path for d in loaded.documents)
@@ -75,15 +80,20 @@ def test_real_assembly_golden() -> None:
     loaded = _load(OUT)
     out = []
     for d in loaded.documents:
-        out.append({
-            "file": os.path.relpath(d.loc.file, OUT),
-            "kind": d.kind.value,
-            "name": d.name,
-            "construct_path": d.loc.construct_path,
-            "line": d.locate(d.loc).line,
-            "statements": [f"line {d.locate(st.loc).line}: {st.effect} {', '.join(st.action_texts)}"
-                           f" on {', '.join(st.resource_texts) or '-'}" for st in d.statements],
-        })
+        out.append(
+            {
+                "file": os.path.relpath(d.loc.file, OUT),
+                "kind": d.kind.value,
+                "name": d.name,
+                "construct_path": d.loc.construct_path,
+                "line": d.locate(d.loc).line,
+                "statements": [
+                    f"line {d.locate(st.loc).line}: {st.effect} {', '.join(st.action_texts)}"
+                    f" on {', '.join(st.resource_texts) or '-'}"
+                    for st in d.statements
+                ],
+            }
+        )
     check_golden(CDK / "cdk.golden.json", json.dumps(out, indent=2) + "\n")
 
 
@@ -94,8 +104,15 @@ def test_findings_point_at_template_lines_and_construct_paths(engine: Engine) ->
 
     s3 = _find(findings, "IAM103", SERVICE, 145)  # "Action": "s3:*"
     assert s3.location.column == 8 and s3.statement_index == 3
-    assert s3.location.keys == ("Resources", "HandlerServiceRoleDefaultPolicyCBD0CC91", "Properties",
-                                "PolicyDocument", "Statement", 3, "Action")
+    assert s3.location.keys == (
+        "Resources",
+        "HandlerServiceRoleDefaultPolicyCBD0CC91",
+        "Properties",
+        "PolicyDocument",
+        "Statement",
+        3,
+        "Action",
+    )
     assert s3.location.construct_path == "ServiceStack/Handler/ServiceRole/DefaultPolicy/Resource"
     assert s3.source is not None and s3.source.construct_path == s3.location.construct_path
     assert s3.source.name == "HandlerServiceRoleFCDC14AE"  # the role the grant attaches to
@@ -150,10 +167,12 @@ def test_cli_reports_construct_paths_in_json() -> None:
     assert report["errors"] == [] and report["summary"]["files"] == 5
     admin = [f for f in report["findings"] if f["rule"] == "IAM101"]
     assert [(f["location"]["file"], f["location"]["line"], f["location"]["construct_path"]) for f in admin] == [
-        (NESTED, 19, "ServiceStack/AdminNested/AdminRole/Resource")]
+        (NESTED, 19, "ServiceStack/AdminNested/AdminRole/Resource")
+    ]
 
 
 # -- construct paths without aws:cdk:path --------------------------------------------------
+
 
 def test_metadata_file_gives_construct_paths_when_templates_lack_them(engine: Engine) -> None:
     for template in NO_PATHS.rglob("*.template.json"):
@@ -178,9 +197,11 @@ def test_nested_template_named_only_by_templatefile_metadata(tmp_path: Path) -> 
     loaded = _load(out)
     assert loaded.errors == []
     nested = {(n, p) for f, n, p in _paths(loaded) if f.endswith(".nested.template.json")}
-    assert nested == {("AdminRole38563C57", "ServiceStack/AdminNested/AdminRole/Resource"),
-                      ("AdministratorAccess", "ServiceStack/AdminNested/AdminRole/Resource"),
-                      ("DecryptPolicyAA8E5730", "ServiceStack/AdminNested/DecryptPolicy/Resource")}
+    assert nested == {
+        ("AdminRole38563C57", "ServiceStack/AdminNested/AdminRole/Resource"),
+        ("AdministratorAccess", "ServiceStack/AdminNested/AdminRole/Resource"),
+        ("DecryptPolicyAA8E5730", "ServiceStack/AdminNested/DecryptPolicy/Resource"),
+    }
     # A missing nested template is reported at the metadata entry that names it.
     (out / "ServiceStackAdminNestedA024494B.nested.template.json").unlink()
     (err,) = _load(out).errors
@@ -198,9 +219,11 @@ def test_metadata_of_nested_stacks_is_split_by_owning_template() -> None:
     assert nested["CDKMetadata"] == "ServiceStack/AdminNested/CDKMetadata/Default"
     assert "AdminRole38563C57" not in root and "HandlerServiceRoleFCDC14AE" not in nested
     assert root["AdminNestedNestedStackAdminNestedNestedStackResourceF9A21D41"] == (
-        "ServiceStack/AdminNested.NestedStack/AdminNested.NestedStackResource")
+        "ServiceStack/AdminNested.NestedStack/AdminNested.NestedStackResource"
+    )
     assert nested_stack_path(root["AdminNestedNestedStackAdminNestedNestedStackResourceF9A21D41"]) == (
-        "ServiceStack/AdminNested")
+        "ServiceStack/AdminNested"
+    )
     assert nested_stack_path("ServiceStack/Handler/Resource") is None
 
 
@@ -220,6 +243,7 @@ def test_old_inline_manifest_metadata(engine: Engine) -> None:
 
 
 # -- bad input ---------------------------------------------------------------------------
+
 
 def test_broken_manifest_is_an_input_error_with_its_line() -> None:
     folder = BROKEN / "bad-manifest" / "cdk.out"
@@ -269,11 +293,18 @@ def _stack(template: str) -> dict[str, Any]:
 
 
 def _admin_template(cpath: str, extra: dict[str, Any] | None = None) -> str:
-    resources: dict[str, Any] = {"AdminPolicy": {
-        "Type": "AWS::IAM::ManagedPolicy",
-        "Properties": {"PolicyDocument": {"Version": "2012-10-17",
-                                          "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}},
-        "Metadata": {"aws:cdk:path": cpath}}}
+    resources: dict[str, Any] = {
+        "AdminPolicy": {
+            "Type": "AWS::IAM::ManagedPolicy",
+            "Properties": {
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+                }
+            },
+            "Metadata": {"aws:cdk:path": cpath},
+        }
+    }
     resources.update(extra or {})
     return json.dumps({"Resources": resources}, indent=1)
 
@@ -282,16 +313,24 @@ def test_paths_escaping_the_assembly_are_refused(tmp_path: Path) -> None:
     (tmp_path / "outside.template.json").write_text(_admin_template("Outside/Resource"))
     (tmp_path / "outside.nested.template.json").write_text(_admin_template("Outside/Nested/Resource"))
     out = tmp_path / "app" / "cdk.out"
-    nested_escape = {"Escape": {"Type": "AWS::CloudFormation::Stack", "Properties": {},
-                                "Metadata": {"aws:asset:path": "../../outside.nested.template.json"}}}
-    _assembly(out, {
-        "DotDot": _stack("../../outside.template.json"),
-        "Absolute": _stack(str(tmp_path / "outside.template.json")),
-        "Linked": _stack("Linked.template.json"),
-        "Stage": {"type": "cdk:cloud-assembly", "properties": {"directoryName": "../.."}},
-        "Inside": _stack("Inside.template.json"),
-        "Aliased": _stack("Alias.template.json"),
-    })
+    nested_escape = {
+        "Escape": {
+            "Type": "AWS::CloudFormation::Stack",
+            "Properties": {},
+            "Metadata": {"aws:asset:path": "../../outside.nested.template.json"},
+        }
+    }
+    _assembly(
+        out,
+        {
+            "DotDot": _stack("../../outside.template.json"),
+            "Absolute": _stack(str(tmp_path / "outside.template.json")),
+            "Linked": _stack("Linked.template.json"),
+            "Stage": {"type": "cdk:cloud-assembly", "properties": {"directoryName": "../.."}},
+            "Inside": _stack("Inside.template.json"),
+            "Aliased": _stack("Alias.template.json"),
+        },
+    )
     (out / "Linked.template.json").symlink_to(tmp_path / "outside.template.json")
     (out / "Inside.template.json").write_text(_admin_template("Inside/Resource", nested_escape))
     (out / "Alias.template.json").symlink_to(out / "Inside.template.json")  # inside: allowed, read once
@@ -308,17 +347,25 @@ def test_paths_escaping_the_assembly_are_refused(tmp_path: Path) -> None:
 
 def test_file_names_that_are_folders_or_hold_nul_and_untyped_artifacts_are_input_errors(tmp_path: Path) -> None:
     out = tmp_path / "cdk.out"
-    nested = {"Nested": {"Type": "AWS::CloudFormation::Stack", "Properties": {},
-                         "Metadata": {"aws:asset:path": "sub\0.nested.template.json"}}}
-    _assembly(out, {
-        "Folder": _stack("."),
-        "Sub": _stack("sub"),
-        "Nul": _stack("a\0b.json"),
-        "Stage": {"type": "cdk:cloud-assembly", "properties": {"directoryName": "st\0"}},
-        "Inside": _stack("Inside.template.json"),
-        "Typed": {"type": 5, "properties": {"templateFile": "Inside.template.json"}},
-        "Untyped": {"properties": {}},
-    })
+    nested = {
+        "Nested": {
+            "Type": "AWS::CloudFormation::Stack",
+            "Properties": {},
+            "Metadata": {"aws:asset:path": "sub\0.nested.template.json"},
+        }
+    }
+    _assembly(
+        out,
+        {
+            "Folder": _stack("."),
+            "Sub": _stack("sub"),
+            "Nul": _stack("a\0b.json"),
+            "Stage": {"type": "cdk:cloud-assembly", "properties": {"directoryName": "st\0"}},
+            "Inside": _stack("Inside.template.json"),
+            "Typed": {"type": 5, "properties": {"templateFile": "Inside.template.json"}},
+            "Untyped": {"properties": {}},
+        },
+    )
     (out / "sub").mkdir()
     (out / "Inside.template.json").write_text(_admin_template("Inside/Resource", nested))
     loaded = _load(out)
@@ -333,13 +380,26 @@ def test_file_names_that_are_folders_or_hold_nul_and_untyped_artifacts_are_input
 def test_a_stack_of_sam_resources_is_expanded_as_sam(tmp_path: Path, engine: Engine) -> None:
     out = tmp_path / "cdk.out"
     _assembly(out, {"Sam": _stack("Sam.template.json")})
-    (out / "Sam.template.json").write_text(json.dumps({
-        "Transform": "AWS::Serverless-2016-10-31",
-        "Resources": {"Fn": {"Type": "AWS::Serverless::Function",
-                             "Properties": {"Runtime": "python3.12", "Handler": "a.b", "InlineCode": "x",
-                                            "Policies": [{"Statement": [{"Effect": "Allow", "Action": "*",
-                                                                         "Resource": "*"}]}]},
-                             "Metadata": {"aws:cdk:path": "Sam/Fn/Resource"}}}}, indent=1))
+    (out / "Sam.template.json").write_text(
+        json.dumps(
+            {
+                "Transform": "AWS::Serverless-2016-10-31",
+                "Resources": {
+                    "Fn": {
+                        "Type": "AWS::Serverless::Function",
+                        "Properties": {
+                            "Runtime": "python3.12",
+                            "Handler": "a.b",
+                            "InlineCode": "x",
+                            "Policies": [{"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}],
+                        },
+                        "Metadata": {"aws:cdk:path": "Sam/Fn/Resource"},
+                    }
+                },
+            },
+            indent=1,
+        )
+    )
     loaded = _load(out)
     assert not loaded.errors
     findings = _lint(engine, loaded)
@@ -349,9 +409,14 @@ def test_a_stack_of_sam_resources_is_expanded_as_sam(tmp_path: Path, engine: Eng
 
 def test_stage_cycles_are_refused(tmp_path: Path) -> None:
     out = tmp_path / "cdk.out"
-    _assembly(out, {"Self": {"type": "cdk:cloud-assembly", "properties": {"directoryName": "."}},
-                    "Loop": {"type": "cdk:cloud-assembly", "properties": {"directoryName": "assembly-Loop"}},
-                    "App": _stack("App.template.json")})
+    _assembly(
+        out,
+        {
+            "Self": {"type": "cdk:cloud-assembly", "properties": {"directoryName": "."}},
+            "Loop": {"type": "cdk:cloud-assembly", "properties": {"directoryName": "assembly-Loop"}},
+            "App": _stack("App.template.json"),
+        },
+    )
     (out / "assembly-Loop").symlink_to(out)
     (out / "App.template.json").write_text(_admin_template("App/Admin/Resource"))
     loaded = _load(out)
@@ -372,13 +437,15 @@ def test_files_the_manifest_does_not_name_are_ignored(tmp_path: Path) -> None:
 
 # -- walking -----------------------------------------------------------------------------
 
+
 def test_walking_a_parent_loads_the_assembly_once() -> None:
     assert list(walk(str(OUT), InputOptions())) == [str(OUT)]
     walked = _load(CDK, exclude=("synthetic", "broken"))
     direct = _load(OUT)
     assert walked.errors == [] and walked.problems == []
     assert sorted((d.loc.file, d.loc.keys) for d in walked.documents) == sorted(
-        (d.loc.file, d.loc.keys) for d in direct.documents)
+        (d.loc.file, d.loc.keys) for d in direct.documents
+    )
     assert len(walked.documents) == 11  # not also loaded as loose templates
 
 
@@ -386,18 +453,21 @@ def test_walking_finds_assemblies_beside_other_inputs(tmp_path: Path, engine: En
     shutil.copytree(OUT, tmp_path / "infra" / "cdk.out")
     (tmp_path / "web").mkdir()
     (tmp_path / "web" / "manifest.json").write_text('{"name": "site", "icons": []}')  # a web app manifest
-    (tmp_path / "policy.json").write_text(json.dumps(
-        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+    (tmp_path / "policy.json").write_text(
+        json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+    )
     found = list(walk(str(tmp_path), InputOptions()))
-    assert found == [str(tmp_path / "policy.json"), str(tmp_path / "infra" / "cdk.out"),
-                     str(tmp_path / "web" / "manifest.json")]
+    assert found == [
+        str(tmp_path / "policy.json"),
+        str(tmp_path / "infra" / "cdk.out"),
+        str(tmp_path / "web" / "manifest.json"),
+    ]
     loaded = _load(tmp_path)
     assert loaded.errors == [] and len(loaded.documents) == 12
     assert loaded.skipped == [str(tmp_path / "web" / "manifest.json")]
     admin = {(f.location.file, f.location.construct_path) for f in _lint(engine, loaded) if f.rule == "IAM101"}
     nested = str(tmp_path / "infra" / "cdk.out" / "ServiceStackAdminNestedA024494B.nested.template.json")
-    assert admin == {(str(tmp_path / "policy.json"), None),
-                     (nested, "ServiceStack/AdminNested/AdminRole/Resource")}
+    assert admin == {(str(tmp_path / "policy.json"), None), (nested, "ServiceStack/AdminNested/AdminRole/Resource")}
     # With --input-kind cdk only the assembly is read; other walked files are skipped.
     only = _load(tmp_path, kind="cdk")
     assert only.errors == [] and len(only.documents) == 11
@@ -424,8 +494,14 @@ def test_an_old_assembly_without_marker_is_still_found(tmp_path: Path, name: str
 def test_a_stack_without_resources_is_not_an_error(tmp_path: Path) -> None:
     # CDK writes an empty stack (an integ test's DeployAssert) with only Parameters and Rules.
     out = tmp_path / "cdk.out"
-    _assembly(out, {"Empty": _stack("Empty.template.json"), "App": _stack("App.template.json"),
-                    "Odd": _stack("Odd.template.json")})
+    _assembly(
+        out,
+        {
+            "Empty": _stack("Empty.template.json"),
+            "App": _stack("App.template.json"),
+            "Odd": _stack("Odd.template.json"),
+        },
+    )
     (out / "Empty.template.json").write_text('{"Parameters": {"BootstrapVersion": {"Type": "String"}}}')
     (out / "App.template.json").write_text(_admin_template("App/Admin/Resource"))
     (out / "Odd.template.json").write_text('{"Resources": []}')
@@ -439,10 +515,17 @@ def test_a_stack_without_resources_is_not_an_error(tmp_path: Path) -> None:
 def test_nested_template_named_only_by_asset_metadata(tmp_path: Path) -> None:
     # No metadata file at all: the nested stack resource's aws:asset:path is the only pointer.
     out = tmp_path / "cdk.out"
-    inner = {"InnerStack": {"Type": "AWS::CloudFormation::Stack", "Properties": {"TemplateURL": "unused"},
-                            "Metadata": {"aws:cdk:path": "App/Inner.NestedStack/Inner.NestedStackResource",
-                                         "aws:asset:path": "AppInner0A1B2C3D.nested.template.json",
-                                         "aws:asset:property": "TemplateURL"}}}
+    inner = {
+        "InnerStack": {
+            "Type": "AWS::CloudFormation::Stack",
+            "Properties": {"TemplateURL": "unused"},
+            "Metadata": {
+                "aws:cdk:path": "App/Inner.NestedStack/Inner.NestedStackResource",
+                "aws:asset:path": "AppInner0A1B2C3D.nested.template.json",
+                "aws:asset:property": "TemplateURL",
+            },
+        }
+    }
     _assembly(out, {"App": _stack("App.template.json")})
     (out / "App.template.json").write_text(_admin_template("App/Admin/Resource", inner))
     (out / "AppInner0A1B2C3D.nested.template.json").write_text(_admin_template("App/Inner/Admin/Resource"))
@@ -450,14 +533,22 @@ def test_nested_template_named_only_by_asset_metadata(tmp_path: Path) -> None:
     assert loaded.errors == []
     assert sorted((os.path.basename(f), p) for f, _n, p in _paths(loaded)) == [
         ("App.template.json", "App/Admin/Resource"),
-        ("AppInner0A1B2C3D.nested.template.json", "App/Inner/Admin/Resource")]
+        ("AppInner0A1B2C3D.nested.template.json", "App/Inner/Admin/Resource"),
+    ]
 
 
 def test_console_script_reads_an_assembly(tmp_path: Path) -> None:
     script = Path(sys.executable).parent / "iamlint"
-    proc = subprocess.run([str(script), "check", str(OUT), "--format", "json", "--select", "IAM110"],
-                          capture_output=True, text=True, check=False, cwd=tmp_path)
+    proc = subprocess.run(
+        [str(script), "check", str(OUT), "--format", "json", "--select", "IAM110"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 1, proc.stderr
-    found = {(f["location"]["file"], f["location"]["line"], f["location"]["construct_path"])
-             for f in json.loads(proc.stdout)["findings"]}
+    found = {
+        (f["location"]["file"], f["location"]["line"], f["location"]["construct_path"])
+        for f in json.loads(proc.stdout)["findings"]
+    }
     assert (WORKER, 31, "ProdStage/WorkerStack/WorkerRole/DefaultPolicy/Resource") in found

@@ -28,14 +28,18 @@ def run(*args: str, input: str | None = None) -> tuple[int, str]:
 
 def test_text_output_golden() -> None:
     os.chdir(ROOT)
-    code, out = run("check", "fixtures/demo/orders-service-policy.json", "fixtures/demo/reporting-policy.json", "--no-color")
+    code, out = run(
+        "check", "fixtures/demo/orders-service-policy.json", "fixtures/demo/reporting-policy.json", "--no-color"
+    )
     assert code == 1
     check_golden(GOLDEN / "demo-check.txt", out)
 
 
 def test_json_output_golden_and_schema() -> None:
     os.chdir(ROOT)
-    code, out = run("check", "fixtures/demo/orders-service-policy.json", "fixtures/demo/reporting-policy.json", "--format", "json")
+    code, out = run(
+        "check", "fixtures/demo/orders-service-policy.json", "fixtures/demo/reporting-policy.json", "--format", "json"
+    )
     assert code == 1
     report = json.loads(out)
     assert validate("output", report) == []
@@ -66,7 +70,12 @@ def test_exit_codes_and_fail_on() -> None:
 
 
 def test_input_error_does_not_stop_other_inputs() -> None:
-    code, out = run("check", str(RULES / "IAM001" / "bad-truncated.json"), str(RULES / "IAM101" / "bad-star-star.json"), "--no-color")
+    code, out = run(
+        "check",
+        str(RULES / "IAM001" / "bad-truncated.json"),
+        str(RULES / "IAM101" / "bad-star-star.json"),
+        "--no-color",
+    )
     assert code == 2
     assert "IAM001" in out and "IAM101" in out
     assert "bad-truncated.json:5:1" in out  # line and column of the JSON error
@@ -87,24 +96,34 @@ def test_stdin() -> None:
     assert code == 1 and "<stdin>:1:" in out and "IAM101" in out
 
 
-_READS_ANYWHERE = json.dumps({"Version": "2012-10-17", "Statement": [
-    {"Sid": "Reads", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}]})
+_READS_ANYWHERE = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [{"Sid": "Reads", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}],
+    }
+)
 
 
 def test_stdin_filename_names_standard_input_in_findings_settings_and_baselines(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """An editor sends a buffer's unsaved text on standard input and names its file: findings
     point at that file, and per-path settings, configured suppressions and the baseline apply
     to it as they would to the file on disk."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / ".iamlint.yaml").write_text(
-        "per_path:\n  - paths: [\"legacy/**\"]\n    ignore: [IAM105]\n"
-        "suppressions:\n  - paths: [\"reviewed/*.json\"]\n    sid: Reads\n    rule: IAM110\n"
-        "    reason: reviewed in SEC-1\n")
+        'per_path:\n  - paths: ["legacy/**"]\n    ignore: [IAM105]\n'
+        'suppressions:\n  - paths: ["reviewed/*.json"]\n    sid: Reads\n    rule: IAM110\n'
+        "    reason: reviewed in SEC-1\n"
+    )
 
     def rules(name: str, *extra: str, text: str = _READS_ANYWHERE) -> set[str]:
-        result = CliRunner().invoke(cli, ["check", "-", "--stdin-filename", name, "--format", "json", *extra],
-                                    input=text, catch_exceptions=False)
+        result = CliRunner().invoke(
+            cli,
+            ["check", "-", "--stdin-filename", name, "--format", "json", *extra],
+            input=text,
+            catch_exceptions=False,
+        )
         assert result.exit_code in (0, 1), result.output
         report = json.loads(result.stdout)  # the baseline's count goes to standard error
         # every finding but an unused suppression's (which points at the configuration) names it
@@ -119,8 +138,11 @@ def test_stdin_filename_names_standard_input_in_findings_settings_and_baselines(
     assert rules("reviewed/policy.json", text=scoped) == {"IAM004"}
 
     code, out = run("check", "-", "--stdin-filename", "app/policy.json", "--format", "sarif", input=_READS_ANYWHERE)
-    uris = {loc["physicalLocation"]["artifactLocation"]["uri"]
-            for r in json.loads(out)["runs"][0]["results"] for loc in r["locations"]}
+    uris = {
+        loc["physicalLocation"]["artifactLocation"]["uri"]
+        for r in json.loads(out)["runs"][0]["results"]
+        for loc in r["locations"]
+    }
     assert code == 1 and uris == {"app/policy.json"}
 
     # A baseline recorded from the file on disk matches its text sent on standard input.
@@ -187,8 +209,12 @@ def test_version_prints_catalogue_date() -> None:
 def test_installed_console_script() -> None:
     exe = shutil.which("iamlint", path=os.path.dirname(sys.executable))
     assert exe is not None, "the iamlint console script is installed next to the interpreter"
-    proc = subprocess.run([exe, "check", str(RULES / "IAM101" / "bad-star-star.json"), "--format", "json"],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [exe, "check", str(RULES / "IAM101" / "bad-star-star.json"), "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 1
     assert json.loads(proc.stdout)["findings"][0]["rule"] == "IAM101"
     proc = subprocess.run([exe, "check", "--no-such-option"], capture_output=True, text=True, check=False)
@@ -204,8 +230,12 @@ def test_rule_reference_is_current() -> None:
 
 def test_color_is_kept_on_a_pipe_when_asked_for_and_input_escapes_stay_escaped() -> None:
     # The Sid carries a terminal escape of its own: it is shown escaped, never acted on.
-    doc = json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Sid": "x\x1b[2Jy", "Effect": "Allow", "Action": "*", "Resource": "*"}]})
+    doc = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Sid": "x\x1b[2Jy", "Effect": "Allow", "Action": "*", "Resource": "*"}],
+        }
+    )
     code, out = run("check", "-", "--color", input=doc)
     assert code == 1
     assert "\x1b[" in out  # our own colours, though the output is not a terminal

@@ -23,20 +23,28 @@ def normalize(result: LoadResult) -> list[dict[str, Any]]:
     for doc in result.documents:
         statements = []
         for st in doc.statements:
-            statements.append({
-                "effect": st.effect,
-                st.action_key: list(st.action_texts),
-                **({st.resource_key: list(st.resource_texts)} if st.resource_key else {}),
-                **({"Principal": [f"{p.kind}:{p.value.text}" for p in st.principals]} if st.principals else {}),
-                **({"Condition": [f"{c.operator} {c.key} {list(c.values)}" for c in st.conditions]} if st.conditions else {}),
-                "line": doc.locate(st.loc).line,
-            })
-        out.append({
-            "kind": doc.kind.value,
-            "source": doc.source.describe() if doc.source else None,
-            "line": doc.locate(doc.loc).line,
-            "statements": statements,
-        })
+            statements.append(
+                {
+                    "effect": st.effect,
+                    st.action_key: list(st.action_texts),
+                    **({st.resource_key: list(st.resource_texts)} if st.resource_key else {}),
+                    **({"Principal": [f"{p.kind}:{p.value.text}" for p in st.principals]} if st.principals else {}),
+                    **(
+                        {"Condition": [f"{c.operator} {c.key} {list(c.values)}" for c in st.conditions]}
+                        if st.conditions
+                        else {}
+                    ),
+                    "line": doc.locate(st.loc).line,
+                }
+            )
+        out.append(
+            {
+                "kind": doc.kind.value,
+                "source": doc.source.describe() if doc.source else None,
+                "line": doc.locate(doc.loc).line,
+                "statements": statements,
+            }
+        )
     return out
 
 
@@ -56,8 +64,9 @@ def test_yaml_and_json_twins_give_the_same_findings(engine: Engine) -> None:
         res = engine.run(r.documents, r.problems, r.errors)
         # Principal-level messages name the lines of the statements they join; the twins'
         # lines differ.
-        return sorted((f.rule, re.sub(r"lines? [\d, ]+", "line N", f.message), f.evidence.resources)
-                      for f in res.findings)
+        return sorted(
+            (f.rule, re.sub(r"lines? [\d, ]+", "line N", f.message), f.evidence.resources) for f in res.findings
+        )
 
     yaml_findings = findings(CFN / "intrinsics.yaml")
     assert yaml_findings and yaml_findings == findings(CFN / "intrinsics.json")
@@ -69,7 +78,11 @@ def test_findings_point_at_the_statement_line_and_name_owner_and_branch(engine: 
     by_rule = {(f.rule, f.location.line): f for f in res.findings}
     queue = by_rule[("IAM103", 63)]
     assert queue.location.column == 17 and queue.statement_sid == "Queue"
-    assert queue.source is not None and queue.source.name == "HandlerRole" and queue.source.used_by == ("function Handler",)
+    assert (
+        queue.source is not None
+        and queue.source.name == "HandlerRole"
+        and queue.source.used_by == ("function Handler",)
+    )
     receipts = by_rule[("IAM105", 68)]
     assert receipts.source is not None and receipts.source.condition == "not IsProd"
     # The AWS managed policy attached by ARN is checked with its real document, at the ARN's line.
@@ -90,7 +103,10 @@ def test_resolution_of_each_intrinsic() -> None:
 
 
 def test_parameters_override_defaults_and_pseudo_parameters() -> None:
-    r = _load(CFN / "intrinsics.yaml", parameters={"Stage": "dev", "AWS::AccountId": "111122223333", "AWS::Region": "eu-west-1"})
+    r = _load(
+        CFN / "intrinsics.yaml",
+        parameters={"Stage": "dev", "AWS::AccountId": "111122223333", "AWS::Region": "eu-west-1"},
+    )
     role = next(d for d in r.documents if d.name == "data")
     resources = {st.sid: st.resource_texts for st in role.statements}
     assert resources["Key"] == ("arn:aws:kms:eu-west-1:111122223333:alias/orders-dev",)
@@ -109,8 +125,11 @@ def test_resource_policies_of_inline_policy_types_tables_replicas_and_file_syste
     r = _load(CFN / "resource-policies.yaml")
     assert r.errors == [] and r.problems == []
     assert {d.kind.value for d in r.documents} == {"resource"}
-    owners = {(d.source.logical_id, d.source.kind, d.source.name, d.source.via, d.source.condition)
-              for d in r.documents if d.source is not None}
+    owners = {
+        (d.source.logical_id, d.source.kind, d.source.name, d.source.via, d.source.condition)
+        for d in r.documents
+        if d.source is not None
+    }
     assert owners == {
         ("QueueInline", "queue", "Queue", None, None),
         ("TopicInline", "topic", "Topic", None, None),
@@ -122,8 +141,11 @@ def test_resource_policies_of_inline_policy_types_tables_replicas_and_file_syste
         ("Global", "stream", "Global", "Replicas[1].ReplicaStreamSpecification.ResourcePolicy", "HasReplica"),
         ("Files", "file-system", "Files", None, None),
     }
-    found = {(f.rule, f.location.logical_id, f.location.line, f.location.column)
-             for f in engine.run(r.documents).findings if f.rule in ("IAM160", "IAM163")}
+    found = {
+        (f.rule, f.location.logical_id, f.location.line, f.location.column)
+        for f in engine.run(r.documents).findings
+        if f.rule in ("IAM160", "IAM163")
+    }
     assert found == {
         ("IAM160", "QueueInline", 16, 13),
         ("IAM163", "TopicInline", 29, 25),
@@ -159,7 +181,10 @@ def test_unresolvable_values_become_placeholders_not_crashes() -> None:
     assert resolver.resolve({"Fn::FindInMap": ["M", "x", "b"]}) == "<Fn::FindInMap>"
     assert resolver.resolve({"Fn::Select": [5, ["a"]]}) == "<Fn::Select>"
     assert resolver.resolve({"Fn::Sub": "${Nope}-x"}) == "<Sub:Nope>-x"
-    assert resolver.resolve({"Fn::Sub": "arn:aws:s3:::b/${aws:username}/${!Literal}"}) == "arn:aws:s3:::b/${aws:username}/${Literal}"
+    assert (
+        resolver.resolve({"Fn::Sub": "arn:aws:s3:::b/${aws:username}/${!Literal}"})
+        == "arn:aws:s3:::b/${aws:username}/${Literal}"
+    )
     deep: Any = "x"
     for _ in range(200):
         deep = {"Fn::Base64": deep}
@@ -182,8 +207,11 @@ def test_fn_if_around_list_entries_and_whole_lists_checks_every_branch() -> None
     # each branch is checked and named, none is an input error.
     result = _load(CFN / "conditional-lists.yaml")
     assert not result.problems and not result.errors
-    seen = {(d.source.name, d.source.policy_name, d.source.condition, d.locate(d.loc).line)
-            for d in result.documents if d.source is not None and d.kind.value == "identity"}
+    seen = {
+        (d.source.name, d.source.policy_name, d.source.condition, d.locate(d.loc).line)
+        for d in result.documents
+        if d.source is not None and d.kind.value == "identity"
+    }
     admin = "arn:aws:iam::aws:policy/AdministratorAccess"
     assert ("AppRole", admin, "UseAdmin", 16) in seen
     assert ("AppRole", "prod-extra", "IsProd", 22) in seen
@@ -285,8 +313,12 @@ def test_managed_policy_arns_that_cannot_be_resolved_are_reported(tmp_path: Path
 def test_a_lambda_permission_for_function_url_calls_only_keeps_that_condition() -> None:
     from iamlint.loaders.cfn_policies import synthesize
 
-    props = {"Action": "lambda:InvokeFunction", "FunctionName": "arn:aws:lambda:us-east-1:111122223333:function:f",
-             "Principal": "*", "InvokedViaFunctionUrl": True}
+    props = {
+        "Action": "lambda:InvokeFunction",
+        "FunctionName": "arn:aws:lambda:us-east-1:111122223333:function:f",
+        "Principal": "*",
+        "InvokedViaFunctionUrl": True,
+    }
     doc = synthesize("AWS::Lambda::Permission", props)
     assert doc is not None
     assert doc["Statement"][0]["Condition"] == {"Bool": {"lambda:InvokedViaFunctionUrl": "true"}}

@@ -22,7 +22,9 @@ from iamlint.policy import parse_policy
 IDENTITY = PolicyKind.IDENTITY
 
 
-def _st(action: Any, resource: Any = "*", condition: dict[str, Any] | None = None, effect: str = "Allow") -> dict[str, Any]:
+def _st(
+    action: Any, resource: Any = "*", condition: dict[str, Any] | None = None, effect: str = "Allow"
+) -> dict[str, Any]:
     st: dict[str, Any] = {"Effect": effect, "Action": action, "Resource": resource}
     if condition is not None:
         st["Condition"] = condition
@@ -61,7 +63,12 @@ def test_key_knowledge_comes_from_the_tables_and_the_catalogue() -> None:
     assert k.lookup("s3:no-such-key") is None
     op = k.operator("ForAllValues:StringNotEqualsIgnoreCaseIfExists")
     assert (op.base, op.family, op.negated, op.if_exists, op.set_qualifier) == (
-        "StringNotEqualsIgnoreCase", "String", True, True, "ForAllValues")
+        "StringNotEqualsIgnoreCase",
+        "String",
+        True,
+        True,
+        "ForAllValues",
+    )
 
 
 def test_policy_kind_inference_for_bare_files() -> None:
@@ -72,24 +79,35 @@ def test_policy_kind_inference_for_bare_files() -> None:
 
     assert kind(_doc(_st("s3:GetObject"))) is PolicyKind.IDENTITY
     assert kind(_doc({"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole"})) is PolicyKind.TRUST
-    assert kind(_doc({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*"})) is PolicyKind.RESOURCE
+    assert (
+        kind(_doc({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*"}))
+        is PolicyKind.RESOURCE
+    )
 
 
 # -- IAM170 / IAM171 ---------------------------------------------------------------------------
 
 
 def test_unknown_operator_suggests_and_points_at_the_key(engine: Engine) -> None:
-    [f] = _findings(engine, _doc(_st("s3:ListBucket", "arn:aws:s3:::b", {"StringEqual": {"s3:prefix": "a/"}})), "IAM170")
+    [f] = _findings(
+        engine, _doc(_st("s3:ListBucket", "arn:aws:s3:::b", {"StringEqual": {"s3:prefix": "a/"}})), "IAM170"
+    )
     assert "'StringEquals'" in f.message
     assert f.location.keys == ("Statement", 0, "Condition", "StringEqual", "s3:prefix")
     assert f.evidence.conditions == ("s3:prefix",)
 
 
 def test_operator_case_and_qualifiers_are_understood(engine: Engine) -> None:
-    doc = _doc(_st("ec2:CreateTags", "arn:aws:ec2:*:*:instance/*", {
-        "forAllValues:stringLike": {"aws:TagKeys": "team*"},
-        "stringEqualsIfExists": {"aws:RequestTag/team": "blue"},
-    }))
+    doc = _doc(
+        _st(
+            "ec2:CreateTags",
+            "arn:aws:ec2:*:*:instance/*",
+            {
+                "forAllValues:stringLike": {"aws:TagKeys": "team*"},
+                "stringEqualsIfExists": {"aws:RequestTag/team": "blue"},
+            },
+        )
+    )
     assert rule_ids(lint_doc(engine, doc, IDENTITY)) & {"IAM170", "IAM172", "IAM173"} == set()
 
 
@@ -111,7 +129,10 @@ def test_parliament_shapes_of_unknown_keys(engine: Engine) -> None:
     ]
     for cond in bad:
         assert "IAM172" in rule_ids(lint_doc(engine, _doc(_st("s3:listbucket", bucket, cond)), IDENTITY)), cond
-    good = {"StringEquals": {"s3:prefix": ["home/${aws:username}/"]}, "DateGreaterThan": {"aws:CurrentTime": "2019-07-16T12:00:00Z"}}
+    good = {
+        "StringEquals": {"s3:prefix": ["home/${aws:username}/"]},
+        "DateGreaterThan": {"aws:CurrentTime": "2019-07-16T12:00:00Z"},
+    }
     assert "IAM172" not in rule_ids(lint_doc(engine, _doc(_st("s3:listbucket", bucket, good)), IDENTITY))
 
 
@@ -120,9 +141,15 @@ def test_key_of_another_service_explains_and_grades_by_effect(engine: Engine) ->
     [allow] = _findings(engine, _doc(_st(["ec2:*", "s3:*"], "*", cond)), "IAM172")
     assert allow.severity.label == "high"  # negated + absent key: always true, the Allow applies anyway
     assert "is a key of iam" in allow.message and "applies as if it had no condition" in allow.message
-    [deny] = _findings(engine, _doc(_st("ec2:TerminateInstances", "*", {"StringEquals": {"iam:ResourceTag/status": "prod"}}, "Deny")), "IAM172")
+    [deny] = _findings(
+        engine,
+        _doc(_st("ec2:TerminateInstances", "*", {"StringEquals": {"iam:ResourceTag/status": "prod"}}, "Deny")),
+        "IAM172",
+    )
     assert deny.severity.label == "high" and "the Deny never applies" in deny.message
-    [dead] = _findings(engine, _doc(_st("ec2:TerminateInstances", "*", {"StringEquals": {"iam:ResourceTag/status": "prod"}})), "IAM172")
+    [dead] = _findings(
+        engine, _doc(_st("ec2:TerminateInstances", "*", {"StringEquals": {"iam:ResourceTag/status": "prod"}})), "IAM172"
+    )
     assert dead.severity.label == "medium" and "the Allow grants nothing" in dead.message
 
 
@@ -135,9 +162,19 @@ def test_a_key_of_the_same_service_is_reported_lower(engine: Engine) -> None:
 
 
 def test_typo_in_a_global_key(engine: Engine) -> None:
-    [f] = _findings(engine, _doc(_st("s3:GetObject", "arn:aws:s3:::b/*", {"StringEquals": {"aws:SourceAcount": "123456789012"}})), "IAM172")
+    [f] = _findings(
+        engine,
+        _doc(_st("s3:GetObject", "arn:aws:s3:::b/*", {"StringEquals": {"aws:SourceAcount": "123456789012"}})),
+        "IAM172",
+    )
     assert "is not an AWS global condition key" in f.message
-    assert "IAM172" not in rule_ids(lint_doc(engine, _doc(_st("s3:GetObject", "arn:aws:s3:::b/*", {"IpAddress": {"AWS:SOURCEIP": "10.0.0.0/8"}})), IDENTITY))
+    assert "IAM172" not in rule_ids(
+        lint_doc(
+            engine,
+            _doc(_st("s3:GetObject", "arn:aws:s3:::b/*", {"IpAddress": {"AWS:SOURCEIP": "10.0.0.0/8"}})),
+            IDENTITY,
+        )
+    )
 
 
 def test_open_ended_and_unknown_actions_are_not_judged(engine: Engine) -> None:
@@ -149,22 +186,54 @@ def test_open_ended_and_unknown_actions_are_not_judged(engine: Engine) -> None:
 
 
 def test_templated_service_keys_are_recognised(engine: Engine) -> None:
-    doc = _doc(_st(["kms:Decrypt", "s3:GetObject"], "*", {"StringEquals": {
-        "kms:EncryptionContext:aws:s3:arn": "arn:aws:s3:::b", "s3:ExistingObjectTag/team": "blue", "aws:ResourceTag/team": "blue"}}))
+    doc = _doc(
+        _st(
+            ["kms:Decrypt", "s3:GetObject"],
+            "*",
+            {
+                "StringEquals": {
+                    "kms:EncryptionContext:aws:s3:arn": "arn:aws:s3:::b",
+                    "s3:ExistingObjectTag/team": "blue",
+                    "aws:ResourceTag/team": "blue",
+                }
+            },
+        )
+    )
     assert "IAM172" not in rule_ids(lint_doc(engine, doc, IDENTITY))
 
 
 def test_trust_policy_keys_are_sts_keys(engine: Engine) -> None:
-    trust = {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"Federated": "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"},
-        "Action": ["sts:AssumeRoleWithWebIdentity", "sts:TagSession"],
-        "Condition": {"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
-                                       "token.actions.githubusercontent.com:repository_owner_id": "1234"},
-                      "StringLike": {"token.actions.githubusercontent.com:sub": "repo:o/r:ref:refs/heads/main"}}}]}
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {
+                    "Federated": "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
+                },
+                "Action": ["sts:AssumeRoleWithWebIdentity", "sts:TagSession"],
+                "Condition": {
+                    "StringEquals": {
+                        "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+                        "token.actions.githubusercontent.com:repository_owner_id": "1234",
+                    },
+                    "StringLike": {"token.actions.githubusercontent.com:sub": "repo:o/r:ref:refs/heads/main"},
+                },
+            }
+        ],
+    }
     assert "IAM172" not in rule_ids(lint_doc(engine, trust, PolicyKind.TRUST))
-    external = {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"AWS": "111122223333"}, "Action": "sts:AssumeRole",
-        "Condition": {"StringEquals": {"sts:ExternalId": "x", "aws:PrincipalOrgID": "o-1"}}}]}
+    external = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": "111122223333"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"sts:ExternalId": "x", "aws:PrincipalOrgID": "o-1"}},
+            }
+        ],
+    }
     assert "IAM172" not in rule_ids(lint_doc(engine, external, PolicyKind.TRUST))
 
 
@@ -186,12 +255,18 @@ def test_operator_family_must_fit_the_key_type(engine: Engine, condition: dict[s
 
 
 def test_arn_keys_accept_string_operators_and_epoch_time_numbers(engine: Engine) -> None:
-    doc = _doc(_st("s3:GetObject", "arn:aws:s3:::b/*", {
-        "StringLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/x"},
-        "ArnEquals": {"aws:SourceArn": "arn:aws:sns:*:123456789012:*"},
-        "NumericGreaterThan": {"aws:EpochTime": "1700000000"},
-        "DateLessThan": {"aws:EpochTime": "1800000000"},
-    }))
+    doc = _doc(
+        _st(
+            "s3:GetObject",
+            "arn:aws:s3:::b/*",
+            {
+                "StringLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/x"},
+                "ArnEquals": {"aws:SourceArn": "arn:aws:sns:*:123456789012:*"},
+                "NumericGreaterThan": {"aws:EpochTime": "1700000000"},
+                "DateLessThan": {"aws:EpochTime": "1800000000"},
+            },
+        )
+    )
     assert rule_ids(lint_doc(engine, doc, IDENTITY)) & {"IAM173", "IAM174", "IAM178"} == set()
 
 
@@ -211,13 +286,26 @@ def test_values_must_parse_for_their_operator(engine: Engine, condition: dict[st
 
 
 def test_values_that_parse_and_variables_are_accepted(engine: Engine) -> None:
-    doc = _doc(_st("s3:GetObject", "arn:aws:s3:::b/*", {
-        "DateGreaterThan": {"aws:CurrentTime": ["2019-07-16T12:00:00Z", "2019-07-16", "1563278400", "2019-07-16T12:00:00.5+02:00"]},
-        "Bool": {"aws:SecureTransport": True},
-        "IpAddress": {"aws:SourceIp": ["2001:db8::/32", "203.0.113.7"]},
-        "NumericLessThan": {"aws:MultiFactorAuthAge": 3600},
-        "DateLessThan": {"aws:TokenIssueTime": "${aws:CurrentTime}"},
-    }))
+    doc = _doc(
+        _st(
+            "s3:GetObject",
+            "arn:aws:s3:::b/*",
+            {
+                "DateGreaterThan": {
+                    "aws:CurrentTime": [
+                        "2019-07-16T12:00:00Z",
+                        "2019-07-16",
+                        "1563278400",
+                        "2019-07-16T12:00:00.5+02:00",
+                    ]
+                },
+                "Bool": {"aws:SecureTransport": True},
+                "IpAddress": {"aws:SourceIp": ["2001:db8::/32", "203.0.113.7"]},
+                "NumericLessThan": {"aws:MultiFactorAuthAge": 3600},
+                "DateLessThan": {"aws:TokenIssueTime": "${aws:CurrentTime}"},
+            },
+        )
+    )
     assert "IAM174" not in rule_ids(lint_doc(engine, doc, IDENTITY))
 
 
@@ -230,7 +318,11 @@ def test_for_all_values_on_a_single_valued_key(engine: Engine) -> None:
     assert allow.severity.label == "high" and "true when the key is absent" in allow.message
     [deny] = _findings(engine, _doc(_st("s3:GetObject", "arn:aws:s3:::b/*", cond, "Deny")), "IAM175")
     assert deny.severity.label == "medium"
-    [any_value] = _findings(engine, _doc(_st("s3:GetObject", "arn:aws:s3:::b/*", {"ForAnyValue:StringEquals": {"aws:PrincipalOrgID": "o-1"}})), "IAM175")
+    [any_value] = _findings(
+        engine,
+        _doc(_st("s3:GetObject", "arn:aws:s3:::b/*", {"ForAnyValue:StringEquals": {"aws:PrincipalOrgID": "o-1"}})),
+        "IAM175",
+    )
     assert any_value.severity.label == "low"
 
 
@@ -238,7 +330,13 @@ def test_multivalued_keys_want_a_set_operator(engine: Engine) -> None:
     plain = _doc(_st("ec2:CreateTags", "*", {"StringEquals": {"aws:TagKeys": "team"}}))
     [f] = _findings(engine, plain, "IAM176")
     assert f.evidence.conditions == ("aws:TagKeys",)
-    qualified = _doc(_st("ec2:CreateTags", "*", {"ForAnyValue:StringEquals": {"aws:TagKeys": "team"}, "Null": {"aws:TagKeys": "false"}}))
+    qualified = _doc(
+        _st(
+            "ec2:CreateTags",
+            "*",
+            {"ForAnyValue:StringEquals": {"aws:TagKeys": "team"}, "Null": {"aws:TagKeys": "false"}},
+        )
+    )
     assert rule_ids(lint_doc(engine, qualified, IDENTITY)) & {"IAM175", "IAM176"} == set()
 
 
@@ -251,16 +349,30 @@ def test_mfa_false_in_allow_and_deny(engine: Engine) -> None:
     assert allow.severity.label == "medium" and "long-term access keys" in allow.message
     [deny] = _findings(engine, _doc(_st("*", "*", cond, "Deny")), "IAM177")
     assert deny.severity.label == "high" and "BoolIfExists" in deny.message
-    safe = _doc(_st("*", "*", {"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}}, "Deny"),
-                _st("iam:ListUsers", "*", {"Bool": {"aws:MultiFactorAuthPresent": "true"}}))
+    safe = _doc(
+        _st("*", "*", {"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}}, "Deny"),
+        _st("iam:ListUsers", "*", {"Bool": {"aws:MultiFactorAuthPresent": "true"}}),
+    )
     assert "IAM177" not in rule_ids(lint_doc(engine, safe, IDENTITY))
 
 
 def test_wildcards_under_equals(engine: Engine) -> None:
-    [f] = _findings(engine, _doc(_st("s3:ListBucket", "arn:aws:s3:::b", {"StringNotEquals": {"s3:prefix": "home/?"}}, "Deny")), "IAM178")
+    [f] = _findings(
+        engine,
+        _doc(_st("s3:ListBucket", "arn:aws:s3:::b", {"StringNotEquals": {"s3:prefix": "home/?"}}, "Deny")),
+        "IAM178",
+    )
     assert "StringNotLike" in f.message
-    fine = _doc(_st("s3:ListBucket", "arn:aws:s3:::b", {
-        "StringEquals": {"s3:prefix": "literal-${*}-and-${?}"}, "ArnEquals": {"aws:SourceArn": "arn:aws:sns:*:*:t"}}))
+    fine = _doc(
+        _st(
+            "s3:ListBucket",
+            "arn:aws:s3:::b",
+            {
+                "StringEquals": {"s3:prefix": "literal-${*}-and-${?}"},
+                "ArnEquals": {"aws:SourceArn": "arn:aws:sns:*:*:t"},
+            },
+        )
+    )
     assert "IAM178" not in rule_ids(lint_doc(engine, fine, IDENTITY))
 
 
@@ -312,30 +424,52 @@ def test_policy_variables_need_version_2012(engine: Engine) -> None:
     [f] = _findings(engine, _doc(in_condition, version=None), "IAM181")
     assert f.location.keys[:3] == ("Statement", 0, "Condition") and "no Version" in f.message
     assert "IAM181" not in rule_ids(lint_doc(engine, _doc(in_condition), IDENTITY))
-    assert "IAM181" not in rule_ids(lint_doc(engine, _doc(_st("s3:GetObject", "arn:aws:s3:::b/*"), version="2008-10-17"), IDENTITY))
+    assert "IAM181" not in rule_ids(
+        lint_doc(engine, _doc(_st("s3:GetObject", "arn:aws:s3:::b/*"), version="2008-10-17"), IDENTITY)
+    )
 
 
 def test_unknown_policy_variables(engine: Engine) -> None:
     def role(resource: Any, effect: str = "Allow") -> dict[str, Any]:
         statement = {"Effect": effect, "Action": "s3:GetObject", "Resource": resource}
         policy = {"PolicyName": "p", "PolicyDocument": {"Version": "2012-10-17", "Statement": [statement]}}
-        return {"Resources": {"R": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": {}, "Policies": [policy]}}}}
+        return {
+            "Resources": {
+                "R": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": {}, "Policies": [policy]}}
+            }
+        }
 
     # A plain string keeps ${AWS::AccountId} and ${Bucket} as written: IAM never fills them in.
-    [f] = [f for f in lint_template(engine, role("arn:aws:s3:::${Bucket}-${AWS::AccountId}/*")).findings if f.rule == "IAM186"]
+    [f] = [
+        f
+        for f in lint_template(engine, role("arn:aws:s3:::${Bucket}-${AWS::AccountId}/*")).findings
+        if f.rule == "IAM186"
+    ]
     assert "uses ${Bucket} and ${AWS::AccountId}, which are CloudFormation syntax" in f.message
     assert "allows nothing" in f.message and f.severity is Severity.MEDIUM
     # Inside Fn::Sub they are CloudFormation's; `${!aws:username}` is IAM's variable, kept for IAM.
-    assert "IAM186" not in rule_ids(lint_template(engine, role({"Fn::Sub": "arn:aws:s3:::b-${AWS::AccountId}/${!aws:username}/*"})))
+    assert "IAM186" not in rule_ids(
+        lint_template(engine, role({"Fn::Sub": "arn:aws:s3:::b-${AWS::AccountId}/${!aws:username}/*"}))
+    )
     # A Deny that can never apply is a missing protection.
-    [deny] = [f for f in lint_template(engine, role("arn:aws:s3:::b/${AWS::Region}/*", "Deny")).findings if f.rule == "IAM186"]
+    [deny] = [
+        f for f in lint_template(engine, role("arn:aws:s3:::b/${AWS::Region}/*", "Deny")).findings if f.rule == "IAM186"
+    ]
     assert deny.severity is Severity.HIGH and "never denies anything" in deny.message
     # A misspelt key names the key it probably meant; a service key and a provider's claim are fine.
     typo = _st("s3:ListBucket", "arn:aws:s3:::b", {"StringLike": {"s3:prefix": "${aws:usrname}/*"}})
     [f] = _findings(engine, _doc(typo), "IAM186")
     assert "did you mean ${aws:username}?" in f.message and f.location.keys[:3] == ("Statement", 0, "Condition")
-    fine = _st("ec2:AttachVolume", "arn:aws:ec2:*:*:instance/*", {"ArnEquals": {"ec2:SourceInstanceARN": "${ec2:SourceInstanceARN}",
-                                                                              "aws:PrincipalArn": "${token.actions.githubusercontent.com:sub}"}})
+    fine = _st(
+        "ec2:AttachVolume",
+        "arn:aws:ec2:*:*:instance/*",
+        {
+            "ArnEquals": {
+                "ec2:SourceInstanceARN": "${ec2:SourceInstanceARN}",
+                "aws:PrincipalArn": "${token.actions.githubusercontent.com:sub}",
+            }
+        },
+    )
     assert not _findings(engine, _doc(fine), "IAM186")
     [service] = _findings(engine, _doc(_st("s3:GetObject", "arn:aws:s3:::b/${s3:nosuchkey}/*")), "IAM186")
     assert "not a condition key of s3" in service.message
@@ -343,29 +477,53 @@ def test_unknown_policy_variables(engine: Engine) -> None:
     [default] = _findings(engine, _doc(_st("s3:GetObject", "arn:aws:s3:::b/${aws:usrname, 'guest'}/*")), "IAM186")
     assert "always its default 'guest'" in default.message
     # An exclusion or a negated condition that matches nothing widens the statement.
-    [wide] = _findings(engine, _doc({"Effect": "Allow", "Action": "s3:*", "NotResource": "arn:aws:s3:::secret-${AWS::AccountId}/*"}), "IAM186")
+    [wide] = _findings(
+        engine,
+        _doc({"Effect": "Allow", "Action": "s3:*", "NotResource": "arn:aws:s3:::secret-${AWS::AccountId}/*"}),
+        "IAM186",
+    )
     assert wide.severity is Severity.HIGH and "allows its actions on every resource" in wide.message
     negated = _st("s3:ListBucket", "arn:aws:s3:::b", {"StringNotLike": {"s3:prefix": "home/${aws:usrname}/*"}})
     [f] = _findings(engine, _doc(negated), "IAM186")
     assert f.severity is Severity.HIGH and "allows more than written" in f.message
     # Under 2008-10-17 variables are literal text: IAM181's finding, not this one.
-    assert not _findings(engine, _doc(_st("s3:GetObject", "arn:aws:s3:::b/${AWS::Region}"), version="2008-10-17"), "IAM186")
+    assert not _findings(
+        engine, _doc(_st("s3:GetObject", "arn:aws:s3:::b/${AWS::Region}"), version="2008-10-17"), "IAM186"
+    )
 
 
 def test_sids(engine: Engine) -> None:
-    doc = _doc({**_st("s3:ListAllMyBuckets"), "Sid": "A1"}, {**_st("s3:ListAllMyBuckets"), "Sid": "A1"}, {**_st("s3:ListAllMyBuckets"), "Sid": ""})
+    doc = _doc(
+        {**_st("s3:ListAllMyBuckets"), "Sid": "A1"},
+        {**_st("s3:ListAllMyBuckets"), "Sid": "A1"},
+        {**_st("s3:ListAllMyBuckets"), "Sid": ""},
+    )
     [dup] = _findings(engine, doc, "IAM182")
     assert dup.location.keys == ("Statement", 1) and dup.statement_sid == "A1"
     spaced = _doc({**_st("s3:ListAllMyBuckets"), "Sid": "Statement With Spaces"})
     assert "IAM183" in rule_ids(lint_doc(engine, spaced, IDENTITY))
-    queue = _doc({"Sid": "allow sns", "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"},
-                  "Action": "sqs:SendMessage", "Resource": "arn:aws:sqs:us-east-1:123456789012:q",
-                  "Condition": {"ArnEquals": {"aws:SourceArn": "arn:aws:sns:us-east-1:123456789012:t"}}})
+    queue = _doc(
+        {
+            "Sid": "allow sns",
+            "Effect": "Allow",
+            "Principal": {"Service": "sns.amazonaws.com"},
+            "Action": "sqs:SendMessage",
+            "Resource": "arn:aws:sqs:us-east-1:123456789012:q",
+            "Condition": {"ArnEquals": {"aws:SourceArn": "arn:aws:sns:us-east-1:123456789012:t"}},
+        }
+    )
     assert "IAM183" not in rule_ids(lint_doc(engine, queue, PolicyKind.RESOURCE))
 
 
 def test_principal_in_identity_policy_only(engine: Engine) -> None:
-    doc = _doc({"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"})
+    doc = _doc(
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+            "Action": "s3:GetObject",
+            "Resource": "arn:aws:s3:::b/*",
+        }
+    )
     [f] = _findings(engine, doc, "IAM184")
     assert f.location.keys == ("Statement", 0, "Principal", "AWS")
     assert "IAM184" not in rule_ids(lint_doc(engine, doc))  # a bare file with a Principal is a resource policy
@@ -375,8 +533,15 @@ def test_principal_in_identity_policy_only(engine: Engine) -> None:
 
 
 def test_size_is_the_minified_document() -> None:
-    raw = _doc({"Sid": "A", "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "arn:aws:s3:::b/*",
-                "Condition": {"Bool": {"aws:SecureTransport": "true"}}})
+    raw = _doc(
+        {
+            "Sid": "A",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject"],
+            "Resource": "arn:aws:s3:::b/*",
+            "Condition": {"Bool": {"aws:SecureTransport": "true"}},
+        }
+    )
     parsed, _ = parse_policy(raw, file="x.json")
     assert parsed is not None
     minified = json.dumps(raw, separators=(",", ":"))
@@ -398,14 +563,24 @@ def test_size_in_characters_leaves_out_white_space_in_values() -> None:
 
 def _queue_template(count: int) -> dict[str, Any]:
     statements = [
-        {"Sid": f"S{i}", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{100000000000 + i}:role/producer-with-a-long-name"},
-         "Action": "sqs:SendMessage", "Resource": {"Fn::GetAtt": ["Q", "Arn"]}}
+        {
+            "Sid": f"S{i}",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{100000000000 + i}:role/producer-with-a-long-name"},
+            "Action": "sqs:SendMessage",
+            "Resource": {"Fn::GetAtt": ["Q", "Arn"]},
+        }
         for i in range(count)
     ]
-    return {"Resources": {
-        "Q": {"Type": "AWS::SQS::Queue"},
-        "QP": {"Type": "AWS::SQS::QueuePolicy", "Properties": {"Queues": [{"Ref": "Q"}], "PolicyDocument": _doc(*statements)}},
-    }}
+    return {
+        "Resources": {
+            "Q": {"Type": "AWS::SQS::Queue"},
+            "QP": {
+                "Type": "AWS::SQS::QueuePolicy",
+                "Properties": {"Queues": [{"Ref": "Q"}], "PolicyDocument": _doc(*statements)},
+            },
+        }
+    }
 
 
 def test_queue_policy_over_8192_bytes(engine: Engine) -> None:
@@ -416,15 +591,30 @@ def test_queue_policy_over_8192_bytes(engine: Engine) -> None:
 
 
 def test_aws_managed_policies_are_not_sized(engine: Engine) -> None:
-    template = {"Resources": {"R": {"Type": "AWS::IAM::Role", "Properties": {
-        "AssumeRolePolicyDocument": _doc({"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}),
-        "ManagedPolicyArns": ["arn:aws:iam::aws:policy/ReadOnlyAccess"]}}}}
+    template = {
+        "Resources": {
+            "R": {
+                "Type": "AWS::IAM::Role",
+                "Properties": {
+                    "AssumeRolePolicyDocument": _doc(
+                        {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                    ),
+                    "ManagedPolicyArns": ["arn:aws:iam::aws:policy/ReadOnlyAccess"],
+                },
+            }
+        }
+    }
     assert "IAM185" not in rule_ids(lint_template(engine, template))
 
 
-@pytest.mark.parametrize(("operator", "key"), [("StringLike", "iam:PassedToService"),
-                                               ("ArnLike", "aws:PrincipalArn"),
-                                               ("ForAnyValue:StringLike", "aws:RequestedRegion")])
+@pytest.mark.parametrize(
+    ("operator", "key"),
+    [
+        ("StringLike", "iam:PassedToService"),
+        ("ArnLike", "aws:PrincipalArn"),
+        ("ForAnyValue:StringLike", "aws:RequestedRegion"),
+    ],
+)
 def test_any_value_of_a_key_every_request_has_does_not_lower_severity(engine: Any, operator: str, key: str) -> None:
     def finding(condition: dict[str, Any] | None) -> Any:
         st: dict[str, Any] = {"Effect": "Allow", "Action": ["iam:PassRole", "s3:GetObject"], "Resource": "*"}

@@ -77,15 +77,21 @@ def test_explicit_config_path(project: Path) -> None:
     assert code == 2 and "nope.yaml: configuration file not found" in out
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("per_path:\n  - paths: [legacy/**]\n    ignor: [IAM105]\n", [".iamlint.yaml:2:5: per_path/0", "'ignor' was unexpected"]),
-    ("fail_on: severe\n", [".iamlint.yaml:1:1: fail_on", "'severe' is not one of"]),
-    ("selct: [IAM1]\n", ["unknown setting", "'selct' was unexpected"]),
-    ("known_accounts: [123456789012]\n", ["known_accounts/0", "is not of type 'string'"]),
-    ("severity:\n  IAM103: urgent\n", ["severity/IAM103", "'urgent' is not one of"]),
-    ("select: [IAM1\n", [".iamlint.yaml:"]),
-    ("categories: [secrets]\n", ["categories/0", "'secrets' is not one of"]),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        (
+            "per_path:\n  - paths: [legacy/**]\n    ignor: [IAM105]\n",
+            [".iamlint.yaml:2:5: per_path/0", "'ignor' was unexpected"],
+        ),
+        ("fail_on: severe\n", [".iamlint.yaml:1:1: fail_on", "'severe' is not one of"]),
+        ("selct: [IAM1]\n", ["unknown setting", "'selct' was unexpected"]),
+        ("known_accounts: [123456789012]\n", ["known_accounts/0", "is not of type 'string'"]),
+        ("severity:\n  IAM103: urgent\n", ["severity/IAM103", "'urgent' is not one of"]),
+        ("select: [IAM1\n", [".iamlint.yaml:"]),
+        ("categories: [secrets]\n", ["categories/0", "'secrets' is not one of"]),
+    ],
+)
 def test_invalid_configuration_names_the_key(project: Path, text: str, expected: list[str]) -> None:
     (project / ".iamlint.yaml").write_text(text)
     code, out = run("check", "policies")
@@ -113,7 +119,8 @@ def test_flags_override_the_file(project: Path) -> None:
 def test_per_path_rules_and_severities(project: Path) -> None:
     (project / ".iamlint.yaml").write_text(
         "per_path:\n  - paths: ['legacy/**']\n    ignore: [IAM105]\n"
-        "  - paths: ['policies/*.json']\n    severity: {IAM105: high}\n")
+        "  - paths: ['policies/*.json']\n    severity: {IAM105: high}\n"
+    )
     _code, out = run("check", ".", "--format", "json")
     found = json.loads(out)["findings"]
     assert {f["location"]["file"].split("/")[-2] for f in found if f["rule"] == "IAM105"} == {"policies"}
@@ -132,7 +139,8 @@ def test_settings_and_parameters_reach_the_engine_and_loaders(project: Path, mon
     (project / ".iamlint.yaml").write_text(
         "known_accounts: ['111122223333']\nforbidden_actions: ['iam:CreateUser']\n"
         "forbidden_resources: ['arn:aws:s3:::audit*']\nsensitive_actions: {secrets: ['ssm:GetParametersByPath']}\n"
-        "categories: [data_exfiltration]\nparameters: {Env: prod, Count: 3}\n")
+        "categories: [data_exfiltration]\nparameters: {Env: prod, Count: 3}\n"
+    )
     seen: dict[str, Any] = {}
     import iamlint.runner
 
@@ -171,15 +179,21 @@ def test_custom_rule_from_rules_dirs(project: Path) -> None:
     assert "IAM901" in [r["id"] for r in json.loads(out)["runs"][0]["tool"]["driver"]["rules"]]
 
 
-@pytest.mark.parametrize("edit,message", [
-    (lambda t: t.replace("id: IAM901", "id: IAM105"), "IAM105 is outside the custom range"),
-    (lambda t: t.replace("id: IAM901", "id: IAM899"), "IAM899 is outside the custom range"),
-    (lambda t: t.split("match:")[0], "needs a 'match' block"),
-    (lambda t: t.replace("severity: high", "severity: extreme"), "IAM901.yaml:3:1: at severity"),
-    (lambda t: t.replace("grants {actions}", "grants {actions.foo}"), "IAM901.yaml:6:1: message placeholder {actions.foo} must be a plain name"),
-    (lambda t: t.replace("grants {actions}", "grants {actions"), "is not a valid template"),
-    (lambda t: t.replace("identity team", "identit\xe9 team").encode("latin-1"), "IAM901.yaml:6:"),
-])
+@pytest.mark.parametrize(
+    "edit,message",
+    [
+        (lambda t: t.replace("id: IAM901", "id: IAM105"), "IAM105 is outside the custom range"),
+        (lambda t: t.replace("id: IAM901", "id: IAM899"), "IAM899 is outside the custom range"),
+        (lambda t: t.split("match:")[0], "needs a 'match' block"),
+        (lambda t: t.replace("severity: high", "severity: extreme"), "IAM901.yaml:3:1: at severity"),
+        (
+            lambda t: t.replace("grants {actions}", "grants {actions.foo}"),
+            "IAM901.yaml:6:1: message placeholder {actions.foo} must be a plain name",
+        ),
+        (lambda t: t.replace("grants {actions}", "grants {actions"), "is not a valid template"),
+        (lambda t: t.replace("identity team", "identit\xe9 team").encode("latin-1"), "IAM901.yaml:6:"),
+    ],
+)
 def test_invalid_custom_rules_exit_2(project: Path, edit: Any, message: str) -> None:
     (project / "iam-rules").mkdir()
     text = (INTEGRATION / "custom-rules" / "IAM901.yaml").read_text()
@@ -235,12 +249,15 @@ def test_config_globs_take_linear_time_on_hostile_patterns() -> None:
     assert config.glob_match("**/*a*a*a*.json", "x/y/" + "a" * 60 + ".json")
 
 
-@pytest.mark.parametrize("table", [
-    '[tool.iamlint]\nignore = ["IAM1"]\n',
-    'tool.iamlint.ignore = ["IAM1"]\n[project]\nname = "x"\n',
-    '[tool]\niamlint = {ignore = ["IAM1"]}\n',
-    '["tool".iamlint]\nignore = ["IAM1"]\n',
-])
+@pytest.mark.parametrize(
+    "table",
+    [
+        '[tool.iamlint]\nignore = ["IAM1"]\n',
+        'tool.iamlint.ignore = ["IAM1"]\n[project]\nname = "x"\n',
+        '[tool]\niamlint = {ignore = ["IAM1"]}\n',
+        '["tool".iamlint]\nignore = ["IAM1"]\n',
+    ],
+)
 def test_pyproject_tables_are_found_in_every_toml_spelling(tmp_path: Path, table: str) -> None:
     (tmp_path / "pyproject.toml").write_text(table)
     assert config.discover(str(tmp_path)) == str(tmp_path / "pyproject.toml")
@@ -248,7 +265,8 @@ def test_pyproject_tables_are_found_in_every_toml_spelling(tmp_path: Path, table
 
 
 def test_a_pyproject_that_may_configure_iamlint_but_cannot_be_read_is_an_error(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "pyproject.toml").write_text('[tool.iamlint\nignore = ["IAM1"]\n')  # broken TOML
     with pytest.raises(config.ConfigError, match="not valid TOML"):
         config.discover(str(tmp_path))

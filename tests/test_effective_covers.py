@@ -12,8 +12,9 @@ from iamlint.evaluator import pattern_contains
 
 # A small alphabet makes containment between random patterns common enough to test both answers.
 PATTERN = st.text(alphabet="ab*?:/", max_size=8)
-ARN = st.builds(lambda parts: "arn:" + ":".join(parts), st.lists(st.text(alphabet="ab*?/", max_size=4),
-                                                                   min_size=5, max_size=5))
+ARN = st.builds(
+    lambda parts: "arn:" + ":".join(parts), st.lists(st.text(alphabet="ab*?/", max_size=4), min_size=5, max_size=5)
+)
 
 
 @settings(max_examples=3000, deadline=None)

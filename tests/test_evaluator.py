@@ -56,10 +56,7 @@ def decide(
     """The decision for one request; context keys spell ":" as "__" and "/" as "_"
     (aws__PrincipalTag_team is aws:PrincipalTag/team)."""
     docs = [policy] if isinstance(policy, PolicyDocument) else list(policy)
-    ctx = {
-        k.replace("__", ":").replace("_", "/"): (v,) if isinstance(v, str) else v
-        for k, v in context.items()
-    }
+    ctx = {k.replace("__", ":").replace("_", "/"): (v,) if isinstance(v, str) else v for k, v in context.items()}
     return evaluate(docs, Request(action, resource, ctx)).decision
 
 
@@ -100,9 +97,7 @@ def test_resources_match_case_sensitively() -> None:
     assert decide(policy, "s3:GetObject", f"{BUCKET}/Reports/q1") is ALLOW
     assert decide(policy, "s3:GetObject", f"{BUCKET}/reports/q1") is IMPLICIT
     assert decide(policy, "s3:GetObject", "arn:aws:s3:::B/Reports/q1") is IMPLICIT
-    assert (
-        decide(doc(allow("s3:*", "arn:aws:s3:::b?")), "s3:ListBucket", "arn:aws:s3:::b1") is ALLOW
-    )
+    assert decide(doc(allow("s3:*", "arn:aws:s3:::b?")), "s3:ListBucket", "arn:aws:s3:::b1") is ALLOW
 
 
 def test_not_action_with_allow_grants_every_other_action_of_every_service() -> None:
@@ -140,10 +135,7 @@ def test_unset_or_multivalued_variable_matches_nothing() -> None:
     policy = doc(allow("s3:*", f"{BUCKET}/${{aws:PrincipalTag/team}}/*"))
     assert decide(policy, "s3:GetObject", f"{BUCKET}/red/x", aws__PrincipalTag_team="red") is ALLOW
     assert decide(policy, "s3:GetObject", f"{BUCKET}/red/x") is IMPLICIT
-    assert (
-        decide(policy, "s3:GetObject", f"{BUCKET}/red/x", aws__PrincipalTag_team=("red", "blue"))
-        is IMPLICIT
-    )
+    assert decide(policy, "s3:GetObject", f"{BUCKET}/red/x", aws__PrincipalTag_team=("red", "blue")) is IMPLICIT
     # A substituted value is literal text, never a wildcard.
     assert decide(policy, "s3:GetObject", f"{BUCKET}/red/x", aws__PrincipalTag_team="*") is IMPLICIT
 
@@ -152,10 +144,7 @@ def test_variable_default_value() -> None:
     policy = doc(allow("s3:*", f"{BUCKET}/${{aws:PrincipalTag/team, 'shared'}}/*"))
     assert decide(policy, "s3:GetObject", f"{BUCKET}/shared/x") is ALLOW
     assert decide(policy, "s3:GetObject", f"{BUCKET}/red/x", aws__PrincipalTag_team="red") is ALLOW
-    assert (
-        decide(policy, "s3:GetObject", f"{BUCKET}/shared/x", aws__PrincipalTag_team="red")
-        is IMPLICIT
-    )
+    assert decide(policy, "s3:GetObject", f"{BUCKET}/shared/x", aws__PrincipalTag_team="red") is IMPLICIT
 
 
 def test_escaped_special_characters_are_literal() -> None:
@@ -181,60 +170,34 @@ def test_without_variables_resources_match_as_globs_glob_match_does(pattern: str
 
 
 def test_variables_in_condition_values() -> None:
-    policy = doc(
-        allow("s3:ListBucket", BUCKET, **when("StringLike", "s3:prefix", "home/${aws:username}/*"))
-    )
-    assert (
-        decide(policy, "s3:ListBucket", BUCKET, aws__username="al", s3__prefix="home/al/x") is ALLOW
-    )
-    assert (
-        decide(policy, "s3:ListBucket", BUCKET, aws__username="al", s3__prefix="home/bo/x")
-        is IMPLICIT
-    )
+    policy = doc(allow("s3:ListBucket", BUCKET, **when("StringLike", "s3:prefix", "home/${aws:username}/*")))
+    assert decide(policy, "s3:ListBucket", BUCKET, aws__username="al", s3__prefix="home/al/x") is ALLOW
+    assert decide(policy, "s3:ListBucket", BUCKET, aws__username="al", s3__prefix="home/bo/x") is IMPLICIT
     assert decide(policy, "s3:ListBucket", BUCKET, s3__prefix="home/al/x") is IMPLICIT
 
 
 # -- evaluation: conditions --------------------------------------------------------------------
 def cond_decide(operator: str, key: str, values: Any, **context: str | tuple[str, ...]) -> Decision:
-    return decide(
-        doc(allow("s3:GetObject", **when(operator, key, values))), "s3:GetObject", **context
-    )
+    return decide(doc(allow("s3:GetObject", **when(operator, key, values))), "s3:GetObject", **context)
 
 
 def test_string_operators() -> None:
     assert cond_decide("StringEquals", "aws:username", "alice", aws__username="alice") is ALLOW
     assert cond_decide("StringEquals", "aws:username", "alice", aws__username="Alice") is IMPLICIT
     assert cond_decide("StringEquals", "aws:username", "a*", aws__username="alice") is IMPLICIT
-    assert (
-        cond_decide("StringEqualsIgnoreCase", "aws:username", "ALICE", aws__username="alice")
-        is ALLOW
-    )
-    assert (
-        cond_decide("StringNotEqualsIgnoreCase", "aws:username", "ALICE", aws__username="alice")
-        is IMPLICIT
-    )
+    assert cond_decide("StringEqualsIgnoreCase", "aws:username", "ALICE", aws__username="alice") is ALLOW
+    assert cond_decide("StringNotEqualsIgnoreCase", "aws:username", "ALICE", aws__username="alice") is IMPLICIT
     assert cond_decide("StringLike", "aws:username", "a?i*", aws__username="alice") is ALLOW
     assert cond_decide("StringNotLike", "aws:username", "a*", aws__username="alice") is IMPLICIT
     assert cond_decide("StringNotLike", "aws:username", "b*", aws__username="alice") is ALLOW
 
 
 def test_values_are_or_ed_and_keys_and_operators_and_ed() -> None:
-    assert (
-        cond_decide("StringEquals", "aws:username", ["bob", "alice"], aws__username="alice")
-        is ALLOW
-    )
-    both = {
-        "Condition": {"StringEquals": {"aws:username": "alice", "aws:RequestedRegion": "us-east-1"}}
-    }
+    assert cond_decide("StringEquals", "aws:username", ["bob", "alice"], aws__username="alice") is ALLOW
+    both = {"Condition": {"StringEquals": {"aws:username": "alice", "aws:RequestedRegion": "us-east-1"}}}
     policy = doc(allow("s3:GetObject", **both))
-    assert (
-        decide(policy, "s3:GetObject", aws__username="alice", aws__RequestedRegion="us-east-1")
-        is ALLOW
-    )
-    assert (
-        decide(policy, "s3:GetObject", aws__username="alice", aws__RequestedRegion="eu-west-1")
-        is IMPLICIT
-    )
+    assert decide(policy, "s3:GetObject", aws__username="alice", aws__RequestedRegion="us-east-1") is ALLOW
+    assert decide(policy, "s3:GetObject", aws__username="alice", aws__RequestedRegion="eu-west-1") is IMPLICIT
     ops = {
         "Condition": {
             "StringEquals": {"aws:username": "alice"},
@@ -242,29 +205,14 @@ def test_values_are_or_ed_and_keys_and_operators_and_ed() -> None:
         }
     }
     policy = doc(allow("s3:GetObject", **ops))
-    assert (
-        decide(policy, "s3:GetObject", aws__username="alice", aws__SecureTransport="true") is ALLOW
-    )
-    assert (
-        decide(policy, "s3:GetObject", aws__username="alice", aws__SecureTransport="false")
-        is IMPLICIT
-    )
+    assert decide(policy, "s3:GetObject", aws__username="alice", aws__SecureTransport="true") is ALLOW
+    assert decide(policy, "s3:GetObject", aws__username="alice", aws__SecureTransport="false") is IMPLICIT
 
 
 def test_negated_operator_values_are_nor_ed() -> None:
     regions = ["us-east-1", "eu-west-1"]
-    assert (
-        cond_decide(
-            "StringNotEquals", "aws:RequestedRegion", regions, aws__RequestedRegion="us-east-1"
-        )
-        is IMPLICIT
-    )
-    assert (
-        cond_decide(
-            "StringNotEquals", "aws:RequestedRegion", regions, aws__RequestedRegion="ap-south-1"
-        )
-        is ALLOW
-    )
+    assert cond_decide("StringNotEquals", "aws:RequestedRegion", regions, aws__RequestedRegion="us-east-1") is IMPLICIT
+    assert cond_decide("StringNotEquals", "aws:RequestedRegion", regions, aws__RequestedRegion="ap-south-1") is ALLOW
 
 
 def test_negated_operator_on_missing_key_is_true() -> None:
@@ -272,9 +220,7 @@ def test_negated_operator_on_missing_key_is_true() -> None:
     assert cond_decide("NotIpAddress", "aws:SourceIp", "10.0.0.0/8") is ALLOW
     assert cond_decide("StringEquals", "aws:RequestedRegion", "us-east-1") is IMPLICIT
     # ...but a deny guarded by a negated operator then applies: the documented trap.
-    policy = doc(
-        allow("*"), deny("*", **when("StringNotEquals", "aws:RequestedRegion", "us-east-1"))
-    )
+    policy = doc(allow("*"), deny("*", **when("StringNotEquals", "aws:RequestedRegion", "us-east-1")))
     assert decide(policy, "s3:GetObject") is DENY
 
 
@@ -304,80 +250,31 @@ def test_set_qualifiers_and_the_empty_set() -> None:
     tags = ["a", "b"]
     assert cond_decide("ForAllValues:StringEquals", "aws:TagKeys", tags) is ALLOW  # vacuous truth
     assert cond_decide("ForAllValues:StringEquals", "aws:TagKeys", tags, aws__TagKeys=()) is ALLOW
-    assert (
-        cond_decide("ForAllValues:StringEquals", "aws:TagKeys", tags, aws__TagKeys=("a", "b"))
-        is ALLOW
-    )
-    assert (
-        cond_decide("ForAllValues:StringEquals", "aws:TagKeys", tags, aws__TagKeys=("a", "c"))
-        is IMPLICIT
-    )
+    assert cond_decide("ForAllValues:StringEquals", "aws:TagKeys", tags, aws__TagKeys=("a", "b")) is ALLOW
+    assert cond_decide("ForAllValues:StringEquals", "aws:TagKeys", tags, aws__TagKeys=("a", "c")) is IMPLICIT
     assert cond_decide("ForAnyValue:StringEquals", "aws:TagKeys", tags) is IMPLICIT
-    assert (
-        cond_decide("ForAnyValue:StringEquals", "aws:TagKeys", tags, aws__TagKeys=("c", "b"))
-        is ALLOW
-    )
-    assert (
-        cond_decide("ForAnyValue:StringEquals", "aws:TagKeys", tags, aws__TagKeys=("c", "d"))
-        is IMPLICIT
-    )
-    assert (
-        cond_decide("ForAnyValue:StringNotEquals", "aws:TagKeys", tags, aws__TagKeys=("a", "c"))
-        is ALLOW
-    )
-    assert (
-        cond_decide("ForAllValues:StringNotEquals", "aws:TagKeys", tags, aws__TagKeys=("a", "c"))
-        is IMPLICIT
-    )
+    assert cond_decide("ForAnyValue:StringEquals", "aws:TagKeys", tags, aws__TagKeys=("c", "b")) is ALLOW
+    assert cond_decide("ForAnyValue:StringEquals", "aws:TagKeys", tags, aws__TagKeys=("c", "d")) is IMPLICIT
+    assert cond_decide("ForAnyValue:StringNotEquals", "aws:TagKeys", tags, aws__TagKeys=("a", "c")) is ALLOW
+    assert cond_decide("ForAllValues:StringNotEquals", "aws:TagKeys", tags, aws__TagKeys=("a", "c")) is IMPLICIT
     assert cond_decide("ForAnyValue:StringNotEquals", "aws:TagKeys", tags) is IMPLICIT
 
 
 def test_null() -> None:
     assert cond_decide("Null", "aws:TokenIssueTime", "true") is ALLOW
-    assert (
-        cond_decide(
-            "Null", "aws:TokenIssueTime", "true", aws__TokenIssueTime="2024-01-01T00:00:00Z"
-        )
-        is IMPLICIT
-    )
-    assert (
-        cond_decide(
-            "Null", "aws:TokenIssueTime", "false", aws__TokenIssueTime="2024-01-01T00:00:00Z"
-        )
-        is ALLOW
-    )
+    assert cond_decide("Null", "aws:TokenIssueTime", "true", aws__TokenIssueTime="2024-01-01T00:00:00Z") is IMPLICIT
+    assert cond_decide("Null", "aws:TokenIssueTime", "false", aws__TokenIssueTime="2024-01-01T00:00:00Z") is ALLOW
     assert cond_decide("Null", "aws:TokenIssueTime", "false") is IMPLICIT
 
 
 def test_ip_address() -> None:
-    assert (
-        cond_decide("IpAddress", "aws:SourceIp", "203.0.113.0/24", aws__SourceIp="203.0.113.7")
-        is ALLOW
-    )
-    assert (
-        cond_decide("IpAddress", "aws:SourceIp", "203.0.113.0/24", aws__SourceIp="203.0.114.7")
-        is IMPLICIT
-    )
-    assert (
-        cond_decide("IpAddress", "aws:SourceIp", "203.0.113.7", aws__SourceIp="203.0.113.7")
-        is ALLOW
-    )
-    assert (
-        cond_decide("IpAddress", "aws:SourceIp", "2001:db8::/32", aws__SourceIp="2001:db8::1")
-        is ALLOW
-    )
-    assert (
-        cond_decide("IpAddress", "aws:SourceIp", "2001:db8::/32", aws__SourceIp="203.0.113.7")
-        is IMPLICIT
-    )
-    assert (
-        cond_decide("NotIpAddress", "aws:SourceIp", "10.0.0.0/8", aws__SourceIp="10.1.1.1")
-        is IMPLICIT
-    )
-    assert (
-        cond_decide("IpAddress", "aws:SourceIp", "10.0.0.0/8", aws__SourceIp="not-an-ip")
-        is IMPLICIT
-    )
+    assert cond_decide("IpAddress", "aws:SourceIp", "203.0.113.0/24", aws__SourceIp="203.0.113.7") is ALLOW
+    assert cond_decide("IpAddress", "aws:SourceIp", "203.0.113.0/24", aws__SourceIp="203.0.114.7") is IMPLICIT
+    assert cond_decide("IpAddress", "aws:SourceIp", "203.0.113.7", aws__SourceIp="203.0.113.7") is ALLOW
+    assert cond_decide("IpAddress", "aws:SourceIp", "2001:db8::/32", aws__SourceIp="2001:db8::1") is ALLOW
+    assert cond_decide("IpAddress", "aws:SourceIp", "2001:db8::/32", aws__SourceIp="203.0.113.7") is IMPLICIT
+    assert cond_decide("NotIpAddress", "aws:SourceIp", "10.0.0.0/8", aws__SourceIp="10.1.1.1") is IMPLICIT
+    assert cond_decide("IpAddress", "aws:SourceIp", "10.0.0.0/8", aws__SourceIp="not-an-ip") is IMPLICIT
 
 
 def test_dates_iso_and_epoch() -> None:
@@ -435,10 +332,7 @@ def test_dates_iso_and_epoch() -> None:
         )
         is IMPLICIT
     )
-    assert (
-        cond_decide("DateLessThan", "aws:CurrentTime", "2030-01-01", aws__CurrentTime="garbage")
-        is IMPLICIT
-    )
+    assert cond_decide("DateLessThan", "aws:CurrentTime", "2030-01-01", aws__CurrentTime="garbage") is IMPLICIT
 
 
 def test_numeric_bool_and_binary() -> None:
@@ -448,68 +342,32 @@ def test_numeric_bool_and_binary() -> None:
     assert cond_decide("NumericNotEquals", "app:count", ["1", "2"], app__count="2") is IMPLICIT
     assert cond_decide("NumericEquals", "app:count", "1", app__count="one") is IMPLICIT
     assert cond_decide("Bool", "aws:SecureTransport", True, aws__SecureTransport="TRUE") is ALLOW
-    assert (
-        cond_decide("Bool", "aws:SecureTransport", "true", aws__SecureTransport="false") is IMPLICIT
-    )
+    assert cond_decide("Bool", "aws:SecureTransport", "true", aws__SecureTransport="false") is IMPLICIT
     assert cond_decide("BinaryEquals", "k", "QmluYXJ5", k="QmluYXJ5") is ALLOW
     assert cond_decide("BinaryEquals", "k", "QmluYXJ5", k="QmluYXJ6") is IMPLICIT
 
 
 def test_arn_operators_compare_fields_separately() -> None:
     role = "arn:aws:iam::111122223333:role/app"
-    assert (
-        cond_decide("ArnLike", "aws:PrincipalArn", "arn:aws:iam::*:role/*", aws__PrincipalArn=role)
-        is ALLOW
-    )
-    assert (
-        cond_decide(
-            "ArnEquals", "aws:PrincipalArn", "arn:aws:iam::*:role/*", aws__PrincipalArn=role
-        )
-        is ALLOW
-    )
+    assert cond_decide("ArnLike", "aws:PrincipalArn", "arn:aws:iam::*:role/*", aws__PrincipalArn=role) is ALLOW
+    assert cond_decide("ArnEquals", "aws:PrincipalArn", "arn:aws:iam::*:role/*", aws__PrincipalArn=role) is ALLOW
     # A * in the account field cannot swallow the colon after it.
-    assert (
-        cond_decide("ArnLike", "aws:PrincipalArn", "arn:aws:iam::*", aws__PrincipalArn=role)
-        is ALLOW
-    )
-    assert (
-        cond_decide("ArnLike", "aws:PrincipalArn", "arn:aws:*:role/app:x:y", aws__PrincipalArn=role)
-        is IMPLICIT
-    )
-    assert (
-        cond_decide(
-            "ArnLike", "aws:PrincipalArn", "arn:aws:iam::1111*:role/x/*", aws__PrincipalArn=role
-        )
-        is IMPLICIT
-    )
-    assert (
-        cond_decide(
-            "ArnNotLike", "aws:PrincipalArn", "arn:aws:iam::*:role/app", aws__PrincipalArn=role
-        )
-        is IMPLICIT
-    )
-    assert (
-        cond_decide(
-            "ArnNotEquals", "aws:PrincipalArn", "arn:aws:iam::*:user/*", aws__PrincipalArn=role
-        )
-        is ALLOW
-    )
+    assert cond_decide("ArnLike", "aws:PrincipalArn", "arn:aws:iam::*", aws__PrincipalArn=role) is ALLOW
+    assert cond_decide("ArnLike", "aws:PrincipalArn", "arn:aws:*:role/app:x:y", aws__PrincipalArn=role) is IMPLICIT
+    assert cond_decide("ArnLike", "aws:PrincipalArn", "arn:aws:iam::1111*:role/x/*", aws__PrincipalArn=role) is IMPLICIT
+    assert cond_decide("ArnNotLike", "aws:PrincipalArn", "arn:aws:iam::*:role/app", aws__PrincipalArn=role) is IMPLICIT
+    assert cond_decide("ArnNotEquals", "aws:PrincipalArn", "arn:aws:iam::*:user/*", aws__PrincipalArn=role) is ALLOW
 
 
 def test_operator_names_ignore_case() -> None:
     assert cond_decide("stringequals", "aws:username", "alice", aws__username="alice") is ALLOW
     assert cond_decide("forallvalues:StringEqualsifexists", "aws:TagKeys", "a") is ALLOW
-    assert (
-        cond_decide("foranyvalue:stringequals", "aws:TagKeys", "a", aws__TagKeys=("b",)) is IMPLICIT
-    )
+    assert cond_decide("foranyvalue:stringequals", "aws:TagKeys", "a", aws__TagKeys=("b",)) is IMPLICIT
 
 
 def test_unknown_operator_never_matches() -> None:
     assert cond_decide("StringSortOf", "aws:username", "alice", aws__username="alice") is IMPLICIT
-    assert (
-        cond_decide("ForSomeValues:StringEquals", "aws:username", "alice", aws__username="alice")
-        is IMPLICIT
-    )
+    assert cond_decide("ForSomeValues:StringEquals", "aws:username", "alice", aws__username="alice") is IMPLICIT
     policy = doc(allow("*"), deny("*", **when("StringSortOf", "aws:username", "alice")))
     assert decide(policy, "s3:GetObject", aws__username="alice") is ALLOW
 
@@ -626,13 +484,9 @@ def test_outer_deny_must_be_repeated_by_inner() -> None:
 
 
 def test_deny_whose_conditions_contradict_the_allow_is_harmless() -> None:
-    region_lock = deny(
-        "*", **when("StringNotEquals", "aws:RequestedRegion", ["us-east-1", "eu-west-1"])
-    )
+    region_lock = deny("*", **when("StringNotEquals", "aws:RequestedRegion", ["us-east-1", "eu-west-1"]))
     outer = doc(allow("s3:*"), region_lock)
-    in_region = doc(
-        allow("s3:GetObject", **when("StringEquals", "aws:RequestedRegion", "us-east-1"))
-    )
+    in_region = doc(allow("s3:GetObject", **when("StringEquals", "aws:RequestedRegion", "us-east-1")))
     assert check([outer], [in_region]).contained
     anywhere = check([outer], [doc(allow("s3:GetObject"))])
     assert not anywhere.contained and anywhere.counterexample is not None
@@ -641,9 +495,7 @@ def test_deny_whose_conditions_contradict_the_allow_is_harmless() -> None:
 
 def test_policy_variables_in_containment() -> None:
     home = doc(allow("s3:*", f"{BUCKET}/home/${{aws:username}}/*"))
-    assert check(
-        [home], [doc(allow("s3:GetObject", f"{BUCKET}/home/${{aws:username}}/docs/*"))]
-    ).contained
+    assert check([home], [doc(allow("s3:GetObject", f"{BUCKET}/home/${{aws:username}}/docs/*"))]).contained
     assert check([doc(allow("s3:*", f"{BUCKET}/*"))], [home]).contained
     result = check([home], [doc(allow("s3:GetObject", f"{BUCKET}/home/alice/*"))])
     assert not result.contained and result.counterexample is not None
@@ -663,9 +515,7 @@ def test_inner_deny_can_empty_a_cell() -> None:
 
 
 def test_counterexample_carries_the_context_the_allow_needs() -> None:
-    inner = doc(
-        allow("s3:GetObject", f"{BUCKET}/*", **when("StringEquals", "aws:PrincipalTag/team", "red"))
-    )
+    inner = doc(allow("s3:GetObject", f"{BUCKET}/*", **when("StringEquals", "aws:PrincipalTag/team", "red")))
     result = check([doc(allow("s3:GetObject", f"{BUCKET}/public/*"))], [inner])
     assert result.counterexample is not None
     assert result.counterexample.context == {"aws:principaltag/team": ("red",)}
@@ -776,10 +626,7 @@ CONTEXTS: list[dict[str, tuple[str, ...]]] = [
     {"aws:username": ("alice",), "aws:RequestedRegion": ("us-west-2",)},
 ]
 # s3:GetWidget is no real action: containment must hold for every action string.
-UNIVERSE = [
-    Request(a, r, c)
-    for a, r, c in itertools.product([*ACTIONS, "s3:GetWidget"], RESOURCES, CONTEXTS)
-]
+UNIVERSE = [Request(a, r, c) for a, r, c in itertools.product([*ACTIONS, "s3:GetWidget"], RESOURCES, CONTEXTS)]
 PROPERTY = settings(max_examples=200, deadline=None)
 
 
@@ -788,12 +635,8 @@ def random_statement(rng: random.Random) -> dict[str, Any]:
     forms, Deny, and up to two conditions."""
     raw: dict[str, Any] = {
         "Effect": rng.choice(["Allow", "Allow", "Allow", "Deny"]),
-        rng.choice(["Action", "Action", "NotAction"]): rng.sample(
-            ACTION_PATTERNS, rng.randint(1, 3)
-        ),
-        rng.choice(["Resource", "Resource", "NotResource"]): rng.sample(
-            RESOURCE_PATTERNS, rng.randint(1, 3)
-        ),
+        rng.choice(["Action", "Action", "NotAction"]): rng.sample(ACTION_PATTERNS, rng.randint(1, 3)),
+        rng.choice(["Resource", "Resource", "NotResource"]): rng.sample(RESOURCE_PATTERNS, rng.randint(1, 3)),
     }
     block: dict[str, dict[str, list[str]]] = {}
     for op, key, values in rng.sample(CONDITIONS, rng.choice([0, 0, 1, 1, 2])):
@@ -809,9 +652,7 @@ POOL = [random_statement(_pool_rng) for _ in range(1000)]
 STATEMENTS = st.sampled_from(POOL)
 
 
-def to_docs(
-    raw: list[dict[str, Any]], split: int = 0, legacy: bool = False
-) -> list[PolicyDocument]:
+def to_docs(raw: list[dict[str, Any]], split: int = 0, legacy: bool = False) -> list[PolicyDocument]:
     """One document, or two when `split` falls inside the list."""
     version = None if legacy else V2012
     parts = [raw[:split], raw[split:]] if 0 < split < len(raw) else [raw]
@@ -842,9 +683,7 @@ def narrowed(draw: st.DrawFn, raw: list[dict[str, Any]]) -> list[dict[str, Any]]
             if key in statement and len(statement[key]) > 1 and draw(st.booleans()):
                 statement[key] = statement[key][1:]
             if f"Not{key}" in statement and draw(st.booleans()):
-                statement[f"Not{key}"] = list(
-                    dict.fromkeys([*statement[f"Not{key}"], draw(st.sampled_from(pool))])
-                )
+                statement[f"Not{key}"] = list(dict.fromkeys([*statement[f"Not{key}"], draw(st.sampled_from(pool))]))
         if draw(st.booleans()):
             op, key, values = draw(st.sampled_from(CONDITIONS))
             block = {k: dict(v) for k, v in statement.get("Condition", {}).items()}
@@ -861,9 +700,7 @@ def decisions(policy: Sequence[PolicyDocument]) -> list[bool]:
 def assert_sound(outer: Sequence[PolicyDocument], inner: Sequence[PolicyDocument]) -> Containment:
     result = check(outer, inner)
     if result.contained:
-        for request, inside, outside in zip(
-            UNIVERSE, decisions(inner), decisions(outer), strict=True
-        ):
+        for request, inside, outside in zip(UNIVERSE, decisions(inner), decisions(outer), strict=True):
             assert outside or not inside, f"contained, yet only inner allows {request}"
     return result
 
@@ -877,17 +714,13 @@ def test_every_policy_contains_itself(policy: list[PolicyDocument]) -> None:
 
 @PROPERTY
 @given(policies, policies)
-def test_containment_is_sound_for_unrelated_policies(
-    outer: list[PolicyDocument], inner: list[PolicyDocument]
-) -> None:
+def test_containment_is_sound_for_unrelated_policies(outer: list[PolicyDocument], inner: list[PolicyDocument]) -> None:
     assert_sound(outer, inner)
 
 
 @PROPERTY
 @given(st.data(), st.lists(STATEMENTS, min_size=1, max_size=4))
-def test_containment_is_sound_for_related_policies(
-    data: st.DataObject, raw: list[dict[str, Any]]
-) -> None:
+def test_containment_is_sound_for_related_policies(data: st.DataObject, raw: list[dict[str, Any]]) -> None:
     # Related policies share statements, so "contained" answers are common and the check bites.
     mixed = data.draw(st.lists(st.sampled_from(raw) | STATEMENTS, min_size=1, max_size=5))
     assert_sound(to_docs(raw), to_docs(mixed, split=data.draw(st.integers(0, 3))))
@@ -896,9 +729,7 @@ def test_containment_is_sound_for_related_policies(
 
 @PROPERTY
 @given(st.data(), st.lists(STATEMENTS, min_size=1, max_size=4))
-def test_narrowing_yields_a_contained_policy(
-    data: st.DataObject, raw: list[dict[str, Any]]
-) -> None:
+def test_narrowing_yields_a_contained_policy(data: st.DataObject, raw: list[dict[str, Any]]) -> None:
     smaller = data.draw(narrowed(raw))
     result = assert_sound(to_docs(raw), to_docs(smaller, split=data.draw(st.integers(0, 3))))
     assert result.contained, result.reason
@@ -906,9 +737,7 @@ def test_narrowing_yields_a_contained_policy(
 
 @PROPERTY
 @given(st.data(), st.lists(STATEMENTS, min_size=1, max_size=4))
-def test_removing_allow_statements_yields_a_contained_policy(
-    data: st.DataObject, raw: list[dict[str, Any]]
-) -> None:
+def test_removing_allow_statements_yields_a_contained_policy(data: st.DataObject, raw: list[dict[str, Any]]) -> None:
     kept = [s for s in raw if s["Effect"] == "Deny" or data.draw(st.booleans())]
     assert contains(to_docs(raw), to_docs(kept), CATALOG).contained
 
@@ -925,10 +754,7 @@ def test_how_often_containment_cannot_decide() -> None:
     }
     for _ in range(300):
         base = [random_statement(rng) for _ in range(rng.randint(1, 4))]
-        other = [
-            rng.choice(base) if rng.random() < 0.6 else random_statement(rng)
-            for _ in range(rng.randint(1, 4))
-        ]
+        other = [rng.choice(base) if rng.random() < 0.6 else random_statement(rng) for _ in range(rng.randint(1, 4))]
         outer, inner = to_docs(base), to_docs(other)
         result = assert_sound(outer, inner)
         if result.contained:
@@ -987,9 +813,14 @@ def test_judging_a_placeholder_pattern_keeps_the_escapes_of_its_policy_language(
     from iamlint.model import PolicyKind
     from iamlint.policy import parse_policy
 
-    doc, _ = parse_policy({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::<bucket>/a${*}b"}]},
-        file="p.json", kind=PolicyKind.IDENTITY)
+    doc, _ = parse_policy(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::<bucket>/a${*}b"}],
+        },
+        file="p.json",
+        kind=PolicyKind.IDENTITY,
+    )
     assert doc is not None
 
     def verdict(resource: str) -> Verdict:

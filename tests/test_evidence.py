@@ -329,10 +329,7 @@ def test_evidence_file_round_trip(tmp_path: Path) -> None:
     assert [
         (c.service, c.operation, c.principal, c.resources, c.error, c.time, c.role_arn)
         for c in back  # type: ignore[union-attr]
-    ] == [
-        (c.service, c.operation, c.principal, c.resources, c.error, c.time, c.role_arn)
-        for c in calls
-    ]
+    ] == [(c.service, c.operation, c.principal, c.resources, c.error, c.time, c.role_arn) for c in calls]
     restored = back[0]
     assert isinstance(restored, Call)
     assert restored.parameters == calls[0].parameters

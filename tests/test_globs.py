@@ -52,8 +52,10 @@ def test_glob_match_case() -> None:
 
 
 @settings(max_examples=3000, deadline=None)
-@given(st.one_of(st.text(alphabet="ab*", max_size=8), st.text(alphabet="ab*?:$<>{}", max_size=8)),
-       st.one_of(st.text(alphabet="ab", max_size=8), st.text(alphabet="ab:*?$<>{}", max_size=9)))
+@given(
+    st.one_of(st.text(alphabet="ab*", max_size=8), st.text(alphabet="ab*?:$<>{}", max_size=8)),
+    st.one_of(st.text(alphabet="ab", max_size=8), st.text(alphabet="ab:*?$<>{}", max_size=9)),
+)
 def test_string_search_matching_agrees_with_the_compiled_glob(pattern: str, value: str) -> None:
     # Star-only patterns are matched without a regex; the regex is the reference.
     assert globs._fullmatch(pattern, value) == (globs._compile_glob(pattern).fullmatch(value) is not None)
@@ -72,22 +74,25 @@ TABLE = "arn:${Partition}:dynamodb:${Region}:${Account}:table/${TableName}"
 INDEX = TABLE + "/index/${IndexName}"
 
 
-@pytest.mark.parametrize(("pattern", "template", "overlaps"), [
-    ("arn:aws:s3:::b/*", BUCKET, False),  # a bucket name holds no "/": this names objects only
-    ("arn:aws:s3:::*/*", BUCKET, False),
-    ("arn:aws:s3:::*/CodeDeploy/*", BUCKET, False),
-    ("arn:aws:s3:::b/*", OBJECT, True),
-    ("arn:aws:s3:::*", BUCKET, True),
-    ("arn:aws:s3:::b?", BUCKET, True),
-    ("arn:aws:s3:::b?/", BUCKET, False),
-    ("arn:aws:s3:::<Ref:Bucket>", BUCKET, True),
-    ("arn:aws:s3:::<Ref:Bucket>/*", BUCKET, False),
-    ("arn:aws:s3:::${aws:username}", BUCKET, True),
-    ("arn:aws:dynamodb:us-east-1:111122223333:table/T/index/*", TABLE, False),
-    ("arn:aws:dynamodb:us-east-1:111122223333:table/T/index/*", INDEX, True),
-    ("arn:aws:dynamodb:*:*:table/*", INDEX, True),
-    ("arn:aws:dynamodb:*:*:table/T", INDEX, False),
-])
+@pytest.mark.parametrize(
+    ("pattern", "template", "overlaps"),
+    [
+        ("arn:aws:s3:::b/*", BUCKET, False),  # a bucket name holds no "/": this names objects only
+        ("arn:aws:s3:::*/*", BUCKET, False),
+        ("arn:aws:s3:::*/CodeDeploy/*", BUCKET, False),
+        ("arn:aws:s3:::b/*", OBJECT, True),
+        ("arn:aws:s3:::*", BUCKET, True),
+        ("arn:aws:s3:::b?", BUCKET, True),
+        ("arn:aws:s3:::b?/", BUCKET, False),
+        ("arn:aws:s3:::<Ref:Bucket>", BUCKET, True),
+        ("arn:aws:s3:::<Ref:Bucket>/*", BUCKET, False),
+        ("arn:aws:s3:::${aws:username}", BUCKET, True),
+        ("arn:aws:dynamodb:us-east-1:111122223333:table/T/index/*", TABLE, False),
+        ("arn:aws:dynamodb:us-east-1:111122223333:table/T/index/*", INDEX, True),
+        ("arn:aws:dynamodb:*:*:table/*", INDEX, True),
+        ("arn:aws:dynamodb:*:*:table/T", INDEX, False),
+    ],
+)
 def test_names_aws_keeps_slash_free(pattern: str, template: str, overlaps: bool) -> None:
     assert globs.arn_pattern_overlaps(pattern, template) is overlaps
 
@@ -97,4 +102,6 @@ def test_a_star_ending_a_short_arn_pattern_covers_every_later_field() -> None:
     assert globs.padded_arn("arn:aws:s3:::b/*") == "arn:aws:s3:::b/*"  # six fields: as written
     assert globs.padded_arn("arn:aws:s3:b*") == "arn:aws:s3:b*"  # not a lone star: left alone
     assert globs.covers_arn_format("arn:aws:s3:*", OBJECT)
-    assert globs.covers_arn_format("arn:aws:logs:*", "arn:${Partition}:logs:${Region}:${Account}:log-group:${LogGroupName}")
+    assert globs.covers_arn_format(
+        "arn:aws:logs:*", "arn:${Partition}:logs:${Region}:${Account}:log-group:${LogGroupName}"
+    )

@@ -36,10 +36,12 @@ NS = "https://iam.amazonaws.com/doc/2010-05-08/"
 
 def page(marker: str | None) -> bytes:
     more = f"<IsTruncated>true</IsTruncated><Marker>{marker}</Marker>" if marker else "<IsTruncated>false</IsTruncated>"
-    return (f'<GetAccountAuthorizationDetailsResponse xmlns="{NS}"><GetAccountAuthorizationDetailsResult>'
-            f"<UserDetailList/><GroupDetailList/><RoleDetailList/><Policies/>{more}"
-            "</GetAccountAuthorizationDetailsResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata>"
-            "</GetAccountAuthorizationDetailsResponse>").encode()
+    return (
+        f'<GetAccountAuthorizationDetailsResponse xmlns="{NS}"><GetAccountAuthorizationDetailsResult>'
+        f"<UserDetailList/><GroupDetailList/><RoleDetailList/><Policies/>{more}"
+        "</GetAccountAuthorizationDetailsResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata>"
+        "</GetAccountAuthorizationDetailsResponse>"
+    ).encode()
 
 
 class BadIam(BaseHTTPRequestHandler):
@@ -73,8 +75,12 @@ class BadIam(BaseHTTPRequestHandler):
 
 @pytest.fixture()
 def endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[BadIam]]:
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}.items():
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }.items():
         monkeypatch.setenv(key, value)
     handler = type("Handler", (BadIam,), {"requests": itertools.count()})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -91,7 +97,8 @@ def endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[BadIam]]:
 
 def iam_client(url: str, limits: AwsLimits) -> Any:
     return boto3.session.Session().client(
-        "iam", region_name="us-east-1", endpoint_url=url, config=Config(**botocore_options(limits)))
+        "iam", region_name="us-east-1", endpoint_url=url, config=Config(**botocore_options(limits))
+    )
 
 
 def test_pagination_that_never_ends_is_cut_at_the_page_limit(endpoint: type[BadIam]) -> None:
@@ -126,9 +133,14 @@ def test_garbage_answers_are_recorded_as_gaps_not_crashes_or_hangs(endpoint: typ
     # The call budget turns a reader that keeps asking into a gap "called more than 3 times"
     # after three requests, so that the test fails on the count below instead of hanging.
     budget = CallBudget(AwsLimits(max_calls_per_operation=3))
-    factory = ClientFactory(boto3.session.Session(), account="111122223333", region="us-east-1",
-                            endpoint_url=endpoint.url, max_attempts=2,  # type: ignore[attr-defined]
-                            hooks=[budget.hook])
+    factory = ClientFactory(
+        boto3.session.Session(),
+        account="111122223333",
+        region="us-east-1",
+        endpoint_url=endpoint.url,
+        max_attempts=2,  # type: ignore[attr-defined]
+        hooks=[budget.hook],
+    )
     snapshot: dict[str, Any] = {"iamlint": {}}
     recorder = Recorder("111122223333")
     assert read_identity(factory, recorder, snapshot) is False
@@ -157,8 +169,14 @@ def test_slow_answers_time_out_within_the_attempts(endpoint: type[BadIam]) -> No
 
 def test_audit_identity_reader_through_the_factory_hook_stops_an_endless_dump(endpoint: type[BadIam]) -> None:
     budget = CallBudget(AwsLimits(max_calls_per_operation=10))
-    factory = ClientFactory(boto3.session.Session(), account="111122223333", region="us-east-1",
-                            endpoint_url=endpoint.url, max_attempts=1, hooks=[budget.hook])  # type: ignore[attr-defined]
+    factory = ClientFactory(
+        boto3.session.Session(),
+        account="111122223333",
+        region="us-east-1",
+        endpoint_url=endpoint.url,
+        max_attempts=1,
+        hooks=[budget.hook],
+    )  # type: ignore[attr-defined]
     snapshot: dict[str, Any] = {"iamlint": {}}
     recorder = Recorder("111122223333")
     finished = read_identity(factory, recorder, snapshot)

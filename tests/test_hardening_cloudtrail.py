@@ -26,7 +26,9 @@ MIB = 1 << 20
 
 
 def bench_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("cloudtrail_flat_memory", ROOT / "bench" / "cloudtrail_flat_memory.py")
+    spec = importlib.util.spec_from_file_location(
+        "cloudtrail_flat_memory", ROOT / "bench" / "cloudtrail_flat_memory.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
@@ -91,9 +93,13 @@ def test_records_with_missing_or_wrong_fields_are_reported_and_skipped(tmp_path:
         {**good, "eventName": ""},
         {**good, "requestParameters": "not an object", "resources": "nor a list"},
         {**good, "userIdentity": {"type": ["odd"], "sessionContext": "x", "arn": {"x": 1}}},
-        "a string", 42, None, [],
+        "a string",
+        42,
+        None,
+        [],
         good,
-        {**good, "eventType": []}, {**good, "eventType": {"x": 1}},
+        {**good, "eventType": []},
+        {**good, "eventType": {"x": 1}},
     ]
     path = tmp_path / "mixed.json"
     path.write_bytes(trail(broken))
@@ -113,7 +119,7 @@ def test_records_nested_too_deep_are_errors_and_reading_goes_on(tmp_path: Path) 
     deep = "[" * 100_000 + "]" * 100_000
     good = json.dumps(bench.record(1))
     lines = tmp_path / "events.jsonl"
-    lines.write_text(f"{good}\n{{\"eventName\": {deep}}}\n{good}\n")
+    lines.write_text(f'{good}\n{{"eventName": {deep}}}\n{good}\n')
     document = tmp_path / "deep.json"
     document.write_text('{"Records": [' + good + "," + deep + "]}")
     evidence = tmp_path / "evidence.jsonl"

@@ -65,7 +65,9 @@ def test_symlinks_out_of_the_scanned_tree_are_not_followed(tmp_path: Path) -> No
     result = CliRunner().invoke(cli, ["check", str(tree), "--format", "json"])
     assert "AKIAEXAMPLESECRET" not in result.stdout
     assert {f["location"]["file"] for f in json.loads(result.stdout)["findings"]} == {
-        str(tree / "ok.json"), str(tree / "inside.json")}
+        str(tree / "ok.json"),
+        str(tree / "inside.json"),
+    }
 
 
 def test_symlink_loops_end_as_input_errors(tmp_path: Path) -> None:
@@ -88,10 +90,21 @@ def test_cdk_assembly_symlinks_out_of_the_assembly_are_refused(tmp_path: Path) -
     out.mkdir()
     (out / "cdk.out").write_text('{"version": "36.0.0"}')
     (out / "Stack.template.json").symlink_to(tmp_path / "secret.json")
-    (out / "manifest.json").write_text(json.dumps({"version": "36.0.0", "artifacts": {
-        "Stack": {"type": "aws:cloudformation:stack", "properties": {"templateFile": "Stack.template.json"}},
-        "Up": {"type": "aws:cloudformation:stack", "properties": {"templateFile": "../secret.json"}},
-        "Stage": {"type": "cdk:cloud-assembly", "properties": {"directoryName": "."}}}}))
+    (out / "manifest.json").write_text(
+        json.dumps(
+            {
+                "version": "36.0.0",
+                "artifacts": {
+                    "Stack": {
+                        "type": "aws:cloudformation:stack",
+                        "properties": {"templateFile": "Stack.template.json"},
+                    },
+                    "Up": {"type": "aws:cloudformation:stack", "properties": {"templateFile": "../secret.json"}},
+                    "Stage": {"type": "cdk:cloud-assembly", "properties": {"directoryName": "."}},
+                },
+            }
+        )
+    )
     loaded = finishes(lambda: load_paths([str(tmp_path)]))
     messages = " ".join(e.message for e in loaded.errors)
     assert "through a symbolic link" in messages and "refusing to read outside it" in messages
@@ -114,7 +127,9 @@ def test_fifos_sockets_and_devices_never_block(tmp_path: Path) -> None:
     assert len(loaded.documents) == 1
 
 
-def test_a_file_swapped_for_a_fifo_after_the_walk_does_not_block(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_file_swapped_for_a_fifo_after_the_walk_does_not_block(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Between looking at a file and opening it, the file can become a FIFO (another process, a
     # hostile checkout). The reader must decide on what it opened, not on what it looked at.
     fifo = tmp_path / "swapped.json"
@@ -209,12 +224,31 @@ def test_narrow_warnings_cannot_forge_workflow_commands(tmp_path: Path) -> None:
     trail = tmp_path / "trail"
     trail.mkdir()
     (trail / "bad\n::error file=x::forged.json").write_text("{ not json")
-    (trail / "event.json").write_text(json.dumps({"Records": [{
-        "eventSource": "nothing\n::warning::forged.amazonaws.com", "eventName": "Do\x1b[2JIt",
-        "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/u"}}]}))
+    (trail / "event.json").write_text(
+        json.dumps(
+            {
+                "Records": [
+                    {
+                        "eventSource": "nothing\n::warning::forged.amazonaws.com",
+                        "eventName": "Do\x1b[2JIt",
+                        "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/u"},
+                    }
+                ]
+            }
+        )
+    )
     root = Path(__file__).resolve().parent.parent
-    result = CliRunner().invoke(cli, ["narrow", str(root / "fixtures" / "narrow" / "cfn-role.yaml"), "--role", "WorkerRole",
-                                      "--cloudtrail", str(trail)])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "narrow",
+            str(root / "fixtures" / "narrow" / "cfn-role.yaml"),
+            "--role",
+            "WorkerRole",
+            "--cloudtrail",
+            str(trail),
+        ],
+    )
     assert "bad\\n::error" in result.stderr
     assert not any(line.startswith("::") for line in result.stderr.splitlines())
     assert "\x1b" not in result.stderr
@@ -229,13 +263,17 @@ def test_text_utf8_cannot_encode_is_shown_escaped_in_every_format(tmp_path: Path
     wild = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}'
     with open(os.path.join(os.fsencode(tmp_path), b"bad\xffname.json"), "w") as fh:
         fh.write(wild)
-    proc = subprocess.run([str(BIN / "iamlint"), "check", ".", "--format", fmt], cwd=tmp_path, capture_output=True, check=False)
+    proc = subprocess.run(
+        [str(BIN / "iamlint"), "check", ".", "--format", fmt], cwd=tmp_path, capture_output=True, check=False
+    )
     assert proc.returncode == 1 and b"Traceback" not in proc.stderr, proc.stderr.decode(errors="replace")
     out = proc.stdout.decode("utf-8")  # valid UTF-8 throughout
     assert "bad" in out and "s3:" in out
     if fmt == "sarif":
-        uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
-                for r in json.loads(out)["runs"][0]["results"]}
+        uris = {
+            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+            for r in json.loads(out)["runs"][0]["results"]
+        }
         assert "bad%FFname.json" in uris  # the name's own bytes
     elif fmt == "json":
         json.loads(out)

@@ -102,11 +102,14 @@ def _backtracking_stars(tree: Any) -> int:
     return count
 
 
-FUZZ_PATTERNS = sorted({
-    text
-    for path in (*LOADER_INPUTS, *POLICY_INPUTS)
-    for text in re.findall(r'"([^"\\]*[*?][^"\\]*)"', path.read_text(errors="replace"))
-} | {"a**********b", "*a*a*a*a*b", "a?*a?*a?*a?*b", "arn:aws:s3:::*a*a*a*a*/b*"})
+FUZZ_PATTERNS = sorted(
+    {
+        text
+        for path in (*LOADER_INPUTS, *POLICY_INPUTS)
+        for text in re.findall(r'"([^"\\]*[*?][^"\\]*)"', path.read_text(errors="replace"))
+    }
+    | {"a**********b", "*a*a*a*a*b", "a?*a?*a?*a?*b", "arn:aws:s3:::*a*a*a*a*/b*"}
+)
 
 
 @pytest.mark.parametrize("pattern", FUZZ_PATTERNS)

@@ -59,40 +59,105 @@ def policy(*statements: Any) -> dict[str, Any]:
 
 DEEP_INPUTS: dict[str, tuple[Any, str, str]] = {
     # name: (document, rule expected, text expected in one of its messages)
-    "condition-value": (policy({**S3_ALL, "Condition": {"StringEquals": {"aws:x": nest_list(DEEP)}}}),
-                        "IAM002", "condition value"),
+    "condition-value": (
+        policy({**S3_ALL, "Condition": {"StringEquals": {"aws:x": nest_list(DEEP)}}}),
+        "IAM002",
+        "condition value",
+    ),
     "resource": (policy({**S3_ALL, "Resource": nest_list(DEEP)}), "IAM002", "Resource entries must be strings"),
     "principal": (policy({**S3_ALL, "Principal": {"AWS": nest_list(DEEP)}}), "IAM002", "Principal.AWS"),
     "statement": (policy(nest_list(DEEP, S3_ALL)), "IAM002", "a statement must be an object"),
     "sid": (policy({**S3_ALL, "Sid": nest_map(DEEP)}), "IAM103", "s3:*"),
     "cfn-roles-list": (
-        {"Resources": {"P": {"Type": "AWS::IAM::Policy", "Properties": {
-            "PolicyName": "p", "Roles": nest_list(DEEP), "PolicyDocument": policy(S3_ALL)}}}},
-        "IAM103", "s3:*"),
+        {
+            "Resources": {
+                "P": {
+                    "Type": "AWS::IAM::Policy",
+                    "Properties": {"PolicyName": "p", "Roles": nest_list(DEEP), "PolicyDocument": policy(S3_ALL)},
+                }
+            }
+        },
+        "IAM103",
+        "s3:*",
+    ),
     "cfn-properties": (
-        {"Resources": {"R": {"Type": "AWS::IAM::ManagedPolicy", "Properties": {
-            "PolicyDocument": policy({**S3_ALL, "Resource": nest_map(DEEP)})}}}},
-        "IAM002", "nested more than"),
+        {
+            "Resources": {
+                "R": {
+                    "Type": "AWS::IAM::ManagedPolicy",
+                    "Properties": {"PolicyDocument": policy({**S3_ALL, "Resource": nest_map(DEEP)})},
+                }
+            }
+        },
+        "IAM002",
+        "nested more than",
+    ),
     "cfn-metadata-and-mappings": (
-        {"Mappings": nest_map(DEEP), "Conditions": {"C": nest_map(DEEP)}, "Outputs": nest_map(DEEP),
-         "Resources": {"R": {"Type": "AWS::IAM::ManagedPolicy", "Metadata": {"iamlint": nest_map(DEEP)},
-                             "Properties": {"PolicyDocument": policy(S3_ALL)}}}},
-        "IAM103", "s3:*"),
+        {
+            "Mappings": nest_map(DEEP),
+            "Conditions": {"C": nest_map(DEEP)},
+            "Outputs": nest_map(DEEP),
+            "Resources": {
+                "R": {
+                    "Type": "AWS::IAM::ManagedPolicy",
+                    "Metadata": {"iamlint": nest_map(DEEP)},
+                    "Properties": {"PolicyDocument": policy(S3_ALL)},
+                }
+            },
+        },
+        "IAM103",
+        "s3:*",
+    ),
     "cfn-policy-as-json-string": (
-        {"Resources": {"R": {"Type": "AWS::Logs::ResourcePolicy", "Properties": {
-            "PolicyName": "x", "PolicyDocument": '{"Statement":' + "[" * 5000 + "]" * 5000 + "}"}}}},
-        "IAM002", "is a string that is not JSON"),
+        {
+            "Resources": {
+                "R": {
+                    "Type": "AWS::Logs::ResourcePolicy",
+                    "Properties": {
+                        "PolicyName": "x",
+                        "PolicyDocument": '{"Statement":' + "[" * 5000 + "]" * 5000 + "}",
+                    },
+                }
+            }
+        },
+        "IAM002",
+        "is a string that is not JSON",
+    ),
     "sam": (
-        {"Transform": "AWS::Serverless-2016-10-31", "Resources": {"F": {
-            "Type": "AWS::Serverless::Function", "Properties": {
-                "Runtime": "python3.12", "Handler": "a.b", "CodeUri": ".",
-                "Policies": [policy({**S3_ALL, "Resource": nest_list(DEEP)})]}}}},
-        "IAM001", "SAM translator"),
+        {
+            "Transform": "AWS::Serverless-2016-10-31",
+            "Resources": {
+                "F": {
+                    "Type": "AWS::Serverless::Function",
+                    "Properties": {
+                        "Runtime": "python3.12",
+                        "Handler": "a.b",
+                        "CodeUri": ".",
+                        "Policies": [policy({**S3_ALL, "Resource": nest_list(DEEP)})],
+                    },
+                }
+            },
+        },
+        "IAM001",
+        "SAM translator",
+    ),
     "authorization-details-url-encoded": (
-        {"UserDetailList": [], "GroupDetailList": [], "Policies": [], "RoleDetailList": [{
-            "RoleName": "r", "Arn": "arn:aws:iam::111122223333:role/r", "RolePolicyList": [],
-            "AssumeRolePolicyDocument": urllib.parse.quote('{"Statement":' + "[" * 5000 + "]" * 5000 + "}")}]},
-        "IAM002", "neither JSON nor URL-encoded JSON"),
+        {
+            "UserDetailList": [],
+            "GroupDetailList": [],
+            "Policies": [],
+            "RoleDetailList": [
+                {
+                    "RoleName": "r",
+                    "Arn": "arn:aws:iam::111122223333:role/r",
+                    "RolePolicyList": [],
+                    "AssumeRolePolicyDocument": urllib.parse.quote('{"Statement":' + "[" * 5000 + "]" * 5000 + "}"),
+                }
+            ],
+        },
+        "IAM002",
+        "neither JSON nor URL-encoded JSON",
+    ),
 }
 
 
@@ -143,8 +208,10 @@ def test_deep_baseline_is_a_clean_error(tmp_path: Path) -> None:
     [
         (b'{"Statement": [{"Sid": 1' + b"0" * 5000 + b"}]}", "5001 digits, over the 4300-digit limit"),
         (b"a: 1" + b"0" * 5000 + b"\n", "5001 digits, over the 4300-digit limit"),
-        (b'{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "\xff\xfe"}]}',
-         "expected utf-8 text"),
+        (
+            b'{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "\xff\xfe"}]}',
+            "expected utf-8 text",
+        ),
         (b'{"Statement": []}\x00', "Extra data"),
         (b'{"a": 1, "a": 2}', "duplicate key 'a'"),
         (b"42", "found a int value"),
@@ -181,7 +248,8 @@ def test_huge_and_special_numbers_in_a_policy_do_not_crash_the_rules(tmp_path: P
     path.write_text(
         '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", '
         '"Resource": 1e999, "Condition": {"NumericLessThan": {"s3:max-keys": [1e999, -1e999, NaN, '
-        + "9" * 4000 + ', 1e-999]}, "DateGreaterThan": {"aws:CurrentTime": 99999999999999999999}}}]}'
+        + "9" * 4000
+        + ', 1e-999]}, "DateGreaterThan": {"aws:CurrentTime": 99999999999999999999}}}]}'
     )
     found = by_rule(check(path))
     assert any("Resource must be a string" in m for m in found["IAM002"])
@@ -205,7 +273,8 @@ def test_handler_code_nested_too_deep_is_a_warning_for_narrow_from_code(tmp_path
     shutil.copytree(Path(__file__).resolve().parent.parent / "fixtures" / "sources" / "code", code)
     (code / "orders" / "app.py").write_text("def handler(event, context):\n    return " + "+".join(["1"] * 5000) + "\n")
     (code / "reports" / "app.ts").write_text(
-        "export const handler = async () => { const x = " + "(" * 3000 + "1" + ")" * 3000 + "; };\n")
+        "export const handler = async () => { const x = " + "(" * 3000 + "1" + ")" * 3000 + "; };\n"
+    )
     result = CliRunner().invoke(cli, ["narrow", str(code / "template.yaml"), "--from-code"])
     assert not isinstance(result.exception, RecursionError), result.exception
     assert result.exit_code == 2

@@ -71,7 +71,9 @@ def test_file_size_limit_is_configurable_and_applies_to_walked_named_and_stdin(t
     errors = input_errors(report)
     assert {f for f, _ in errors} == {str(tmp_path / "walked.json"), str(named)}
     assert all("1000-byte limit (--max-file-size)" in m for _, m in errors)
-    stdin = CliRunner().invoke(cli, ["check", "-", "--max-file-size", "1000", "--format", "json"], input=policy + " " * 5000)
+    stdin = CliRunner().invoke(
+        cli, ["check", "-", "--max-file-size", "1000", "--format", "json"], input=policy + " " * 5000
+    )
     assert stdin.exit_code == 2
     assert "1000-byte limit (--max-file-size)" in stdin.stdout
     code, report = run_json(str(named), "--max-file-size", "100000")
@@ -82,8 +84,16 @@ def test_cdk_templates_are_held_to_the_file_size_limit(tmp_path: Path) -> None:
     out = tmp_path / "cdk.out"
     out.mkdir()
     (out / "cdk.out").write_text('{"version": "36.0.0"}')
-    (out / "manifest.json").write_text(json.dumps({"version": "36.0.0", "artifacts": {"S": {
-        "type": "aws:cloudformation:stack", "properties": {"templateFile": "S.template.json"}}}}))
+    (out / "manifest.json").write_text(
+        json.dumps(
+            {
+                "version": "36.0.0",
+                "artifacts": {
+                    "S": {"type": "aws:cloudformation:stack", "properties": {"templateFile": "S.template.json"}}
+                },
+            }
+        )
+    )
     with open(out / "S.template.json", "wb") as fh:
         fh.truncate(100 * MIB)
     loaded = load_paths([str(out)])
@@ -93,17 +103,38 @@ def test_cdk_templates_are_held_to_the_file_size_limit(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("flag", "document", "limit_text"),
     [
-        ("--max-statements", {"Version": "2012-10-17", "Statement": [GOOD["Statement"][0]] * 30},  # type: ignore[index]
-         "30 statements, over the limit of 20 (--max-statements)"),
-        ("--max-actions", {"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Action": [f"s3:Get{i}" for i in range(30)], "Resource": "*"}]},
-         "30 Action entries, over the limit of 20 (--max-actions)"),
-        ("--max-resources", {"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Action": "s3:GetObject", "NotResource": [f"arn:aws:s3:::b/{i}" for i in range(30)]}]},
-         "30 NotResource entries, over the limit of 20 (--max-resources)"),
-        ("--max-expansion", {"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Action": ["*", "ec2:*"], "Resource": "*"}]},
-         "more than 1000 catalogue matches (--max-expansion)"),
+        (
+            "--max-statements",
+            {"Version": "2012-10-17", "Statement": [GOOD["Statement"][0]] * 30},  # type: ignore[index]
+            "30 statements, over the limit of 20 (--max-statements)",
+        ),
+        (
+            "--max-actions",
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": [f"s3:Get{i}" for i in range(30)], "Resource": "*"}],
+            },
+            "30 Action entries, over the limit of 20 (--max-actions)",
+        ),
+        (
+            "--max-resources",
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "s3:GetObject",
+                        "NotResource": [f"arn:aws:s3:::b/{i}" for i in range(30)],
+                    }
+                ],
+            },
+            "30 NotResource entries, over the limit of 20 (--max-resources)",
+        ),
+        (
+            "--max-expansion",
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["*", "ec2:*"], "Resource": "*"}]},
+            "more than 1000 catalogue matches (--max-expansion)",
+        ),
     ],
 )
 def test_policy_size_limits_are_input_errors_naming_file_limit_and_flag(
@@ -126,8 +157,10 @@ def test_policy_size_limits_are_input_errors_naming_file_limit_and_flag(
 
 def test_default_limits_stop_a_policy_built_to_make_the_rules_slow(tmp_path: Path) -> None:
     # A thousand wildcard patterns that each make every rule scan the whole catalogue.
-    doc = {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": [f"*:x{i}*y" for i in range(900)], "Resource": "*"}] * 2}
+    doc = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": [f"*:x{i}*y" for i in range(900)], "Resource": "*"}] * 2,
+    }
     path = tmp_path / "slow.json"
     path.write_text(json.dumps(doc))
     loaded = load_paths([str(path)])
@@ -146,10 +179,20 @@ def test_rules_comparing_statement_pairs_stay_within_the_search_budget(
     # counted in search steps (`evaluator.search_budget`), not timed.
     statements = []
     for k in range(100):
-        statements.append({"Effect": "Allow", "Action": "sqs:SendMessage",
-                           "Resource": f"aro:aw*s:sqs:uecss-east-1:123456789{'?' * 20}12:orders{k}-*"})
-        statements.append({"Effect": "Allow", "Action": "sqs:SendMessage",
-                           "Resource": f"aro:aws:sqs:us-east-1:123456789{'?' * 15}s3:get*{'?' * (80 + k % 7)}012:x{k}"})
+        statements.append(
+            {
+                "Effect": "Allow",
+                "Action": "sqs:SendMessage",
+                "Resource": f"aro:aw*s:sqs:uecss-east-1:123456789{'?' * 20}12:orders{k}-*",
+            }
+        )
+        statements.append(
+            {
+                "Effect": "Allow",
+                "Action": "sqs:SendMessage",
+                "Resource": f"aro:aws:sqs:us-east-1:123456789{'?' * 15}s3:get*{'?' * (80 + k % 7)}012:x{k}",
+            }
+        )
     path = tmp_path / "pairs.json"
     path.write_text(json.dumps({"Version": "2012-10-17", "Statement": statements}))
     loaded = load_paths([str(path)])
@@ -192,8 +235,17 @@ def test_every_aws_managed_policy_is_within_the_default_limits(tmp_path: Path) -
     loaded = load_paths([str(folder)])
     assert not loaded.errors and len(loaded.documents) == len(names)
     catalog = get_catalog()
-    refused = [(doc.loc.file, str(error.message)) for doc in loaded.documents
-               if (error := over_limit(doc, Limits(), catalog)) is not None]
+    refused = [
+        (doc.loc.file, str(error.message))
+        for doc in loaded.documents
+        if (error := over_limit(doc, Limits(), catalog)) is not None
+    ]
     assert refused == []
-    assert over_limit(next(d for d in loaded.documents if d.loc.file.endswith("/ReadOnlyAccess.json")),
-                      Limits(max_actions=1000), catalog) is not None  # the control: the limit does bite
+    assert (
+        over_limit(
+            next(d for d in loaded.documents if d.loc.file.endswith("/ReadOnlyAccess.json")),
+            Limits(max_actions=1000),
+            catalog,
+        )
+        is not None
+    )  # the control: the limit does bite

@@ -28,28 +28,79 @@ from iamlint.policy import Problem, parse_policy
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-WORDS = st.sampled_from([
-    "Version", "2012-10-17", "Statement", "Sid", "Effect", "Allow", "Deny", "Action", "NotAction",
-    "Resource", "NotResource", "Principal", "NotPrincipal", "Condition", "AWS", "Service", "Federated",
-    "*", "s3:*", "s3:Get*", "iam:PassRole", "sts:AssumeRole", "arn:aws:s3:::b/*", "arn:aws:iam::111122223333:root",
-    "${aws:username}", "${*}", "StringEquals", "StringLike", "ForAllValues:StringLike", "IpAddress",
-    "aws:SourceIp", "aws:PrincipalOrgID", "10.0.0.0/8", "NumericLessThan", "Bool", "Null", "?", "",
-])
+WORDS = st.sampled_from(
+    [
+        "Version",
+        "2012-10-17",
+        "Statement",
+        "Sid",
+        "Effect",
+        "Allow",
+        "Deny",
+        "Action",
+        "NotAction",
+        "Resource",
+        "NotResource",
+        "Principal",
+        "NotPrincipal",
+        "Condition",
+        "AWS",
+        "Service",
+        "Federated",
+        "*",
+        "s3:*",
+        "s3:Get*",
+        "iam:PassRole",
+        "sts:AssumeRole",
+        "arn:aws:s3:::b/*",
+        "arn:aws:iam::111122223333:root",
+        "${aws:username}",
+        "${*}",
+        "StringEquals",
+        "StringLike",
+        "ForAllValues:StringLike",
+        "IpAddress",
+        "aws:SourceIp",
+        "aws:PrincipalOrgID",
+        "10.0.0.0/8",
+        "NumericLessThan",
+        "Bool",
+        "Null",
+        "?",
+        "",
+    ]
+)
 SCALARS = st.one_of(
-    WORDS, st.text(max_size=12), st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True),
+    WORDS,
+    st.text(max_size=12),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True),
 )
 JSONISH = st.recursive(
     SCALARS,
-    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.one_of(WORDS, st.text(max_size=6)), inner, max_size=4)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.one_of(WORDS, st.text(max_size=6)), inner, max_size=4)
+    ),
     max_leaves=30,
 )
 STATEMENT = st.fixed_dictionaries(
     {"Effect": st.sampled_from(["Allow", "Deny"]), "Action": st.one_of(WORDS, st.lists(WORDS, max_size=4))},
-    optional={"Resource": st.one_of(WORDS, st.lists(WORDS, max_size=3), JSONISH), "Sid": SCALARS,
-              "Principal": JSONISH, "Condition": JSONISH, "NotResource": WORDS},
+    optional={
+        "Resource": st.one_of(WORDS, st.lists(WORDS, max_size=3), JSONISH),
+        "Sid": SCALARS,
+        "Principal": JSONISH,
+        "Condition": JSONISH,
+        "NotResource": WORDS,
+    },
 )
-POLICY = st.fixed_dictionaries({"Version": st.sampled_from(["2012-10-17", "2008-10-17", 1]),
-                                "Statement": st.one_of(st.lists(STATEMENT, max_size=4), STATEMENT, JSONISH)})
+POLICY = st.fixed_dictionaries(
+    {
+        "Version": st.sampled_from(["2012-10-17", "2008-10-17", 1]),
+        "Statement": st.one_of(st.lists(STATEMENT, max_size=4), STATEMENT, JSONISH),
+    }
+)
 
 
 @lru_cache(maxsize=1)
@@ -90,7 +141,9 @@ def test_parse_any_raises_only_parse_error(data: bytes) -> None:
 
 # -- CloudFormation: random templates full of random intrinsic functions ----------------------
 
-NAMES = st.sampled_from(["Role", "Bucket", "Param", "Map", "Cond", "AWS::Region", "AWS::NoValue", "Missing", "Role.Arn"])
+NAMES = st.sampled_from(
+    ["Role", "Bucket", "Param", "Map", "Cond", "AWS::Region", "AWS::NoValue", "Missing", "Role.Arn"]
+)
 
 
 def intrinsic(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
@@ -98,11 +151,22 @@ def intrinsic(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
         st.builds(lambda n: {"Ref": n}, NAMES),
         st.builds(lambda n, a: {"Fn::GetAtt": [n, a]}, NAMES, st.sampled_from(["Arn", "Name", ""])),
         st.builds(lambda n: {"Fn::GetAtt": n}, NAMES),
-        st.builds(lambda t, v: {"Fn::Sub": [t, v]}, st.sampled_from(["${Param}", "arn:${AWS::Partition}:s3:::${X}", "${!Lit}", "${Role.Arn}"]),
-                  st.dictionaries(st.sampled_from(["X", "Y"]), inner, max_size=2)),
+        st.builds(
+            lambda t, v: {"Fn::Sub": [t, v]},
+            st.sampled_from(["${Param}", "arn:${AWS::Partition}:s3:::${X}", "${!Lit}", "${Role.Arn}"]),
+            st.dictionaries(st.sampled_from(["X", "Y"]), inner, max_size=2),
+        ),
         st.builds(lambda t: {"Fn::Sub": t}, st.one_of(st.text(max_size=10), inner)),
-        st.builds(lambda d, v: {"Fn::Join": [d, v]}, st.one_of(st.sampled_from(["", ",", ":"]), inner), st.one_of(st.lists(inner, max_size=3), inner)),
-        st.builds(lambda i, v: {"Fn::Select": [i, v]}, st.one_of(st.integers(-2, 5), inner), st.one_of(st.lists(inner, max_size=3), inner)),
+        st.builds(
+            lambda d, v: {"Fn::Join": [d, v]},
+            st.one_of(st.sampled_from(["", ",", ":"]), inner),
+            st.one_of(st.lists(inner, max_size=3), inner),
+        ),
+        st.builds(
+            lambda i, v: {"Fn::Select": [i, v]},
+            st.one_of(st.integers(-2, 5), inner),
+            st.one_of(st.lists(inner, max_size=3), inner),
+        ),
         st.builds(lambda d, v: {"Fn::Split": [d, v]}, st.one_of(st.sampled_from(["", ",", ":"]), inner), inner),
         st.builds(lambda a: {"Fn::FindInMap": a}, st.lists(st.one_of(NAMES, inner), max_size=4)),
         st.builds(lambda c, a, b: {"Fn::If": [c, a, b]}, st.one_of(NAMES, inner), inner, inner),
@@ -116,43 +180,106 @@ def intrinsic(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     )
 
 
-CFN_VALUE = st.recursive(SCALARS, lambda inner: st.one_of(intrinsic(inner), st.lists(inner, max_size=3),
-                                                          st.dictionaries(WORDS, inner, max_size=3)), max_leaves=25)
-CFN_STATEMENT = st.fixed_dictionaries({"Effect": st.one_of(st.just("Allow"), CFN_VALUE),
-                                       "Action": st.one_of(WORDS, CFN_VALUE), "Resource": CFN_VALUE},
-                                      optional={"Condition": CFN_VALUE})
-CFN_POLICY = st.fixed_dictionaries({"Version": st.just("2012-10-17"),
-                                    "Statement": st.one_of(st.lists(CFN_STATEMENT, min_size=1, max_size=3), CFN_VALUE)})
+CFN_VALUE = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(intrinsic(inner), st.lists(inner, max_size=3), st.dictionaries(WORDS, inner, max_size=3)),
+    max_leaves=25,
+)
+CFN_STATEMENT = st.fixed_dictionaries(
+    {"Effect": st.one_of(st.just("Allow"), CFN_VALUE), "Action": st.one_of(WORDS, CFN_VALUE), "Resource": CFN_VALUE},
+    optional={"Condition": CFN_VALUE},
+)
+CFN_POLICY = st.fixed_dictionaries(
+    {
+        "Version": st.just("2012-10-17"),
+        "Statement": st.one_of(st.lists(CFN_STATEMENT, min_size=1, max_size=3), CFN_VALUE),
+    }
+)
 RESOURCE = st.one_of(
-    st.fixed_dictionaries({"Type": st.just("AWS::IAM::Role"), "Properties": st.fixed_dictionaries(
-        {"AssumeRolePolicyDocument": CFN_POLICY},
-        optional={"Policies": st.lists(st.fixed_dictionaries({"PolicyName": CFN_VALUE, "PolicyDocument": CFN_POLICY}), max_size=2),
-                  "ManagedPolicyArns": st.one_of(CFN_VALUE, st.lists(CFN_VALUE, max_size=2)),
-                  "PermissionsBoundary": CFN_VALUE})}),
-    st.fixed_dictionaries({"Type": st.sampled_from(["AWS::IAM::ManagedPolicy", "AWS::IAM::Policy", "AWS::S3::BucketPolicy",
-                                                    "AWS::SQS::QueuePolicy", "AWS::Logs::ResourcePolicy", "AWS::Lambda::Permission"]),
-                           "Properties": st.fixed_dictionaries({"PolicyDocument": st.one_of(CFN_POLICY, CFN_VALUE)},
-                                                               optional={"Roles": CFN_VALUE, "Bucket": CFN_VALUE,
-                                                                         "PolicyName": CFN_VALUE, "Action": CFN_VALUE,
-                                                                         "Principal": CFN_VALUE})}),
+    st.fixed_dictionaries(
+        {
+            "Type": st.just("AWS::IAM::Role"),
+            "Properties": st.fixed_dictionaries(
+                {"AssumeRolePolicyDocument": CFN_POLICY},
+                optional={
+                    "Policies": st.lists(
+                        st.fixed_dictionaries({"PolicyName": CFN_VALUE, "PolicyDocument": CFN_POLICY}), max_size=2
+                    ),
+                    "ManagedPolicyArns": st.one_of(CFN_VALUE, st.lists(CFN_VALUE, max_size=2)),
+                    "PermissionsBoundary": CFN_VALUE,
+                },
+            ),
+        }
+    ),
+    st.fixed_dictionaries(
+        {
+            "Type": st.sampled_from(
+                [
+                    "AWS::IAM::ManagedPolicy",
+                    "AWS::IAM::Policy",
+                    "AWS::S3::BucketPolicy",
+                    "AWS::SQS::QueuePolicy",
+                    "AWS::Logs::ResourcePolicy",
+                    "AWS::Lambda::Permission",
+                ]
+            ),
+            "Properties": st.fixed_dictionaries(
+                {"PolicyDocument": st.one_of(CFN_POLICY, CFN_VALUE)},
+                optional={
+                    "Roles": CFN_VALUE,
+                    "Bucket": CFN_VALUE,
+                    "PolicyName": CFN_VALUE,
+                    "Action": CFN_VALUE,
+                    "Principal": CFN_VALUE,
+                },
+            ),
+        }
+    ),
     st.builds(lambda t, p: {"Type": t, "Properties": p}, CFN_VALUE, CFN_VALUE),
 )
 TEMPLATE = st.fixed_dictionaries(
     {"Resources": st.dictionaries(st.sampled_from(["Role", "Bucket", "Policy", "Queue", "Fn"]), RESOURCE, max_size=3)},
-    optional={"Parameters": st.dictionaries(st.sampled_from(["Param", "X"]), st.fixed_dictionaries(
-                  {"Type": st.sampled_from(["String", "CommaDelimitedList", "List<String>", "Number"])},
-                  optional={"Default": CFN_VALUE})),
-              "Mappings": st.dictionaries(st.sampled_from(["Map", "M"]), st.dictionaries(WORDS, st.dictionaries(WORDS, CFN_VALUE, max_size=2), max_size=2)),
-              "Conditions": st.dictionaries(st.sampled_from(["Cond", "C"]), CFN_VALUE, max_size=2),
-              "Metadata": CFN_VALUE},
+    optional={
+        "Parameters": st.dictionaries(
+            st.sampled_from(["Param", "X"]),
+            st.fixed_dictionaries(
+                {"Type": st.sampled_from(["String", "CommaDelimitedList", "List<String>", "Number"])},
+                optional={"Default": CFN_VALUE},
+            ),
+        ),
+        "Mappings": st.dictionaries(
+            st.sampled_from(["Map", "M"]),
+            st.dictionaries(WORDS, st.dictionaries(WORDS, CFN_VALUE, max_size=2), max_size=2),
+        ),
+        "Conditions": st.dictionaries(st.sampled_from(["Cond", "C"]), CFN_VALUE, max_size=2),
+        "Metadata": CFN_VALUE,
+    },
 )
 
 
 @SETTINGS
 @given(TEMPLATE)
-@example({"Resources": {"Role": {"Type": "AWS::IAM::ManagedPolicy", "Properties": {"PolicyDocument": {
-    "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*",
-                                            "Resource": {"Fn::ToJsonString": {"Ref": "AWS::NoValue"}}}]}}}}})
+@example(
+    {
+        "Resources": {
+            "Role": {
+                "Type": "AWS::IAM::ManagedPolicy",
+                "Properties": {
+                    "PolicyDocument": {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Action": "s3:*",
+                                "Resource": {"Fn::ToJsonString": {"Ref": "AWS::NoValue"}},
+                            }
+                        ],
+                    }
+                },
+            }
+        }
+    }
+)
 def test_cloudformation_loader_accepts_random_templates_with_random_intrinsics(template: dict[str, Any]) -> None:
     text = json.dumps(template, default=str)
     result = load_template(parse_json(text, "template.json"))
@@ -166,7 +293,11 @@ REQUEST = st.builds(
     Request,
     st.one_of(WORDS, st.text(max_size=20)),
     st.one_of(WORDS, st.text(max_size=40)),
-    st.dictionaries(st.one_of(WORDS, st.text(max_size=8)), st.one_of(st.text(max_size=10), st.lists(st.text(max_size=6), max_size=3).map(tuple)), max_size=3),
+    st.dictionaries(
+        st.one_of(WORDS, st.text(max_size=8)),
+        st.one_of(st.text(max_size=10), st.lists(st.text(max_size=6), max_size=3).map(tuple)),
+        max_size=3,
+    ),
 )
 
 

@@ -94,7 +94,10 @@ def test_output_and_baseline_through_a_symbolic_link_are_refused(tmp_path: Path)
     project.mkdir()
     (project / "report.sarif").symlink_to(victim)
     (project / "baseline.json").symlink_to(victim)
-    for args in (["--output", f"sarif={project / 'report.sarif'}"], ["--baseline-write", str(project / "baseline.json")]):
+    for args in (
+        ["--output", f"sarif={project / 'report.sarif'}"],
+        ["--baseline-write", str(project / "baseline.json")],
+    ):
         result = CliRunner().invoke(cli, ["check", str(policy), *args])
         assert result.exit_code == 2, result.output
         assert "refusing to write through a symbolic link" in result.output
@@ -117,9 +120,18 @@ def test_baseline_write_interrupted_keeps_the_old_baseline(tmp_path: Path, monke
 
 
 def _call(i: int) -> Call:
-    return Call(service="s3", operation="GetObject", principal="arn:aws:sts::111122223333:assumed-role/r/s",
-                role_arn=None, session_name="s", time="2026-01-01T00:00:00Z", region="eu-west-1",
-                resources=(f"arn:aws:s3:::b/{i}",), parameters={}, error=None)
+    return Call(
+        service="s3",
+        operation="GetObject",
+        principal="arn:aws:sts::111122223333:assumed-role/r/s",
+        role_arn=None,
+        session_name="s",
+        time="2026-01-01T00:00:00Z",
+        region="eu-west-1",
+        resources=(f"arn:aws:s3:::b/{i}",),
+        parameters={},
+        error=None,
+    )
 
 
 def test_evidence_file_is_atomic_and_refuses_symbolic_links(tmp_path: Path) -> None:
@@ -165,8 +177,17 @@ def test_apply_interrupted_keeps_the_template(tmp_path: Path, monkeypatch: pytes
     template = tmp_path / "template.yaml"
     shutil.copy(ROOT / "fixtures" / "narrow" / "cfn-role.yaml", template)
     before = template.read_bytes()
-    args = ["narrow", str(template), "--role", "WorkerRole", "--evidence",
-            str(ROOT / "fixtures" / "narrow" / "cfn-role.evidence.jsonl"), "--session", "orders-worker", "--apply"]
+    args = [
+        "narrow",
+        str(template),
+        "--role",
+        "WorkerRole",
+        "--evidence",
+        str(ROOT / "fixtures" / "narrow" / "cfn-role.evidence.jsonl"),
+        "--session",
+        "orders-worker",
+        "--apply",
+    ]
     failing_fdopen(monkeypatch, after=100)
     result = CliRunner().invoke(cli, args)
     assert isinstance(result.exception, Interrupted), result.output
@@ -199,11 +220,14 @@ def test_a_fifo_or_device_is_written_into_never_replaced(tmp_path: Path) -> None
 
 def test_write_errors_name_the_path_asked_for(tmp_path: Path) -> None:
     policy = tmp_path / "p.json"
-    policy.write_text(json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
+    policy.write_text(
+        json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})
+    )
     (tmp_path / "folder").mkdir()
-    for target, why in ((tmp_path / "folder", "is a directory; expected a file name"),
-                        (tmp_path / "missing" / "b.json", "cannot write: No such file or directory")):
+    for target, why in (
+        (tmp_path / "folder", "is a directory; expected a file name"),
+        (tmp_path / "missing" / "b.json", "cannot write: No such file or directory"),
+    ):
         result = CliRunner().invoke(cli, ["check", str(policy), "--baseline-write", str(target)])
         assert result.exit_code == 2 and f"{target}: {why}" in result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "p.json"]  # no temporary file left

@@ -110,8 +110,11 @@ def test_aliases_reused_in_join_trees_stay_within_the_resolution_budget(tmp_path
         levels.append(f"      - &l{i} !Join ['', [{', '.join([f'*l{i - 1}'] * 10)}]]")
     path = tmp_path / "join-bomb.yaml"
     path.write_text(
-        "Parameters:\n  Unused:\n    Type: String\n    AllowedValues:\n" + "\n".join(levels) + "\n"
-        + POLICY_HEAD + "            Resource: !Sub ['arn:aws:s3:::${Big}', {Big: *l4}]\n"
+        "Parameters:\n  Unused:\n    Type: String\n    AllowedValues:\n"
+        + "\n".join(levels)
+        + "\n"
+        + POLICY_HEAD
+        + "            Resource: !Sub ['arn:aws:s3:::${Big}', {Big: *l4}]\n"
     )
     result = bounded(path)
     assert any("more than" in m and "characters" in m for m in messages(result, "IAM002"))
@@ -121,7 +124,8 @@ def test_aliases_in_sub_variables_cannot_build_a_huge_string(tmp_path: Path) -> 
     path = tmp_path / "sub-bomb.yaml"
     big = "y" * 100_000
     path.write_text(
-        f"Metadata:\n  Big: &big {big}\n" + POLICY_HEAD
+        f"Metadata:\n  Big: &big {big}\n"
+        + POLICY_HEAD
         + "            Resource:\n"
         + "".join("              - !Sub ['${A}${A}${A}${A}', {A: *big}]\n" for _ in range(200))
     )
@@ -136,10 +140,14 @@ def test_findinmap_chains_that_repeat_values_are_bounded(tmp_path: Path) -> None
     lines += [f"    L{i}: {{V: [{', '.join([f'!FindInMap [M, L{i - 1}, V]'] * 10)}]}}" for i in range(1, 25)]
     lines.append("    Cycle: {V: [!FindInMap [M, Cycle, V], !FindInMap [M, Cycle, V]]}")
     path = tmp_path / "map-chain.yaml"
-    path.write_text("\n".join(lines) + "\n" + POLICY_HEAD
-                    + "            Resource: !Join [',', !FindInMap [M, L24, V]]\n"
-                    + "          - Effect: Allow\n            Action: s3:PutObject\n"
-                    + "            Resource: !Join [',', !FindInMap [M, Cycle, V]]\n")
+    path.write_text(
+        "\n".join(lines)
+        + "\n"
+        + POLICY_HEAD
+        + "            Resource: !Join [',', !FindInMap [M, L24, V]]\n"
+        + "          - Effect: Allow\n            Action: s3:PutObject\n"
+        + "            Resource: !Join [',', !FindInMap [M, Cycle, V]]\n"
+    )
     result = bounded(path)
     assert any(f"more than {intrinsics.MAX_NODES} steps" in m for m in messages(result, "IAM002"))
 
@@ -186,8 +194,11 @@ def test_yaml_that_cloudformation_refuses_is_an_input_error(tmp_path: Path, text
 )
 def test_intrinsics_used_wrongly_are_reported_not_raised(tmp_path: Path, resource: str, expected: str) -> None:
     path = tmp_path / "template.yaml"
-    path.write_text("Mappings:\n  Buckets:\n    dev:\n      Name: dev-bucket\n" + POLICY_HEAD
-                    + f"            Resource: {resource}\n")
+    path.write_text(
+        "Mappings:\n  Buckets:\n    dev:\n      Name: dev-bucket\n"
+        + POLICY_HEAD
+        + f"            Resource: {resource}\n"
+    )
     result = check(path)
     assert any(expected in m for m in messages(result, "IAM002")), result.findings
 
@@ -224,13 +235,24 @@ def test_custom_rule_files_are_read_as_untrusted_input(tmp_path: Path, monkeypat
     # .iamlint.yaml and its rules_dirs come from the repository, so from the pull request.
     rules = tmp_path / "iam-rules"
     rules.mkdir()
-    lines = ["id: IAM901", "name: bomb", "severity: high", "category: custom", "summary: x", 'message: "x"',
-             "rationale: x", "fix: x", 'a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines = [
+        "id: IAM901",
+        "name: bomb",
+        "severity: high",
+        "category: custom",
+        "summary: x",
+        'message: "x"',
+        "rationale: x",
+        "fix: x",
+        'a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]',
+    ]
     lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)]
     lines += ["references: *a8", "match:", '  actions: ["iam:CreateUser"]']
     (rules / "IAM901.yaml").write_text("\n".join(lines) + "\n")
     (tmp_path / ".iamlint.yaml").write_text("rules_dirs: [iam-rules]\n")
-    (tmp_path / "p.json").write_text('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:*", "Resource": "*"}]}')
+    (tmp_path / "p.json").write_text(
+        '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:*", "Resource": "*"}]}'
+    )
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(cli, ["check", "p.json"])
     assert result.exit_code == 2

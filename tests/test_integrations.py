@@ -30,23 +30,36 @@ WORKFLOW = ROOT / "docs" / "github-workflow.yml"
 
 # -- the GitHub Action and the example workflow ------------------------------------------------
 
+
 def test_action_matches_the_github_actions_schema() -> None:
-    proc = subprocess.run([console_tool("check-jsonschema"), "--builtin-schema", "vendor.github-actions",
-                           str(ROOT / "action.yml")], capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [console_tool("check-jsonschema"), "--builtin-schema", "vendor.github-actions", str(ROOT / "action.yml")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_example_workflow_matches_the_workflow_schema() -> None:
-    proc = subprocess.run([console_tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows",
-                           str(WORKFLOW)], capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [console_tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", str(WORKFLOW)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_schema_check_can_fail(tmp_path: Path) -> None:
     bad = tmp_path / "action.yml"
     bad.write_text("name: x\nruns:\n  using: composite\n  step: []\n")
-    proc = subprocess.run([console_tool("check-jsonschema"), "--builtin-schema", "vendor.github-actions", str(bad)],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [console_tool("check-jsonschema"), "--builtin-schema", "vendor.github-actions", str(bad)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 1
 
 
@@ -56,8 +69,11 @@ def test_example_workflow_passes_actionlint() -> None:
 
 def test_actionlint_reports_a_broken_workflow(tmp_path: Path) -> None:
     bad = tmp_path / "wf.yml"
-    bad.write_text(WORKFLOW.read_text().replace("ubuntu-latest", "ubuntu-latst").replace(
-        "fail-on: medium", "fail-on: ${{ github.nope }}"))
+    bad.write_text(
+        WORKFLOW.read_text()
+        .replace("ubuntu-latest", "ubuntu-latst")
+        .replace("fail-on: medium", "fail-on: ${{ github.nope }}")
+    )
     kinds = {str(f["kind"]) for f in actionlint(bad)}
     assert {"runner-label", "expression"} <= kinds
 
@@ -81,7 +97,9 @@ def test_action_definition() -> None:
         assert "${{" not in step.get("run", ""), step.get("name")
 
 
-def _run_action_step(workspace: Path, inputs: dict[str, str]) -> tuple[subprocess.CompletedProcess[str], dict[str, str], Path]:
+def _run_action_step(
+    workspace: Path, inputs: dict[str, str]
+) -> tuple[subprocess.CompletedProcess[str], dict[str, str], Path]:
     action = yaml.safe_load((ROOT / "action.yml").read_text())
     step = next(s for s in action["runs"]["steps"] if s.get("id") == "check")
     runner_temp = Path(tempfile.mkdtemp(prefix="runner-temp-", dir=workspace))
@@ -104,7 +122,9 @@ def _run_action_step(workspace: Path, inputs: dict[str, str]) -> tuple[subproces
 
 def test_action_step_writes_annotations_summary_and_sarif(tmp_path: Path) -> None:
     shutil.copytree(INTEGRATION / "precommit", tmp_path / "templates")
-    proc, outputs, summary = _run_action_step(tmp_path, {"paths": "templates/bad-template.yaml\ntemplates/good-template.yaml"})
+    proc, outputs, summary = _run_action_step(
+        tmp_path, {"paths": "templates/bad-template.yaml\ntemplates/good-template.yaml"}
+    )
     assert proc.returncode == 0, proc.stderr  # the step records the status; a later step fails
     assert outputs["exit-code"] == "1"
     assert re.search(r"^::error file=templates/bad-template.yaml,line=\d+", proc.stdout, re.MULTILINE)
@@ -117,7 +137,9 @@ def test_action_step_writes_annotations_summary_and_sarif(tmp_path: Path) -> Non
     assert outputs["exit-code"] == "2"
     # An empty fail-on leaves the configuration's fail_on in force.
     (tmp_path / "high.yaml").write_text("fail_on: high\n")
-    (tmp_path / "medium.json").write_text('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": "*"}]}')
+    (tmp_path / "medium.json").write_text(
+        '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": "*"}]}'
+    )
     _, outputs, _ = _run_action_step(tmp_path, {"paths": "medium.json", "config": "high.yaml"})
     assert outputs["exit-code"] == "0"
     _, outputs, _ = _run_action_step(tmp_path, {"paths": "medium.json", "config": "high.yaml", "fail-on": "low"})
@@ -126,10 +148,17 @@ def test_action_step_writes_annotations_summary_and_sarif(tmp_path: Path) -> Non
 
 # -- pre-commit --------------------------------------------------------------------------------
 
+
 def _git(*args: str, cwd: Path) -> str:
-    env = dict(os.environ, GIT_AUTHOR_NAME="iamlint tests", GIT_AUTHOR_EMAIL="tests@iamlint.invalid",
-               GIT_COMMITTER_NAME="iamlint tests", GIT_COMMITTER_EMAIL="tests@iamlint.invalid",
-               GIT_AUTHOR_DATE="2026-01-01T00:00:00Z", GIT_COMMITTER_DATE="2026-01-01T00:00:00Z")
+    env = dict(
+        os.environ,
+        GIT_AUTHOR_NAME="iamlint tests",
+        GIT_AUTHOR_EMAIL="tests@iamlint.invalid",
+        GIT_COMMITTER_NAME="iamlint tests",
+        GIT_COMMITTER_EMAIL="tests@iamlint.invalid",
+        GIT_AUTHOR_DATE="2026-01-01T00:00:00Z",
+        GIT_COMMITTER_DATE="2026-01-01T00:00:00Z",
+    )
     proc = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout.strip()
@@ -140,8 +169,9 @@ def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """This working tree (tracked and new files, not ignored ones), committed in a repo of its own."""
     if shutil.which("git") is None:
         pytest.fail("git is required by the pre-commit tests")
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT,
-                           capture_output=True, text=True, check=True).stdout.split("\0")
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split("\0")
     repo = tmp_path_factory.mktemp("hook-repo")
     for name in filter(None, files):
         source = ROOT / name
@@ -173,26 +203,56 @@ def _pre_commit(*args: str, cwd: Path, home: Path) -> subprocess.CompletedProces
     env = dict(os.environ, PRE_COMMIT_HOME=str(home), PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
     env.pop("PRE_COMMIT_COLOR", None)
     env.pop("PYTHONPATH", None)  # the hook runs the iamlint installed in its own environment
-    return subprocess.run([console_tool("pre-commit"), *args, "--color", "never"], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=1200, check=False)
+    return subprocess.run(
+        [console_tool("pre-commit"), *args, "--color", "never"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=False,
+    )
 
 
-def test_pre_commit_try_repo_fails_on_a_bad_template(hook_repo: tuple[Path, str], user_repo: Path,
-                                                      tmp_path: Path) -> None:
+def test_pre_commit_try_repo_fails_on_a_bad_template(
+    hook_repo: tuple[Path, str], user_repo: Path, tmp_path: Path
+) -> None:
     repo, sha = hook_repo
-    proc = _pre_commit("try-repo", str(repo), "iamlint", "--ref", sha, "--files", "bad-template.yaml",
-                       "good-template.yaml", cwd=user_repo, home=tmp_path / "home")
+    proc = _pre_commit(
+        "try-repo",
+        str(repo),
+        "iamlint",
+        "--ref",
+        sha,
+        "--files",
+        "bad-template.yaml",
+        "good-template.yaml",
+        cwd=user_repo,
+        home=tmp_path / "home",
+    )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "iamlint" in proc.stdout and "Failed" in proc.stdout
     assert "bad-template.yaml" in proc.stdout and "IAM101" in proc.stdout
     assert "good-template.yaml" not in proc.stdout.split("Failed", 1)[1]
 
 
-def test_pre_commit_try_repo_passes_good_and_irrelevant_files(hook_repo: tuple[Path, str], user_repo: Path,
-                                                              tmp_path: Path) -> None:
+def test_pre_commit_try_repo_passes_good_and_irrelevant_files(
+    hook_repo: tuple[Path, str], user_repo: Path, tmp_path: Path
+) -> None:
     repo, sha = hook_repo
-    proc = _pre_commit("try-repo", str(repo), "iamlint", "--ref", sha, "--files", "good-template.yaml",
-                       "package.json", "docker-compose.yml", cwd=user_repo, home=tmp_path / "home")
+    proc = _pre_commit(
+        "try-repo",
+        str(repo),
+        "iamlint",
+        "--ref",
+        sha,
+        "--files",
+        "good-template.yaml",
+        "package.json",
+        "docker-compose.yml",
+        cwd=user_repo,
+        home=tmp_path / "home",
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert re.search(r"^iamlint\.+Passed$", proc.stdout, re.MULTILINE), proc.stdout
 
@@ -242,6 +302,7 @@ def test_hook_definitions() -> None:
 
 
 # -- README examples ---------------------------------------------------------------------------
+
 
 def _commands(name: str) -> list[str]:
     lang, body = readme_example(name)

@@ -406,9 +406,7 @@ def test_signing_names() -> None:
     for entry in entries:
         assert catalogue_actions(entry["iam_prefix"]) is not None, entry
         assert entry["kind"] and set(entry["kind"]) <= SIGNING_KINDS, entry
-        assert (
-            entry["name"] != entry["iam_prefix"] or entry["boto3_client"] != entry["iam_prefix"]
-        ), entry
+        assert entry["name"] != entry["iam_prefix"] or entry["boto3_client"] != entry["iam_prefix"], entry
         key = (entry["name"], entry["boto3_client"])
         assert key not in seen, key
         seen.add(key)
@@ -417,9 +415,7 @@ def test_signing_names() -> None:
 def test_no_permission_needed() -> None:
     entries = load(IRREGULAR)["no_permission_needed"]
     assert entries
-    assert {"GetCallerIdentity", "AssumeRoleWithWebIdentity", "AssumeRoleWithSAML"} <= {
-        e["operation"] for e in entries
-    }
+    assert {"GetCallerIdentity", "AssumeRoleWithWebIdentity", "AssumeRoleWithSAML"} <= {e["operation"] for e in entries}
     for entry in entries:
         if entry["action"] is not None:
             assert_actions_exist([entry["action"]], entry["operation"])

@@ -1,5 +1,6 @@
-"""The house style's static checks (../shared/STYLE.md): ruff on the code, the tests and the
-benchmarks, and mypy strict on the package, with the versions pinned in the test extra."""
+"""The house style's static checks (../shared/STYLE.md): ruff's lint and format on the code, the
+tests and the benchmarks, and mypy strict on the package, with the versions pinned in the test
+extra."""
 
 from __future__ import annotations
 
@@ -16,6 +17,11 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_ruff_finds_nothing() -> None:
     proc = _run("ruff", "check", "--no-cache", "iamlint", "tests", "bench")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_ruff_format_leaves_nothing_to_change() -> None:
+    proc = _run("ruff", "format", "--check", "--no-cache", "iamlint", "tests", "bench")
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 

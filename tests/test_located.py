@@ -74,11 +74,7 @@ def test_getatt_forms(yaml_text: str, expected: list[object]) -> None:
 
 
 def test_dates_and_timestamps_stay_strings() -> None:
-    text = (
-        "AWSTemplateFormatVersion: 2010-09-09\n"
-        "Version: 2012-10-17\n"
-        "When: 2001-12-14t21:59:43.10-05:00\n"
-    )
+    text = "AWSTemplateFormatVersion: 2010-09-09\nVersion: 2012-10-17\nWhen: 2001-12-14t21:59:43.10-05:00\n"
     assert parse_yaml(text, "t.yaml").data == {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Version": "2012-10-17",
@@ -87,9 +83,7 @@ def test_dates_and_timestamps_stay_strings() -> None:
 
 
 def test_plain_scalars_resolve_like_yaml_1_1() -> None:
-    text = (
-        "[yes, No, true, off, ~, null, '', 12, -3, 010, 0x1f, 1_000, 1.5, .inf, '12', 012345678901]"
-    )
+    text = "[yes, No, true, off, ~, null, '', 12, -3, 010, 0x1f, 1_000, 1.5, .inf, '12', 012345678901]"
     data = parse_yaml(text, "t.yaml").data
     assert data == [
         True,
@@ -261,9 +255,7 @@ def test_mark_inside_a_short_form_tag() -> None:
         (("Nowhere",), 2, 1),
     ],
 )
-def test_missing_path_falls_back_to_deepest_ancestor(
-    path: tuple[str | int, ...], line: int, column: int
-) -> None:
+def test_missing_path_falls_back_to_deepest_ancestor(path: tuple[str | int, ...], line: int, column: int) -> None:
     assert parse_yaml(YAML_DOC, "t.yaml").mark(path) == Mark(line, column)
 
 
@@ -333,7 +325,7 @@ def test_json_marks_are_exact(path: tuple[str | int, ...], line: int, column: in
 def test_json_marks_are_read_only_where_a_path_goes() -> None:
     # A large dump's marks are read container by container as paths reach them (`mark` on the
     # whole index would hold every key of the file); they must be the marks of a full scan.
-    doc = {"a": [{"b": [1, {"c": [2, []]}], "k\"\u00e9": {}} for _ in range(100)], "z": {"y": [[], {}, "x"]}}
+    doc = {"a": [{"b": [1, {"c": [2, []]}], 'k"\u00e9': {}} for _ in range(100)], "z": {"y": [[], {}, "x"]}}
     text = json.dumps(doc, indent=1, ensure_ascii=False)
     located = parse_json(text, "big.json")
     full = Located(located.data, "big.json", lambda: _scan_json(text)[0])
@@ -363,14 +355,27 @@ def test_json_marks_are_read_only_where_a_path_goes() -> None:
 def test_json_marks_past_brackets_and_quotes_inside_strings() -> None:
     # The lazy index pairs brackets with one regex match per bracket and reads a flat list in
     # one pass: brackets, escaped quotes and backslashes inside strings must not count.
-    doc = {"a]": ["[", "}", 'q"[', "\\", "\\\"{", 1, None, True, "x"],
-           "b": {"{": "]", "k": ['"]', []], "\\": [{"]": "["}, "[]"]}, "c": []}
+    doc = {
+        "a]": ["[", "}", 'q"[', "\\", '\\"{', 1, None, True, "x"],
+        "b": {"{": "]", "k": ['"]', []], "\\": [{"]": "["}, "[]"]},
+        "c": [],
+    }
     for text in (json.dumps(doc), json.dumps(doc, indent=2) + "  \n\t \n", json.dumps(doc, separators=(",", ":"))):
         located = parse_json(text, "odd.json")
         full = Located(located.data, "odd.json", lambda text=text: _scan_json(text)[0])  # type: ignore[misc]
         paths: list[tuple[str | int, ...]] = [
-            (), ("a]",), *(("a]", i) for i in range(10)), ("b",), ("b", "{"), ("b", "k", 0), ("b", "k", 1),
-            ("b", "k", 1, 0), ("b", "\\", 0, "]"), ("b", "\\", 1), ("c",), ("c", 0),
+            (),
+            ("a]",),
+            *(("a]", i) for i in range(10)),
+            ("b",),
+            ("b", "{"),
+            ("b", "k", 0),
+            ("b", "k", 1),
+            ("b", "k", 1, 0),
+            ("b", "\\", 0, "]"),
+            ("b", "\\", 1),
+            ("c",),
+            ("c", 0),
         ]
         assert [located.mark(p) for p in paths] == [full.mark(p) for p in paths]
         assert located.mark(("b", "\\", 1)) != located.mark(("b", "\\", 0))

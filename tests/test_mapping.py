@@ -136,9 +136,7 @@ def test_actions_use_the_catalogues_spelling(catalog: Catalog) -> None:
 
 def test_conditional_actions_follow_the_parameters(catalog: Catalog) -> None:
     plain = mapped(catalog, "s3.amazonaws.com", "HeadObject", {"bucketName": "b", "key": "k"})
-    versioned = mapped(
-        catalog, "s3.amazonaws.com", "HeadObject", {"bucketName": "b", "key": "k", "versionId": "3"}
-    )
+    versioned = mapped(catalog, "s3.amazonaws.com", "HeadObject", {"bucketName": "b", "key": "k", "versionId": "3"})
     assert plain.actions == ("s3:GetObject",)
     assert versioned.actions == ("s3:GetObject", "s3:GetObjectVersion")
 
@@ -194,9 +192,7 @@ def test_no_permission_operations_map_to_nothing_with_a_reason(catalog: Catalog)
 def test_unknown_service_and_operation_are_unmapped_with_reasons(catalog: Catalog) -> None:
     service = mapped(catalog, "made-up.amazonaws.com", "DoThing")
     assert service.actions == ()
-    assert service.unmapped_reason == (
-        "unknown IAM service prefix 'made-up' (event source made-up.amazonaws.com)"
-    )
+    assert service.unmapped_reason == ("unknown IAM service prefix 'made-up' (event source made-up.amazonaws.com)")
     operation = mapped(catalog, "s3.amazonaws.com", "GetStorageLensDashboardDataInternal")
     assert operation.actions == ()
     assert operation.unmapped_reason is not None
@@ -366,9 +362,7 @@ def test_passing_a_role_needs_pass_role(catalog: Catalog) -> None:
     )
     assert result.actions == ("lambda:CreateFunction", "iam:PassRole")
     assert result.resources_for("iam:PassRole") == (role,)
-    assert result.resources_for("lambda:CreateFunction") == (
-        f"arn:aws:lambda:{REGION}:{ACCT}:function:n",
-    )
+    assert result.resources_for("lambda:CreateFunction") == (f"arn:aws:lambda:{REGION}:{ACCT}:function:n",)
     assume = mapped(catalog, "sts.amazonaws.com", "AssumeRole", {"roleArn": role})
     assert assume.actions == ("sts:AssumeRole",)
 
@@ -404,13 +398,26 @@ def test_object_subresources_of_a_version_need_the_version_action() -> None:
     from iamlint.narrow.calls import Call
     from iamlint.narrow.mapping import iam_actions
 
-    for op, needed in (("GetObjectTagging", "s3:GetObjectVersionTagging"), ("PutObjectAcl", "s3:PutObjectVersionAcl"),
-                       ("DeleteObjectTagging", "s3:DeleteObjectVersionTagging"), ("GetObjectAcl", "s3:GetObjectVersionAcl"),
-                       ("PutObjectTagging", "s3:PutObjectVersionTagging")):
-        call = Call(service="s3", operation=op, principal="arn:aws:sts::111122223333:assumed-role/r/s", role_arn=None,
-                    session_name=None, time=None, region="eu-west-1", resources=(),
-                    parameters={"bucketName": "b", "key": "k", "versionId": "v1"}, event_source="s3.amazonaws.com",
-                    account="111122223333")
+    for op, needed in (
+        ("GetObjectTagging", "s3:GetObjectVersionTagging"),
+        ("PutObjectAcl", "s3:PutObjectVersionAcl"),
+        ("DeleteObjectTagging", "s3:DeleteObjectVersionTagging"),
+        ("GetObjectAcl", "s3:GetObjectVersionAcl"),
+        ("PutObjectTagging", "s3:PutObjectVersionTagging"),
+    ):
+        call = Call(
+            service="s3",
+            operation=op,
+            principal="arn:aws:sts::111122223333:assumed-role/r/s",
+            role_arn=None,
+            session_name=None,
+            time=None,
+            region="eu-west-1",
+            resources=(),
+            parameters={"bucketName": "b", "key": "k", "versionId": "v1"},
+            event_source="s3.amazonaws.com",
+            account="111122223333",
+        )
         assert needed in iam_actions(call, get_catalog()).actions, op
         plain = dataclasses.replace(call, parameters={"bucketName": "b", "key": "k"})
         assert needed not in iam_actions(plain, get_catalog()).actions, op

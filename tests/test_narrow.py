@@ -21,7 +21,9 @@ ACCOUNT = FN_ACCOUNT
 
 
 def _doc(statements: list[dict[str, Any]]) -> PolicyDocument:
-    doc, problems = parse_policy({"Version": "2012-10-17", "Statement": statements}, file="o.json", kind=PolicyKind.IDENTITY)
+    doc, problems = parse_policy(
+        {"Version": "2012-10-17", "Statement": statements}, file="o.json", kind=PolicyKind.IDENTITY
+    )
     assert doc is not None and not problems
     return doc
 
@@ -40,9 +42,11 @@ BROAD = _doc([{"Effect": "Allow", "Action": ["s3:*", "dynamodb:*", "sqs:*", "log
 def test_proposal_allows_every_observed_call_and_nothing_new() -> None:
     p = narrow([BROAD], CALLS, get_catalog(), trail_has_data_events=True)
     proposal = _doc(p.document["Statement"])
-    for action, resource in (("dynamodb:GetItem", f"arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/Orders"),
-                             ("s3:GetObject", "arn:aws:s3:::receipts/2026/11/a.pdf"),
-                             ("sqs:SendMessage", f"arn:aws:sqs:eu-west-1:{ACCOUNT}:jobs")):
+    for action, resource in (
+        ("dynamodb:GetItem", f"arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/Orders"),
+        ("s3:GetObject", "arn:aws:s3:::receipts/2026/11/a.pdf"),
+        ("sqs:SendMessage", f"arn:aws:sqs:eu-west-1:{ACCOUNT}:jobs"),
+    ):
         assert evaluate([proposal], Request(action, resource)).decision is Decision.ALLOW
     assert evaluate([proposal], Request("s3:DeleteObject", "arn:aws:s3:::receipts/x")).decision is not Decision.ALLOW
     assert contains([BROAD], [proposal], get_catalog()).contained
@@ -61,10 +65,20 @@ def test_lambda_keeps_log_writes_it_cannot_observe() -> None:
 def test_generalize_prefix_stays_inside_the_original() -> None:
     p = narrow([BROAD], CALLS, get_catalog(), generalize="prefix")
     assert "arn:aws:s3:::receipts/2026/*" in {e.resource for e in p.evidence}
-    exact = _doc([{"Effect": "Allow", "Action": "s3:GetObject",
-                   "Resource": ["arn:aws:s3:::receipts/2026/11/a.pdf", "arn:aws:s3:::receipts/2026/12/b.pdf"]}])
+    exact = _doc(
+        [
+            {
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": ["arn:aws:s3:::receipts/2026/11/a.pdf", "arn:aws:s3:::receipts/2026/12/b.pdf"],
+            }
+        ]
+    )
     p = narrow([exact], CALLS[1:3], get_catalog(), generalize="prefix")
-    assert {e.resource for e in p.evidence} == {"arn:aws:s3:::receipts/2026/11/a.pdf", "arn:aws:s3:::receipts/2026/12/b.pdf"}
+    assert {e.resource for e in p.evidence} == {
+        "arn:aws:s3:::receipts/2026/11/a.pdf",
+        "arn:aws:s3:::receipts/2026/12/b.pdf",
+    }
 
 
 def test_observed_but_not_granted_is_reported_not_added() -> None:
@@ -76,12 +90,25 @@ def test_observed_but_not_granted_is_reported_not_added() -> None:
 
 def test_narrow_command_on_the_demo() -> None:
     os.chdir(ROOT)
-    result = CliRunner().invoke(cli, ["narrow", "fixtures/demo/template.yaml", "--function", "OrdersFunction",
-                                      "--cloudtrail", "fixtures/demo/cloudtrail", "--session", "orders-fn"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "narrow",
+            "fixtures/demo/template.yaml",
+            "--function",
+            "OrdersFunction",
+            "--cloudtrail",
+            "fixtures/demo/cloudtrail",
+            "--session",
+            "orders-fn",
+        ],
+    )
     assert result.exit_code == 0, result.output
     text = result.stdout
     document = json.loads(text[: text.rindex("}") + 1])
-    actions = {a for st in document["Statement"] for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])}
+    actions = {
+        a for st in document["Statement"] for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])
+    }
     assert {"s3:GetObject", "dynamodb:PutItem", "sqs:SendMessage", "logs:PutLogEvents"} <= actions
     assert "s3:*" not in actions
     assert "proved" in result.stderr and "denied: PutObject" in result.stderr
@@ -105,8 +132,9 @@ def test_evidence_that_cannot_be_read_gives_no_proposal_or_a_failing_one(tmp_pat
     assert partial.exit_code == 2 and '"Statement"' in partial.stdout
     assert "1 evidence records could not be read" in partial.stderr and "exit status 2" in partial.stderr
     before = (tmp_path / "template.yaml").read_text()
-    applied = _narrow_demo(tmp_path, "--cloudtrail", demo, "--cloudtrail", str(broken), "--session", "orders-fn",
-                           "--apply")
+    applied = _narrow_demo(
+        tmp_path, "--cloudtrail", demo, "--cloudtrail", str(broken), "--session", "orders-fn", "--apply"
+    )
     assert applied.exit_code == 2 and "nothing written" in applied.stderr
     assert (tmp_path / "template.yaml").read_text() == before
 
@@ -117,12 +145,23 @@ def test_no_observed_call_of_the_principal_gives_no_proposal(tmp_path: Any) -> N
 
 
 def test_narrow_needs_evidence() -> None:
-    result = CliRunner().invoke(cli, ["narrow", str(ROOT / "fixtures/demo/template.yaml"), "--function", "OrdersFunction"])
+    result = CliRunner().invoke(
+        cli, ["narrow", str(ROOT / "fixtures/demo/template.yaml"), "--function", "OrdersFunction"]
+    )
     assert result.exit_code == 2 and "--cloudtrail" in result.output
 
 
 @pytest.mark.parametrize("function", ["NoSuchFunction"])
 def test_narrow_unknown_principal(function: str) -> None:
-    result = CliRunner().invoke(cli, ["narrow", str(ROOT / "fixtures/demo/template.yaml"), "--function", function,
-                                      "--cloudtrail", str(ROOT / "fixtures/demo/cloudtrail")])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "narrow",
+            str(ROOT / "fixtures/demo/template.yaml"),
+            "--function",
+            function,
+            "--cloudtrail",
+            str(ROOT / "fixtures/demo/cloudtrail"),
+        ],
+    )
     assert result.exit_code == 2 and "no identity policy" in result.output

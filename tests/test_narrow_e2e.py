@@ -64,9 +64,12 @@ TOPIC = "iamlint-e2e-order-placed"
 OTHER_TOPIC = "iamlint-e2e-refunds"
 OBSERVED_KEY, WRITTEN_KEY, PRIVATE_KEY = "incoming/0001.json", "processed/0001.json", "private/payroll.json"
 # A broad policy, as quick starts write them.
-ORIGINAL = {"Version": "2012-10-17", "Statement": [
-    {"Sid": "Everything", "Effect": "Allow", "Action": ["s3:*", "dynamodb:*", "sqs:*", "sns:*"], "Resource": "*"},
-]}
+ORIGINAL = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Sid": "Everything", "Effect": "Allow", "Action": ["s3:*", "dynamodb:*", "sqs:*", "sns:*"], "Resource": "*"},
+    ],
+}
 # Services whose resource-scoped statements moto cannot evaluate (it authorises against "*").
 MOTO_RESOURCE_BLIND = ("dynamodb", "sns")
 NOT_AN_AUTHORIZATION_ERROR = ("InvalidClientTokenId", "InvalidAccessKeyId", "SignatureDoesNotMatch")
@@ -86,15 +89,22 @@ class Moto:
         creds = key or {"AccessKeyId": "setup", "SecretAccessKey": "setup"}
         cached = self.clients.get((service, creds["AccessKeyId"]))
         if cached is None:
-            session = boto3.Session(aws_access_key_id=creds["AccessKeyId"],
-                                    aws_secret_access_key=creds["SecretAccessKey"], region_name=REGION)
+            session = boto3.Session(
+                aws_access_key_id=creds["AccessKeyId"],
+                aws_secret_access_key=creds["SecretAccessKey"],
+                region_name=REGION,
+            )
             cached = self.clients[(service, creds["AccessKeyId"])] = session.client(service, endpoint_url=self.url)
         return cached
 
     def set_no_auth_budget(self, budget: str) -> str:
         """Set the server's no-auth budget ("0": enforce from now on); returns the previous one."""
-        request = urllib.request.Request(f"{self.url}/moto-api/reset-auth", data=budget.encode(), method="POST",
-                                         headers={"Content-Type": "text/plain"})
+        request = urllib.request.Request(
+            f"{self.url}/moto-api/reset-auth",
+            data=budget.encode(),
+            method="POST",
+            headers={"Content-Type": "text/plain"},
+        )
         with urllib.request.urlopen(request, timeout=30) as response:  # the local test server
             return str(json.loads(response.read())["PREVIOUS_INITIAL_NO_AUTH_ACTION_COUNT"])
 
@@ -127,9 +137,12 @@ def _setup(env: Moto) -> Users:
         s3.put_object(Bucket=BUCKET, Key=key, Body=b'{"order": 1}')
     ddb = env.client("dynamodb")
     for table in (TABLE, OTHER_TABLE):
-        ddb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
-                         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-                         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
+        ddb.create_table(
+            TableName=table,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        )
     ddb.put_item(TableName=TABLE, Item={"id": {"S": "1"}, "state": {"S": "new"}})
     sqs = env.client("sqs")
     env.queue_url = sqs.create_queue(QueueName=QUEUE)["QueueUrl"]
@@ -158,18 +171,42 @@ def _workload(env: Moto) -> list[Step]:
     # so the record carries that form rather than the test server's address.
     aws_queue_url = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{QUEUE}"
     return [
-        ("s3", "GetObject", lambda c: c.get_object(Bucket=BUCKET, Key=OBSERVED_KEY)["Body"].read(),
-         {"bucketName": BUCKET, "key": OBSERVED_KEY}),
-        ("s3", "PutObject", lambda c: c.put_object(Bucket=BUCKET, Key=WRITTEN_KEY, Body=b"{}"),
-         {"bucketName": BUCKET, "key": WRITTEN_KEY}),
-        ("dynamodb", "GetItem", lambda c: c.get_item(TableName=TABLE, Key={"id": {"S": "1"}}),
-         {"tableName": TABLE, "key": {"id": {"S": "1"}}}),
-        ("dynamodb", "PutItem", lambda c: c.put_item(TableName=TABLE, Item={"id": {"S": "2"}}),
-         {"tableName": TABLE, "item": {"id": {"S": "2"}}}),
-        ("sqs", "SendMessage", lambda c: c.send_message(QueueUrl=env.queue_url, MessageBody="order 1"),
-         {"queueUrl": aws_queue_url, "messageBody": "HIDDEN_DUE_TO_SECURITY_REASONS"}),
-        ("sns", "Publish", lambda c: c.publish(TopicArn=env.topic_arn, Message="order 1"),
-         {"topicArn": env.topic_arn, "message": "HIDDEN_DUE_TO_SECURITY_REASONS"}),
+        (
+            "s3",
+            "GetObject",
+            lambda c: c.get_object(Bucket=BUCKET, Key=OBSERVED_KEY)["Body"].read(),
+            {"bucketName": BUCKET, "key": OBSERVED_KEY},
+        ),
+        (
+            "s3",
+            "PutObject",
+            lambda c: c.put_object(Bucket=BUCKET, Key=WRITTEN_KEY, Body=b"{}"),
+            {"bucketName": BUCKET, "key": WRITTEN_KEY},
+        ),
+        (
+            "dynamodb",
+            "GetItem",
+            lambda c: c.get_item(TableName=TABLE, Key={"id": {"S": "1"}}),
+            {"tableName": TABLE, "key": {"id": {"S": "1"}}},
+        ),
+        (
+            "dynamodb",
+            "PutItem",
+            lambda c: c.put_item(TableName=TABLE, Item={"id": {"S": "2"}}),
+            {"tableName": TABLE, "item": {"id": {"S": "2"}}},
+        ),
+        (
+            "sqs",
+            "SendMessage",
+            lambda c: c.send_message(QueueUrl=env.queue_url, MessageBody="order 1"),
+            {"queueUrl": aws_queue_url, "messageBody": "HIDDEN_DUE_TO_SECURITY_REASONS"},
+        ),
+        (
+            "sns",
+            "Publish",
+            lambda c: c.publish(TopicArn=env.topic_arn, Message="order 1"),
+            {"topicArn": env.topic_arn, "message": "HIDDEN_DUE_TO_SECURITY_REASONS"},
+        ),
     ]
 
 
@@ -178,13 +215,25 @@ def _run(env: Moto, key: dict[str, str], steps: list[Step]) -> list[dict[str, An
     records = []
     for i, (service, operation, call, params) in enumerate(steps):
         call(env.client(service, key))  # raises if moto denies it
-        records.append({
-            "eventVersion": "1.09", "eventSource": f"{service}.amazonaws.com", "eventName": operation,
-            "eventTime": f"2026-11-01T10:00:{i:02d}Z", "awsRegion": REGION, "recipientAccountId": ACCOUNT,
-            "eventType": "AwsApiCall", "requestParameters": params,
-            "userIdentity": {"type": "IAMUser", "accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/app",
-                             "userName": "app", "accessKeyId": key["AccessKeyId"]},
-        })
+        records.append(
+            {
+                "eventVersion": "1.09",
+                "eventSource": f"{service}.amazonaws.com",
+                "eventName": operation,
+                "eventTime": f"2026-11-01T10:00:{i:02d}Z",
+                "awsRegion": REGION,
+                "recipientAccountId": ACCOUNT,
+                "eventType": "AwsApiCall",
+                "requestParameters": params,
+                "userIdentity": {
+                    "type": "IAMUser",
+                    "accountId": ACCOUNT,
+                    "arn": f"arn:aws:iam::{ACCOUNT}:user/app",
+                    "userName": "app",
+                    "accessKeyId": key["AccessKeyId"],
+                },
+            }
+        )
     return records
 
 
@@ -192,13 +241,22 @@ def _run(env: Moto, key: dict[str, str], steps: list[Step]) -> list[dict[str, An
 def _unobserved(env: Moto) -> list[tuple[str, str, Callable[[Any], object]]]:
     return [
         ("s3", "DeleteObject (action not observed)", lambda c: c.delete_object(Bucket=BUCKET, Key=OBSERVED_KEY)),
-        ("s3", "GetObject on another key (resource not observed)",
-         lambda c: c.get_object(Bucket=BUCKET, Key=PRIVATE_KEY)["Body"].read()),
+        (
+            "s3",
+            "GetObject on another key (resource not observed)",
+            lambda c: c.get_object(Bucket=BUCKET, Key=PRIVATE_KEY)["Body"].read(),
+        ),
         ("sqs", "ReceiveMessage (action not observed)", lambda c: c.receive_message(QueueUrl=env.queue_url)),
-        ("sqs", "SendMessage to another queue (resource not observed)",
-         lambda c: c.send_message(QueueUrl=env.other_queue_url, MessageBody="x")),
-        ("dynamodb", "DeleteItem (action not observed)",
-         lambda c: c.delete_item(TableName=TABLE, Key={"id": {"S": "2"}})),
+        (
+            "sqs",
+            "SendMessage to another queue (resource not observed)",
+            lambda c: c.send_message(QueueUrl=env.other_queue_url, MessageBody="x"),
+        ),
+        (
+            "dynamodb",
+            "DeleteItem (action not observed)",
+            lambda c: c.delete_item(TableName=TABLE, Key={"id": {"S": "2"}}),
+        ),
         ("dynamodb", "Scan (action not observed)", lambda c: c.scan(TableName=TABLE)),
         ("sns", "DeleteTopic (action not observed)", lambda c: c.delete_topic(TopicArn=env.other_topic_arn)),
         ("sqs", "DeleteQueue (action not observed)", lambda c: c.delete_queue(QueueUrl=env.other_queue_url)),
@@ -271,10 +329,13 @@ def test_proposal_keeps_the_workload_and_denies_the_rest_under_moto_iam(moto: Mo
     # 3. Attach it: S3 and SQS statements exactly as proposed, DynamoDB and SNS widened to "*".
     attached = _moto_readable(proposal.document)
     exact = [st for st in attached["Statement"] if st in proposal.document["Statement"]]
-    assert {a.split(":", 1)[0] for st in exact for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])} == {"s3", "sqs"}
+    assert {
+        a.split(":", 1)[0] for st in exact for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])
+    } == {"s3", "sqs"}
     assert contains([original], [_parsed(attached)], catalog).contained
-    moto.client("iam", users.admin).put_user_policy(UserName="narrowed", PolicyName="proposal",
-                                                     PolicyDocument=json.dumps(attached))
+    moto.client("iam", users.admin).put_user_policy(
+        UserName="narrowed", PolicyName="proposal", PolicyDocument=json.dumps(attached)
+    )
 
     # 4. The narrowed user replays every observed call: all succeed.
     _run(moto, users.narrowed, _workload(moto))

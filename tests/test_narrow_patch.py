@@ -37,9 +37,23 @@ DEMO = FIXTURES / "demo"
 CFN = FIXTURES / "narrow" / "cfn-role.yaml"
 CFN_EVIDENCE = FIXTURES / "narrow" / "cfn-role.evidence.jsonl"
 PARAMS = {"AWS::Region": "eu-west-1", "AWS::AccountId": "111122223333"}
-DEMO_ARGS = ["--function", "OrdersFunction", "--cloudtrail", "fixtures/demo/cloudtrail", "--session", "orders-fn",
-             "--all-data-events"]
-CFN_ARGS = ["--role", "WorkerRole", "--evidence", "fixtures/narrow/cfn-role.evidence.jsonl", "--session", "orders-worker"]
+DEMO_ARGS = [
+    "--function",
+    "OrdersFunction",
+    "--cloudtrail",
+    "fixtures/demo/cloudtrail",
+    "--session",
+    "orders-fn",
+    "--all-data-events",
+]
+CFN_ARGS = [
+    "--role",
+    "WorkerRole",
+    "--evidence",
+    "fixtures/narrow/cfn-role.evidence.jsonl",
+    "--session",
+    "orders-worker",
+]
 
 
 def _narrow(args: list[str], *extra: str) -> Any:
@@ -75,10 +89,13 @@ def _block_of(text: str, key: int) -> range:
 # -- golden diffs ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("name", "target", "args"), [
-    ("demo-template.diff", "fixtures/demo/template.yaml", DEMO_ARGS),
-    ("cfn-role.diff", "fixtures/narrow/cfn-role.yaml", CFN_ARGS),
-])
+@pytest.mark.parametrize(
+    ("name", "target", "args"),
+    [
+        ("demo-template.diff", "fixtures/demo/template.yaml", DEMO_ARGS),
+        ("cfn-role.diff", "fixtures/narrow/cfn-role.yaml", CFN_ARGS),
+    ],
+)
 def test_diff_golden(monkeypatch: pytest.MonkeyPatch, name: str, target: str, args: list[str]) -> None:
     monkeypatch.chdir(ROOT)
     before = (ROOT / target).read_bytes()
@@ -98,7 +115,10 @@ def test_demo_diff_uses_exact_sam_templates_and_leaves_sam_additions_alone(monke
     assert not any("SQSSendMessagePolicy" in line for line in added)
     # Log writes stay with the AWSLambdaBasicExecutionRole policy SAM attaches anyway.
     assert not any("logs:" in line for line in added)
-    assert "left in place: arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole (SAM's own addition)" in result.stderr
+    assert (
+        "left in place: arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole (SAM's own addition)"
+        in result.stderr
+    )
 
 
 # -- --apply on a copy -------------------------------------------------------------------------
@@ -113,8 +133,15 @@ def test_apply_changes_only_the_block_and_stays_inside_the_original(tmp_path: Pa
     if case == "demo":
         shutil.copytree(DEMO, tmp_path / "demo")
         template = tmp_path / "demo" / "template.yaml"
-        args = [str(template), "--function", "OrdersFunction", "--cloudtrail", str(DEMO / "cloudtrail"),
-                "--session", "orders-fn"]
+        args = [
+            str(template),
+            "--function",
+            "OrdersFunction",
+            "--cloudtrail",
+            str(DEMO / "cloudtrail"),
+            "--session",
+            "orders-fn",
+        ]
         calls = _observed(read_cloudtrail([DEMO / "cloudtrail"]), session="orders-fn")
         function, role, workload = "OrdersFunction", None, "lambda"
     else:
@@ -141,11 +168,17 @@ def test_apply_changes_only_the_block_and_stays_inside_the_original(tmp_path: Pa
     assert after.endswith("".join(rest)) and (rest or case == "demo")  # the demo ends with its Policies
     # --diff showed exactly what --apply wrote.
     assert shown.count("\n+") > 0 and all(
-        line[1:] in after.splitlines() for line in shown.splitlines() if line.startswith("+") and not line.startswith("+++"))
+        line[1:] in after.splitlines()
+        for line in shown.splitlines()
+        if line.startswith("+") and not line.startswith("+++")
+    )
 
     # The patched template loads, and its policies are inside the original ones and keep the calls.
-    original = _select(load_paths([str(CFN if case == "cfn" else DEMO / "template.yaml")],
-                                  InputOptions(parameters=PARAMS)).documents, function, role)
+    original = _select(
+        load_paths([str(CFN if case == "cfn" else DEMO / "template.yaml")], InputOptions(parameters=PARAMS)).documents,
+        function,
+        role,
+    )
     loaded = load_paths([str(template)], InputOptions(parameters=PARAMS))
     assert not loaded.errors
     patched = _identity(_select(loaded.documents, function, role))
@@ -155,14 +188,22 @@ def test_apply_changes_only_the_block_and_stays_inside_the_original(tmp_path: Pa
     # Every call the original allowed, the patched template allows (the others it never did).
     assert {(e.action, e.resource) for e in kept.not_granted} == {(e.action, e.resource) for e in proposal.not_granted}
     assert {(e.action, e.resource) for e in kept.evidence if e.basis == "observed"} == {
-        (e.action, e.resource) for e in proposal.evidence if e.basis == "observed"}
+        (e.action, e.resource) for e in proposal.evidence if e.basis == "observed"
+    }
 
 
 def _record(service: str, operation: str, **parameters: str) -> str:
-    return json.dumps({
-        "service": service, "operation": operation,
-        "principal": "arn:aws:sts::111122223333:assumed-role/orders-worker-role/orders-worker",
-        "region": "eu-west-1", "account": "111122223333", "parameters": parameters, "time": "2026-11-01T10:00:00Z"})
+    return json.dumps(
+        {
+            "service": service,
+            "operation": operation,
+            "principal": "arn:aws:sts::111122223333:assumed-role/orders-worker-role/orders-worker",
+            "region": "eu-west-1",
+            "account": "111122223333",
+            "parameters": parameters,
+            "time": "2026-11-01T10:00:00Z",
+        }
+    )
 
 
 def _grouping(statements: list[tuple[str | None, Any, Any]]) -> list[tuple[str | None, list[str], list[str]]]:
@@ -178,20 +219,34 @@ def test_printed_proposal_and_applied_patch_group_and_name_statements_alike(tmp_
     template = tmp_path / "cfn-role.yaml"
     shutil.copy(CFN, template)
     evidence = tmp_path / "calls.jsonl"
-    evidence.write_text("\n".join([
-        _record("dynamodb", "GetItem", tableName="orders"),
-        _record("dynamodb", "GetItem", tableName="customers"),
-        _record("dynamodb", "Query", tableName="orders"),
-        _record("dynamodb", "Query", tableName="customers"),
-        _record("dynamodb", "UpdateItem", tableName="orders"),
-        _record("s3", "GetObject", bucketName="orders-inbox", key="a.json"),
-        _record("s3", "GetObject", bucketName="orders-inbox", key="b.json"),
-        _record("sqs", "SendMessage", queueUrl="https://sqs.eu-west-1.amazonaws.com/111122223333/jobs"),
-    ]) + "\n")
+    evidence.write_text(
+        "\n".join(
+            [
+                _record("dynamodb", "GetItem", tableName="orders"),
+                _record("dynamodb", "GetItem", tableName="customers"),
+                _record("dynamodb", "Query", tableName="orders"),
+                _record("dynamodb", "Query", tableName="customers"),
+                _record("dynamodb", "UpdateItem", tableName="orders"),
+                _record("s3", "GetObject", bucketName="orders-inbox", key="a.json"),
+                _record("s3", "GetObject", bucketName="orders-inbox", key="b.json"),
+                _record("sqs", "SendMessage", queueUrl="https://sqs.eu-west-1.amazonaws.com/111122223333/jobs"),
+            ]
+        )
+        + "\n"
+    )
     # --workload none: WorkerRole is a function's role, whose log writes would be kept, and its
     # attached managed policy already gives them, so the patch would not repeat them.
-    args = [str(template), "--role", "WorkerRole", "--evidence", str(evidence), "--session", "orders-worker",
-            "--workload", "none"]
+    args = [
+        str(template),
+        "--role",
+        "WorkerRole",
+        "--evidence",
+        str(evidence),
+        "--session",
+        "orders-worker",
+        "--workload",
+        "none",
+    ]
 
     shown = _narrow(args)
     assert shown.exit_code == 0, shown.output
@@ -201,21 +256,33 @@ def test_printed_proposal_and_applied_patch_group_and_name_statements_alike(tmp_
     loaded = load_paths([str(template)], InputOptions(parameters=PARAMS))
     assert not loaded.errors
     block = ("Resources", "WorkerRole", "Properties", "Policies")  # the managed policy is not the patch's
-    written = _grouping([(st.sid, st.action_texts, st.resource_texts)
-                         for doc in _identity(_select(loaded.documents, None, "WorkerRole")) if doc.loc.keys[:4] == block
-                         for st in doc.statements if st.is_allow])
+    written = _grouping(
+        [
+            (st.sid, st.action_texts, st.resource_texts)
+            for doc in _identity(_select(loaded.documents, None, "WorkerRole"))
+            if doc.loc.keys[:4] == block
+            for st in doc.statements
+            if st.is_allow
+        ]
+    )
 
     table = "arn:aws:dynamodb:eu-west-1:111122223333:table/"
     assert printed[0] == ("Dynamodb1", ["dynamodb:GetItem", "dynamodb:Query"], [table + "customers", table + "orders"])
     assert printed[1] == ("Dynamodb2", ["dynamodb:UpdateItem"], [table + "orders"])
-    assert ("S3Stmt3", ["s3:GetObject"], ["arn:aws:s3:::orders-inbox/a.json", "arn:aws:s3:::orders-inbox/b.json"]) in printed
+    assert (
+        "S3Stmt3",
+        ["s3:GetObject"],
+        ["arn:aws:s3:::orders-inbox/a.json", "arn:aws:s3:::orders-inbox/b.json"],
+    ) in printed
     assert written == printed
 
 
 def test_apply_keeps_crlf_line_endings(tmp_path: Path) -> None:
     template = tmp_path / "cfn-role.yaml"
     template.write_bytes(CFN.read_bytes().replace(b"\n", b"\r\n"))
-    result = _narrow([str(template), *CFN_ARGS[:2], "--evidence", str(CFN_EVIDENCE), "--session", "orders-worker", "--apply"])
+    result = _narrow(
+        [str(template), *CFN_ARGS[:2], "--evidence", str(CFN_EVIDENCE), "--session", "orders-worker", "--apply"]
+    )
     assert result.exit_code == 0, result.output
     data = template.read_bytes()
     assert data.count(b"\n") == data.count(b"\r\n") and b"sqs:SendMessage" in data
@@ -228,7 +295,15 @@ def test_json_template_shows_the_proposal_and_writes_nothing(tmp_path: Path) -> 
     template.write_text(json.dumps(parse_yaml(yaml_template.read_text(), "t").data, indent=2))
     yaml_template.unlink()
     before = template.read_text()
-    args = [str(template), "--function", "OrdersFunction", "--cloudtrail", str(DEMO / "cloudtrail"), "--session", "orders-fn"]
+    args = [
+        str(template),
+        "--function",
+        "OrdersFunction",
+        "--cloudtrail",
+        str(DEMO / "cloudtrail"),
+        "--session",
+        "orders-fn",
+    ]
     shown = _narrow(args, "--diff")
     assert shown.exit_code == 0, shown.output
     assert "only YAML templates can be patched in place" in shown.stderr
@@ -244,8 +319,9 @@ def test_apply_refuses_a_symbolic_link(tmp_path: Path) -> None:
     shutil.copy(CFN, real)
     link = tmp_path / "link.yaml"
     link.symlink_to(real)
-    result = _narrow([str(link), "--role", "WorkerRole", "--evidence", str(CFN_EVIDENCE), "--session", "orders-worker",
-                      "--apply"])
+    result = _narrow(
+        [str(link), "--role", "WorkerRole", "--evidence", str(CFN_EVIDENCE), "--session", "orders-worker", "--apply"]
+    )
     assert result.exit_code == 2 and "symbolic link" in result.stderr
     assert real.read_bytes() == CFN.read_bytes() and link.is_symlink()
 
@@ -258,21 +334,41 @@ def test_diff_needs_one_principal() -> None:
 def test_grant_on_a_name_only_the_deployment_knows_is_not_rewritten(tmp_path: Path) -> None:
     # The queue is named by !GetAtt: the observed queue `jobs` may be it, so nothing is rewritten.
     template = tmp_path / "t.yaml"
-    template.write_text(CFN.read_text().replace(
-        'Resource: !Sub "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:jobs"',
-        "Resource: !GetAtt JobsQueue.Arn").replace(
-        "  WorkerRole:\n", "  JobsQueue:\n    Type: AWS::SQS::Queue\n\n  WorkerRole:\n"))
+    template.write_text(
+        CFN.read_text()
+        .replace(
+            'Resource: !Sub "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:jobs"',
+            "Resource: !GetAtt JobsQueue.Arn",
+        )
+        .replace("  WorkerRole:\n", "  JobsQueue:\n    Type: AWS::SQS::Queue\n\n  WorkerRole:\n")
+    )
     before = template.read_text()
-    result = _narrow([str(template), "--role", "WorkerRole", "--evidence", str(CFN_EVIDENCE), "--session",
-                      "orders-worker", "--apply"])
+    result = _narrow(
+        [
+            str(template),
+            "--role",
+            "WorkerRole",
+            "--evidence",
+            str(CFN_EVIDENCE),
+            "--session",
+            "orders-worker",
+            "--apply",
+        ]
+    )
     assert result.exit_code == 2 and "a name only the deployment knows" in result.stderr
     assert "<JobsQueue>" in result.stderr and template.read_text() == before
 
 
 def test_diff_through_the_console_script() -> None:
     script = Path(sys.executable).with_name("iamlint")  # the console script installed with the package
-    result = subprocess.run([str(script), "narrow", "fixtures/narrow/cfn-role.yaml", *CFN_ARGS, "--diff"], cwd=ROOT,
-                            capture_output=True, text=True, timeout=120, check=False)
+    result = subprocess.run(
+        [str(script), "narrow", "fixtures/narrow/cfn-role.yaml", *CFN_ARGS, "--diff"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("--- a/fixtures/narrow/cfn-role.yaml\n+++ b/fixtures/narrow/cfn-role.yaml\n")
 
@@ -310,9 +406,16 @@ def _items(actions: tuple[str, ...], resources: tuple[str, ...]) -> list[tuple[s
 
 def _proposal(items: list[tuple[str, str]]) -> Proposal:
     statements = [{"Effect": "Allow", "Action": a, "Resource": r} for a, r in items]
-    return Proposal(document={"Version": "2012-10-17", "Statement": statements},
-                    evidence=tuple(Evidence(a, r, 1) for a, r in items if "*" not in r), removed={},
-                    kept_actions=0, original_actions=0, denied=(), unmapped=(), not_granted=())
+    return Proposal(
+        document={"Version": "2012-10-17", "Statement": statements},
+        evidence=tuple(Evidence(a, r, 1) for a, r in items if "*" not in r),
+        removed={},
+        kept_actions=0,
+        original_actions=0,
+        denied=(),
+        unmapped=(),
+        not_granted=(),
+    )
 
 
 def test_template_matches_only_when_exact() -> None:
@@ -332,13 +435,22 @@ def test_sam_patch_refers_to_the_templates_own_resource(tmp_path: Path) -> None:
     loaded = load_paths([str(template)], InputOptions(parameters=PARAMS))
     original = _select(loaded.documents, "Reader", None)
     items = _items(READ, (TABLE, TABLE + "/index/*")) + [("sqs:SendMessage", "arn:aws:sqs:eu-west-1:111122223333:jobs")]
-    patch = patch_template(str(template), SAM_TEMPLATE, original, _proposal(items),
-                           select=lambda docs: _select(docs, "Reader", None), parameters=PARAMS, catalog=get_catalog())
+    patch = patch_template(
+        str(template),
+        SAM_TEMPLATE,
+        original,
+        _proposal(items),
+        select=lambda docs: _select(docs, "Reader", None),
+        parameters=PARAMS,
+        catalog=get_catalog(),
+    )
     assert [u.name for u in patch.templates] == ["DynamoDBReadPolicy"]
     new_block = patch.after.split("      Policies:\n", 1)[1].split("      Timeout: 5\n", 1)[0]
     assert "        - DynamoDBReadPolicy:\n            TableName: !Ref OrdersTable\n" in new_block
     assert "sqs:SendMessage" in new_block and "dynamodb:GetItem" not in new_block
-    assert patch.after.endswith("      Timeout: 5\n") and patch.after.startswith(SAM_TEMPLATE.split("      Policies:")[0])
+    assert patch.after.endswith("      Timeout: 5\n") and patch.after.startswith(
+        SAM_TEMPLATE.split("      Policies:")[0]
+    )
 
 
 def test_patch_that_would_grant_more_is_refused(tmp_path: Path) -> None:
@@ -347,17 +459,33 @@ def test_patch_that_would_grant_more_is_refused(tmp_path: Path) -> None:
     template.write_text(SAM_TEMPLATE)
     original = _select(load_paths([str(template)], InputOptions(parameters=PARAMS)).documents, "Reader", None)
     with pytest.raises(PatchError, match="grant more"):
-        patch_template(str(template), SAM_TEMPLATE, original, _proposal([("kms:Decrypt", "*")]),
-                       select=lambda docs: _select(docs, "Reader", None), parameters=PARAMS, catalog=get_catalog())
-
+        patch_template(
+            str(template),
+            SAM_TEMPLATE,
+            original,
+            _proposal([("kms:Decrypt", "*")]),
+            select=lambda docs: _select(docs, "Reader", None),
+            parameters=PARAMS,
+            catalog=get_catalog(),
+        )
 
 
 def test_policies_that_depend_on_a_condition_are_not_rewritten(tmp_path: Path) -> None:
     evidence = tmp_path / "calls.jsonl"
-    evidence.write_text(json.dumps({
-        "service": "s3", "operation": "GetObject", "principal": "arn:aws:sts::111122223333:assumed-role/r/export",
-        "region": "eu-west-1", "account": "111122223333", "parameters": {"bucketName": "exports-prod", "key": "a.csv"},
-        "time": "2026-11-01T10:00:00Z"}) + "\n")
+    evidence.write_text(
+        json.dumps(
+            {
+                "service": "s3",
+                "operation": "GetObject",
+                "principal": "arn:aws:sts::111122223333:assumed-role/r/export",
+                "region": "eu-west-1",
+                "account": "111122223333",
+                "parameters": {"bucketName": "exports-prod", "key": "a.csv"},
+                "time": "2026-11-01T10:00:00Z",
+            }
+        )
+        + "\n"
+    )
     template = FIXTURES / "sources" / "sam" / "conditional.yaml"
     result = _narrow([str(template), "--function", "ExportFunction", "--evidence", str(evidence), "--diff"])
     assert result.exit_code == 2 and "depend on conditions (IsProd" in result.stderr

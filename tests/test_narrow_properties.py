@@ -33,15 +33,37 @@ REGION = "eu-west-1"
 PRINCIPAL = f"arn:aws:sts::{ACCOUNT}:assumed-role/app-role/app-fn"
 
 ACTIONS = (
-    "s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket", "s3:Get*", "s3:*Object", "s3:*",
-    "sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:Send*", "sqs:*",
-    "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:*Item", "dynamodb:*",
-    "logs:PutLogEvents", "*",
+    "s3:GetObject",
+    "s3:PutObject",
+    "s3:DeleteObject",
+    "s3:ListBucket",
+    "s3:Get*",
+    "s3:*Object",
+    "s3:*",
+    "sqs:SendMessage",
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:Send*",
+    "sqs:*",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:Query",
+    "dynamodb:*Item",
+    "dynamodb:*",
+    "logs:PutLogEvents",
+    "*",
 )
 RESOURCES = (
-    "arn:aws:s3:::orders", "arn:aws:s3:::orders/*", "arn:aws:s3:::orders/logs/*", "arn:aws:s3:::archive/*",
-    "arn:aws:s3:::*", f"arn:aws:sqs:{REGION}:{ACCOUNT}:jobs", f"arn:aws:sqs:{REGION}:{ACCOUNT}:*",
-    f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/Orders", f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/*", "*",
+    "arn:aws:s3:::orders",
+    "arn:aws:s3:::orders/*",
+    "arn:aws:s3:::orders/logs/*",
+    "arn:aws:s3:::archive/*",
+    "arn:aws:s3:::*",
+    f"arn:aws:sqs:{REGION}:{ACCOUNT}:jobs",
+    f"arn:aws:sqs:{REGION}:{ACCOUNT}:*",
+    f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/Orders",
+    f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/*",
+    "*",
 )
 BUCKETS = ("orders", "archive")
 KEYS = ("logs/2026/a.txt", "logs/2026/b.txt", "data/c.json", "d.bin")
@@ -65,8 +87,14 @@ def _statement(effect: str) -> st.SearchStrategy[dict[str, Any]]:
             out["Condition"] = cond
         return out
 
-    return st.builds(build, action_key, st.lists(st.sampled_from(ACTIONS), min_size=1, max_size=3, unique=True),
-                     resource_key, st.lists(st.sampled_from(RESOURCES), min_size=1, max_size=2, unique=True), condition)
+    return st.builds(
+        build,
+        action_key,
+        st.lists(st.sampled_from(ACTIONS), min_size=1, max_size=3, unique=True),
+        resource_key,
+        st.lists(st.sampled_from(RESOURCES), min_size=1, max_size=2, unique=True),
+        condition,
+    )
 
 
 policies = st.tuples(
@@ -76,43 +104,65 @@ policies = st.tuples(
 
 
 def _call(service: str, operation: str, params: dict[str, Any], error: str | None) -> Call:
-    return Call(service=service, operation=operation, principal=PRINCIPAL,
-                role_arn=f"arn:aws:iam::{ACCOUNT}:role/app-role", session_name="app-fn",
-                time="2026-11-01T10:00:00Z", region=REGION, resources=(), parameters=params, error=error,
-                event_source=f"{service}.amazonaws.com", account=ACCOUNT)
+    return Call(
+        service=service,
+        operation=operation,
+        principal=PRINCIPAL,
+        role_arn=f"arn:aws:iam::{ACCOUNT}:role/app-role",
+        session_name="app-fn",
+        time="2026-11-01T10:00:00Z",
+        region=REGION,
+        resources=(),
+        parameters=params,
+        error=error,
+        event_source=f"{service}.amazonaws.com",
+        account=ACCOUNT,
+    )
 
 
 _s3_calls = st.builds(
     lambda op, bucket, key, error: _call("s3", op, {"bucketName": bucket, "key": key}, error),
     st.sampled_from(("GetObject", "PutObject", "DeleteObject", "HeadObject")),
-    st.sampled_from(BUCKETS), st.sampled_from(KEYS), st.none(),
+    st.sampled_from(BUCKETS),
+    st.sampled_from(KEYS),
+    st.none(),
 )
-_s3_list = st.builds(lambda bucket: _call("s3", "ListObjectsV2", {"bucketName": bucket}, None), st.sampled_from(BUCKETS))
+_s3_list = st.builds(
+    lambda bucket: _call("s3", "ListObjectsV2", {"bucketName": bucket}, None), st.sampled_from(BUCKETS)
+)
 _sqs_calls = st.builds(
     lambda op, queue: _call("sqs", op, {"queueUrl": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{queue}"}, None),
-    st.sampled_from(("SendMessage", "ReceiveMessage", "DeleteMessage")), st.sampled_from(QUEUES),
+    st.sampled_from(("SendMessage", "ReceiveMessage", "DeleteMessage")),
+    st.sampled_from(QUEUES),
 )
 _ddb_calls = st.builds(
     lambda op, table: _call("dynamodb", op, {"tableName": table}, None),
-    st.sampled_from(("GetItem", "PutItem", "Query", "DeleteItem")), st.sampled_from(TABLES),
+    st.sampled_from(("GetItem", "PutItem", "Query", "DeleteItem")),
+    st.sampled_from(TABLES),
 )
 _successful = st.one_of(_s3_calls, _s3_list, _sqs_calls, _ddb_calls)
 _failed = st.builds(
     lambda call, error: dataclasses.replace(call, error=error),
-    _successful, st.sampled_from(("AccessDenied", "AccessDeniedException", "ThrottlingException", "NoSuchKey")),
+    _successful,
+    st.sampled_from(("AccessDenied", "AccessDeniedException", "ThrottlingException", "NoSuchKey")),
 )
-_unmapped = st.sampled_from((
-    _call("sts", "GetCallerIdentity", {}, None),
-    _call("s3", "NoSuchOperationAnywhere", {"bucketName": "orders"}, None),
-))
+_unmapped = st.sampled_from(
+    (
+        _call("sts", "GetCallerIdentity", {}, None),
+        _call("s3", "NoSuchOperationAnywhere", {"bucketName": "orders"}, None),
+    )
+)
 call_sets = st.lists(
-    st.one_of(_successful, _successful, _successful, _failed, _unmapped), min_size=0, max_size=12,
+    st.one_of(_successful, _successful, _successful, _failed, _unmapped),
+    min_size=0,
+    max_size=12,
 )
 
 
 def _parsed(statements: list[dict[str, Any]]) -> PolicyDocument:
-    doc, problems = parse_policy({"Version": "2012-10-17", "Statement": statements}, file="original.json",
-                                 kind=PolicyKind.IDENTITY)
+    doc, problems = parse_policy(
+        {"Version": "2012-10-17", "Statement": statements}, file="original.json", kind=PolicyKind.IDENTITY
+    )
     assert doc is not None and not problems, problems
     return doc
 
@@ -132,8 +182,11 @@ def _requests(call: Call) -> list[Request] | None:
         if info is not None and not info.supports_resource_scoping:
             out.append(Request(action, "*", context))
             continue
-        resources = [r for r in mapped.resources_for(action) or mapped.resources
-                     if info is None or catalog.resource_matches(info, r)]
+        resources = [
+            r
+            for r in mapped.resources_for(action) or mapped.resources
+            if info is None or catalog.resource_matches(info, r)
+        ]
         if not resources:
             return None  # the narrower keeps the original's grant for it: nothing exact to check
         out.extend(Request(action, r, context) for r in resources)
@@ -143,26 +196,52 @@ def _requests(call: Call) -> list[Request] | None:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 # Found by this test: with no data events in the trail, s3:GetObject is kept from the original
 # on orders/*, where the original's Deny cuts out orders/logs/*; the proposal must repeat the Deny.
-@example(statements=[{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::orders/*"]},
-                     {"Effect": "Deny", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::orders/logs/*"]}],
-         calls=[], generalize="none", workload=None, data_events=None)
+@example(
+    statements=[
+        {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::orders/*"]},
+        {"Effect": "Deny", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::orders/logs/*"]},
+    ],
+    calls=[],
+    generalize="none",
+    workload=None,
+    data_events=None,
+)
 # Found by this test: a record in eu-west-1 under a Deny on that region is not a call the
 # original allows, whatever the record says of its outcome.
-@example(statements=[{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::orders/*"]},
-                     {"Effect": "Deny", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::orders/*"],
-                      "Condition": {"StringEquals": {"aws:RequestedRegion": REGION}}}],
-         calls=[_call("s3", "GetObject", {"bucketName": "orders", "key": "d.bin"}, None)],
-         generalize="none", workload=None, data_events=True)
-@given(statements=policies, calls=call_sets, generalize=st.sampled_from(GENERALIZE),
-       workload=st.sampled_from((None, "lambda")), data_events=st.sampled_from((None, True, False)))
+@example(
+    statements=[
+        {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::orders/*"]},
+        {
+            "Effect": "Deny",
+            "Action": ["s3:GetObject"],
+            "Resource": ["arn:aws:s3:::orders/*"],
+            "Condition": {"StringEquals": {"aws:RequestedRegion": REGION}},
+        },
+    ],
+    calls=[_call("s3", "GetObject", {"bucketName": "orders", "key": "d.bin"}, None)],
+    generalize="none",
+    workload=None,
+    data_events=True,
+)
+@given(
+    statements=policies,
+    calls=call_sets,
+    generalize=st.sampled_from(GENERALIZE),
+    workload=st.sampled_from((None, "lambda")),
+    data_events=st.sampled_from((None, True, False)),
+)
 def test_narrow_keeps_observed_calls_and_stays_inside_the_original(
-    statements: list[dict[str, Any]], calls: list[Call], generalize: str, workload: str | None,
+    statements: list[dict[str, Any]],
+    calls: list[Call],
+    generalize: str,
+    workload: str | None,
     data_events: bool | None,
 ) -> None:
     original = _parsed(statements)
     catalog = get_catalog()
-    proposal = narrow([original], calls, catalog, generalize=generalize, workload=workload,
-                      trail_has_data_events=data_events)
+    proposal = narrow(
+        [original], calls, catalog, generalize=generalize, workload=workload, trail_has_data_events=data_events
+    )
     proposed = _parsed(proposal.document["Statement"]) if proposal.document["Statement"] else None
 
     for call in calls:

@@ -37,9 +37,15 @@ Resources:
 
 
 def _record(service: str, operation: str, session: str = "fn", **parameters: str) -> dict[str, Any]:
-    return {"service": service, "operation": operation,
-            "principal": f"arn:aws:sts::111122223333:assumed-role/fn-role/{session}",
-            "region": "eu-west-1", "account": "111122223333", "parameters": parameters, "time": "2026-11-01T10:00:00Z"}
+    return {
+        "service": service,
+        "operation": operation,
+        "principal": f"arn:aws:sts::111122223333:assumed-role/fn-role/{session}",
+        "region": "eu-west-1",
+        "account": "111122223333",
+        "parameters": parameters,
+        "time": "2026-11-01T10:00:00Z",
+    }
 
 
 def _write(tmp_path: Path, policies: str, *records: dict[str, Any], head: str = SAM_HEAD) -> tuple[Path, Path]:
@@ -51,8 +57,9 @@ def _write(tmp_path: Path, policies: str, *records: dict[str, Any], head: str = 
 
 
 def _narrow(template: Path, evidence: Path, *extra: str, principal: tuple[str, ...] = ("--function", "Fn")) -> Any:
-    return CliRunner().invoke(cli, ["narrow", str(template), *principal, "--evidence", str(evidence),
-                                    "--workload", "none", *extra])
+    return CliRunner().invoke(
+        cli, ["narrow", str(template), *principal, "--evidence", str(evidence), "--workload", "none", *extra]
+    )
 
 
 def _policies(template: Path, owner: str = "Fn") -> Any:
@@ -74,16 +81,21 @@ UNREADABLE = """\
 
 
 def test_apply_keeps_every_policy_iamlint_cannot_read_as_written(tmp_path: Path) -> None:
-    template, evidence = _write(tmp_path, UNREADABLE,
-                                _record("s3", "GetObject", bucketName="data-bucket", key="a.txt"),
-                                _record("sqs", "SendMessage",
-                                        queueUrl="https://sqs.eu-west-1.amazonaws.com/111122223333/jobs"))
-    result = _narrow(template, evidence, "--parameter", "SharedPolicyArn=arn:aws:iam::111122223333:policy/x",
-                     "--apply")
+    template, evidence = _write(
+        tmp_path,
+        UNREADABLE,
+        _record("s3", "GetObject", bucketName="data-bucket", key="a.txt"),
+        _record("sqs", "SendMessage", queueUrl="https://sqs.eu-west-1.amazonaws.com/111122223333/jobs"),
+    )
+    result = _narrow(template, evidence, "--parameter", "SharedPolicyArn=arn:aws:iam::111122223333:policy/x", "--apply")
     assert result.exit_code == 0, result.output
     written = _policies(template)
-    assert written[:4] == ["arn:aws:iam::111122223333:policy/team-shared-access", {"Ref": "SharedPolicyArn"},
-                           {"Fn::ImportValue": "network-stack-policy"}, "arn:aws:iam::aws:policy/NotAPolicyIamlintKnows"]
+    assert written[:4] == [
+        "arn:aws:iam::111122223333:policy/team-shared-access",
+        {"Ref": "SharedPolicyArn"},
+        {"Fn::ImportValue": "network-stack-policy"},
+        "arn:aws:iam::aws:policy/NotAPolicyIamlintKnows",
+    ]
     assert [st["Resource"] for st in written[4]["Statement"]] == ["arn:aws:s3:::data-bucket/a.txt"]
     # The call none of the readable policies allows is not blamed on the current policy alone.
     not_granted = [line for line in result.stderr.splitlines() if line.startswith("not granted now: sqs:SendMessage")]
@@ -103,20 +115,27 @@ HARD_CODED = """\
 
 @pytest.mark.parametrize("account", ["999988887777", "111122223333"])  # another account's queue, then the caller's
 def test_a_hard_coded_region_and_account_stay_hard_coded(tmp_path: Path, account: str) -> None:
-    template, evidence = _write(tmp_path, HARD_CODED.format(account=account), _record(
-        "sqs", "SendMessage", queueUrl=f"https://sqs.eu-west-1.amazonaws.com/{account}/shared-queue"))
+    template, evidence = _write(
+        tmp_path,
+        HARD_CODED.format(account=account),
+        _record("sqs", "SendMessage", queueUrl=f"https://sqs.eu-west-1.amazonaws.com/{account}/shared-queue"),
+    )
     result = _narrow(template, evidence, "--apply")
     assert result.exit_code == 0, result.output
-    statement, = _policies(template)[0]["Statement"]
+    (statement,) = _policies(template)[0]["Statement"]
     assert statement["Resource"] == f"arn:aws:sqs:eu-west-1:{account}:shared-queue"
 
 
-def test_the_proof_refuses_a_patch_that_means_another_queue_elsewhere(tmp_path: Path,
-                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_proof_refuses_a_patch_that_means_another_queue_elsewhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # The old writer: every field equal to the calls' region or account became a pseudo parameter.
     monkeypatch.setattr(patch, "_form", lambda arn, *_: {"Fn::Sub": arn.replace(":eu-west-1:", ":${AWS::Region}:")})
-    template, evidence = _write(tmp_path, HARD_CODED.format(account="999988887777"), _record(
-        "sqs", "SendMessage", queueUrl="https://sqs.eu-west-1.amazonaws.com/999988887777/shared-queue"))
+    template, evidence = _write(
+        tmp_path,
+        HARD_CODED.format(account="999988887777"),
+        _record("sqs", "SendMessage", queueUrl="https://sqs.eu-west-1.amazonaws.com/999988887777/shared-queue"),
+    )
     before = template.read_text()
     result = _narrow(template, evidence, "--apply")
     assert result.exit_code == 2 and "in another region, account or partition" in result.stderr
@@ -181,13 +200,17 @@ def test_a_shared_role_is_not_rewritten_from_one_workloads_calls(tmp_path: Path,
 
 # -- Conditions -------------------------------------------------------------------------------
 
-CONDITIONAL_HEAD = SAM_HEAD.replace("Parameters:\n", """Parameters:
+CONDITIONAL_HEAD = SAM_HEAD.replace(
+    "Parameters:\n",
+    """Parameters:
   Env:
     Type: String
     Default: dev
 Conditions:
   IsProd: !Equals [!Ref Env, prod]
-""", 1)
+""",
+    1,
+)
 BRANCHES = """\
 - Statement:
     - Effect: Allow
@@ -201,8 +224,13 @@ def _proved_line(stderr: str) -> str:
 
 
 def test_the_printed_proof_names_the_branch_it_does_not_hold_in(tmp_path: Path) -> None:
-    template, evidence = _write(tmp_path, BRANCHES, _record("s3", "GetObject", bucketName="prod-bucket", key="a.txt"),
-                                _record("s3", "GetObject", bucketName="dev-bucket", key="b.txt"), head=CONDITIONAL_HEAD)
+    template, evidence = _write(
+        tmp_path,
+        BRANCHES,
+        _record("s3", "GetObject", bucketName="prod-bucket", key="a.txt"),
+        _record("s3", "GetObject", bucketName="dev-bucket", key="b.txt"),
+        head=CONDITIONAL_HEAD,
+    )
     result = _narrow(template, evidence)
     assert result.exit_code == 0, result.output
     proved = _proved_line(result.stderr)
@@ -211,23 +239,30 @@ def test_the_printed_proof_names_the_branch_it_does_not_hold_in(tmp_path: Path) 
 
 
 def test_the_printed_proof_holds_in_each_branch_when_it_does(tmp_path: Path) -> None:
-    template, evidence = _write(tmp_path, BRANCHES, _record("s3", "GetObject", bucketName="dev-bucket", key="b.txt"),
-                                head=CONDITIONAL_HEAD)
+    template, evidence = _write(
+        tmp_path, BRANCHES, _record("s3", "GetObject", bucketName="dev-bucket", key="b.txt"), head=CONDITIONAL_HEAD
+    )
     result = _narrow(template, evidence)
     assert result.exit_code == 0, result.output
-    assert _proved_line(result.stderr).endswith("in each deployment the template's Conditions make (IsProd; not IsProd)")
+    assert _proved_line(result.stderr).endswith(
+        "in each deployment the template's Conditions make (IsProd; not IsProd)"
+    )
 
 
 # -- nothing needed ---------------------------------------------------------------------------
 
 
 def test_apply_writes_an_empty_policies_list_and_says_nothing_is_needed(tmp_path: Path) -> None:
-    template, evidence = _write(tmp_path, """\
+    template, evidence = _write(
+        tmp_path,
+        """\
 - Statement:
     - Effect: Allow
       Action: sns:CreateTopic
       Resource: "*"
-""", _record("s3", "ListBuckets"))
+""",
+        _record("s3", "ListBuckets"),
+    )
     result = _narrow(template, evidence, "--apply")
     assert result.exit_code == 0, result.output
     assert _policies(template) == []

@@ -18,7 +18,12 @@ def _parse(doc: object, kind: PolicyKind = PolicyKind.UNKNOWN):  # type: ignore[
 
 
 def test_string_or_list_and_single_statement_object() -> None:
-    doc, problems = _parse({"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}})
+    doc, problems = _parse(
+        {
+            "Version": "2012-10-17",
+            "Statement": {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"},
+        }
+    )
     assert problems == [] and doc is not None
     (st,) = doc.statements
     assert st.action_texts == ("s3:GetObject",) and st.resource_texts == ("arn:aws:s3:::b/*",)
@@ -31,30 +36,58 @@ def test_version_as_yaml_date_is_normalised() -> None:
 
 
 def test_conditions_and_principals() -> None:
-    doc, problems = _parse({"Statement": [{
-        "Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::111122223333:root"], "Service": "lambda.amazonaws.com"},
-        "Action": "sts:AssumeRole",
-        "Condition": {"Bool": {"aws:SecureTransport": True}, "StringEquals": {"sts:ExternalId": ["a", "b"]}},
-    }]}, PolicyKind.TRUST)
+    doc, problems = _parse(
+        {
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": ["arn:aws:iam::111122223333:root"], "Service": "lambda.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                    "Condition": {
+                        "Bool": {"aws:SecureTransport": True},
+                        "StringEquals": {"sts:ExternalId": ["a", "b"]},
+                    },
+                }
+            ]
+        },
+        PolicyKind.TRUST,
+    )
     assert problems == [] and doc is not None
     st = doc.statements[0]
-    assert [(p.kind, p.value.text) for p in st.principals] == [("AWS", "arn:aws:iam::111122223333:root"), ("Service", "lambda.amazonaws.com")]
+    assert [(p.kind, p.value.text) for p in st.principals] == [
+        ("AWS", "arn:aws:iam::111122223333:root"),
+        ("Service", "lambda.amazonaws.com"),
+    ]
     assert [(c.operator, c.key, c.values) for c in st.conditions] == [
-        ("Bool", "aws:SecureTransport", ("true",)), ("StringEquals", "sts:ExternalId", ("a", "b"))]
+        ("Bool", "aws:SecureTransport", ("true",)),
+        ("StringEquals", "sts:ExternalId", ("a", "b")),
+    ]
 
 
-@pytest.mark.parametrize("statement,expected", [
-    ({"Action": "s3:GetObject", "Resource": "*"}, "Effect must be"),
-    ({"Effect": "Permit", "Action": "s3:GetObject", "Resource": "*"}, "Effect must be"),
-    ({"Effect": "Allow", "Resource": "*"}, "neither Action nor NotAction"),
-    ({"Effect": "Allow", "Action": "s3:GetObject", "NotAction": "s3:PutObject", "Resource": "*"}, "both Action and NotAction"),
-    ({"Effect": "Allow", "Action": "s3:GetObject"}, "neither Resource nor NotResource"),
-    ({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*", "NotResource": "x"}, "both Resource and NotResource"),
-    ({"Effect": "Allow", "Action": 5, "Resource": "*"}, "must be a string or a list"),
-    ({"Effect": "Allow", "Action": [], "Resource": "*"}, "empty list"),
-    ({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*", "Condition": {"StringEquals": "x"}}, "must map keys"),
-    ({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*", "Principle": "*"}, "unknown statement element"),
-])
+@pytest.mark.parametrize(
+    "statement,expected",
+    [
+        ({"Action": "s3:GetObject", "Resource": "*"}, "Effect must be"),
+        ({"Effect": "Permit", "Action": "s3:GetObject", "Resource": "*"}, "Effect must be"),
+        ({"Effect": "Allow", "Resource": "*"}, "neither Action nor NotAction"),
+        (
+            {"Effect": "Allow", "Action": "s3:GetObject", "NotAction": "s3:PutObject", "Resource": "*"},
+            "both Action and NotAction",
+        ),
+        ({"Effect": "Allow", "Action": "s3:GetObject"}, "neither Resource nor NotResource"),
+        (
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*", "NotResource": "x"},
+            "both Resource and NotResource",
+        ),
+        ({"Effect": "Allow", "Action": 5, "Resource": "*"}, "must be a string or a list"),
+        ({"Effect": "Allow", "Action": [], "Resource": "*"}, "empty list"),
+        (
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*", "Condition": {"StringEquals": "x"}},
+            "must map keys",
+        ),
+        ({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*", "Principle": "*"}, "unknown statement element"),
+    ],
+)
 def test_malformed_statements(statement: dict[str, object], expected: str) -> None:
     _, problems = _parse({"Version": "2012-10-17", "Statement": [statement]})
     assert any(expected in p.message for p in problems), [p.message for p in problems]
@@ -62,10 +95,15 @@ def test_malformed_statements(statement: dict[str, object], expected: str) -> No
 
 
 def test_valid_statements_survive_a_bad_one() -> None:
-    doc, problems = _parse({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": "s3:GetObject"},
-        {"Effect": "Allow", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::b/*"},
-    ]})
+    doc, problems = _parse(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": "s3:GetObject"},
+                {"Effect": "Allow", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::b/*"},
+            ],
+        }
+    )
     assert doc is not None and [s.index for s in doc.statements] == [1]
     assert len(problems) == 1
 
@@ -87,15 +125,25 @@ def test_file_shapes() -> None:
     one = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}
     import json
 
-    for data, count in ((one, 1), ([one, one], 2), ({"a": one, "b": one}, 2), ({"PolicyVersion": {"Document": one}}, 1)):
+    for data, count in (
+        (one, 1),
+        ([one, one], 2),
+        ({"a": one, "b": one}, 2),
+        ({"PolicyVersion": {"Document": one}}, 1),
+    ):
         result = load_policy_file(parse_json(json.dumps(data), "f.json"))
         assert len(result.documents) == count and result.errors == []
     unknown = load_policy_file(parse_json('{"name": "pkg"}', "package.json"))
     assert unknown.documents == [] and "unknown input shape" in unknown.errors[0].message
     # What the AWS CLI prints for a resource policy (a JSON string) and for a role (its trust).
     text = json.dumps(one)
-    for data in ({"Policy": text}, {"Attributes": {"Policy": text}}, {"ResourcePolicy": text, "ARN": "x"},
-                 {"policyText": text, "repositoryName": "r"}, {"Role": {"RoleName": "r", "AssumeRolePolicyDocument": one}}):
+    for data in (
+        {"Policy": text},
+        {"Attributes": {"Policy": text}},
+        {"ResourcePolicy": text, "ARN": "x"},
+        {"policyText": text, "repositoryName": "r"},
+        {"Role": {"RoleName": "r", "AssumeRolePolicyDocument": one}},
+    ):
         result = load_policy_file(parse_json(json.dumps(data, indent=1), "cli.json"), explicit=False)
         assert len(result.documents) == 1 and result.errors == [] and result.skipped == [], data
         assert result.documents[0].locate(result.documents[0].statements[0].loc).line, data
@@ -118,20 +166,49 @@ def test_findings_pickle_with_every_field() -> None:
     # Worker processes send findings to the parent pickled as constructor arguments: no field
     # (a new one included) may be lost or moved on the way.
     loc = Location("t.yaml", 3, 7, ("Resources", "R", 0), "R", "Stack/R")
-    source = Source("role", "R", "R", "Stack/R", "arn:aws:iam::1:role/r", "inline", "Policies[0]", "IsProd",
-                    ("function F",), ("role A",))
-    finding = Finding("IAM101", "full-admin", Severity.HIGH, "grants", "message", "fix", loc, 2, "Sid", source,
-                      Evidence(("*",), ("*",), ("aws:SourceIp",), ("note",)), True, "0123abcd", ("*",))
+    source = Source(
+        "role",
+        "R",
+        "R",
+        "Stack/R",
+        "arn:aws:iam::1:role/r",
+        "inline",
+        "Policies[0]",
+        "IsProd",
+        ("function F",),
+        ("role A",),
+    )
+    finding = Finding(
+        "IAM101",
+        "full-admin",
+        Severity.HIGH,
+        "grants",
+        "message",
+        "fix",
+        loc,
+        2,
+        "Sid",
+        source,
+        Evidence(("*",), ("*",), ("aws:SourceIp",), ("note",)),
+        True,
+        "0123abcd",
+        ("*",),
+    )
     copy = pickle.loads(pickle.dumps(finding))
     assert copy == finding and copy.location == loc and copy.source == source
     assert [getattr(copy, name) for name in Finding.__slots__] == [getattr(finding, name) for name in Finding.__slots__]
-    assert pickle.loads(pickle.dumps(Finding("IAM001", "n", Severity.LOW, "c", "m", "f", Location("p.json")))).evidence == Evidence()
+    assert (
+        pickle.loads(pickle.dumps(Finding("IAM001", "n", Severity.LOW, "c", "m", "f", Location("p.json")))).evidence
+        == Evidence()
+    )
 
 
 def test_parsed_list_items_carry_their_index_in_the_path() -> None:
     doc, problems = parse_policy(
-        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"],
-                                                   "Resource": "*"}]},
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "*"}],
+        },
         file="p.json",
     )
     assert not problems and doc is not None
@@ -148,7 +225,11 @@ def test_slot_setting_constructors_set_every_field() -> None:
 
     from iamlint import catalog, model
 
-    for cls, slots in ((model.Location, model._LOCATION_SLOTS), (model.Finding, model._FINDING_SLOTS),
-                       (model.Statement, model._STATEMENT_SLOTS), (catalog.ActionInfo, catalog._ACTION_SLOTS)):
+    for cls, slots in (
+        (model.Location, model._LOCATION_SLOTS),
+        (model.Finding, model._FINDING_SLOTS),
+        (model.Statement, model._STATEMENT_SLOTS),
+        (catalog.ActionInfo, catalog._ACTION_SLOTS),
+    ):
         names = [f.name for f in fields(cls)]
         assert [s.__self__.__name__ for s in slots] == names, cls

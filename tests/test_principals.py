@@ -34,8 +34,12 @@ def _run(engine: Engine, path: Path) -> LintResult:
 
 
 def _of(result: LintResult, rule: str, principal: str | None = None) -> list[Finding]:
-    return [f for f in result.findings if f.rule == rule
-            and (principal is None or (f.source is not None and f"{f.source.kind} {f.source.name}" == principal))]
+    return [
+        f
+        for f in result.findings
+        if f.rule == rule
+        and (principal is None or (f.source is not None and f"{f.source.kind} {f.source.name}" == principal))
+    ]
 
 
 def _method(f: Finding) -> str:
@@ -134,10 +138,22 @@ def test_methods_on_named_resources_are_reported_low() -> None:
 def test_an_action_is_as_narrow_as_the_resources_it_always_names() -> None:
     """ssm:SendCommand always names a document: instance/* with one named document runs that
     document only. A required type left to another statement does not narrow it, though."""
-    one_document = _policy(_doc(_allow("ssm:SendCommand", ["arn:aws:ec2:*:*:instance/*", "arn:aws:ssm:*:*:document/AWS-GatherSoftwareInventory"])))
+    one_document = _policy(
+        _doc(
+            _allow(
+                "ssm:SendCommand",
+                ["arn:aws:ec2:*:*:instance/*", "arn:aws:ssm:*:*:document/AWS-GatherSoftwareInventory"],
+            )
+        )
+    )
     (finding,) = _of(one_document, "IAM120")
-    assert finding.severity is Severity.LOW and "only on named resources: arn:aws:ssm:*:*:document/AWS-GatherSoftwareInventory" in finding.message
-    any_document = _policy(_doc(_allow("ssm:SendCommand", ["arn:aws:ec2:*:*:instance/*", "arn:aws:ssm:*:*:document/*"])))
+    assert (
+        finding.severity is Severity.LOW
+        and "only on named resources: arn:aws:ssm:*:*:document/AWS-GatherSoftwareInventory" in finding.message
+    )
+    any_document = _policy(
+        _doc(_allow("ssm:SendCommand", ["arn:aws:ec2:*:*:instance/*", "arn:aws:ssm:*:*:document/*"]))
+    )
     assert [f.severity for f in _of(any_document, "IAM120")] == [Severity.HIGH]
     # A named document that runs whatever command it is given, or AWS's own documents (their
     # ARNs name no account), reach as far as any document (rules/data/run_any_code.yaml).
@@ -145,17 +161,28 @@ def test_an_action_is_as_narrow_as_the_resources_it_always_names() -> None:
         shell = _policy(_doc(_allow("ssm:SendCommand", ["arn:aws:ec2:*:*:instance/*", *documents])))
         assert [f.severity for f in _of(shell, "IAM120")] == [Severity.HIGH], documents
     # The network interface in one statement, the subnet in another: any subnet, any interface.
-    split = _policy(_doc(_allow("ec2:CreateNetworkInterface", "arn:aws:ec2:*:*:network-interface/*"),
-                         _allow("ec2:CreateNetworkInterface", "arn:aws:ec2:*:*:subnet/*")))
+    split = _policy(
+        _doc(
+            _allow("ec2:CreateNetworkInterface", "arn:aws:ec2:*:*:network-interface/*"),
+            _allow("ec2:CreateNetworkInterface", "arn:aws:ec2:*:*:subnet/*"),
+        )
+    )
     assert any("ec2:CreateNetworkInterface" in f.evidence.actions for f in _of(split, "IAM125"))
     # A snapshot of one named database is no read of data anywhere.
-    one_db = _policy(_doc(_allow("rds:CreateDBSnapshot", ["arn:aws:rds:us-east-1:111111111111:db:orders",
-                                                          "arn:aws:rds:us-east-1:111111111111:snapshot:*"])))
+    one_db = _policy(
+        _doc(
+            _allow(
+                "rds:CreateDBSnapshot",
+                ["arn:aws:rds:us-east-1:111111111111:db:orders", "arn:aws:rds:us-east-1:111111111111:snapshot:*"],
+            )
+        )
+    )
     assert not _of(one_db, "IAM124")
 
 
 def test_passed_to_service_naming_the_methods_service_does_not_lower_it() -> None:
     """iam:PassedToService states.amazonaws.com is exactly what the Step Functions method needs."""
+
     def result(service: str) -> list[Finding]:
         passing = _allow("iam:PassRole", Condition={"StringEquals": {"iam:PassedToService": service}})
         return _of(_policy(_doc(passing, _allow(["states:CreateStateMachine", "states:StartExecution"]))), "IAM120")
@@ -167,16 +194,38 @@ def test_passed_to_service_naming_the_methods_service_does_not_lower_it() -> Non
 
 
 def test_a_document_that_runs_any_command_reaches_only_the_instances_granted_with_it() -> None:
-    one = _policy(_doc(_allow("ssm:SendCommand", ["arn:aws:ssm:*::document/AWS-RunShellScript",
-                                                  "arn:aws:ec2:us-east-1:111111111111:instance/i-0123456789abcdef0"])))
+    one = _policy(
+        _doc(
+            _allow(
+                "ssm:SendCommand",
+                [
+                    "arn:aws:ssm:*::document/AWS-RunShellScript",
+                    "arn:aws:ec2:us-east-1:111111111111:instance/i-0123456789abcdef0",
+                ],
+            )
+        )
+    )
     assert [f.severity for f in _of(one, "IAM120")] == [Severity.LOW]
-    split = _policy(_doc(_allow("ssm:SendCommand", "arn:aws:ssm:*::document/AWS-RunShellScript"),
-                         _allow("ssm:SendCommand", "arn:aws:ec2:*:*:instance/*",
-                                Condition={"StringEquals": {"ssm:resourceTag/Team": "ops"}})))
+    split = _policy(
+        _doc(
+            _allow("ssm:SendCommand", "arn:aws:ssm:*::document/AWS-RunShellScript"),
+            _allow(
+                "ssm:SendCommand",
+                "arn:aws:ec2:*:*:instance/*",
+                Condition={"StringEquals": {"ssm:resourceTag/Team": "ops"}},
+            ),
+        )
+    )
     assert all(f.severity < Severity.HIGH for f in _of(split, "IAM120"))
     # An account-owned document of that name is not AWS's: it names nothing AWS runs.
-    own = _policy(_doc(_allow("ssm:SendCommand", ["arn:aws:ssm:us-east-1:111111111111:document/AWS-RunShellScript",
-                                                  "arn:aws:ec2:*:*:instance/*"])))
+    own = _policy(
+        _doc(
+            _allow(
+                "ssm:SendCommand",
+                ["arn:aws:ssm:us-east-1:111111111111:document/AWS-RunShellScript", "arn:aws:ec2:*:*:instance/*"],
+            )
+        )
+    )
     assert all(f.severity < Severity.HIGH for f in _of(own, "IAM120"))
 
 
@@ -208,12 +257,26 @@ def test_group_grants_reach_members_less_their_denies_and_boundary(engine: Engin
 
 
 def test_boundary_in_a_template_limits_the_grant() -> None:
-    template = {"Resources": {"R": {"Type": "AWS::IAM::Role", "Properties": {
-        "AssumeRolePolicyDocument": _doc({"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111111111111:root"},
-                                          "Action": "sts:AssumeRole"}),
-        "PermissionsBoundary": "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess",
-        "Policies": [{"PolicyName": "p", "PolicyDocument": _doc(_allow(["iam:PutRolePolicy", "s3:GetObject"]))}],
-    }}}}
+    template = {
+        "Resources": {
+            "R": {
+                "Type": "AWS::IAM::Role",
+                "Properties": {
+                    "AssumeRolePolicyDocument": _doc(
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"AWS": "arn:aws:iam::111111111111:root"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ),
+                    "PermissionsBoundary": "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess",
+                    "Policies": [
+                        {"PolicyName": "p", "PolicyDocument": _doc(_allow(["iam:PutRolePolicy", "s3:GetObject"]))}
+                    ],
+                },
+            }
+        }
+    }
     result = lint_template(Engine(LintConfig(strict=True)), template)
     ids = rule_ids(result)
     assert "IAM120" not in ids and "IAM121" not in ids
@@ -250,8 +313,19 @@ def test_a_user_severity_override_is_not_raised() -> None:
 
 # -- risk categories ------------------------------------------------------------------------------
 def test_each_category_is_reported_separately() -> None:
-    result = _policy(_doc(_allow(["s3:PutBucketPolicy", "ecr:GetAuthorizationToken", "s3:GetObject",
-                                  "ec2:TerminateInstances", "iam:DeleteRolePolicy"])))
+    result = _policy(
+        _doc(
+            _allow(
+                [
+                    "s3:PutBucketPolicy",
+                    "ecr:GetAuthorizationToken",
+                    "s3:GetObject",
+                    "ec2:TerminateInstances",
+                    "iam:DeleteRolePolicy",
+                ]
+            )
+        )
+    )
     by_rule = {f.rule: f.evidence.actions for f in result.findings if "IAM121" <= f.rule <= "IAM125"}
     assert by_rule == {
         "IAM121": ("iam:DeleteRolePolicy",),
@@ -338,17 +412,34 @@ def test_forbidden_resources_match_patterns_and_respect_denies() -> None:
     settings = {"forbidden_resources": ["arn:aws:s3:::audit-logs/*"]}
     (finding,) = _of(Engine(LintConfig(strict=True, settings=settings)).run([parsed]), "IAM127")
     assert finding.statement_index == 0
-    assert finding.evidence.actions == ("s3:GetObject",) and finding.evidence.notes == ("forbidden: arn:aws:s3:::audit-logs/*",)
+    assert finding.evidence.actions == ("s3:GetObject",) and finding.evidence.notes == (
+        "forbidden: arn:aws:s3:::audit-logs/*",
+    )
 
 
 # -- hygiene --------------------------------------------------------------------------------------
 def test_managed_policy_attachments_by_what_they_grant() -> None:
-    template = {"Resources": {"R": {"Type": "AWS::IAM::Role", "Properties": {
-        "AssumeRolePolicyDocument": _doc({"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111111111111:root"},
-                                          "Action": "sts:AssumeRole"}),
-        "ManagedPolicyArns": ["arn:aws:iam::aws:policy/AdministratorAccess", "arn:aws:iam::aws:policy/IAMFullAccess",
-                              "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"],
-    }}}}
+    template = {
+        "Resources": {
+            "R": {
+                "Type": "AWS::IAM::Role",
+                "Properties": {
+                    "AssumeRolePolicyDocument": _doc(
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"AWS": "arn:aws:iam::111111111111:root"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ),
+                    "ManagedPolicyArns": [
+                        "arn:aws:iam::aws:policy/AdministratorAccess",
+                        "arn:aws:iam::aws:policy/IAMFullAccess",
+                        "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess",
+                    ],
+                },
+            }
+        }
+    }
     result = lint_template(Engine(LintConfig(strict=True)), template)
     found = {f.evidence.notes[0].rsplit("/", 1)[-1]: (f.severity, f.location.keys[-1]) for f in _of(result, "IAM130")}
     assert found == {
@@ -359,11 +450,13 @@ def test_managed_policy_attachments_by_what_they_grant() -> None:
 
 
 def test_redundant_statement_points_at_the_covered_one() -> None:
-    result = _policy(_doc(
-        {"Sid": "A", **_allow("s3:GetObject", "arn:aws:s3:::b/*")},
-        {"Sid": "B", **_allow("s3:Get*", "arn:aws:s3:::b/*")},
-        {"Sid": "C", **_allow("s3:Get*", "arn:aws:s3:::b/*")},
-    ))
+    result = _policy(
+        _doc(
+            {"Sid": "A", **_allow("s3:GetObject", "arn:aws:s3:::b/*")},
+            {"Sid": "B", **_allow("s3:Get*", "arn:aws:s3:::b/*")},
+            {"Sid": "C", **_allow("s3:Get*", "arn:aws:s3:::b/*")},
+        )
+    )
     found = sorted((f.statement_index, f.message.split(":")[0]) for f in _of(result, "IAM132"))
     assert found == [(0, "Statement 'A' is covered by statement 'B'"), (2, "Statement 'C' repeats statement 'B'")]
 
@@ -371,15 +464,17 @@ def test_redundant_statement_points_at_the_covered_one() -> None:
 def test_redundant_statement_names_the_first_cover_across_services() -> None:
     # Only statements sharing every service of the inner one (or naming a wildcard service) are
     # tried; the first that covers it, in document order, is the one named.
-    result = _policy(_doc(
-        {"Sid": "A", **_allow(["s3:GetObject", "sqs:SendMessage"], "*")},
-        {"Sid": "B", "Effect": "Allow", "NotAction": "iam:*", "Resource": "*"},
-        {"Sid": "C", **_allow(["sqs:*", "s3:Get*"], "*")},
-        {"Sid": "D", **_allow("*:Get*", "*")},
-        {"Sid": "E", **_allow("s3:Get*", "*")},
-        {"Sid": "F", **_allow(["s3:GetObject", "sns:Publish"], "*")},
-        {"Sid": "G", **_allow(["*:GetObject"], "*")},
-    ))
+    result = _policy(
+        _doc(
+            {"Sid": "A", **_allow(["s3:GetObject", "sqs:SendMessage"], "*")},
+            {"Sid": "B", "Effect": "Allow", "NotAction": "iam:*", "Resource": "*"},
+            {"Sid": "C", **_allow(["sqs:*", "s3:Get*"], "*")},
+            {"Sid": "D", **_allow("*:Get*", "*")},
+            {"Sid": "E", **_allow("s3:Get*", "*")},
+            {"Sid": "F", **_allow(["s3:GetObject", "sns:Publish"], "*")},
+            {"Sid": "G", **_allow(["*:GetObject"], "*")},
+        )
+    )
     found = sorted((f.statement_index, f.message.split(":")[0]) for f in _of(result, "IAM132"))
     assert found == [
         (0, "Statement 'A' is covered by statement 'C'"),
@@ -406,7 +501,9 @@ def _managed(name: str) -> LintResult:
 
 def test_administrator_and_iam_full_access_are_critical() -> None:
     admin = _managed("AdministratorAccess")
-    assert [(f.rule, f.severity) for f in admin.findings if f.severity is Severity.CRITICAL] == [("IAM101", Severity.CRITICAL)]
+    assert [(f.rule, f.severity) for f in admin.findings if f.severity is Severity.CRITICAL] == [
+        ("IAM101", Severity.CRITICAL)
+    ]
     iam = _managed("IAMFullAccess")
     critical = [f for f in iam.findings if f.severity is Severity.CRITICAL]
     assert [f.rule for f in critical] == ["IAM121"]

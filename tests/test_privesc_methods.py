@@ -15,8 +15,7 @@ from iamlint.model import PolicyKind
 
 # method id -> (actions that are required, one action of each any_of group)
 METHODS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "states-create-state-machine-passrole": (
-        ("iam:PassRole", "states:CreateStateMachine"), ("states:StartExecution",)),
+    "states-create-state-machine-passrole": (("iam:PassRole", "states:CreateStateMachine"), ("states:StartExecution",)),
     "states-update-state-machine": (("states:UpdateStateMachine",), ("states:StartSyncExecution",)),
     "states-test-state-passrole": (("iam:PassRole", "states:TestState"), ()),
     "ssm-create-association": (("ssm:CreateAssociation",), ()),
@@ -36,10 +35,14 @@ def test_exactly_the_methods_actions_raise_it(engine: Engine, method_id: str) ->
     assert method_id in _methods(engine, [*requires, *chosen])
 
 
-@pytest.mark.parametrize(("method_id", "missing"), [
-    (method_id, action) for method_id, (requires, chosen) in sorted(METHODS.items())
-    for action in (*requires, *chosen)
-])
+@pytest.mark.parametrize(
+    ("method_id", "missing"),
+    [
+        (method_id, action)
+        for method_id, (requires, chosen) in sorted(METHODS.items())
+        for action in (*requires, *chosen)
+    ],
+)
 def test_without_one_action_the_method_is_not_raised(engine: Engine, method_id: str, missing: str) -> None:
     requires, chosen = METHODS[method_id]
     assert method_id not in _methods(engine, [a for a in (*requires, *chosen) if a != missing])

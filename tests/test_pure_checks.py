@@ -25,10 +25,19 @@ from iamlint.loaders.located import parse_any
 from iamlint.ruleset import load_builtin_rules
 
 # Attributes that tell documents of equal content apart: what a pure check must never read.
-CONTEXT_ATTRIBUTES = frozenset({
-    "source", "file", "logical_id", "construct_path", "marker", "locate",
-    "used_by", "attached_to", "policy_name",
-})
+CONTEXT_ATTRIBUTES = frozenset(
+    {
+        "source",
+        "file",
+        "logical_id",
+        "construct_path",
+        "marker",
+        "locate",
+        "used_by",
+        "attached_to",
+        "policy_name",
+    }
+)
 REPEATED = FIXTURES / "sources" / "cfn" / "repeated-policies.yaml"
 load_all()  # registers every check, and so fills PURE, before the tests are collected
 
@@ -46,8 +55,11 @@ def _functions_reached(fn: Callable[..., Any]) -> dict[str, types.FunctionType]:
             continue
         seen[f"{f.__module__}.{f.__qualname__}"] = f
         names = set(_names(f.__code__))
-        modules = [m for n in names if isinstance(m := f.__globals__.get(n), types.ModuleType)
-                   and m.__name__.startswith("iamlint")]
+        modules = [
+            m
+            for n in names
+            if isinstance(m := f.__globals__.get(n), types.ModuleType) and m.__name__.startswith("iamlint")
+        ]
         for name in names:
             for obj in (f.__globals__.get(name), *(getattr(m, name, None) for m in modules)):
                 if _iamlint(obj) and isinstance(obj, type):
@@ -100,8 +112,19 @@ def _findings(monkeypatch: pytest.MonkeyPatch | None, share: bool) -> list[tuple
     loaded = load_template(parse_any(REPEATED.read_bytes(), str(REPEATED)))
     result = Engine(LintConfig(strict=True)).run(loaded.documents, loaded.problems, loaded.errors)
     return [
-        (f.rule, f.location.line, f.location.column, f.location.keys, f.location.logical_id,
-         f.message, f.severity, f.source, f.evidence, f.statement_index, f.signature)
+        (
+            f.rule,
+            f.location.line,
+            f.location.column,
+            f.location.keys,
+            f.location.logical_id,
+            f.message,
+            f.severity,
+            f.source,
+            f.evidence,
+            f.statement_index,
+            f.signature,
+        )
         for f in result.findings
     ]
 
@@ -143,4 +166,3 @@ def test_content_keys_tell_shapes_apart() -> None:
     keys = [engine_module._content_key(d) for d in inline]
     assert keys[0] == keys[1] == keys[2]
     assert keys[3] != keys[0]
-

@@ -31,7 +31,7 @@ BUCKET_KEY = "arn:aws:s3:::receipts/2026/a.txt"
 TABLE = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/Orders"
 QUEUE = f"arn:aws:sqs:us-east-1:{ACCOUNT}:jobs"
 
-CHILD = '''
+CHILD = """
 import sys
 import boto3
 
@@ -51,7 +51,7 @@ try:
 except s3.exceptions.NoSuchKey:
     pass
 sys.exit(3)
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -71,9 +71,14 @@ def child_env(endpoint: str, tmp_path: Path) -> dict[str, str]:
 
     urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10).close()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "IAMLINT_"))}
-    env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1",
-               AWS_ENDPOINT_URL=endpoint, AWS_CONFIG_FILE=str(tmp_path / "none"),
-               AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"))
+    env.update(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_ENDPOINT_URL=endpoint,
+        AWS_CONFIG_FILE=str(tmp_path / "none"),
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+    )
     return env
 
 
@@ -84,9 +89,14 @@ def _child(tmp_path: Path, body: str = CHILD) -> list[str]:
 
 
 def _broad() -> Any:
-    doc, problems = parse_policy({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": ["s3:*", "dynamodb:*", "sqs:*"], "Resource": "*"}]},
-        file="role.json", kind=PolicyKind.IDENTITY)
+    doc, problems = parse_policy(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": ["s3:*", "dynamodb:*", "sqs:*"], "Resource": "*"}],
+        },
+        file="role.json",
+        kind=PolicyKind.IDENTITY,
+    )
     assert doc is not None and not problems
     return doc
 
@@ -115,8 +125,10 @@ def test_record_python_child_with_parameters_then_narrow(tmp_path: Path, child_e
     assert ops["PutItem"][0].parameters == {"TableName": "Orders"}  # the item itself is data, not recorded
     send = ops["SendMessage"][0]
     assert send.resources == (QUEUE,) and "MessageBody" not in send.parameters
-    assert all((c.service, c.region, c.account, c.time is not None) == (c.api, "us-east-1", ACCOUNT, True)
-               for c in result.calls)
+    assert all(
+        (c.service, c.region, c.account, c.time is not None) == (c.api, "us-east-1", ACCOUNT, True)
+        for c in result.calls
+    )
     # Every call was heard on both channels; the hook's record superseded each datagram.
     assert result.from_hook == len(result.calls) == 8 and result.superseded == 8 and result.from_csm == 0
 
@@ -130,15 +142,21 @@ def test_record_python_child_with_parameters_then_narrow(tmp_path: Path, child_e
 
     proposal = narrow([_broad()], calls, get_catalog(), trail_has_data_events=True)  # a recording sees every call
     kept = {(e.action, e.resource) for e in proposal.evidence}
-    assert {("s3:GetObject", BUCKET_KEY), ("s3:PutObject", BUCKET_KEY), ("dynamodb:PutItem", TABLE),
-            ("sqs:SendMessage", QUEUE), ("s3:CreateBucket", "arn:aws:s3:::receipts")} <= kept
+    assert {
+        ("s3:GetObject", BUCKET_KEY),
+        ("s3:PutObject", BUCKET_KEY),
+        ("dynamodb:PutItem", TABLE),
+        ("sqs:SendMessage", QUEUE),
+        ("s3:CreateBucket", "arn:aws:s3:::receipts"),
+    } <= kept
     proposed, problems = parse_policy(proposal.document, file="p.json", kind=PolicyKind.IDENTITY)
     assert proposed is not None and not problems
     assert evaluate([proposed], Request("s3:GetObject", "arn:aws:s3:::receipts/other")).decision is not Decision.ALLOW
 
 
-def test_record_command_csm_only_passes_the_exit_code(tmp_path: Path, child_env: dict[str, str],
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_record_command_csm_only_passes_the_exit_code(
+    tmp_path: Path, child_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     for key, value in child_env.items():
         monkeypatch.setenv(key, value)
     out = tmp_path / "csm.jsonl"
@@ -146,8 +164,15 @@ def test_record_command_csm_only_passes_the_exit_code(tmp_path: Path, child_env:
     assert result.exit_code == 3, result.output
     calls = [c for c in read_evidence_file(out) if isinstance(c, Call)]
     assert [(c.service, c.operation) for c in calls] == [
-        ("s3", "CreateBucket"), ("s3", "PutObject"), ("s3", "GetObject"), ("dynamodb", "CreateTable"),
-        ("dynamodb", "PutItem"), ("sqs", "CreateQueue"), ("sqs", "SendMessage"), ("s3", "GetObject")]
+        ("s3", "CreateBucket"),
+        ("s3", "PutObject"),
+        ("s3", "GetObject"),
+        ("dynamodb", "CreateTable"),
+        ("dynamodb", "PutItem"),
+        ("sqs", "CreateQueue"),
+        ("sqs", "SendMessage"),
+        ("s3", "GetObject"),
+    ]
     assert all(not c.parameters and c.region == "us-east-1" for c in calls)
     assert calls[-1].error == "NoSuchKey" and calls[0].error is None
     assert "0 with parameters" not in result.stderr and "8 from client-side monitoring only" in result.stderr
@@ -156,25 +181,40 @@ def test_record_command_csm_only_passes_the_exit_code(tmp_path: Path, child_env:
 def test_record_console_script_then_narrow(tmp_path: Path, child_env: dict[str, str]) -> None:
     iamlint = Path(sys.executable).with_name("iamlint")
     out = tmp_path / "calls.jsonl"
-    body = '''
+    body = """
         import boto3
         s3 = boto3.client("s3")
         s3.create_bucket(Bucket="media")
         s3.put_object(Bucket="media", Key="in/x.txt", Body=b"x")
         boto3.client("dynamodb").list_tables()
-    '''
-    done = subprocess.run([str(iamlint), "record", "--output", str(out), "--", *_child(tmp_path, body)],
-                          env=child_env, capture_output=True, text=True, timeout=120, check=False)
+    """
+    done = subprocess.run(
+        [str(iamlint), "record", "--output", str(out), "--", *_child(tmp_path, body)],
+        env=child_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert "3 calls written" in done.stderr
     policy = tmp_path / "policy.json"
-    policy.write_text(json.dumps(
-        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:*", "dynamodb:*"], "Resource": "*"}]}))
+    policy.write_text(
+        json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": ["s3:*", "dynamodb:*"], "Resource": "*"}],
+            }
+        )
+    )
     result = CliRunner().invoke(cli, ["narrow", str(policy), "--evidence", str(out)])
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout[: result.stdout.rindex("}") + 1])
-    grants = {(a, st["Resource"]) for st in document["Statement"]
-              for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])}
+    grants = {
+        (a, st["Resource"])
+        for st in document["Statement"]
+        for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])
+    }
     assert ("s3:PutObject", "arn:aws:s3:::media/in/x.txt") in grants
     assert ("dynamodb:ListTables", "*") in grants
 
@@ -191,14 +231,33 @@ def test_record_unknown_command() -> None:
 
 
 def _hook(op: str, service: str = "s3", signing: str = "s3", **params: Any) -> bytes:
-    return json.dumps({"service": service, "signing_name": signing, "operation": op, "region": "eu-west-1",
-                       "time": "2026-11-01T10:00:00.000Z", "parameters": params, "error": None}).encode()
+    return json.dumps(
+        {
+            "service": service,
+            "signing_name": signing,
+            "operation": op,
+            "region": "eu-west-1",
+            "time": "2026-11-01T10:00:00.000Z",
+            "parameters": params,
+            "error": None,
+        }
+    ).encode()
 
 
 def _datagram(service: str, api: str, **extra: Any) -> bytes:
-    entry = {"Version": 1, "ClientId": "iamlint-record", "Type": "ApiCall", "Service": service, "Api": api,
-             "Timestamp": 1793527200000, "Region": "eu-west-1", "FinalHttpStatusCode": 200,
-             "AccessKey": "AKIAEXAMPLE", "SessionToken": "token", **extra}
+    entry = {
+        "Version": 1,
+        "ClientId": "iamlint-record",
+        "Type": "ApiCall",
+        "Service": service,
+        "Api": api,
+        "Timestamp": 1793527200000,
+        "Region": "eu-west-1",
+        "FinalHttpStatusCode": 200,
+        "AccessKey": "AKIAEXAMPLE",
+        "SessionToken": "token",
+        **extra,
+    }
     return json.dumps(entry).encode()
 
 
@@ -226,14 +285,32 @@ def test_merge_hook_supersedes_datagrams_and_keeps_the_rest() -> None:
 
 
 def test_hook_keeps_names_and_drops_data() -> None:
-    params = {"Bucket": "b", "Key": "k", "Body": b"data", "SSECustomerKey": "secret",
-              "TableName": "t", "Item": {"id": {"S": "1"}}, "ExpressionAttributeValues": {":v": {"S": "x"}},
-              "TransactItems": [{"Put": {"TableName": "t2", "Item": {}}}],
-              "RequestItems": {"t3": {"Keys": [{"id": {"S": "1"}}]}}, "SecretId": "prod/db",
-              "SecretString": "hunter2", "Password": "p", "ContinuationToken": "c", "Tagging": "a=b"}
+    params = {
+        "Bucket": "b",
+        "Key": "k",
+        "Body": b"data",
+        "SSECustomerKey": "secret",
+        "TableName": "t",
+        "Item": {"id": {"S": "1"}},
+        "ExpressionAttributeValues": {":v": {"S": "x"}},
+        "TransactItems": [{"Put": {"TableName": "t2", "Item": {}}}],
+        "RequestItems": {"t3": {"Keys": [{"id": {"S": "1"}}]}},
+        "SecretId": "prod/db",
+        "SecretString": "hunter2",
+        "Password": "p",
+        "ContinuationToken": "c",
+        "Tagging": "a=b",
+    }
     cleaned = record_hook._clean(params, 0)
-    assert cleaned == {"Bucket": "b", "Key": "k", "TableName": "t", "TransactItems": [{"Put": {"TableName": "t2"}}],
-                       "RequestItems": {"t3": {}}, "SecretId": "prod/db", "Tagging": "a=b"}
+    assert cleaned == {
+        "Bucket": "b",
+        "Key": "k",
+        "TableName": "t",
+        "TransactItems": [{"Put": {"TableName": "t2"}}],
+        "RequestItems": {"t3": {}},
+        "SecretId": "prod/db",
+        "Tagging": "a=b",
+    }
     assert record_hook._clean({"Key": {"id": {"S": "1"}}}, 0) == {}  # DynamoDB's Key is item data
 
 

@@ -23,8 +23,12 @@ POLICY = {
         # Open-ended, on resources of some shapes only: most actions are scoped, a few are not.
         {"Effect": "Allow", "Action": "*", "Resource": ["arn:aws:s3:::*", "arn:aws:ec2:*:*:instance/*"]},
         # Open-ended with a condition: unscoped everywhere, but gives way to unconditioned grants.
-        {"Effect": "Allow", "NotAction": ["iam:*", "organizations:*"], "Resource": "*",
-         "Condition": {"StringEquals": {"aws:RequestedRegion": "eu-west-1"}}},
+        {
+            "Effect": "Allow",
+            "NotAction": ["iam:*", "organizations:*"],
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:RequestedRegion": "eu-west-1"}},
+        },
         # Naming statements of one service, one on every resource and one on a named bucket.
         {"Effect": "Allow", "Action": ["s3:PutBucketPolicy", "s3:PutBucketAcl"], "Resource": "*"},
         {"Effect": "Allow", "Action": "s3:Delete*", "Resource": "arn:aws:s3:::logs"},

@@ -60,13 +60,17 @@ def _lint_example(engine: Engine, rule_id: str, doc: object, kind: str) -> LintR
     return lint_doc(engine, doc, KINDS.get(kind, PolicyKind.UNKNOWN))
 
 
-@pytest.mark.parametrize("rule_id,index,doc,kind", _examples("bad"), ids=lambda v: v if isinstance(v, str) and v.startswith("IAM") else None)
+@pytest.mark.parametrize(
+    "rule_id,index,doc,kind", _examples("bad"), ids=lambda v: v if isinstance(v, str) and v.startswith("IAM") else None
+)
 def test_bad_example_raises_rule(engine: Engine, rule_id: str, index: int, doc: object, kind: str) -> None:
     result = _lint_example(engine, rule_id, doc, kind)
     assert rule_id in rule_ids(result), f"bad example {index} of {rule_id}"
 
 
-@pytest.mark.parametrize("rule_id,index,doc,kind", _examples("good"), ids=lambda v: v if isinstance(v, str) and v.startswith("IAM") else None)
+@pytest.mark.parametrize(
+    "rule_id,index,doc,kind", _examples("good"), ids=lambda v: v if isinstance(v, str) and v.startswith("IAM") else None
+)
 def test_good_example_does_not_raise_rule(engine: Engine, rule_id: str, index: int, doc: object, kind: str) -> None:
     result = _lint_example(engine, rule_id, doc, kind)
     assert rule_id not in rule_ids(result), f"good example {index} of {rule_id}"
@@ -120,11 +124,14 @@ def test_rule_fixture(engine: Engine, path: Path) -> None:
 
 
 def test_deny_statements_never_report_over_broad_grants(engine: Engine) -> None:
-    doc = {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Deny", "Action": "*", "Resource": "*"},
-        {"Effect": "Deny", "NotAction": "s3:*", "NotResource": "arn:aws:s3:::b"},
-        {"Effect": "Deny", "Action": ["iam:PassRole", "s3:Put*", "kms:*"], "Resource": "*"},
-    ]}
+    doc = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Deny", "Action": "*", "Resource": "*"},
+            {"Effect": "Deny", "NotAction": "s3:*", "NotResource": "arn:aws:s3:::b"},
+            {"Effect": "Deny", "Action": ["iam:PassRole", "s3:Put*", "kms:*"], "Resource": "*"},
+        ],
+    }
     assert rule_ids(lint_doc(engine, doc)) == set()
 
 
@@ -142,11 +149,21 @@ def test_condition_lowers_severity_and_says_so(engine: Engine) -> None:
 def test_sensitive_access_is_judged_on_the_resources_every_request_names(engine: Engine) -> None:
     """redshift:GetClusterCredentials always names a database user: every database but one
     user is no grant on everything; glue:GetConnection always names its connection."""
-    doc = {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": "redshift:GetClusterCredentials",
-         "Resource": ["arn:aws:redshift:*:*:dbuser:*/app_reader", "arn:aws:redshift:*:*:dbname:*"]},
-        {"Effect": "Allow", "Action": "glue:GetConnection",
-         "Resource": ["arn:aws:glue:*:*:catalog", "arn:aws:glue:us-east-1:111122223333:connection/my-conn"]}]}
+    doc = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "redshift:GetClusterCredentials",
+                "Resource": ["arn:aws:redshift:*:*:dbuser:*/app_reader", "arn:aws:redshift:*:*:dbname:*"],
+            },
+            {
+                "Effect": "Allow",
+                "Action": "glue:GetConnection",
+                "Resource": ["arn:aws:glue:*:*:catalog", "arn:aws:glue:us-east-1:111122223333:connection/my-conn"],
+            },
+        ],
+    }
     assert "IAM110" not in rule_ids(lint_doc(engine, doc))
     doc["Statement"][1]["Resource"][1] = "arn:aws:glue:*:*:connection/*"
     [f] = [f for f in lint_doc(engine, doc).findings if f.rule == "IAM110"]
@@ -154,7 +171,10 @@ def test_sensitive_access_is_judged_on_the_resources_every_request_names(engine:
 
 
 def test_every_action_on_all_but_some_resources_is_administrator_access(engine: Engine) -> None:
-    doc = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "NotResource": "arn:aws:s3:::secret/*"}]}
+    doc = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "*", "NotResource": "arn:aws:s3:::secret/*"}],
+    }
     result = lint_doc(engine, doc)
     [admin] = [f for f in result.findings if f.rule == "IAM101"]
     assert admin.severity.label == "critical" and "on everything but arn:aws:s3:::secret/*" in admin.message
@@ -163,8 +183,17 @@ def test_every_action_on_all_but_some_resources_is_administrator_access(engine: 
 
 
 def test_a_caller_condition_that_names_no_one_does_not_lower_severity(engine: Engine) -> None:
-    doc = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*",
-                                                    "Condition": {"StringLike": {"aws:PrincipalArn": "arn:aws:iam::*"}}}]}
+    doc = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "secretsmanager:GetSecretValue",
+                "Resource": "*",
+                "Condition": {"StringLike": {"aws:PrincipalArn": "arn:aws:iam::*"}},
+            }
+        ],
+    }
     [f] = [f for f in lint_doc(engine, doc).findings if f.rule == "IAM110"]
     assert f.severity.label == "high" and "constrained" not in f.message
 
@@ -172,9 +201,21 @@ def test_a_caller_condition_that_names_no_one_does_not_lower_severity(engine: En
 def test_not_resource_star_grants_nothing_and_an_empty_account_names_only_aws_owned_resources(engine: Engine) -> None:
     nothing = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "NotResource": "*"}]}
     assert rule_ids(lint_doc(engine, nothing)) == set()
-    empty = {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": "arn:aws:lambda:us-east-1::function:foo"},
-        {"Effect": "Allow", "Action": "ssm:GetDocument", "Resource": "arn:aws:ssm:us-east-1::document/AWS-RunShellScript"}]}
+    empty = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "lambda:InvokeFunction",
+                "Resource": "arn:aws:lambda:us-east-1::function:foo",
+            },
+            {
+                "Effect": "Allow",
+                "Action": "ssm:GetDocument",
+                "Resource": "arn:aws:ssm:us-east-1::document/AWS-RunShellScript",
+            },
+        ],
+    }
     [f] = [f for f in lint_doc(engine, empty).findings if f.rule == "IAM112"]
     assert "lambda:InvokeFunction" in f.message
 
@@ -182,39 +223,71 @@ def test_not_resource_star_grants_nothing_and_an_empty_account_names_only_aws_ow
 def test_negated_conditions_do_not_lower_severity(engine: Engine) -> None:
     """`StringNotEquals aws:ResourceTag/env: prod` leaves every other resource, and every
     resource without the tag: still a grant on everything."""
-    doc = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*",
-                                                    "Condition": {"StringNotEquals": {"aws:ResourceTag/env": "prod"}}}]}
+    doc = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "secretsmanager:GetSecretValue",
+                "Resource": "*",
+                "Condition": {"StringNotEquals": {"aws:ResourceTag/env": "prod"}},
+            }
+        ],
+    }
     [f] = [f for f in lint_doc(engine, doc).findings if f.rule == "IAM110"]
     assert f.severity.label == "high" and "constrained" not in f.message
 
 
 def test_transport_conditions_do_not_lower_severity(engine: Engine) -> None:
-    doc = {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Action": "ec2:*", "Resource": "*",
-        "Condition": {"Bool": {"aws:SecureTransport": "true"}},
-    }]}
+    doc = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "ec2:*",
+                "Resource": "*",
+                "Condition": {"Bool": {"aws:SecureTransport": "true"}},
+            }
+        ],
+    }
     finding = next(f for f in lint_doc(engine, doc).findings if f.rule == "IAM103")
     assert finding.severity.label == "medium" and finding.evidence.conditions == ()
 
 
 def test_unscopable_actions_on_star_are_not_findings(engine: Engine) -> None:
-    doc = {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow",
-        "Action": ["xray:PutTraceSegments", "s3:ListAllMyBuckets", "sts:GetCallerIdentity", "ec2:DescribeInstances"],
-        "Resource": "*",
-    }]}
+    doc = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": [
+                    "xray:PutTraceSegments",
+                    "s3:ListAllMyBuckets",
+                    "sts:GetCallerIdentity",
+                    "ec2:DescribeInstances",
+                ],
+                "Resource": "*",
+            }
+        ],
+    }
     assert rule_ids(lint_doc(engine, doc)) == set()
 
 
 def test_write_glob_reports_expansion(engine: Engine) -> None:
-    doc = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:Put*", "Resource": "arn:aws:s3:::b/*"}]}
+    doc = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:Put*", "Resource": "arn:aws:s3:::b/*"}],
+    }
     finding = next(f for f in lint_doc(engine, doc).findings if f.rule == "IAM104")
     assert "s3:PutObjectAcl" in finding.evidence.actions
     assert finding.severity.label == "high"
 
 
 def test_unknown_action_suggests(engine: Engine) -> None:
-    doc = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunctions", "Resource": "*"}]}
+    doc = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunctions", "Resource": "*"}],
+    }
     finding = next(f for f in lint_doc(engine, doc).findings if f.rule == "IAM111")
     assert "lambda:InvokeFunction" in finding.message
 

@@ -54,8 +54,11 @@ def _lint(engine: Engine, path: Path) -> list[Finding]:
 
 def _doc(result: LoadResult, name: str, role: str | None = None) -> PolicyDocument:
     """The one document with this policy name (or template / managed policy name)."""
-    found = [d for d in result.documents if d.source is not None and name in (d.name, d.source.policy_name)
-             and (role is None or d.source.name == role)]
+    found = [
+        d
+        for d in result.documents
+        if d.source is not None and name in (d.name, d.source.policy_name) and (role is None or d.source.name == role)
+    ]
     assert len(found) == 1, f"expected one document {name}, found {[(d.name, d.source) for d in found]}"
     return found[0]
 
@@ -76,28 +79,38 @@ def normalize(result: LoadResult) -> list[dict[str, Any]]:
         assert src is not None
         if src.policy_name and src.policy_name.startswith("arn:aws:iam::aws:policy/"):
             # An AWS managed policy: its document is the shipped snapshot's, which moves on its own.
-            out.append({"kind": doc.kind.value, "name": doc.name, "source": src.describe(),
-                        "logical_id": src.logical_id, "path": doc.loc.path, "line": _line(doc),
-                        "statement_lines": sorted({doc.locate(st.loc).line for st in doc.statements})})
-            continue
-        out.append({
-            "kind": doc.kind.value,
-            "name": doc.name,
-            "source": src.describe(),
-            "logical_id": src.logical_id,
-            "path": doc.loc.path,
-            "line": _line(doc),
-            "statements": [
+            out.append(
                 {
-                    "effect": st.effect,
-                    st.action_key: [f"{a.text} @{doc.locate(a.loc).line}" for a in st.actions],
-                    **({st.resource_key: list(st.resource_texts)} if st.resource_key else {}),
-                    **({"Principal": [f"{p.kind}:{p.value.text}" for p in st.principals]} if st.principals else {}),
-                    "line": doc.locate(st.loc).line,
+                    "kind": doc.kind.value,
+                    "name": doc.name,
+                    "source": src.describe(),
+                    "logical_id": src.logical_id,
+                    "path": doc.loc.path,
+                    "line": _line(doc),
+                    "statement_lines": sorted({doc.locate(st.loc).line for st in doc.statements}),
                 }
-                for st in doc.statements
-            ],
-        })
+            )
+            continue
+        out.append(
+            {
+                "kind": doc.kind.value,
+                "name": doc.name,
+                "source": src.describe(),
+                "logical_id": src.logical_id,
+                "path": doc.loc.path,
+                "line": _line(doc),
+                "statements": [
+                    {
+                        "effect": st.effect,
+                        st.action_key: [f"{a.text} @{doc.locate(a.loc).line}" for a in st.actions],
+                        **({st.resource_key: list(st.resource_texts)} if st.resource_key else {}),
+                        **({"Principal": [f"{p.kind}:{p.value.text}" for p in st.principals]} if st.principals else {}),
+                        "line": doc.locate(st.loc).line,
+                    }
+                    for st in doc.statements
+                ],
+            }
+        )
     return out
 
 
@@ -123,11 +136,19 @@ def test_golden_documents(path: Path) -> None:
 
 def test_policy_templates_point_at_their_entry() -> None:
     result = _load(ORDERS)
-    for name, line, index in (("S3ReadPolicy", 24, 0), ("DynamoDBCrudPolicy", 26, 1),
-                              ("SQSSendMessagePolicy", 28, 2), ("TextractPolicy", 30, 3)):
+    for name, line, index in (
+        ("S3ReadPolicy", 24, 0),
+        ("DynamoDBCrudPolicy", 26, 1),
+        ("SQSSendMessagePolicy", 28, 2),
+        ("TextractPolicy", 30, 3),
+    ):
         doc = _doc(result, name)
         assert doc.source is not None
-        assert (doc.source.kind, doc.source.name, doc.source.logical_id) == ("role", "OrdersFunctionRole", "OrdersFunction")
+        assert (doc.source.kind, doc.source.name, doc.source.logical_id) == (
+            "role",
+            "OrdersFunctionRole",
+            "OrdersFunction",
+        )
         assert doc.source.used_by == ("function OrdersFunction",)
         assert doc.source.via == f"Policies[{index}]"
         assert doc.name == f"OrdersFunctionRolePolicy{index}"  # the inline policy name in the account
@@ -156,7 +177,10 @@ def test_inline_statement_action_at_its_own_line_and_column(engine: Engine) -> N
     assert wildcard.location.file == str(ORDERS)
     assert wildcard.source is not None
     assert (wildcard.source.name, wildcard.source.via, wildcard.source.used_by) == (
-        "OrdersFunctionRole", "Policies[7]", ("function OrdersFunction",))
+        "OrdersFunctionRole",
+        "Policies[7]",
+        ("function OrdersFunction",),
+    )
     assert wildcard.statement_sid == "ReadReceipts"
     (pass_role,) = [f for f in findings if f.rule == "IAM109" and f.location.line == 42]
     assert pass_role.location.column == 15 and pass_role.statement_index == 1
@@ -166,7 +190,10 @@ def test_managed_policy_name_and_arn_point_at_their_entry(engine: Engine) -> Non
     result = _load(ORDERS)
     dynamo = _doc(result, "AmazonDynamoDBFullAccess")
     assert dynamo.source is not None
-    assert (dynamo.source.policy_name, dynamo.source.via) == ("arn:aws:iam::aws:policy/AmazonDynamoDBFullAccess", "Policies[5]")
+    assert (dynamo.source.policy_name, dynamo.source.via) == (
+        "arn:aws:iam::aws:policy/AmazonDynamoDBFullAccess",
+        "Policies[5]",
+    )
     assert _line(dynamo) == 32
     sqs = _doc(result, "AmazonSQSFullAccess")
     assert sqs.source is not None and sqs.source.via == "Policies[6]" and _line(sqs) == 33
@@ -180,7 +207,9 @@ def test_what_sam_adds_points_at_the_function() -> None:
     basic = _doc(result, "AWSLambdaBasicExecutionRole", role="OrdersFunctionRole")
     assert _line(basic) == 20  # `OrdersFunction:`
     assert basic.source is not None and basic.source.via == "SAM's own addition"
-    trust = [d for d in result.documents if d.kind is PolicyKind.TRUST and d.source and d.source.name == "OrdersFunctionRole"]
+    trust = [
+        d for d in result.documents if d.kind is PolicyKind.TRUST and d.source and d.source.name == "OrdersFunctionRole"
+    ]
     assert len(trust) == 1 and _line(trust[0]) == 20
     assert trust[0].statements[0].principals[0].value.text == "lambda.amazonaws.com"
 
@@ -189,15 +218,22 @@ def test_what_sam_adds_is_judged_with_the_principal_not_as_a_document(tmp_path: 
     """A function with no Policies: SAM's AWSLambdaBasicExecutionRole is not the author's choice,
     so its logs:* on "*" is no IAM105 of theirs; it still counts in the role's grants."""
     template = tmp_path / "template.yaml"
-    template.write_text("Transform: AWS::Serverless-2016-10-31\nResources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
-                        "    Properties:\n      Handler: app.handler\n      Runtime: python3.12\n      CodeUri: src/\n")
+    template.write_text(
+        "Transform: AWS::Serverless-2016-10-31\nResources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
+        "    Properties:\n      Handler: app.handler\n      Runtime: python3.12\n      CodeUri: src/\n"
+    )
     assert _lint(engine, template) == []
     # Nor are X-Ray's and VPC access's, which SAM adds for Tracing and VpcConfig.
-    with_props = template.read_text() + "      Tracing: Active\n      VpcConfig: {SecurityGroupIds: [sg-1], SubnetIds: [subnet-1]}\n"
+    with_props = (
+        template.read_text()
+        + "      Tracing: Active\n      VpcConfig: {SecurityGroupIds: [sg-1], SubnetIds: [subnet-1]}\n"
+    )
     (tmp_path / "traced.yaml").write_text(with_props)
     assert _lint(engine, tmp_path / "traced.yaml") == []
-    template.write_text(template.read_text() + "      Policies: [{Statement: [{Effect: Allow, Action: iam:PassRole, Resource: '*'},"
-                        " {Effect: Allow, Action: [lambda:CreateFunction, lambda:InvokeFunction], Resource: '*'}]}]\n")
+    template.write_text(
+        template.read_text() + "      Policies: [{Statement: [{Effect: Allow, Action: iam:PassRole, Resource: '*'},"
+        " {Effect: Allow, Action: [lambda:CreateFunction, lambda:InvokeFunction], Resource: '*'}]}]\n"
+    )
     assert "IAM120" in {f.rule for f in _lint(engine, template)}
 
 
@@ -237,7 +273,9 @@ def test_globals_policies_point_at_the_globals_entry() -> None:
     dlq = _doc(result, "DeadLetterQueuePolicy", role="PlainFunctionRole")
     assert dlq.source is not None and dlq.source.via == "Globals.Function.DeadLetterQueue" and _line(dlq) == 10
     xray = _doc(result, "AWSXrayWriteOnlyAccess", role="PlainFunctionRole")
-    assert xray.source is not None and xray.source.via == "SAM's own addition" and _line(xray) == 8  # at Globals.Function.Tracing
+    assert (
+        xray.source is not None and xray.source.via == "SAM's own addition" and _line(xray) == 8
+    )  # at Globals.Function.Tracing
     boundary = _doc(result, "PowerUserAccess", role="PlainFunctionRole")
     assert boundary.kind is PolicyKind.BOUNDARY and _line(boundary) == 9
     api = [d for d in result.documents if d.kind is PolicyKind.RESOURCE and d.name == "ServerlessRestApi"]
@@ -262,7 +300,13 @@ def test_merged_path_follows_sam_globals_rules() -> None:
     local = {"Auth": {"Policy": {"Statement": ["l0", "l1"]}}, "Tracing": "PassThrough"}
     g, lp = ("Globals", "Function"), ("Resources", "F", "Properties")
     assert merged_path(glob, local, g, lp, ("Auth", "Policy", "Statement", 0)) == (*g, "Auth", "Policy", "Statement", 0)
-    assert merged_path(glob, local, g, lp, ("Auth", "Policy", "Statement", 2)) == (*lp, "Auth", "Policy", "Statement", 1)
+    assert merged_path(glob, local, g, lp, ("Auth", "Policy", "Statement", 2)) == (
+        *lp,
+        "Auth",
+        "Policy",
+        "Statement",
+        1,
+    )
     assert merged_path(glob, local, g, lp, ("Tracing",)) == (*lp, "Tracing")  # a scalar: local wins
     assert merged_path(glob, {}, g, lp, ("Tracing",)) == (*g, "Tracing")
     assert merged_path({}, {}, g, lp, ("Tracing",)) is None
@@ -292,12 +336,18 @@ def test_connectors_point_at_the_connector() -> None:
     embedded = _doc(result, "ReaderToOrdersPolicy")
     assert embedded.source is not None
     assert (embedded.source.via, embedded.source.logical_id, embedded.source.used_by) == (
-        "Connectors.ToOrders", "Reader", ("function Reader",))
+        "Connectors.ToOrders",
+        "Reader",
+        ("function Reader",),
+    )
     assert _line(embedded) == 25  # Permissions of the embedded connector
     assert {a.text for st in embedded.statements for a in st.actions} >= {"dynamodb:GetItem", "dynamodb:PutItem"}
     queue = _doc(result, "NoticesToInboxQueuePolicy")
     assert queue.kind is PolicyKind.RESOURCE and _line(queue) == 35
-    assert queue.source is not None and (queue.source.via, queue.source.logical_id) == ("connector NoticesToInbox", "NoticesToInbox")
+    assert queue.source is not None and (queue.source.via, queue.source.logical_id) == (
+        "connector NoticesToInbox",
+        "NoticesToInbox",
+    )
 
 
 def test_explicit_role_keeps_its_own_location_and_no_role_is_generated(engine: Engine) -> None:
@@ -320,11 +370,13 @@ def test_json_template_lines() -> None:
 
 
 def test_yaml_aliases_do_not_share_origins() -> None:
-    text = ("Transform: AWS::Serverless-2016-10-31\nResources:\n  A:\n    Type: AWS::Serverless::Function\n"
-            "    Metadata: &meta {BuildMethod: python3.12}\n    Properties: &props\n      Runtime: python3.12\n"
-            "      Handler: a.b\n      InlineCode: x\n"
-            "      Policies: [{Statement: [{Effect: Allow, Action: s3:GetObject, Resource: '*'}]}]\n"
-            "  B:\n    Type: AWS::Serverless::Function\n    Metadata: *meta\n    Properties: *props\n")
+    text = (
+        "Transform: AWS::Serverless-2016-10-31\nResources:\n  A:\n    Type: AWS::Serverless::Function\n"
+        "    Metadata: &meta {BuildMethod: python3.12}\n    Properties: &props\n      Runtime: python3.12\n"
+        "      Handler: a.b\n      InlineCode: x\n"
+        "      Policies: [{Statement: [{Effect: Allow, Action: s3:GetObject, Resource: '*'}]}]\n"
+        "  B:\n    Type: AWS::Serverless::Function\n    Metadata: *meta\n    Properties: *props\n"
+    )
     result = load_sam(parse_any(text, "aliases.yaml"))
     assert result.errors == []
     for function in ("A", "B"):
@@ -353,7 +405,9 @@ def test_translator_error_exits_2_and_other_inputs_are_still_checked() -> None:
     report = json.loads(result.output)
     errors = [f for f in report["findings"] if f["rule"] == "IAM001"]
     assert [(e["location"]["file"], e["location"]["line"]) for e in errors] == [(str(INVALID), 10)]
-    others = {(f["rule"], f["location"]["line"]) for f in report["findings"] if f["location"]["file"] == str(MINIMAL_JSON)}
+    others = {
+        (f["rule"], f["location"]["line"]) for f in report["findings"] if f["location"]["file"] == str(MINIMAL_JSON)
+    }
     assert ("IAM103", 16) in others
 
 
@@ -367,18 +421,36 @@ def test_unknown_managed_policy_name_is_an_input_error_naming_it() -> None:
     assert _line(_doc(result, "CloudWatchPutMetricPolicy")) == 12
 
 
-_FUNCTION = ("Transform: AWS::Serverless-2016-10-31\nResources:\n  F:\n    Type: AWS::Serverless::Function\n"
-             "    Properties:\n      Runtime: python3.12\n      Handler: a.b\n      InlineCode: x\n")
+_FUNCTION = (
+    "Transform: AWS::Serverless-2016-10-31\nResources:\n  F:\n    Type: AWS::Serverless::Function\n"
+    "    Properties:\n      Runtime: python3.12\n      Handler: a.b\n      InlineCode: x\n"
+)
 
 
-@pytest.mark.parametrize("text, line, needle", [
-    (_FUNCTION + "      Policies:\n        - S3ReadPolicy: {}\n", 10, "BucketName"),
-    (_FUNCTION + "      Policies:\n        - NoSuchPolicyTemplate: {}\n", 10, "index 0"),
-    (("Transform: AWS::Serverless-2016-10-31\nGlobals:\n  Function:\n    Policies: [AmazonS3FullAccess]\n"
-      "Resources:\n  F:\n    Type: AWS::Serverless::Function\n"), 2, "Globals"),
-    (("Transform: AWS::Serverless-2016-10-31\nResources:\n  F:\n    Type: AWS::Serverless::Function\n"
-      "    Connectors: 3\n"), 3, "Connectors"),
-], ids=["template-parameter", "unknown-template", "globals-policies", "connectors-type"])
+@pytest.mark.parametrize(
+    "text, line, needle",
+    [
+        (_FUNCTION + "      Policies:\n        - S3ReadPolicy: {}\n", 10, "BucketName"),
+        (_FUNCTION + "      Policies:\n        - NoSuchPolicyTemplate: {}\n", 10, "index 0"),
+        (
+            (
+                "Transform: AWS::Serverless-2016-10-31\nGlobals:\n  Function:\n    Policies: [AmazonS3FullAccess]\n"
+                "Resources:\n  F:\n    Type: AWS::Serverless::Function\n"
+            ),
+            2,
+            "Globals",
+        ),
+        (
+            (
+                "Transform: AWS::Serverless-2016-10-31\nResources:\n  F:\n    Type: AWS::Serverless::Function\n"
+                "    Connectors: 3\n"
+            ),
+            3,
+            "Connectors",
+        ),
+    ],
+    ids=["template-parameter", "unknown-template", "globals-policies", "connectors-type"],
+)
 def test_translator_errors_are_located(text: str, line: int, needle: str) -> None:
     result = load_sam(parse_any(text, "t.yaml"))
     assert result.errors and result.documents == []
@@ -403,36 +475,54 @@ def test_translation_never_opens_a_socket(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("AWS_PROFILE", "iamlint-no-such-profile")  # would break a real boto3 Session
     result = load_sam(parse_any(ORDERS.read_bytes(), str(ORDERS)), TemplateOptions())
     assert result.errors == [] and len(result.documents) > 5
-    app = ("Transform: AWS::Serverless-2016-10-31\nResources:\n  App:\n    Type: AWS::Serverless::Application\n"
-           "    Properties:\n      Location:\n        ApplicationId: arn:aws:serverlessrepo:us-east-1:1:applications/x\n"
-           "        SemanticVersion: 1.0.0\n")
+    app = (
+        "Transform: AWS::Serverless-2016-10-31\nResources:\n  App:\n    Type: AWS::Serverless::Application\n"
+        "    Properties:\n      Location:\n        ApplicationId: arn:aws:serverlessrepo:us-east-1:1:applications/x\n"
+        "        SemanticVersion: 1.0.0\n"
+    )
     assert load_sam(parse_any(app, "app.yaml")).errors == []
 
 
 def test_importing_iamlint_does_not_import_the_translator() -> None:
-    code = ("import sys, iamlint, iamlint.cli, iamlint.loaders.inputs, iamlint.loaders.sam\n"
-            "bad = [m for m in ('samtranslator', 'boto3', 'botocore') if m in sys.modules]\n"
-            "assert not bad, bad\n")
-    proc = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, cwd=ROOT,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    code = (
+        "import sys, iamlint, iamlint.cli, iamlint.loaders.inputs, iamlint.loaders.sam\n"
+        "bad = [m for m in ('samtranslator', 'boto3', 'botocore') if m in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert proc.returncode == 0, proc.stderr
 
 
 def _fresh_python(code: str) -> subprocess.CompletedProcess[str]:
     """Run `code` in a new interpreter, where nothing has imported boto3 or jsonschema yet."""
-    return subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, cwd=ROOT,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
 
 
 def test_translating_imports_neither_boto3_nor_jsonschema() -> None:
-    code = ("import sys\nfrom iamlint.loaders.inputs import load_paths\n"
-            f"result = load_paths([{str(ORDERS)!r}])\n"
-            "assert len(result.documents) > 5 and not result.errors, result.errors\n"
-            "assert 'samtranslator.translator.translator' in sys.modules\n"
-            "bad = [m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore', 'jsonschema')]\n"
-            "assert not bad, bad\n"
-            "import jsonschema  # imported later, it is the real package\n"
-            "assert jsonschema.validate.__module__ == 'jsonschema.validators'\n")
+    code = (
+        "import sys\nfrom iamlint.loaders.inputs import load_paths\n"
+        f"result = load_paths([{str(ORDERS)!r}])\n"
+        "assert len(result.documents) > 5 and not result.errors, result.errors\n"
+        "assert 'samtranslator.translator.translator' in sys.modules\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore', 'jsonschema')]\n"
+        "assert not bad, bad\n"
+        "import jsonschema  # imported later, it is the real package\n"
+        "assert jsonschema.validate.__module__ == 'jsonschema.validators'\n"
+    )
     proc = _fresh_python(code)
     assert proc.returncode == 0, proc.stderr
 
@@ -440,11 +530,13 @@ def test_translating_imports_neither_boto3_nor_jsonschema() -> None:
 def test_a_translator_call_to_aws_is_an_input_error_not_a_request() -> None:
     # Bypassing the loader's placeholders, a serverless-repository application makes the
     # translator ask boto3 for the region's services; through the stand-ins, that is an error.
-    code = ("from iamlint.loaders import sam\n"
-            "app = {'Transform': 'AWS::Serverless-2016-10-31', 'Resources': {'App': {\n"
-            "    'Type': 'AWS::Serverless::Application', 'Properties': {'Location': {\n"
-            "        'ApplicationId': 'arn:aws:serverlessrepo:us-east-1:1:applications/x', 'SemanticVersion': '1.0.0'}}}}}\n"
-            "print(sam._translate(app, {}, 'us-east-1'))\n")
+    code = (
+        "from iamlint.loaders import sam\n"
+        "app = {'Transform': 'AWS::Serverless-2016-10-31', 'Resources': {'App': {\n"
+        "    'Type': 'AWS::Serverless::Application', 'Properties': {'Location': {\n"
+        "        'ApplicationId': 'arn:aws:serverlessrepo:us-east-1:1:applications/x', 'SemanticVersion': '1.0.0'}}}}}\n"
+        "print(sam._translate(app, {}, 'us-east-1'))\n"
+    )
     proc = _fresh_python(code)
     assert proc.returncode == 0, proc.stderr
     assert "OfflineError" in proc.stdout and "boto3." in proc.stdout
@@ -484,8 +576,10 @@ def test_the_import_shortcuts_change_nothing_in_the_translation(tmp_path: Path) 
     plain = "import samtranslator.translator.translator, samtranslator.parser.parser\n"
     outputs = []
     for preload in ("", plain):
-        code = (f"{preload}import sys\nfrom iamlint.cli import main\n"
-                f"main(['check', {str(folder)!r}, '--format', 'json', '--fail-on', 'critical', '-j', '1'])\n")
+        code = (
+            f"{preload}import sys\nfrom iamlint.cli import main\n"
+            f"main(['check', {str(folder)!r}, '--format', 'json', '--fail-on', 'critical', '-j', '1'])\n"
+        )
         proc = _fresh_python(code)
         assert proc.returncode in (1, 2), proc.stderr  # the fixtures include invalid templates
         outputs.append(json.loads(proc.stdout.replace(str(folder), "<folder>")))
@@ -498,16 +592,18 @@ def test_the_import_shortcuts_change_nothing_in_the_translation(tmp_path: Path) 
 def test_the_bundled_policy_templates_are_valid() -> None:
     """The check the SAM loader leaves out (iamlint.loaders.sam._share_policy_templates_once),
     made with the translator's own constructor, which the loader's processor must equal."""
-    code = ("import jsonschema  # first, so that the translator is imported with it\n"
-            "from samtranslator.policy_template_processor.processor import PolicyTemplatesProcessor as P\n"
-            "from iamlint.loaders import sam\n"
-            "templates = P.get_default_policy_templates_json()\n"
-            "built = P(templates)  # validates against the bundled schema, or raises\n"
-            "sam._share_policy_templates_once()\n"
-            "shared = sam._POLICY_TEMPLATES[0].policy_templates\n"
-            "assert set(shared) == set(built.policy_templates) and len(shared) > 50\n"
-            "for name, template in built.policy_templates.items():\n"
-            "    assert vars(shared[name]) == vars(template), name\n")
+    code = (
+        "import jsonschema  # first, so that the translator is imported with it\n"
+        "from samtranslator.policy_template_processor.processor import PolicyTemplatesProcessor as P\n"
+        "from iamlint.loaders import sam\n"
+        "templates = P.get_default_policy_templates_json()\n"
+        "built = P(templates)  # validates against the bundled schema, or raises\n"
+        "sam._share_policy_templates_once()\n"
+        "shared = sam._POLICY_TEMPLATES[0].policy_templates\n"
+        "assert set(shared) == set(built.policy_templates) and len(shared) > 50\n"
+        "for name, template in built.policy_templates.items():\n"
+        "    assert vars(shared[name]) == vars(template), name\n"
+    )
     proc = _fresh_python(code)
     assert proc.returncode == 0, proc.stderr
 

@@ -33,9 +33,16 @@ def sarif_log(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     """One run over every kind of input, input errors included (cwd: the repository)."""
     target = tmp_path_factory.mktemp("sarif") / "iamlint.sarif"
     code, _ = run_in_root(
-        "check", "fixtures/demo", "fixtures/rules/IAM001/bad-truncated.json",
-        "fixtures/rules/IAM002/bad-missing-action.json", "fixtures/integration/cfn",
-        "fixtures/integration/cdk/cdk.out", "--format", "text", "--output", f"sarif={target}",
+        "check",
+        "fixtures/demo",
+        "fixtures/rules/IAM001/bad-truncated.json",
+        "fixtures/rules/IAM002/bad-missing-action.json",
+        "fixtures/integration/cfn",
+        "fixtures/integration/cdk/cdk.out",
+        "--format",
+        "text",
+        "--output",
+        f"sarif={target}",
     )
     assert code == 2  # the truncated file is an input error
     log: dict[str, object] = json.loads(target.read_text())
@@ -96,13 +103,20 @@ def test_results_locations_levels_and_fingerprints(sarif_log: dict[str, object])
         assert (ROOT / art["uri"]).exists(), art["uri"]
         assert len(r["partialFingerprints"]["iamlint/v2"]) == 32
         sev = r["properties"]["severity"]
-        assert r["properties"].get("security-severity") == (None if r["ruleId"] in ("IAM001", "IAM004") else SEVERITY_SCORE[sev])
-        assert r["level"] == {"critical": "error", "high": "error", "medium": "warning",
-                              "low": "warning", "info": "note"}[sev]
+        assert r["properties"].get("security-severity") == (
+            None if r["ruleId"] in ("IAM001", "IAM004") else SEVERITY_SCORE[sev]
+        )
+        assert (
+            r["level"]
+            == {"critical": "error", "high": "error", "medium": "warning", "low": "warning", "info": "note"}[sev]
+        )
     by_rule = {r["ruleId"] for r in results}
     assert {"IAM001", "IAM002", "IAM004", "IAM105"} <= by_rule
-    errors = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]: r["locations"][0]["physicalLocation"]
-              for r in results if r["ruleId"] == "IAM001"}
+    errors = {
+        r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]: r["locations"][0]["physicalLocation"]
+        for r in results
+        if r["ruleId"] == "IAM001"
+    }
     assert errors["fixtures/rules/IAM001/bad-truncated.json"]["region"] == {"startLine": 5, "startColumn": 1}
     # A suppression without a reason is an input error at the entry, so it reaches code scanning.
     assert errors["fixtures/integration/cfn/no-reason.yaml"]["region"]["startLine"] == 8
@@ -119,14 +133,22 @@ def test_logical_locations_name_construct_paths_and_logical_ids(sarif_log: dict[
 
 def _validate(path: str, tmp: Path, *extra: str) -> list[dict[str, object]]:
     out = tmp / f"validation{'-'.join(extra)}.sarif"
-    proc = subprocess.run([*sarif_multitool(), "validate", path, "-o", str(out), "--log", "ForceOverwrite", *extra],
-                          capture_output=True, text=True, timeout=300, check=False)
+    proc = subprocess.run(
+        [*sarif_multitool(), "validate", path, "-o", str(out), "--log", "ForceOverwrite", *extra],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Analysis completed successfully" in proc.stdout
     report = json.loads(out.read_text())
     run0 = report["runs"][0]
-    notifications = [n for inv in run0.get("invocations", [])
-                     for n in inv.get("toolExecutionNotifications", []) + inv.get("toolConfigurationNotifications", [])]
+    notifications = [
+        n
+        for inv in run0.get("invocations", [])
+        for n in inv.get("toolExecutionNotifications", []) + inv.get("toolConfigurationNotifications", [])
+    ]
     assert not notifications, notifications
     found: list[dict[str, object]] = run0.get("results", [])
     return found
@@ -162,8 +184,10 @@ def _fingerprints(folder: Path, name: str) -> dict[str, str]:
     finally:
         os.chdir(before)
     assert code == 1
-    return {f"{r['ruleId']}:{r['properties'].get('actions')}": r["partialFingerprints"]["iamlint/v2"]
-            for r in json.loads(out)["runs"][0]["results"]}
+    return {
+        f"{r['ruleId']}:{r['properties'].get('actions')}": r["partialFingerprints"]["iamlint/v2"]
+        for r in json.loads(out)["runs"][0]["results"]
+    }
 
 
 def test_fingerprints_ignore_moved_lines_but_not_changed_grants(tmp_path: Path) -> None:
@@ -189,25 +213,42 @@ def test_fingerprints_name_globs_not_the_catalogues_expansion(tmp_path: Path) ->
     from iamlint.model import Evidence, Finding, Location, Severity
 
     def finding(actions: tuple[str, ...], written: tuple[str, ...] | None) -> Finding:
-        return Finding(rule="IAM122", name="resource-exposure", severity=Severity.HIGH, category="risk", message="m",
-                       fix="", location=Location(str(tmp_path / "p.json"), 1, 1), evidence=Evidence(actions=actions),
-                       signature="s", written_actions=written)
+        return Finding(
+            rule="IAM122",
+            name="resource-exposure",
+            severity=Severity.HIGH,
+            category="risk",
+            message="m",
+            fix="",
+            location=Location(str(tmp_path / "p.json"), 1, 1),
+            evidence=Evidence(actions=actions),
+            signature="s",
+            written_actions=written,
+        )
 
     today = ("s3:PutBucketAcl", "s3:PutBucketPolicy")
     tomorrow = (*today, "s3:PutBucketNewThing")
     root = str(tmp_path)
     assert fingerprint(finding(today, ("s3:*",)), root) == fingerprint(finding(tomorrow, ("s3:*",)), root)
     # Named actions stay themselves; a NotAction statement's expansion is left to its signature.
-    assert fingerprint(finding(("s3:PutBucketPolicy",), ("s3:PutBucketPolicy",)), root) != fingerprint(finding(("s3:PutBucketAcl",), ("s3:PutBucketAcl",)), root)
+    assert fingerprint(finding(("s3:PutBucketPolicy",), ("s3:PutBucketPolicy",)), root) != fingerprint(
+        finding(("s3:PutBucketAcl",), ("s3:PutBucketAcl",)), root
+    )
     assert fingerprint(finding(today, ()), root) == fingerprint(finding(tomorrow, ()), root)
 
 
-def test_a_run_holds_at_most_what_code_scanning_accepts_most_severe_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_run_holds_at_most_what_code_scanning_accepts_most_severe_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from iamlint.reporters import sarif
 
     monkeypatch.setattr(sarif, "MAX_RESULTS", 3)
-    statements = [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}] * 2 + [{"Effect": "Allow", "Action": "*", "Resource": "*"}]
-    (tmp_path / "p.json").write_text(json.dumps({f"p{i}": {"Version": "2012-10-17", "Statement": [st]} for i, st in enumerate(statements)}))
+    statements = [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}] * 2 + [
+        {"Effect": "Allow", "Action": "*", "Resource": "*"}
+    ]
+    (tmp_path / "p.json").write_text(
+        json.dumps({f"p{i}": {"Version": "2012-10-17", "Statement": [st]} for i, st in enumerate(statements)})
+    )
     result = CliRunner().invoke(cli, ["check", str(tmp_path / "p.json"), "--format", "sarif"])
     assert result.exit_code == 1 and "the SARIF report holds the 3 most severe" in result.stderr
     run = json.loads(result.stdout)["runs"][0]
@@ -230,10 +271,14 @@ def test_input_errors_are_not_security_alerts(tmp_path: Path) -> None:
 def test_identical_statements_get_distinct_fingerprints(tmp_path: Path) -> None:
     statement = {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}
     (tmp_path / ".git").mkdir()
-    (tmp_path / "p.json").write_text(json.dumps({"Version": "2012-10-17", "Statement": [{**statement, "Sid": "A"}, {**statement, "Sid": "B"}]}))
+    (tmp_path / "p.json").write_text(
+        json.dumps({"Version": "2012-10-17", "Statement": [{**statement, "Sid": "A"}, {**statement, "Sid": "B"}]})
+    )
     code, out = run("check", str(tmp_path / "p.json"), "--format", "sarif")
     assert code == 1
-    keys = [r["partialFingerprints"]["iamlint/v2"] for r in json.loads(out)["runs"][0]["results"] if r["ruleId"] == "IAM103"]
+    keys = [
+        r["partialFingerprints"]["iamlint/v2"] for r in json.loads(out)["runs"][0]["results"] if r["ruleId"] == "IAM103"
+    ]
     assert len(keys) == 2 and len(set(keys)) == 2 and keys[1] == keys[0] + ":2"
 
 
@@ -241,10 +286,19 @@ def test_github_annotations_escape_data_and_properties(tmp_path: Path) -> None:
     from iamlint.model import Finding, Location, Severity
     from iamlint.reporters.github import command
 
-    f = Finding(rule="IAM105", name="resource-star", severity=Severity.MEDIUM, category="c",
-                message="50% of a,b:\nnext", fix="", location=Location(str(tmp_path / "a,b:c.json"), 3, 7))
+    f = Finding(
+        rule="IAM105",
+        name="resource-star",
+        severity=Severity.MEDIUM,
+        category="c",
+        message="50% of a,b:\nnext",
+        fix="",
+        location=Location(str(tmp_path / "a,b:c.json"), 3, 7),
+    )
     line = command(f, str(tmp_path))
-    assert line == "::warning file=a%2Cb%3Ac.json,line=3,col=7,title=IAM105 resource-star::[medium] 50%25 of a,b:%0Anext"
+    assert (
+        line == "::warning file=a%2Cb%3Ac.json,line=3,col=7,title=IAM105 resource-star::[medium] 50%25 of a,b:%0Anext"
+    )
     code, out = run("check", str(FIXTURES / "rules" / "IAM101" / "bad-star-star.json"), "--format", "github")
     assert code == 1
     assert any(l.startswith("::error file=") and "title=IAM101 full-admin::" in l for l in out.splitlines())
@@ -322,8 +376,10 @@ def test_markdown_gives_input_text_no_markdown_power(tmp_path: Path, monkeypatch
     link, a mention or a broken table in a pull-request comment."""
     monkeypatch.chdir(tmp_path)
     evil = "![x](https://evil.example/p.png) @octocat [click](http://evil.example) | <b>"
-    policy = {"Version": "2012-10-17", "Statement": [
-        {"Sid": evil, "Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{evil}"}]}
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [{"Sid": evil, "Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{evil}"}],
+    }
     (tmp_path / "p.json").write_text(json.dumps(policy))
     code, out = run("check", "p.json", "--format", "markdown")
     rows = [line for line in out.splitlines() if line.startswith("| ") and "IAM" in line]

@@ -65,13 +65,21 @@ def test_models_name_operations_and_services_exactly() -> None:
     assert botomodels.operation_for("s3", "upload_file") is None  # injected by boto3, not an operation
     assert botomodels.waiter_operation("dynamodb", "table_exists") == "DescribeTable"
     assert botomodels.waiter_operation("s3", "ObjectExists") == "HeadObject"
-    for service_id, name, prefix in (("CloudWatch Logs", "logs", "logs"), ("SFN", "stepfunctions", "states"),
-                                     ("CloudWatch", "cloudwatch", "cloudwatch"), ("DynamoDB", "dynamodb", "dynamodb")):
+    for service_id, name, prefix in (
+        ("CloudWatch Logs", "logs", "logs"),
+        ("SFN", "stepfunctions", "states"),
+        ("CloudWatch", "cloudwatch", "cloudwatch"),
+        ("DynamoDB", "dynamodb", "dynamodb"),
+    ):
         info = botomodels.by_service_id(service_id)
         assert info is not None and (info.name, info.iam_prefix) == (name, prefix)
-    for package, name in (("@aws-sdk/client-s3", "s3"), ("@aws-sdk/client-cloudwatch-logs", "logs"),
-                          ("@aws-sdk/client-sfn", "stepfunctions"), ("@aws-sdk/client-eventbridge", "events"),
-                          ("@aws-sdk/client-secrets-manager", "secretsmanager")):
+    for package, name in (
+        ("@aws-sdk/client-s3", "s3"),
+        ("@aws-sdk/client-cloudwatch-logs", "logs"),
+        ("@aws-sdk/client-sfn", "stepfunctions"),
+        ("@aws-sdk/client-eventbridge", "events"),
+        ("@aws-sdk/client-secrets-manager", "secretsmanager"),
+    ):
         info = botomodels.by_js_package(package)
         assert info is not None and info.name == name
     for cls, name in (("S3", "s3"), ("CloudWatchLogs", "logs"), ("StepFunctions", "stepfunctions")):
@@ -83,7 +91,7 @@ def test_models_name_operations_and_services_exactly() -> None:
 
 
 def test_python_clients_resources_paginators_and_environment() -> None:
-    calls = _python('''
+    calls = _python("""
         import os
         import boto3
         from boto3 import client as make_client
@@ -102,9 +110,14 @@ def test_python_clients_resources_paginators_and_environment() -> None:
             with table.batch_writer() as batch:
                 batch.put_item(Item={})
             return pages
-    ''')
-    assert _ops(calls) == [(13, "dynamodb", "GetItem"), (14, "s3", "PutObject"), (15, "s3", "ListObjectsV2"),
-                           (16, "sqs", "SendMessage"), (17, "dynamodb", "BatchWriteItem")]
+    """)
+    assert _ops(calls) == [
+        (13, "dynamodb", "GetItem"),
+        (14, "s3", "PutObject"),
+        (15, "s3", "ListObjectsV2"),
+        (16, "sqs", "SendMessage"),
+        (17, "dynamodb", "BatchWriteItem"),
+    ]
     assert calls[0].params["TableName"] == _env("TABLE_NAME")
     assert calls[1].params["Bucket"] == _env("BUCKET_NAME", "fallback")
     assert calls[1].params["Key"] == Text(("in/", None, ".json"))
@@ -114,7 +127,7 @@ def test_python_clients_resources_paginators_and_environment() -> None:
 
 
 def test_python_resource_model_methods() -> None:
-    calls = _python('''
+    calls = _python("""
         import boto3
         s3 = boto3.resource("s3")
         bucket = s3.Bucket("media")
@@ -129,12 +142,17 @@ def test_python_resource_model_methods() -> None:
             boto3.resource("sqs").Queue("https://sqs.eu-west-1.amazonaws.com/111122223333/jobs").send_message(MessageBody="x")
             boto3.resource("dynamodb").Table("Orders").wait_until_exists()
             s3.meta.client.head_bucket(Bucket="media")
-    ''')
+    """)
     assert [(c.operation, c.how) for c in calls] == [
-        ("GetObject", "Object.get"), ("PutObject", "Object.put"), ("ListObjects", "Bucket.objects.filter"),
-        ("ListObjects", "Bucket.objects.filter"), ("DeleteObjects", "Bucket.objects.delete"),
-        ("PutObject", "Bucket.upload_file"), ("SendMessage", "Queue.send_message"),
-        ("DescribeTable", "Table.wait_until_exists"), ("HeadBucket", "client head_bucket"),
+        ("GetObject", "Object.get"),
+        ("PutObject", "Object.put"),
+        ("ListObjects", "Bucket.objects.filter"),
+        ("ListObjects", "Bucket.objects.filter"),
+        ("DeleteObjects", "Bucket.objects.delete"),
+        ("PutObject", "Bucket.upload_file"),
+        ("SendMessage", "Queue.send_message"),
+        ("DescribeTable", "Table.wait_until_exists"),
+        ("HeadBucket", "client head_bucket"),
     ]
     assert calls[0].params == {"Bucket": Text.of("media"), "Key": Text.of("static/logo.png")}
     assert calls[1].params["Key"] == Text.of("a.txt")
@@ -145,7 +163,8 @@ def test_python_resource_model_methods() -> None:
 
 
 def test_python_sessions_helpers_classes_and_local_modules() -> None:
-    calls = _python('''
+    calls = _python(
+        """
         import boto3
         from boto3.session import Session
         from db import orders
@@ -165,15 +184,25 @@ def test_python_sessions_helpers_classes_and_local_modules() -> None:
             orders.delete_item(Key={})
             _secrets().get_secret_value(SecretId="prod/db")
             boto3.client("dynamodb").get_waiter("table_exists")
-    ''', modules={"db": '''
+    """,
+        modules={
+            "db": """
         import os, boto3
         orders = boto3.resource("dynamodb").Table(os.environ["ORDERS"])
         def scan():
             return orders.scan()
-    '''})
+    """
+        },
+    )
     ops = [(c.file, c.operation) for c in calls]
-    assert ops == [("db.py", "Scan"), ("app.py", "CopyObject"), ("app.py", "GetObject"), ("app.py", "DeleteItem"),
-                   ("app.py", "GetSecretValue"), ("app.py", "DescribeTable")]
+    assert ops == [
+        ("db.py", "Scan"),
+        ("app.py", "CopyObject"),
+        ("app.py", "GetObject"),
+        ("app.py", "DeleteItem"),
+        ("app.py", "GetSecretValue"),
+        ("app.py", "DescribeTable"),
+    ]
     assert calls[0].params["TableName"] == _env("ORDERS")
     assert calls[3].params["TableName"] == _env("ORDERS")
     assert calls[1].params["CopySource"] == {Text.of("Bucket"): Text.of("src"), Text.of("Key"): Text.unknown()}
@@ -181,7 +210,7 @@ def test_python_sessions_helpers_classes_and_local_modules() -> None:
 
 
 def test_python_ignores_what_is_not_an_sdk_call() -> None:
-    calls = _python('''
+    calls = _python("""
         import boto3, json
         class Fake:
             def put_object(self, **kw):
@@ -192,7 +221,7 @@ def test_python_ignores_what_is_not_an_sdk_call() -> None:
             json.loads("{}")
             boto3.client("s3").not_an_operation()
             boto3.client(event["service"]).get_object(Bucket="b", Key="k")
-    ''')
+    """)
     assert calls == []
 
 
@@ -200,7 +229,7 @@ def test_python_ignores_what_is_not_an_sdk_call() -> None:
 
 
 def test_js_sdk_v3_commands_document_client_and_paginators() -> None:
-    calls = _js('''
+    calls = _js("""
         import { S3Client, GetObjectCommand, paginateListObjectsV2 } from "@aws-sdk/client-s3";
         import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
         import { DynamoDBDocumentClient, GetCommand as Get, BatchWriteCommand, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
@@ -224,10 +253,15 @@ def test_js_sdk_v3_commands_document_client_and_paginators() -> None:
           await new SNSClient({}).send(new PublishCommand({ TopicArn: process.env["TOPIC_ARN"] ?? "arn:aws:sns:us-east-1:111122223333:t", Message: "x" }));
           return "a/b" + 1 / 2;
         };
-    ''')
-    assert _ops(calls) == [(17, "dynamodb", "GetItem"), (18, "s3", "GetObject"), (19, "s3", "ListObjectsV2"),
-                           (20, "dynamodb", "BatchWriteItem"), (21, "stepfunctions", "StartExecution"),
-                           (22, "sns", "Publish")]
+    """)
+    assert _ops(calls) == [
+        (17, "dynamodb", "GetItem"),
+        (18, "s3", "GetObject"),
+        (19, "s3", "ListObjectsV2"),
+        (20, "dynamodb", "BatchWriteItem"),
+        (21, "stepfunctions", "StartExecution"),
+        (22, "sns", "Publish"),
+    ]
     assert calls[0].params["TableName"] == _env("TABLE_NAME")
     assert calls[1].params == {"Bucket": _env("BUCKET", "media"), "Key": Text(("in/", None, ".json"))}
     assert calls[2].params["Prefix"] == Text.of("in/")
@@ -236,7 +270,7 @@ def test_js_sdk_v3_commands_document_client_and_paginators() -> None:
 
 
 def test_js_aggregated_and_v2_clients() -> None:
-    calls = _js('''
+    calls = _js("""
         const AWS = require("aws-sdk");
         import { S3 } from "@aws-sdk/client-s3";
         const legacy = new AWS.DynamoDB.DocumentClient();
@@ -252,14 +286,18 @@ def test_js_aggregated_and_v2_clients() -> None:
             await legacy.notAMethod({});
           }
         }
-    ''')
-    assert _ops(calls) == [(10, "dynamodb", "Query"), (11, "sqs", "SendMessage"), (12, "s3", "ListObjectsV2"),
-                           (13, "logs", "PutLogEvents")]
+    """)
+    assert _ops(calls) == [
+        (10, "dynamodb", "Query"),
+        (11, "sqs", "SendMessage"),
+        (12, "s3", "ListObjectsV2"),
+        (13, "logs", "PutLogEvents"),
+    ]
     assert calls[1].params["QueueUrl"] == _env("QUEUE_URL")
 
 
 def test_lexer_tells_regexes_templates_and_comments_apart() -> None:
-    toks = tokenize('const a = b / c; const r = /x\\/y[/]/g; /* new X() */ const t = `p/${q + `r`}`;\n// z')
+    toks = tokenize("const a = b / c; const r = /x\\/y[/]/g; /* new X() */ const t = `p/${q + `r`}`;\n// z")
     kinds = [(t.kind, t.text) for t in toks]
     assert ("punct", "/") in kinds and ("regex", "/x\\/y[/]/g") in kinds
     assert not any(t.text == "X" for t in toks)
@@ -273,14 +311,26 @@ def test_lexer_tells_regexes_templates_and_comments_apart() -> None:
 def _as_json(results: list[Any]) -> str:
     out = []
     for result in results:
-        out.append({
-            "function": result.function,
-            "files": result.files,
-            "problems": result.problems,
-            "calls": [{"where": c.event_source, "service": c.service, "api": c.api, "operation": c.operation,
-                       "parameters": dict(c.parameters), "resources": list(c.resources), "time": c.time,
-                       "error": c.error} for c in result.calls],
-        })
+        out.append(
+            {
+                "function": result.function,
+                "files": result.files,
+                "problems": result.problems,
+                "calls": [
+                    {
+                        "where": c.event_source,
+                        "service": c.service,
+                        "api": c.api,
+                        "operation": c.operation,
+                        "parameters": dict(c.parameters),
+                        "resources": list(c.resources),
+                        "time": c.time,
+                        "error": c.error,
+                    }
+                    for c in result.calls
+                ],
+            }
+        )
     return json.dumps(out, indent=1, sort_keys=True) + "\n"
 
 
@@ -290,8 +340,11 @@ def test_fixture_template_calls_golden() -> None:
     orders = next(r for r in results if r.function == "OrdersFunction")
     where = {c.event_source: c for c in orders.calls}
     put = where[BASIS + "orders/app.py:21"]
-    assert (put.operation, put.parameters["Bucket"], put.parameters["Key"]) == ("PutObject", "<ReceiptsBucket>",
-                                                                                "receipts/*.json")
+    assert (put.operation, put.parameters["Bucket"], put.parameters["Key"]) == (
+        "PutObject",
+        "<ReceiptsBucket>",
+        "receipts/*.json",
+    )
     send = where[BASIS + "orders/app.py:22"]
     assert send.resources == ("arn:aws:sqs:<AWS::Region>:<AWS::AccountId>:<EventsQueue>",)
     assert all(c.time is None and c.error is None for c in orders.calls)
@@ -300,8 +353,9 @@ def test_fixture_template_calls_golden() -> None:
 
 
 def test_parameters_make_arns_concrete() -> None:
-    results = analyse_template(TEMPLATE, {"AWS::Region": "eu-west-1", "AWS::AccountId": "111122223333"},
-                               function="OrdersFunction")
+    results = analyse_template(
+        TEMPLATE, {"AWS::Region": "eu-west-1", "AWS::AccountId": "111122223333"}, function="OrdersFunction"
+    )
     query = next(c for c in results[0].calls if c.operation == "Query")
     assert query.resources == ("arn:aws:dynamodb:eu-west-1:111122223333:table/<OrdersTable>",)
     assert (query.region, query.account) == ("eu-west-1", "111122223333")
@@ -310,7 +364,8 @@ def test_parameters_make_arns_concrete() -> None:
 def test_missing_code_and_bad_syntax_are_reported(tmp_path: Path) -> None:
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "app.py").write_text("def handler(:\n")
-    (tmp_path / "template.yaml").write_text(textwrap.dedent('''
+    (tmp_path / "template.yaml").write_text(
+        textwrap.dedent("""
         Transform: AWS::Serverless-2016-10-31
         Resources:
           Broken:
@@ -330,17 +385,20 @@ def test_missing_code_and_bad_syntax_are_reported(tmp_path: Path) -> None:
                   import boto3
                   def handler(event, context):
                       boto3.client("s3").list_buckets()
-    '''))
+    """)
+    )
     results = {r.function: r for r in analyse_template(tmp_path / "template.yaml", {})}
     assert results["Broken"].problems == ["src/app.py:1: cannot parse: invalid syntax"]
     assert "does not exist" in results["Missing"].problems[0]
     assert [(c.operation, c.source_file, c.source_index) for c in results["Inline"].calls] == [
-        ("ListBuckets", "Inline (inline code)", 3)]
+        ("ListBuckets", "Inline (inline code)", 3)
+    ]
 
 
 def test_calls_chosen_at_run_time_are_said_and_kept_methods_are_followed(tmp_path: Path) -> None:
     (tmp_path / "src").mkdir()
-    (tmp_path / "src" / "app.py").write_text(textwrap.dedent('''
+    (tmp_path / "src" / "app.py").write_text(
+        textwrap.dedent("""
         import boto3
         s3 = boto3.client("s3")
         table = boto3.resource("dynamodb").Table("orders")
@@ -352,14 +410,17 @@ def test_calls_chosen_at_run_time_are_said_and_kept_methods_are_followed(tmp_pat
             put(Item={})
             getattr(s3, event["op"])(Bucket="in-bucket")
             boto3.client(event["svc"]).list_queues()
-    '''))
-    (tmp_path / "template.yaml").write_text(textwrap.dedent('''
+    """)
+    )
+    (tmp_path / "template.yaml").write_text(
+        textwrap.dedent("""
         Transform: AWS::Serverless-2016-10-31
         Resources:
           Fn:
             Type: AWS::Serverless::Function
             Properties: {Runtime: python3.12, CodeUri: src/, Handler: app.handler, Policies: AmazonS3FullAccess}
-    '''))
+    """)
+    )
     [result] = analyse_template(tmp_path / "template.yaml", {})
     assert {(c.service, c.operation) for c in result.calls} >= {("s3", "DeleteObject"), ("dynamodb", "PutItem")}
     assert [p.split(": ", 1)[0] for p in result.problems] == ["src/app.py:11", "src/app.py:12"]
@@ -371,25 +432,37 @@ def test_calls_chosen_at_run_time_are_said_and_kept_methods_are_followed(tmp_pat
 def test_handlers_that_cannot_be_read_as_source_are_problems_not_crashes_or_empty_proposals(tmp_path: Path) -> None:
     src = tmp_path / "src"
     src.mkdir()
-    js_call = b"import { S3Client, GetObjectCommand } from '@aws-sdk/client-s3';\n" \
-              b"export const handler = async () => new S3Client({}).send(new GetObjectCommand({Bucket: 'b', Key: 'k'}));\n"
+    js_call = (
+        b"import { S3Client, GetObjectCommand } from '@aws-sdk/client-s3';\n"
+        b"export const handler = async () => new S3Client({}).send(new GetObjectCommand({Bucket: 'b', Key: 'k'}));\n"
+    )
     (src / "bom.mjs").write_bytes(b"\xef\xbb\xbf" + js_call)
-    (src / "bompy.py").write_bytes(b"\xef\xbb\xbfimport boto3\ndef handler(e, c):\n    boto3.client('s3').list_buckets()\n")
+    (src / "bompy.py").write_bytes(
+        b"\xef\xbb\xbfimport boto3\ndef handler(e, c):\n    boto3.client('s3').list_buckets()\n"
+    )
     (src / "binary.mjs").write_bytes(b"\x7fELF\x00\x00" + js_call)
     (src / "cut.mjs").write_bytes(b"export const handler = async () => {};\nnew")
     (tmp_path / "outside.py").write_text("def handler(e, c):\n    pass\n")
     (src / "linked.py").symlink_to(tmp_path / "outside.py")
     functions = {
-        "Bom": ("nodejs20.x", "bom.handler"), "BomPy": ("python3.12", "bompy.handler"),
-        "Binary": ("nodejs20.x", "binary.handler"), "Cut": ("nodejs20.x", "cut.handler"),
-        "Dot": ("python3.12", ".handler"), "Up": ("python3.12", "../outside.handler"),
+        "Bom": ("nodejs20.x", "bom.handler"),
+        "BomPy": ("python3.12", "bompy.handler"),
+        "Binary": ("nodejs20.x", "binary.handler"),
+        "Cut": ("nodejs20.x", "cut.handler"),
+        "Dot": ("python3.12", ".handler"),
+        "Up": ("python3.12", "../outside.handler"),
         "Linked": ("python3.12", "linked.handler"),
     }
-    resources = {name: {"Type": "AWS::Serverless::Function",
-                        "Properties": {"Runtime": runtime, "CodeUri": "src/", "Handler": handler}}
-                 for name, (runtime, handler) in functions.items()}
-    (tmp_path / "template.yaml").write_text(json.dumps(
-        {"Transform": "AWS::Serverless-2016-10-31", "Resources": resources}))
+    resources = {
+        name: {
+            "Type": "AWS::Serverless::Function",
+            "Properties": {"Runtime": runtime, "CodeUri": "src/", "Handler": handler},
+        }
+        for name, (runtime, handler) in functions.items()
+    }
+    (tmp_path / "template.yaml").write_text(
+        json.dumps({"Transform": "AWS::Serverless-2016-10-31", "Resources": resources})
+    )
     results = {r.function: r for r in analyse_template(tmp_path / "template.yaml", {})}
     assert [c.operation for c in results["Bom"].calls] == ["GetObject"]  # a BOM is valid source
     assert [c.operation for c in results["BomPy"].calls] == ["ListBuckets"]
@@ -425,36 +498,56 @@ def test_narrow_from_code_proposes_one_policy_per_function() -> None:
     assert set(proposals) == {"OrdersFunction", "ReportsFunction"}
     table = "arn:aws:dynamodb:<AWS::Region>:<AWS::AccountId>:table/<OrdersTable>"
     orders = _grants(proposals["OrdersFunction"])
-    assert {("dynamodb:PutItem", table), ("dynamodb:Query", table), ("dynamodb:DeleteItem", table),
-            ("s3:PutObject", "arn:aws:s3:::<ReceiptsBucket>/receipts/*.json"),
-            ("s3:ListBucket", "arn:aws:s3:::<ReceiptsBucket>"),
-            ("sqs:SendMessage", "arn:aws:sqs:<AWS::Region>:<AWS::AccountId>:<EventsQueue>"),
-            ("logs:PutLogEvents", "*")} <= orders
-    assert not any(a.startswith(("kms:", "secretsmanager:")) or a in ("s3:DeleteObject", "dynamodb:Scan")
-                   for a, _ in orders)
+    assert {
+        ("dynamodb:PutItem", table),
+        ("dynamodb:Query", table),
+        ("dynamodb:DeleteItem", table),
+        ("s3:PutObject", "arn:aws:s3:::<ReceiptsBucket>/receipts/*.json"),
+        ("s3:ListBucket", "arn:aws:s3:::<ReceiptsBucket>"),
+        ("sqs:SendMessage", "arn:aws:sqs:<AWS::Region>:<AWS::AccountId>:<EventsQueue>"),
+        ("logs:PutLogEvents", "*"),
+    } <= orders
+    assert not any(
+        a.startswith(("kms:", "secretsmanager:")) or a in ("s3:DeleteObject", "dynamodb:Scan") for a, _ in orders
+    )
     reports = _grants(proposals["ReportsFunction"])
     assert ("s3:GetObject", "arn:aws:s3:::<ReceiptsBucket>/templates/report.html") in reports
     assert ("s3:PutObject", "arn:aws:s3:::<ReceiptsBucket>/*") in reports  # the key is computed
     assert ("dynamodb:Scan", table) in reports and ("dynamodb:PutItem", table) not in reports
-    assert "s3:PutObject  arn:aws:s3:::<ReceiptsBucket>/receipts/*.json  1  -  -  static analysis of orders/app.py:21" \
+    assert (
+        "s3:PutObject  arn:aws:s3:::<ReceiptsBucket>/receipts/*.json  1  -  -  static analysis of orders/app.py:21"
         in result.stderr
+    )
     assert "static analysis of reports/app.ts:15" in result.stderr
     assert result.stderr.count("proved:") == 2
 
 
 def test_narrow_from_code_one_function() -> None:
-    result = CliRunner().invoke(cli, ["narrow", str(TEMPLATE), "--from-code", "--function", "ReportsFunction",
-                                      "--parameter", "AWS::Region=eu-west-1"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "narrow",
+            str(TEMPLATE),
+            "--from-code",
+            "--function",
+            "ReportsFunction",
+            "--parameter",
+            "AWS::Region=eu-west-1",
+        ],
+    )
     assert result.exit_code == 0, result.output
     document = _document(result.stdout)
     assert document["Version"] == "2012-10-17"
     assert ("dynamodb:GetItem", "arn:aws:dynamodb:eu-west-1:<AWS::AccountId>:table/<OrdersTable>") in _grants(document)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--from-code", "--function", "NoSuchFunction"], "no function NoSuchFunction"),
-    (["--from-code", "--evidence", "x.jsonl"], "needs --function"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--from-code", "--function", "NoSuchFunction"], "no function NoSuchFunction"),
+        (["--from-code", "--evidence", "x.jsonl"], "needs --function"),
+    ],
+)
 def test_narrow_from_code_errors(args: list[str], message: str) -> None:
     result = CliRunner().invoke(cli, ["narrow", str(TEMPLATE), *args])
     assert result.exit_code == 2 and message in result.output
@@ -462,21 +555,25 @@ def test_narrow_from_code_errors(args: list[str], message: str) -> None:
 
 def test_javascript_calls_chosen_at_run_time_are_said(tmp_path: Path) -> None:
     (tmp_path / "src").mkdir()
-    (tmp_path / "src" / "index.mjs").write_text(textwrap.dedent('''
+    (tmp_path / "src" / "index.mjs").write_text(
+        textwrap.dedent("""
         import AWS from "aws-sdk";
         const legacy = new AWS.S3();
         export const handler = async (event) => {
           await legacy.getObject({ Bucket: "b", Key: "k" }).promise();
           await legacy[event.op]({ Bucket: "b" }).promise();
         };
-    '''))
-    (tmp_path / "template.yaml").write_text(textwrap.dedent('''
+    """)
+    )
+    (tmp_path / "template.yaml").write_text(
+        textwrap.dedent("""
         Transform: AWS::Serverless-2016-10-31
         Resources:
           Fn:
             Type: AWS::Serverless::Function
             Properties: {Runtime: nodejs20.x, CodeUri: src/, Handler: index.handler, Policies: AmazonS3FullAccess}
-    '''))
+    """)
+    )
     [result] = analyse_template(tmp_path / "template.yaml", {})
     assert [(c.service, c.operation) for c in result.calls] == [("s3", "GetObject")]
     assert [p.split(": ", 1)[0] for p in result.problems] == ["src/index.mjs:6"]

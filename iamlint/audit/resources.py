@@ -107,8 +107,9 @@ def _keys(factory: ClientFactory, rec: Recorder, region: str, out: list[dict[str
             out.append(_entry("kms", "key", key["KeyId"], key["KeyArn"], region, policy))
 
 
-def read_function_policies(factory: ClientFactory, rec: Recorder, functions: list[dict[str, Any]],
-                           out: list[dict[str, Any]]) -> None:
+def read_function_policies(
+    factory: ClientFactory, rec: Recorder, functions: list[dict[str, Any]], out: list[dict[str, Any]]
+) -> None:
     """Lambda resource policies of the functions `workloads` listed."""
     for fn in functions:
         region = fn["region"]
@@ -141,7 +142,9 @@ def _repositories(factory: ClientFactory, rec: Recorder, region: str, out: list[
     for repo in repos:
         name = repo["repositoryName"]
         with rec.attempt(region, "ecr:GetRepositoryPolicy", repo["repositoryArn"]):
-            found = _absent(partial(ecr.get_repository_policy, repositoryName=name), "RepositoryPolicyNotFoundException")
+            found = _absent(
+                partial(ecr.get_repository_policy, repositoryName=name), "RepositoryPolicyNotFoundException"
+            )
             if found is not None:
                 out.append(_entry("ecr", "repository", name, repo["repositoryArn"], region, found["policyText"]))
 

@@ -124,8 +124,10 @@ def save(path: str, snapshots: Sequence[tuple[str, str, Mapping[str, Any]]]) -> 
         targets = [path]
     else:
         if os.path.exists(path) and not os.path.isdir(path):
-            raise SnapshotError(f"{path}: {len(snapshots)} accounts are saved as a directory of files, "
-                                "but this is a file; name a directory")
+            raise SnapshotError(
+                f"{path}: {len(snapshots)} accounts are saved as a directory of files, "
+                "but this is a file; name a directory"
+            )
         os.makedirs(path, exist_ok=True)
         targets = [os.path.join(path, f"{account}.json") for account, _, _ in snapshots]
     out = []
@@ -153,8 +155,14 @@ def check_extras(located: Located) -> list[InputError]:
     if not isinstance(extras, dict):
         line, column = located.line_column((KEY,))
         del data[KEY]
-        return [InputError(located.file, f"{KEY}: expected an object (the audit's extras), found "
-                                         f"{type(extras).__name__}; left out", line, column)]
+        return [
+            InputError(
+                located.file,
+                f"{KEY}: expected an object (the audit's extras), found {type(extras).__name__}; left out",
+                line,
+                column,
+            )
+        ]
     from iamlint.schemas import violations  # noqa: PLC0415 - jsonschema only for snapshots
 
     errors: list[InputError] = []
@@ -162,8 +170,14 @@ def check_extras(located: Located) -> list[InputError]:
     for path, message in violations("snapshot", extras):
         unit = _unit(path)
         line, column = located.line_column((KEY, *path))
-        errors.append(InputError(located.file, f"{_dotted((KEY, *path))}: {message}; "
-                                               f"{_dotted((KEY, *unit))} is left out of the analysis", line, column))
+        errors.append(
+            InputError(
+                located.file,
+                f"{_dotted((KEY, *path))}: {message}; {_dotted((KEY, *unit))} is left out of the analysis",
+                line,
+                column,
+            )
+        )
         units.add(unit)
     for unit in sorted(units, key=len):
         if any(unit[:n] in units for n in range(1, len(unit))):
@@ -259,8 +273,15 @@ def load(paths: Sequence[str], max_bytes: int) -> tuple[list[AccountSnapshot], l
                 continue
             data = located.data
             if not isinstance(data, Mapping) or not (is_auth_details(data) or isinstance(data.get(KEY), Mapping)):
-                errors.append(InputError(file, "expected an iamlint snapshot or a get-account-authorization-details "
-                                               "dump (UserDetailList, RoleDetailList, Policies...)", 1, 1))
+                errors.append(
+                    InputError(
+                        file,
+                        "expected an iamlint snapshot or a get-account-authorization-details "
+                        "dump (UserDetailList, RoleDetailList, Policies...)",
+                        1,
+                        1,
+                    )
+                )
                 continue
             errors.extend(check_extras(located))
             extras = data.get(KEY)

@@ -38,14 +38,21 @@ def _account(report: AccountReport, top: int) -> list[str]:
         lines.append("  identity not read: users, groups, roles and their policies are missing (see coverage)")
     kinds = Counter(p.kind for p in report.principals)
     slr = sum(p.service_linked for p in report.principals)
-    lines.append(f"  {_plural(kinds['user'], 'user')}, {_plural(kinds['group'], 'group')}, "
-                 f"{_plural(kinds['role'], 'role')} ({slr} service-linked), {_plural(report.workloads, 'workload')}, "
-                 f"{_plural(report.resource_policies, 'resource policy', 'resource policies')}"
-                 + (f"; regions {', '.join(report.regions)}" if report.regions else ""))
+    lines.append(
+        f"  {_plural(kinds['user'], 'user')}, {_plural(kinds['group'], 'group')}, "
+        f"{_plural(kinds['role'], 'role')} ({slr} service-linked), {_plural(report.workloads, 'workload')}, "
+        f"{_plural(report.resource_policies, 'resource policy', 'resource policies')}"
+        + (f"; regions {', '.join(report.regions)}" if report.regions else "")
+    )
     worst = Counter(p.worst.label if p.worst is not None else "none" for p in report.principals)
-    lines.append("  principals by worst severity: "
-                 + ", ".join(f"{label} {worst[label]}" for label in _SEVERITIES) + f", no findings {worst['none']}")
-    risky = sorted((p for p in report.principals if p.score and not p.service_linked), key=lambda p: (-p.score, p.label))[:top]
+    lines.append(
+        "  principals by worst severity: "
+        + ", ".join(f"{label} {worst[label]}" for label in _SEVERITIES)
+        + f", no findings {worst['none']}"
+    )
+    risky = sorted(
+        (p for p in report.principals if p.score and not p.service_linked), key=lambda p: (-p.score, p.label)
+    )[:top]
     if risky:
         lines.append("  riskiest principals:")
         lines.extend(f"    {_row(p)}" for p in risky)
@@ -53,12 +60,16 @@ def _account(report: AccountReport, top: int) -> list[str]:
         lines.append(f"  top findings ({len(report.findings)} in all):")
         for f in report.findings[:top]:
             lines.append(f"    [{f.severity.label}] {f.rule} {_who(f)}: {f.message}")
-    unused = sorted((p for p in report.principals if p.unused and p.unused.amount),
-                    key=lambda p: (-(p.unused.amount if p.unused else 0), p.label))
+    unused = sorted(
+        (p for p in report.principals if p.unused and p.unused.amount),
+        key=lambda p: (-(p.unused.amount if p.unused else 0), p.label),
+    )
     with_data = sum(p.unused is not None for p in report.principals)
     if with_data:
-        lines.append(f"  unused access (IAM Access Advisor, {_plural(with_data, 'principal')} with data; "
-                     "tracking period up to 400 days):")
+        lines.append(
+            f"  unused access (IAM Access Advisor, {_plural(with_data, 'principal')} with data; "
+            "tracking period up to 400 days):"
+        )
         for p in unused[:top]:
             u = p.unused
             assert u is not None
@@ -73,9 +84,11 @@ def _account(report: AccountReport, top: int) -> list[str]:
     trail = report.cloudtrail
     if trail.get("days"):
         who = trail.get("principals") or {}
-        lines.append(f"  CloudTrail event history, last {trail['days']} days: {trail.get('events', 0)} events by "
-                     f"{_plural(len(who), 'principal')} (MANAGEMENT events only: data events such as S3 object "
-                     "reads, DynamoDB item calls or Lambda invocations are not in LookupEvents)")
+        lines.append(
+            f"  CloudTrail event history, last {trail['days']} days: {trail.get('events', 0)} events by "
+            f"{_plural(len(who), 'principal')} (MANAGEMENT events only: data events such as S3 object "
+            "reads, DynamoDB item calls or Lambda invocations are not in LookupEvents)"
+        )
     return [*lines, ""]
 
 
@@ -106,6 +119,9 @@ def render(result: AuditResult, *, top: int = 5, api_calls: int | None = None) -
     total = len(result.lint.findings)
     parts = ", ".join(f"{k} {v}" for k, v in counts.items() if v)
     lines.append("")
-    lines.append(f"Found {_plural(total, 'finding')} in {_plural(result.lint.documents, 'policy', 'policies')}"
-                 + (f" ({parts})" if parts else "") + ".")
+    lines.append(
+        f"Found {_plural(total, 'finding')} in {_plural(result.lint.documents, 'policy', 'policies')}"
+        + (f" ({parts})" if parts else "")
+        + "."
+    )
     return "\n".join(lines) + "\n"

@@ -65,8 +65,9 @@ def from_advisor(arn: str, report: Mapping[str, Any]) -> Unused:
             tracked += 1
             if isinstance(action, Mapping) and not action.get("LastAccessedTime"):
                 unused_actions.append(f"{namespace}:{action.get('ActionName')}")
-    return Unused(arn, str(report.get("status", "")), tuple(granted), tuple(unused), tracked,
-                  tuple(unused_actions), last)
+    return Unused(
+        arn, str(report.get("status", "")), tuple(granted), tuple(unused), tracked, tuple(unused_actions), last
+    )
 
 
 def _granted(docs: Sequence[PolicyDocument], catalog: Catalog) -> dict[str, list[str]]:
@@ -108,11 +109,25 @@ def propose(docs: Sequence[PolicyDocument], unused: Unused, catalog: Catalog) ->
     if not kept:
         return None, "it used none of the services it is granted in the tracking period: detach its policies"
     if len(kept) > MAX_KEPT:
-        return None, (f"it would keep {len(kept)} actions one by one (its policies grant whole services Access "
-                      "Advisor did not report on); remove the services never used instead")
+        return None, (
+            f"it would keep {len(kept)} actions one by one (its policies grant whole services Access "
+            "Advisor did not report on); remove the services never used instead"
+        )
     calls = []
     for action in kept:
         prefix, name = action.split(":", 1)
-        calls.append(Call(service=prefix, operation=name, principal=unused.arn, role_arn=None, session_name=None,
-                          time=None, region=None, resources=(), parameters={}, event_source="access-advisor"))
+        calls.append(
+            Call(
+                service=prefix,
+                operation=name,
+                principal=unused.arn,
+                role_arn=None,
+                session_name=None,
+                time=None,
+                region=None,
+                resources=(),
+                parameters={},
+                event_source="access-advisor",
+            )
+        )
     return narrow(identity, calls, catalog, trail_has_data_events=True), ""

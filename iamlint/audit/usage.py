@@ -32,13 +32,22 @@ Sleep = Callable[[float], None]
 def principals_for_advisor(snapshot: Mapping[str, Any]) -> list[str]:
     """ARNs of the users and roles Access Advisor should report on."""
     out = [u["Arn"] for u in snapshot.get("UserDetailList", ()) if isinstance(u, Mapping) and u.get("Arn")]
-    out += [r["Arn"] for r in snapshot.get("RoleDetailList", ())
-            if isinstance(r, Mapping) and r.get("Arn") and not str(r.get("Path", "")).startswith(SERVICE_LINKED_PATH)]
+    out += [
+        r["Arn"]
+        for r in snapshot.get("RoleDetailList", ())
+        if isinstance(r, Mapping) and r.get("Arn") and not str(r.get("Path", "")).startswith(SERVICE_LINKED_PATH)
+    ]
     return out
 
 
-def read_access_advisor(factory: ClientFactory, rec: Recorder, arns: list[str], out: dict[str, Any],
-                        sleep: Sleep = time.sleep, timeout: float = 900.0) -> None:
+def read_access_advisor(
+    factory: ClientFactory,
+    rec: Recorder,
+    arns: list[str],
+    out: dict[str, Any],
+    sleep: Sleep = time.sleep,
+    timeout: float = 900.0,
+) -> None:
     iam = factory.client("iam")
     jobs: dict[str, str] = {}
     for arn in arns:
@@ -48,8 +57,12 @@ def read_access_advisor(factory: ClientFactory, rec: Recorder, arns: list[str], 
             # The same answer would come for every other principal (denied, or not supported).
             rest = len(arns) - len(jobs) - 1
             if rest > 0:
-                rec.add(GLOBAL, "iam:GenerateServiceLastAccessedDetails", attempt.kind,
-                        f"not requested for the {rest} other principals after this failure")
+                rec.add(
+                    GLOBAL,
+                    "iam:GenerateServiceLastAccessedDetails",
+                    attempt.kind,
+                    f"not requested for the {rest} other principals after this failure",
+                )
             break
     deadline = time.monotonic() + timeout
     delay = 0.5
@@ -66,8 +79,13 @@ def read_access_advisor(factory: ClientFactory, rec: Recorder, arns: list[str], 
         if pending:
             if time.monotonic() > deadline:
                 for arn in pending:
-                    rec.add(GLOBAL, "iam:GetServiceLastAccessedDetails", TRUNCATED,
-                            f"the Access Advisor job did not finish within {timeout:.0f} seconds", arn)
+                    rec.add(
+                        GLOBAL,
+                        "iam:GetServiceLastAccessedDetails",
+                        TRUNCATED,
+                        f"the Access Advisor job did not finish within {timeout:.0f} seconds",
+                        arn,
+                    )
                 return
             sleep(delay)
             delay = min(delay * 2, 10.0)
@@ -87,13 +105,18 @@ def _job_result(iam: Any, job: str) -> dict[str, Any] | None:
             return {"status": "FAILED", "error": f"{err.get('Code', '')}: {err.get('Message', '')}", "services": []}
         services.extend(page.get("ServicesLastAccessed", ()))
         if not page.get("IsTruncated"):
-            return {"status": status, "granularity": page.get("JobType", "ACTION_LEVEL"),
-                    "completed": page.get("JobCompletionDate"), "services": services}
+            return {
+                "status": status,
+                "granularity": page.get("JobType", "ACTION_LEVEL"),
+                "completed": page.get("JobCompletionDate"),
+                "services": services,
+            }
         marker = page.get("Marker")
 
 
-def read_cloudtrail(factory: ClientFactory, rec: Recorder, region: str, days: int, out: dict[str, Any],
-                    max_events: int) -> None:
+def read_cloudtrail(
+    factory: ClientFactory, rec: Recorder, region: str, days: int, out: dict[str, Any], max_events: int
+) -> None:
     """Management events of the last `days` days in `region`, counted per principal and call."""
     end = datetime.datetime.now(datetime.UTC)
     start = end - datetime.timedelta(days=days)
@@ -111,14 +134,22 @@ def read_cloudtrail(factory: ClientFactory, rec: Recorder, region: str, days: in
                     unreadable += 1
                     first_why = first_why or why
             if seen >= max_events:
-                rec.add(region, "cloudtrail:LookupEvents", TRUNCATED,
-                        f"stopped after {seen} events (--cloudtrail-max-events); older events were not read")
+                rec.add(
+                    region,
+                    "cloudtrail:LookupEvents",
+                    TRUNCATED,
+                    f"stopped after {seen} events (--cloudtrail-max-events); older events were not read",
+                )
                 break
     if unreadable:
-        rec.add(region, "cloudtrail:LookupEvents", ERROR,
-                f"{unreadable} of {seen} events had an unreadable CloudTrailEvent record, the first {first_why}; "
-                "they were counted from the event's own EventName, EventSource and Username, so calls made "
-                "through an assumed role may be counted under the session's name instead of the role")
+        rec.add(
+            region,
+            "cloudtrail:LookupEvents",
+            ERROR,
+            f"{unreadable} of {seen} events had an unreadable CloudTrailEvent record, the first {first_why}; "
+            "they were counted from the event's own EventName, EventSource and Username, so calls made "
+            "through an assumed role may be counted under the session's name instead of the role",
+        )
     if attempt.failed and not seen:
         return
     trail = out.setdefault("principals", {})
@@ -166,8 +197,9 @@ def _count(event: Mapping[str, Any], principals: dict[str, dict[tuple[str, str, 
     when = record.get("eventTime") or event.get("EventTime")
     when = when.isoformat() if isinstance(when, datetime.datetime) else str(when or "")
     entry = principals.setdefault(str(who), {}).setdefault(
-        (source, name, region), {"source": source, "name": name, "region": region, "count": 0, "errors": 0,
-                                 "first": when, "last": when})
+        (source, name, region),
+        {"source": source, "name": name, "region": region, "count": 0, "errors": 0, "first": when, "last": when},
+    )
     entry["count"] += 1
     entry["errors"] += bool(record.get("errorCode"))
     entry["first"] = min(entry["first"], when) if when else entry["first"]

@@ -113,7 +113,9 @@ def for_document_rules(fn: _F) -> _F:
     return fn
 
 
-def per_action_list(name: str) -> Callable[[Callable[[RuleContext, Statement], _R]], Callable[[RuleContext, Statement], _R]]:
+def per_action_list(
+    name: str,
+) -> Callable[[Callable[[RuleContext, Statement], _R]], Callable[[RuleContext, Statement], _R]]:
     """`fn(ctx, st)` worked out once per Action/NotAction list, for document rules only: the
     answer must depend on nothing but the statement's action key and entries, so statements
     listing the same ones share it (an account repeats a policy's lists in many documents).

@@ -100,21 +100,15 @@ class ConditionKnowledge:
         table: Any = read_data_table("global_condition_keys.yaml")
         self.global_keys = KeyTable()
         for e in table["global_keys"]:
-            self.global_keys.add(
-                KeyInfo(str(e["key"]), str(e["type"]), bool(e["multivalued"]), "global")
-            )
+            self.global_keys.add(KeyInfo(str(e["key"]), str(e["type"]), bool(e["multivalued"]), "global"))
         self.web_identity = KeyTable()
         for e in table["web_identity_keys"]:
-            self.web_identity.add(
-                KeyInfo(str(e["key"]), str(e["type"]), bool(e["multivalued"]), "web-identity")
-            )
+            self.web_identity.add(KeyInfo(str(e["key"]), str(e["type"]), bool(e["multivalued"]), "web-identity"))
         ops: Any = read_data_table("condition_operators.yaml")
         self._operators = {str(o["name"]).lower(): o for o in ops["operators"]}
         self.family_types = {str(f["family"]): tuple(f["key_types"]) for f in ops["families"]}
         self.family_values = {str(f["family"]): str(f["values"]) for f in ops["families"]}
-        self.key_families = {
-            str(k["key"]).lower(): tuple(k["families"]) for k in ops["key_exceptions"]
-        }
+        self.key_families = {str(k["key"]).lower(): tuple(k["families"]) for k in ops["key_exceptions"]}
         self._service_tables: dict[str, KeyTable] = {}
         self._canonical: dict[str, str] = {}
         self._action_keys: dict[int, tuple[KeyInfo, ...]] = {}
@@ -178,9 +172,7 @@ class ConditionKnowledge:
         special = self.key_families.get(info.key.lower())
         if special is not None:
             return special
-        return tuple(
-            f for f, types in self.family_types.items() if info.type in types and f != "Null"
-        )
+        return tuple(f for f, types in self.family_types.items() if info.type in types and f != "Null")
 
     # -- keys -----------------------------------------------------------------------------
     def _service_table(self, service: str) -> KeyTable:
@@ -199,8 +191,7 @@ class ConditionKnowledge:
             return (prefix.lower(),)
         if self._unassociated is None:
             self._unassociated = {
-                pfx.lower(): services
-                for pfx, services in self.catalog.condition_prefix_services().items()
+                pfx.lower(): services for pfx, services in self.catalog.condition_prefix_services().items()
             }
         direct = self._unassociated.get(prefix.lower())
         if direct is not None:

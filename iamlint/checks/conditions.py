@@ -24,9 +24,7 @@ from iamlint.model import Condition, Evidence, PolicyDocument, Severity, Stateme
 
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 # W3C profile of ISO 8601 (what IAM documents for date conditions), or epoch seconds.
-_DATE = re.compile(
-    r"^\d{4}(-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?)?)?$|^\d+$"
-)
+_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?)?)?$|^\d+$")
 _VARIABLE = re.compile(r"\$\{[^}]*\}")
 
 
@@ -97,9 +95,7 @@ def _statement_keys(ctx: RuleContext, st: Statement) -> tuple[KeyTable, bool, fr
     dear part); never changed once made."""
     g = grant(ctx, st)
     unknown = frozenset(
-        text.partition(":")[0].lower()
-        for text, exp in g.per_entry
-        if not exp and text not in ("*", "*:*")
+        text.partition(":")[0].lower() for text, exp in g.per_entry if not exp and text not in ("*", "*:*")
     )
     return knowledge(ctx).statement_keys(g.actions), g.all_actions, unknown
 
@@ -123,17 +119,13 @@ def key_not_applicable(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
         known = k.lookup(key)
         if open_ended and known is not None:
             continue  # "*" or NotAction reaches some action that sees the key
-        same_service = known is not None and any(
-            a.service == known.origin for a in grant(ctx, st).actions
-        )
+        same_service = known is not None and any(a.service == known.origin for a in grant(ctx, st).actions)
         if known is None:
             prefix = key.partition(":")[0]
             if prefix.lower() == "aws":
                 problem = "is not an AWS global condition key"
             elif not services:
-                problem = (
-                    f"is not a condition key of any service (no service has the prefix {prefix!r})"
-                )
+                problem = f"is not a condition key of any service (no service has the prefix {prefix!r})"
             else:
                 problem = f"is not a condition key of {', '.join(services)}"
         elif same_service:
@@ -256,9 +248,7 @@ def set_operator_on_single_valued(ctx: RuleContext, doc: PolicyDocument) -> Iter
             )
             severity = Severity.HIGH if st.is_allow and not op.negated else Severity.MEDIUM
         else:
-            effect = (
-                "ForAnyValue on a single value works like the plain operator but hides the intent"
-            )
+            effect = "ForAnyValue on a single value works like the plain operator but hides the intent"
             severity = Severity.LOW
         yield Hit(
             loc=cond.loc,
@@ -336,9 +326,7 @@ def wildcard_in_equals(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
         stray = [v for v in cond.values if globs.has_wildcard(_VARIABLE.sub("", v))]
         if not stray:
             continue
-        like = (
-            op.base.replace("Equals", "Like").replace("IgnoreCase", "") if op.base else "StringLike"
-        )
+        like = op.base.replace("Equals", "Like").replace("IgnoreCase", "") if op.base else "StringLike"
         yield Hit(
             loc=cond.loc,
             statement=st,

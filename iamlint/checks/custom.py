@@ -60,8 +60,7 @@ def match_check(rule_id: str, match: Mapping[str, Any]) -> DocumentCheck:
             yield Hit(
                 loc=where,
                 statement=st,
-                args={"actions": ", ".join(granted), "resources": ", ".join(st.resource_texts),
-                      "sid": st.sid or ""},
+                args={"actions": ", ".join(granted), "resources": ", ".join(st.resource_texts), "sid": st.sid or ""},
                 evidence=Evidence(actions=tuple(granted), resources=st.resource_texts),
             )
 

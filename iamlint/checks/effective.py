@@ -82,8 +82,7 @@ class Effective:
         self.denies = [st for st in denies if not st.conditions and st.resource_key is not None]
         self.conditional_denies = [st for st in denies if st.conditions]
         self.boundaries = [
-            [st for st in doc.statements if st.is_allow and st.resource_key is not None]
-            for doc in principal.boundaries
+            [st for st in doc.statements if st.is_allow and st.resource_key is not None] for doc in principal.boundaries
         ]
         self._reaches: dict[str, tuple[Reach, ...]] = {}
         self._candidates: tuple[ActionInfo, ...] | None = None
@@ -147,9 +146,13 @@ class Effective:
     def administrator(self) -> bool:
         """`full_admin`, or "*" on every resource but those a NotResource lists: IAM101 reports
         both, and the risk rules would only list every category the principal has anyway."""
-        return self.full_admin or (self.plain and any(
-            g.all_actions and not g.not_action and all_but_listed(st) and not g.constraints
-            for st, g in ((st, grant(self.ctx, st)) for st in self._open)))
+        return self.full_admin or (
+            self.plain
+            and any(
+                g.all_actions and not g.not_action and all_but_listed(st) and not g.constraints
+                for st, g in ((st, grant(self.ctx, st)) for st in self._open)
+            )
+        )
 
     def reaches(self, action: ActionInfo) -> tuple[Reach, ...]:
         """Every statement that effectively grants `action`, broadest first."""
@@ -307,7 +310,9 @@ def everything_by(ctx: RuleContext, action: ActionInfo, patterns: tuple[str, ...
 def _narrower_scope(ctx: RuleContext, action: ActionInfo, patterns: tuple[str, ...]) -> Scope:
     required = _required(action, ctx.catalog.action_resource_types(action))
     if required:  # how far it reaches the resources every request names
-        patterns = tuple(p for p in patterns if any(globs.arn_pattern_overlaps(p, rt.arn) for rt in required)) or patterns
+        patterns = (
+            tuple(p for p in patterns if any(globs.arn_pattern_overlaps(p, rt.arn) for rt in required)) or patterns
+        )
     return Scope.PATTERN if any(wildcard_name(p) for p in patterns) else Scope.SPECIFIC
 
 
@@ -316,8 +321,9 @@ def _required(action: ActionInfo, types: tuple[ResourceType, ...]) -> list[Resou
     return [rt for rt in types if rt.name.lower() in needed]
 
 
-def _covers_type(ctx: RuleContext, pattern: str, rt: ResourceType, patterns: tuple[str, ...],
-                 types: tuple[ResourceType, ...]) -> bool:
+def _covers_type(
+    ctx: RuleContext, pattern: str, rt: ResourceType, patterns: tuple[str, ...], types: tuple[ResourceType, ...]
+) -> bool:
     """Does `pattern` reach every resource of the type? A document that runs any command given
     does, where the statement also reaches every target it runs on (instance/*): with one named
     instance, or the instances left to another statement, it runs on those only."""
@@ -325,7 +331,8 @@ def _covers_type(ctx: RuleContext, pattern: str, rt: ResourceType, patterns: tup
         return True
     for arn, targets in _run_any_code(ctx, rt):
         if globs.arn_pattern_overlaps(pattern, arn) and any(
-                t.name in targets and any(globs.covers_arn_format(p, t.arn) for p in patterns) for t in types):
+            t.name in targets and any(globs.covers_arn_format(p, t.arn) for p in patterns) for t in types
+        ):
             return True
     return False
 
@@ -336,7 +343,8 @@ def _run_any_code(ctx: RuleContext, rt: ResourceType) -> tuple[tuple[str, frozen
     if entries is None:
         raw: Any = read_data_table("run_any_code.yaml")
         entries = ctx.cache["run_any_code"] = tuple(
-            (str(e["arn"]), frozenset(str(t) for t in e["targets"])) for e in raw["resources"])
+            (str(e["arn"]), frozenset(str(t) for t in e["targets"])) for e in raw["resources"]
+        )
     table: dict[str, tuple[tuple[str, frozenset[str]], ...]] = ctx.cache.setdefault("run_any_code_by_type", {})
     found = table.get(rt.arn)
     if found is None:

@@ -49,8 +49,14 @@ class Escalation:
     def condition_keys(self) -> tuple[str, ...]:
         """The keys of the conditions on the grants that narrow this method: not an
         iam:PassedToService naming the very service the method passes the role to."""
-        return tuple(dict.fromkeys(c.key for a, r in self.grants for c in r.conditions
-                                   if not (a.key == PASS_ROLE and _names_method_service(c, self.method))))
+        return tuple(
+            dict.fromkeys(
+                c.key
+                for a, r in self.grants
+                for c in r.conditions
+                if not (a.key == PASS_ROLE and _names_method_service(c, self.method))
+            )
+        )
 
 
 def _names_method_service(cond: Condition, method: Method) -> bool:
@@ -82,8 +88,11 @@ def methods(ctx: RuleContext) -> tuple[Method, ...]:
                 passrole=bool(m.get("passrole")),
                 source=str(m["source"]),
                 services=frozenset(str(a).partition(":")[0].lower() for a in m["requires"]),
-                passed_to=frozenset(str(a).partition(":")[0].lower()
-                                    for a in [*m["requires"], *(x for g in m.get("any_of") or () for x in g)]) - {"iam"},
+                passed_to=frozenset(
+                    str(a).partition(":")[0].lower()
+                    for a in [*m["requires"], *(x for g in m.get("any_of") or () for x in g)]
+                )
+                - {"iam"},
             )
             for m in table["methods"]
         )
@@ -135,7 +144,7 @@ def escalations(ctx: RuleContext, eff: Effective) -> Iterator[Escalation]:
 
 
 def _statements(principal: Principal, grants: tuple[tuple[ActionInfo, Reach], ...]) -> str:
-    """"iam:PassRole at a.yaml:12; ec2:RunInstances at a.yaml:30", in file order."""
+    """ "iam:PassRole at a.yaml:12; ec2:RunInstances at a.yaml:30", in file order."""
     by_statement: dict[int, tuple[list[str], Statement]] = {}
     for action, reach in grants:
         st = reach.statement
@@ -155,7 +164,9 @@ def _narrowing(scope: Scope, reaches: list[Reach], keys: tuple[str, ...]) -> tup
     if scope < Scope.UNSCOPED:
         # Named resources first: an action that always names a document (ssm:SendCommand) is
         # as narrow as its documents, whatever its instance pattern says.
-        shown = sorted({p for r in reaches if r.scope == scope for p in r.resources}, key=lambda p: (wildcard_name(p), p))
+        shown = sorted(
+            {p for r in reaches if r.scope == scope for p in r.resources}, key=lambda p: (wildcard_name(p), p)
+        )
         notes.append(f"{scope.phrase}: {', '.join(shown[:4])}{' and more' if len(shown) > 4 else ''}")
         steps += 1 if scope == Scope.PATTERN else 2
     if keys:
@@ -210,7 +221,9 @@ def identity_rewriters(ctx: RuleContext) -> tuple[ActionInfo, ...]:
     the principal about each is cheaper than listing all it is granted."""
     cached = ctx.cache.get("identity_rewriters")
     if cached is None:
-        cached = ctx.cache["identity_rewriters"] = tuple(a for a in ctx.catalog.expand("iam:*") if rewrites_identity_policies(a))
+        cached = ctx.cache["identity_rewriters"] = tuple(
+            a for a in ctx.catalog.expand("iam:*") if rewrites_identity_policies(a)
+        )
     return cached
 
 

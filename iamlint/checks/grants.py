@@ -139,9 +139,7 @@ def write_glob(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
                     "kind": "permissions-management" if perms else "write",
                     "examples": describe_actions(shown),
                 },
-                evidence=Evidence(
-                    actions=tuple(sorted(a.full_name for a in writes)), resources=st.resource_texts
-                ),
+                evidence=Evidence(actions=tuple(sorted(a.full_name for a in writes)), resources=st.resource_texts),
                 # Plain Write reach: a level below the default, which is set for
                 # permissions-management reach.
                 severity=None if perms else Severity.MEDIUM,
@@ -170,9 +168,7 @@ def resource_star(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
                 "examples": describe_actions(scopable),
                 "unscopable": unscopable,
             },
-            evidence=Evidence(
-                actions=tuple(sorted(a.full_name for a in scopable)), resources=(star.text,)
-            ),
+            evidence=Evidence(actions=tuple(sorted(a.full_name for a in scopable)), resources=(star.text,)),
         )
 
 
@@ -188,8 +184,12 @@ def resource_everything(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
             if v.text == "*" or globs.is_total(v.text) and v.text == "*":
                 continue
             if globs.is_total(v.text):
-                yield Hit(loc=v.loc, statement=st, args={"resource": v.text, "what": "every resource"},
-                          evidence=Evidence(resources=(v.text,)))
+                yield Hit(
+                    loc=v.loc,
+                    statement=st,
+                    args={"resource": v.text, "what": "every resource"},
+                    evidence=Evidence(resources=(v.text,)),
+                )
                 continue
             covered = _covered_types(ctx, st, v.text)
             if covered:
@@ -303,7 +303,6 @@ def pass_role(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
             evidence=Evidence(actions=("iam:PassRole",), resources=st.resource_texts),
             severity=None if star else Severity.MEDIUM,
         )
-
 
 
 def secret_actions(ctx: RuleContext) -> dict[str, tuple[str, str]]:

@@ -86,7 +86,9 @@ def forbidden_resource(ctx: RuleContext, principal: Principal) -> Iterator[Hit]:
     for resource in patterns:
         parts = globs.split_arn(resource)
         if len(parts) < 6 or parts[0] != "arn":
-            raise ValueError(f"settings forbidden_resources: {resource!r} is not an ARN pattern (arn:partition:service:region:account:resource)")
+            raise ValueError(
+                f"settings forbidden_resources: {resource!r} is not an ARN pattern (arn:partition:service:region:account:resource)"
+            )
         service = parts[2].lower()
         found = [
             (a, r)
@@ -101,6 +103,11 @@ def forbidden_resource(ctx: RuleContext, principal: Principal) -> Iterator[Hit]:
             yield Hit(
                 loc=principal.locate(_resource_entry(st, resource), st),
                 statement=st,
-                args={"principal": principal.label, "resource": resource, "actions": shown, "where": principal.where(st)},
+                args={
+                    "principal": principal.label,
+                    "resource": resource,
+                    "actions": shown,
+                    "where": principal.where(st),
+                },
                 evidence=Evidence(actions=tuple(names), resources=st.resource_texts, notes=(f"forbidden: {resource}",)),
             )

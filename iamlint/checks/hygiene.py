@@ -56,8 +56,11 @@ def _managed_grant(ctx: RuleContext, doc: PolicyDocument) -> tuple[Severity | No
     methods = [e.method.id for e in escalations(ctx, eff)]
     iam = [a for a in eff.candidates() if rewrites_identity_policies(a) and unscoped(eff, a)]
     if methods or iam:
-        what = f"{len(methods)} privilege-escalation methods ({', '.join(methods[:3])}{', ...' if len(methods) > 3 else ''})" \
-            if methods else f"rewriting any identity policy ({iam[0].full_name})"
+        what = (
+            f"{len(methods)} privilege-escalation methods ({', '.join(methods[:3])}{', ...' if len(methods) > 3 else ''})"
+            if methods
+            else f"rewriting any identity policy ({iam[0].full_name})"
+        )
         return Severity.HIGH, f", which allows {what}"
     return None, ""
 
@@ -215,8 +218,11 @@ def redundant_statement(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
                     "relation": "repeats" if duplicate else "is covered by",
                     "other": _label(outer),
                 },
-                evidence=Evidence(actions=inner.action_texts, resources=inner.resource_texts,
-                                  notes=(f"covered by statement {_label(outer)}",)),
+                evidence=Evidence(
+                    actions=inner.action_texts,
+                    resources=inner.resource_texts,
+                    notes=(f"covered by statement {_label(outer)}",),
+                ),
             )
             break
 
@@ -238,7 +244,11 @@ def duplicate_action(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
             yield Hit(
                 loc=inner.loc,
                 statement=st,
-                args={"entry": inner.text, "other": outer.text, "key": st.action_key,
-                      "relation": "repeats" if same else "is already covered by"},
+                args={
+                    "entry": inner.text,
+                    "other": outer.text,
+                    "key": st.action_key,
+                    "relation": "repeats" if same else "is already covered by",
+                },
                 evidence=Evidence(actions=(inner.text, outer.text)),
             )

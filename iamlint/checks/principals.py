@@ -145,7 +145,12 @@ def _value_pins(how: str, value: str) -> bool:
     return False
 
 
-_PART = {"literal": "whole value", "arn-owner": "account", "path-root": "organization", "id-before-colon": "principal id"}
+_PART = {
+    "literal": "whole value",
+    "arn-owner": "account",
+    "path-root": "organization",
+    "id-before-colon": "principal id",
+}
 
 
 def open_value(ctx: RuleContext, cond: Condition) -> str | None:
@@ -154,7 +159,13 @@ def open_value(ctx: RuleContext, cond: Condition) -> str | None:
     if not k.operator(cond.operator).wildcards:
         return None  # Equals operators compare literally (IAM178 reports stray wildcards)
     entry = _table(ctx)["restricting"].get(cond.key.lower())
-    how = str(entry.get("pattern", "literal")) if entry is not None else "arn-owner" if cond.key.lower().endswith("arn") else "literal"
+    how = (
+        str(entry.get("pattern", "literal"))
+        if entry is not None
+        else "arn-owner"
+        if cond.key.lower().endswith("arn")
+        else "literal"
+    )
     for v in cond.values:
         if not _value_pins(how, v):
             part = _PART[how]

@@ -65,12 +65,7 @@ def _what(ctx: RuleContext, doc: PolicyDocument, st: Statement) -> str:
         if len(parts) < 6 or not ctx.catalog.service_exists(parts[2]):
             continue
         service = parts[2].lower()
-        types = [
-            rt
-            for a in granted
-            if a.service == service
-            for rt in ctx.catalog.action_resource_types(a)
-        ]
+        types = [rt for a in granted if a.service == service for rt in ctx.catalog.action_resource_types(a)]
         types = types or list(ctx.catalog.resource_types(service).values())
         matching = [rt for rt in types if globs.arn_pattern_overlaps(text, rt.arn)]
         if matching:
@@ -83,9 +78,7 @@ def _exposure(ctx: RuleContext, st: Statement) -> tuple[str, Severity, tuple[str
     """What the statement lets a principal do: (description, severity for anyone, actions)."""
     g = grant(ctx, st)
     if g.all_actions:
-        how = (
-            "every action except " + ", ".join(st.action_texts) if st.not_action else "every action"
-        )
+        how = "every action except " + ", ".join(st.action_texts) if st.not_action else "every action"
         return (
             f"{how} (including writes and permission changes)",
             Severity.CRITICAL,
@@ -190,9 +183,7 @@ def cross_account_write(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
         g = grant(ctx, st)
         if g.all_actions:
             writes: tuple[str, ...] = (
-                ("every action except " + ", ".join(st.action_texts),)
-                if st.not_action
-                else ("every action",)
+                ("every action except " + ", ".join(st.action_texts),) if st.not_action else ("every action",)
             )
             perms = True
         else:
@@ -222,8 +213,7 @@ def cross_account_write(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
                     "account": w.account,
                     "kind": "permissions-management" if perms else "write",
                     "what": _what(ctx, doc, st),
-                    "examples": ", ".join(writes[:6])
-                    + (f" and {len(writes) - 6} more" if len(writes) > 6 else ""),
+                    "examples": ", ".join(writes[:6]) + (f" and {len(writes) - 6} more" if len(writes) > 6 else ""),
                     "owner": "the stack's account" if owner == OWN_ACCOUNT else f"account {owner}",
                     "conditions": n.describe(),
                 },

@@ -52,7 +52,9 @@ def enabled(ctx: RuleContext, category: str) -> bool:
         raise ValueError(f"settings categories must be a list of names from: {', '.join(CATEGORIES)}")
     unknown = sorted(set(chosen) - set(CATEGORIES))
     if unknown:
-        raise ValueError(f"settings categories: unknown {', '.join(unknown)} (expected some of: {', '.join(CATEGORIES)})")
+        raise ValueError(
+            f"settings categories: unknown {', '.join(unknown)} (expected some of: {', '.join(CATEGORIES)})"
+        )
     return category in chosen
 
 
@@ -66,11 +68,15 @@ def sensitive(ctx: RuleContext) -> dict[str, str]:
         cached = {str(e["action"]).lower(): _TABLE_CATEGORIES[str(e["category"])] for e in table["actions"]}
         extra = ctx.settings.get("sensitive_actions") or {}
         if not isinstance(extra, dict):
-            raise ValueError(f"settings sensitive_actions must map a category ({', '.join(_TABLE_CATEGORIES)}) to actions")
+            raise ValueError(
+                f"settings sensitive_actions must map a category ({', '.join(_TABLE_CATEGORIES)}) to actions"
+            )
         for category, patterns in extra.items():
             if category not in _TABLE_CATEGORIES or isinstance(patterns, str):
-                raise ValueError(f"settings sensitive_actions: {category!r} is not one of {', '.join(_TABLE_CATEGORIES)}, "
-                                 "or its value is not a list of actions")
+                raise ValueError(
+                    f"settings sensitive_actions: {category!r} is not one of {', '.join(_TABLE_CATEGORIES)}, "
+                    "or its value is not a list of actions"
+                )
             for pattern in patterns:
                 actions = ctx.catalog.expand(str(pattern))
                 if not actions:

@@ -44,7 +44,13 @@ class Grant:
         return self.all_actions or full_name in self.named
 
 
-_Expansion = tuple[frozenset[str] | tuple[str, ...], tuple[ActionInfo, ...], tuple[tuple[str, tuple[ActionInfo, ...]], ...], frozenset[str], bool]
+_Expansion = tuple[
+    frozenset[str] | tuple[str, ...],
+    tuple[ActionInfo, ...],
+    tuple[tuple[str, tuple[ActionInfo, ...]], ...],
+    frozenset[str],
+    bool,
+]
 
 
 _FEW_NAMES = 8
@@ -83,8 +89,9 @@ def _expansion(ctx: RuleContext, texts: tuple[str, ...]) -> _Expansion:
 _Shared = tuple[dict[str, tuple[str, tuple[ActionInfo, ...]]], dict[frozenset[str], frozenset[str]]]
 
 
-def _entry(ctx: RuleContext, entries: dict[str, tuple[str, tuple[ActionInfo, ...]]],
-           text: str) -> tuple[str, tuple[ActionInfo, ...]]:
+def _entry(
+    ctx: RuleContext, entries: dict[str, tuple[str, tuple[ActionInfo, ...]]], text: str
+) -> tuple[str, tuple[ActionInfo, ...]]:
     found = entries[text] = (text, () if text in ("*", "*:*") else ctx.catalog.expand(text))
     return found
 
@@ -129,10 +136,19 @@ def _weak_keys(ctx: RuleContext) -> frozenset[str]:
 # Keys "always included in the request context" (IAM User Guide, "AWS global condition context
 # keys", the Availability of each), and iam:PassedToService, which every iam:PassRole to a
 # service carries (IAM User Guide, "IAM and AWS STS condition context keys").
-_ALWAYS_PRESENT = frozenset({
-    "aws:principalarn", "aws:principalaccount", "aws:principaltype", "aws:userid", "aws:requestedregion",
-    "aws:securetransport", "aws:currenttime", "aws:epochtime", "iam:passedtoservice",
-})
+_ALWAYS_PRESENT = frozenset(
+    {
+        "aws:principalarn",
+        "aws:principalaccount",
+        "aws:principaltype",
+        "aws:userid",
+        "aws:requestedregion",
+        "aws:securetransport",
+        "aws:currenttime",
+        "aws:epochtime",
+        "iam:passedtoservice",
+    }
+)
 
 
 # Keys that name the caller: a pattern that names no owner (principal_conditions.yaml) narrows nothing.

@@ -29,9 +29,7 @@ def _partitions(ctx: RuleContext) -> re.Pattern[str]:
     if cached is None:
         # aws, aws-cn, aws-us-gov, the isolated aws-iso* partitions and the European
         # Sovereign Cloud (IAM User Guide, IAM identifiers: ARNs).
-        cached = ctx.cache["arn_partitions"] = re.compile(
-            r"^(aws|aws-cn|aws-us-gov|aws-iso(-[a-z])?|aws-eusc)$"
-        )
+        cached = ctx.cache["arn_partitions"] = re.compile(r"^(aws|aws-cn|aws-us-gov|aws-iso(-[a-z])?|aws-eusc)$")
     return cached
 
 
@@ -136,8 +134,10 @@ def _variable_problem(k: ConditionKnowledge, key: str) -> tuple[str, str] | None
     if ":" not in key or "::" in key:
         # `${AWS::AccountId}`, `${MyBucket}`: CloudFormation substitutes these only inside
         # Fn::Sub; in any other string IAM receives them as written.
-        problem = ("CloudFormation syntax that IAM receives as written (CloudFormation substitutes ${...} only inside "
-                   "Fn::Sub, and writes `${!Name}` there as ${Name})")
+        problem = (
+            "CloudFormation syntax that IAM receives as written (CloudFormation substitutes ${...} only inside "
+            "Fn::Sub, and writes `${!Name}` there as ${Name})"
+        )
         return problem, "write it inside !Sub (Fn::Sub), without a `!`"
     prefix = key.partition(":")[0]
     if is_host_prefix(prefix) or k.lookup(key) is not None:
@@ -206,14 +206,28 @@ def _never_matches(where: str, allow: bool) -> tuple[str, Severity | None]:
     if where == "Resource":
         return ("this entry allows nothing", None) if allow else ("this entry never denies anything", Severity.HIGH)
     if where == "NotResource":
-        return (("the exclusion excludes nothing: the statement allows its actions on every resource", Severity.HIGH)
-                if allow else ("the exclusion excludes nothing: the statement denies its actions on every resource", None))
+        return (
+            ("the exclusion excludes nothing: the statement allows its actions on every resource", Severity.HIGH)
+            if allow
+            else ("the exclusion excludes nothing: the statement denies its actions on every resource", None)
+        )
     if where == "negated condition":
-        return (("the condition holds for every request that has the key: the statement allows more than written",
-                 Severity.HIGH) if allow else
-                ("the condition holds for every request that has the key: the statement denies more than written", None))
-    return ("the condition never holds: the statement allows nothing", None) if allow else (
-        "the condition never holds: the statement never denies anything", Severity.HIGH)
+        return (
+            (
+                "the condition holds for every request that has the key: the statement allows more than written",
+                Severity.HIGH,
+            )
+            if allow
+            else (
+                "the condition holds for every request that has the key: the statement denies more than written",
+                None,
+            )
+        )
+    return (
+        ("the condition never holds: the statement allows nothing", None)
+        if allow
+        else ("the condition never holds: the statement never denies anything", Severity.HIGH)
+    )
 
 
 @check("IAM182", pure=True)
@@ -343,11 +357,7 @@ def _quota_for(ctx: RuleContext, doc: PolicyDocument) -> dict[str, Any] | None:
 @check("IAM185")
 def policy_too_large(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
     src = doc.source
-    if (
-        src is not None
-        and src.policy_name
-        and src.policy_name.startswith("arn:aws:iam::aws:policy/")
-    ):
+    if src is not None and src.policy_name and src.policy_name.startswith("arn:aws:iam::aws:policy/"):
         return  # AWS managed policies are AWS's to size
     quota = _quota_for(ctx, doc)
     if quota is None:
@@ -371,7 +381,5 @@ def policy_too_large(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
             "what": quota["what"],
             "note": note,
         },
-        evidence=Evidence(
-            notes=(f"quota {quota['id']}: {limit} {quota['unit']}", str(quota["source"]))
-        ),
+        evidence=Evidence(notes=(f"quota {quota['id']}: {limit} {quota['unit']}", str(quota["source"]))),
     )

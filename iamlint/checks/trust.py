@@ -82,9 +82,7 @@ def trust_cross_account(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
                 loc=w.principal.value.loc,
                 statement=st,
                 args={"account": w.account, "principal": w.text, "conditions": n.describe()},
-                evidence=Evidence(
-                    actions=st.action_texts, conditions=n.keys, notes=(f"account {w.account}",)
-                ),
+                evidence=Evidence(actions=st.action_texts, conditions=n.keys, notes=(f"account {w.account}",)),
                 severity=_lowered(Severity.MEDIUM, n),
             )
 
@@ -107,14 +105,10 @@ def unknown_account(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
                 args={
                     "account": w.account,
                     "principal": w.text,
-                    "what": "assume this role"
-                    if policy_kind(doc) is PolicyKind.TRUST
-                    else "use this resource",
+                    "what": "assume this role" if policy_kind(doc) is PolicyKind.TRUST else "use this resource",
                     "conditions": n.describe(),
                 },
-                evidence=Evidence(
-                    actions=st.action_texts, conditions=n.keys, notes=(f"account {w.account}",)
-                ),
+                evidence=Evidence(actions=st.action_texts, conditions=n.keys, notes=(f"account {w.account}",)),
                 severity=Severity.MEDIUM if n.suppressing or n.lowering else None,
             )
 
@@ -165,12 +159,8 @@ def web_identity_broad_subject(ctx: RuleContext, doc: PolicyDocument) -> Iterato
                         "value": b.value,
                         "detail": b.detail,
                     },
-                    evidence=Evidence(
-                        actions=t.statement.action_texts, conditions=(cond.key,), notes=(b.level,)
-                    ),
-                    severity=t.provider.no_subject
-                    if b.level == "any"
-                    else _LEVEL_SEVERITY[b.level],
+                    evidence=Evidence(actions=t.statement.action_texts, conditions=(cond.key,), notes=(b.level,)),
+                    severity=t.provider.no_subject if b.level == "any" else _LEVEL_SEVERITY[b.level],
                 )
 
 
@@ -209,9 +199,7 @@ def cognito_guest_access(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]
             loc=principal.value.loc,
             statement=t.statement,
             args={"claim": f"{t.host}:amr"},
-            evidence=Evidence(
-                actions=t.statement.action_texts, conditions=tuple(c.key for _, c in t.claims)
-            ),
+            evidence=Evidence(actions=t.statement.action_texts, conditions=tuple(c.key for _, c in t.claims)),
         )
 
 

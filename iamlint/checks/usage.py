@@ -122,8 +122,11 @@ def _callers(principal: Principal, usage: Mapping[str, Any]) -> list[Mapping[str
     names = {principal.name, *((principal.source.logical_id,) if principal.source.logical_id else ())}
     workloads = _workloads(principal)
     if principal.kind == "role":
-        found = [c for c in callers if _named_like(str(c.get("role", "")), names)
-                 or _named_like(str(c.get("session", "")), workloads)]
+        found = [
+            c
+            for c in callers
+            if _named_like(str(c.get("role", "")), names) or _named_like(str(c.get("session", "")), workloads)
+        ]
     elif principal.kind == "user":
         found = [c for c in callers if c.get("user") in names]
     else:
@@ -168,12 +171,18 @@ def granted_never_used(ctx: RuleContext, principal: Principal) -> Iterator[Hit]:
             notes.append(f"the first {LISTED} are listed")
         skipped = sorted(a for a in names if a.lower() in unobservable and a.lower() not in used)
         if skipped:
-            notes.append(f"not counted, CloudTrail cannot show their use here: {', '.join(skipped[:SHOWN])}"
-                         + (f" and {len(skipped) - SHOWN} more" if len(skipped) > SHOWN else ""))
+            notes.append(
+                f"not counted, CloudTrail cannot show their use here: {', '.join(skipped[:SHOWN])}"
+                + (f" and {len(skipped) - SHOWN} more" if len(skipped) > SHOWN else "")
+            )
         yield Hit(
             loc=principal.locate(st.loc, st),
             statement=st,
-            args={"principal": principal.label, "count": f"{len(unused)} action{'s' if len(unused) != 1 else ''}",
-                  "actions": shown, "calls": calls},
+            args={
+                "principal": principal.label,
+                "count": f"{len(unused)} action{'s' if len(unused) != 1 else ''}",
+                "actions": shown,
+                "calls": calls,
+            },
             evidence=Evidence(actions=tuple(unused[:LISTED]), notes=tuple(notes)),
         )

@@ -95,6 +95,8 @@ def unknown_action(ctx: RuleContext, doc: PolicyDocument) -> Iterator[Hit]:
                 loc=v.loc,
                 statement=st,
                 args={"action": text, "problem": problem, "hint": hint},
-                evidence=Evidence(actions=(text,), notes=(f"did you mean {suggestion}",) if suggestion and not gap else ()),
+                evidence=Evidence(
+                    actions=(text,), notes=(f"did you mean {suggestion}",) if suggestion and not gap else ()
+                ),
                 severity=severity,
             )

@@ -103,9 +103,7 @@ def web_trusts(ctx: RuleContext, st: Statement) -> list[WebTrust]:
     """The identity providers an Allow statement trusts, with the conditions on their claims."""
     if not st.is_allow:
         return []
-    federated = [
-        p for p in st.principals if p.kind == "Federated" and "saml-provider/" not in p.value.text
-    ]
+    federated = [p for p in st.principals if p.kind == "Federated" and "saml-provider/" not in p.value.text]
     if not federated:
         return []
     g = grant(ctx, st)
@@ -154,9 +152,7 @@ class Breadth:
     detail: str
 
 
-def subject_breadth(
-    ctx: RuleContext, trust: WebTrust, cond: Condition, claim: str
-) -> Breadth | None:
+def subject_breadth(ctx: RuleContext, trust: WebTrust, cond: Condition, claim: str) -> Breadth | None:
     """The broadest thing one of a pattern condition's values admits, or None if all are narrow.
 
     A value that is only a wildcard pins nothing: `pins` rejects it, so IAM153 reports the
@@ -195,9 +191,7 @@ def _breadth(pr: Provider, value: str, other_claim: str | None) -> Breadth | Non
     if full is None or name_is_last:
         started = prefix[owner_re.match(prefix).end() :]  # type: ignore[union-attr]
         extra = f" whose name starts with {started!r}" if started else ""
-        return Breadth(
-            "owner", value, f"every {pr.name_label} of {pr.owner_label} {owner!r}{extra}"
-        )
+        return Breadth("owner", value, f"every {pr.name_label} of {pr.owner_label} {owner!r}{extra}")
     if full.end() == len(prefix):
         return Breadth("all-refs", value, f"every {pr.rest_label} of {owner}/{full.group(2)}")
     return None

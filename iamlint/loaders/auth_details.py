@@ -51,17 +51,13 @@ def is_auth_details(data: object) -> bool:
     # `Policies` alone: a dump made with --filter LocalManagedPolicy or AWSManagedPolicy. An
     # empty list qualifies; `aws iam list-policies` output (no documents) does not.
     policies = data.get("Policies")
-    return isinstance(policies, list) and all(
-        isinstance(p, Mapping) and "PolicyVersionList" in p for p in policies
-    )
+    return isinstance(policies, list) and all(isinstance(p, Mapping) and "PolicyVersionList" in p for p in policies)
 
 
 def load_auth_details(located: Located) -> LoadResult:
     result = LoadResult(files=1)
     if not isinstance(located.data, Mapping):
-        result.errors.append(
-            InputError(located.file, "an authorization-details dump must be an object", 1, 1)
-        )
+        result.errors.append(InputError(located.file, "an authorization-details dump must be an object", 1, 1))
         return result
     _DumpReader(located, located.data, result).read()
     return result
@@ -184,8 +180,16 @@ class _DumpReader:
             return None
         return version["Document"], (*vpath, "Document")
 
-    def _attach(self, arn: str, principal: str, path: Path, *, service_linked: bool = False,
-                used_by: tuple[str, ...] = (), boundary: bool = False) -> None:
+    def _attach(
+        self,
+        arn: str,
+        principal: str,
+        path: Path,
+        *,
+        service_linked: bool = False,
+        used_by: tuple[str, ...] = (),
+        boundary: bool = False,
+    ) -> None:
         policy = self.managed.get(arn)
         if policy is None:
             from iamlint import managed  # noqa: PLC0415 - only for dumps: keeps detecting a policy file cheap
@@ -205,12 +209,18 @@ class _DumpReader:
 
     def _check_managed(self) -> None:
         for policy in self.managed.values():
-            source = Source(kind="managed-policy", name=policy.name, arn=policy.arn,
-                            policy_name=policy.arn, used_by=tuple(policy.used_by))
+            source = Source(
+                kind="managed-policy",
+                name=policy.name,
+                arn=policy.arn,
+                policy_name=policy.arn,
+                used_by=tuple(policy.used_by),
+            )
             if policy.attached_to or not policy.boundary_of:  # unattached ones are checked too
                 only_slr = bool(policy.service_linked) and all(policy.service_linked)
-                attached = replace(source, attached_to=tuple(policy.attached_to),
-                                   via=SERVICE_LINKED if only_slr else None)
+                attached = replace(
+                    source, attached_to=tuple(policy.attached_to), via=SERVICE_LINKED if only_slr else None
+                )
                 self._document(policy.document, policy.path, PolicyKind.IDENTITY, attached, policy.name)
             if policy.boundary_of:
                 bounding = replace(source, attached_to=tuple(policy.boundary_of), used_by=(), via=BOUNDARY_VIA)
@@ -223,14 +233,15 @@ class _DumpReader:
             principal, path = uses[0]
             more = f" and {len(uses) - 1} more" if len(uses) > 1 else ""
             if managed.is_aws_managed_arn(arn):
-                why = (f"is neither in the dump's Policies list nor among the AWS managed policies "
-                       f"iamlint knows ({managed.snapshot_info()})")
+                why = (
+                    f"is neither in the dump's Policies list nor among the AWS managed policies "
+                    f"iamlint knows ({managed.snapshot_info()})"
+                )
             elif "Policies" not in self.data:
                 why = "is not in the dump, which has no Policies list (made with --filter?)"
             else:
                 why = "is not in the dump's Policies list"
-            self.problem(f"managed policy {arn}, attached to {principal}{more}, {why}, so it was not checked",
-                         path)
+            self.problem(f"managed policy {arn}, attached to {principal}{more}, {why}, so it was not checked", path)
 
     # -- principals -----------------------------------------------------------------------
     def _memberships(self, users: list[Any], groups: list[Any]) -> dict[str, list[str]]:
@@ -246,14 +257,18 @@ class _DumpReader:
                 if not isinstance(group, str):
                     self.problem(f"GroupList entries of {label} must be group names, found {_what(group)}", gpath)
                 elif check_known and group not in known:
-                    self.problem(f"{label} is a member of group {group}, which is not in the dump's "
-                                 "GroupDetailList, so its policies were not checked", gpath)
+                    self.problem(
+                        f"{label} is a member of group {group}, which is not in the dump's "
+                        "GroupDetailList, so its policies were not checked",
+                        gpath,
+                    )
                 else:
                     members.setdefault(group, []).append(label)
         return members
 
-    def _principal(self, entry: object, path: Path, kind: str, name_key: str, inline_key: str,
-                   members: Mapping[str, list[str]]) -> None:
+    def _principal(
+        self, entry: object, path: Path, kind: str, name_key: str, inline_key: str, members: Mapping[str, list[str]]
+    ) -> None:
         if not isinstance(entry, Mapping):
             self.problem(f"a {kind} entry must be an object, found {_what(entry)}", path)
             return
@@ -286,22 +301,29 @@ class _DumpReader:
             if not isinstance(item, Mapping) or not isinstance(item.get("PolicyArn"), str):
                 self.problem(f"an attached managed policy of {label} needs a PolicyArn", apath)
                 continue
-            self._attach(str(item["PolicyArn"]), label, (*apath, "PolicyArn"),
-                         service_linked=service_linked, used_by=used_by)
+            self._attach(
+                str(item["PolicyArn"]), label, (*apath, "PolicyArn"), service_linked=service_linked, used_by=used_by
+            )
 
         boundary = entry.get("PermissionsBoundary")
         if boundary is not None:
             bpath = (*path, "PermissionsBoundary")
             if isinstance(boundary, Mapping) and isinstance(boundary.get("PermissionsBoundaryArn"), str):
-                self._attach(str(boundary["PermissionsBoundaryArn"]), label,
-                             (*bpath, "PermissionsBoundaryArn"), boundary=True)
+                self._attach(
+                    str(boundary["PermissionsBoundaryArn"]), label, (*bpath, "PermissionsBoundaryArn"), boundary=True
+                )
             else:
                 self.problem(f"PermissionsBoundary of {label} needs a PermissionsBoundaryArn", bpath)
 
         if kind == "role":
             if "AssumeRolePolicyDocument" in entry:
-                self._document(entry["AssumeRolePolicyDocument"], (*path, "AssumeRolePolicyDocument"),
-                               PolicyKind.TRUST, owner, "AssumeRolePolicyDocument")
+                self._document(
+                    entry["AssumeRolePolicyDocument"],
+                    (*path, "AssumeRolePolicyDocument"),
+                    PolicyKind.TRUST,
+                    owner,
+                    "AssumeRolePolicyDocument",
+                )
             else:
                 self.problem(f"{label} has no AssumeRolePolicyDocument", path)
 
@@ -320,8 +342,9 @@ class _DumpReader:
         raw = self._decode(node, path, source)
         if raw is None:
             return
-        doc, problems = parse_policy(raw, file=self.file, base=path, marker=self.marker, kind=kind,
-                                     source=source, name=name)
+        doc, problems = parse_policy(
+            raw, file=self.file, base=path, marker=self.marker, kind=kind, source=source, name=name
+        )
         self.result.problems.extend(problems)
         if doc is not None:
             self.result.documents.append(doc)
@@ -338,6 +361,8 @@ class _DumpReader:
         try:
             return json.loads(text)
         except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
-            self.problem(f"policy of {source.kind} {source.name} is a string that is neither JSON "
-                         f"nor URL-encoded JSON ({exc})", path)
+            self.problem(
+                f"policy of {source.kind} {source.name} is a string that is neither JSON nor URL-encoded JSON ({exc})",
+                path,
+            )
             return None

@@ -100,8 +100,9 @@ class StackMetadata:
     raw_keys: dict[str, str] = field(default_factory=dict)  # construct path -> key as written
 
     @classmethod
-    def parse(cls, raw: Mapping[str, Any], origin: Located | None = None,
-              origin_keys: tuple[PathKey, ...] = ()) -> StackMetadata:
+    def parse(
+        cls, raw: Mapping[str, Any], origin: Located | None = None, origin_keys: tuple[PathKey, ...] = ()
+    ) -> StackMetadata:
         meta = cls(origin=origin, origin_keys=origin_keys)
         for key, items in raw.items():
             if not isinstance(key, str) or not isinstance(items, list):
@@ -154,13 +155,13 @@ class _AssemblyLoader:
         self.templates: set[str] = set()  # real paths of the templates loaded
 
     # -- files ----------------------------------------------------------------------------
-    def error(self, file: str, message: str, located: Located | None = None,
-              keys: tuple[PathKey, ...] = ()) -> None:
+    def error(self, file: str, message: str, located: Located | None = None, keys: tuple[PathKey, ...] = ()) -> None:
         line, col = located.line_column(keys) if located is not None and keys else (None, None)
         self.result.errors.append(InputError(file, message, line, col, keys))
 
-    def resolve(self, folder: str, real: str, name: object, what: str, referrer: Located,
-                keys: tuple[PathKey, ...]) -> tuple[str, str] | None:
+    def resolve(
+        self, folder: str, real: str, name: object, what: str, referrer: Located, keys: tuple[PathKey, ...]
+    ) -> tuple[str, str] | None:
         """The shown and real path of `name`, a file name the referrer gives inside `folder`."""
         if not isinstance(name, str) or not name:
             self.error(referrer.file, f"{what} must be a file name (a non-empty string)", referrer, keys)
@@ -170,14 +171,24 @@ class _AssemblyLoader:
             return None
         parts = name.replace("\\", "/").split("/")
         if os.path.isabs(name) or name.startswith("\\") or ".." in parts:
-            self.error(referrer.file, f"{what} {name!r} must be a relative name inside the assembly folder "
-                       f"{folder}; refusing to read outside it", referrer, keys)
+            self.error(
+                referrer.file,
+                f"{what} {name!r} must be a relative name inside the assembly folder "
+                f"{folder}; refusing to read outside it",
+                referrer,
+                keys,
+            )
             return None
         shown = os.path.normpath(os.path.join(folder, name))
         target = os.path.realpath(os.path.join(real, name))
         if os.path.commonpath([target, real]) != real:
-            self.error(referrer.file, f"{what} {name!r} leads outside the assembly folder {folder} "
-                       "(through a symbolic link); refusing to read it", referrer, keys)
+            self.error(
+                referrer.file,
+                f"{what} {name!r} leads outside the assembly folder {folder} "
+                "(through a symbolic link); refusing to read it",
+                referrer,
+                keys,
+            )
             return None
         if not os.path.exists(target):
             self.error(referrer.file, f"{what} is {name!r}, but {shown} does not exist", referrer, keys)
@@ -208,8 +219,10 @@ class _AssemblyLoader:
     # -- assemblies -----------------------------------------------------------------------
     def assembly(self, folder: str, real: str) -> None:
         if real in self.assemblies:
-            self.error(os.path.join(folder, MANIFEST), "this assembly is already being loaded (a cycle of "
-                       "cdk:cloud-assembly artifacts); not reading it again")
+            self.error(
+                os.path.join(folder, MANIFEST),
+                "this assembly is already being loaded (a cycle of cdk:cloud-assembly artifacts); not reading it again",
+            )
             return
         self.assemblies.add(real)
         shown = os.path.normpath(os.path.join(folder, MANIFEST))
@@ -220,9 +233,13 @@ class _AssemblyLoader:
         assert isinstance(manifest.data, Mapping)
         artifacts = manifest.data.get("artifacts")
         if not isinstance(artifacts, Mapping):
-            self.error(shown, "a CDK cloud assembly manifest needs an artifacts object listing its stacks "
-                       f"(found {type(artifacts).__name__ if artifacts is not None else 'none'})",
-                       manifest, ("artifacts",) if artifacts is not None else ())
+            self.error(
+                shown,
+                "a CDK cloud assembly manifest needs an artifacts object listing its stacks "
+                f"(found {type(artifacts).__name__ if artifacts is not None else 'none'})",
+                manifest,
+                ("artifacts",) if artifacts is not None else (),
+            )
             return
         for artifact_id, artifact in artifacts.items():
             keys: tuple[PathKey, ...] = ("artifacts", str(artifact_id))
@@ -232,8 +249,12 @@ class _AssemblyLoader:
             kind = artifact.get("type")
             props = artifact.get("properties")
             if not isinstance(kind, str):  # a stack or stage could hide behind it: say so
-                self.error(shown, f"artifact {artifact_id} needs a type (a string such as {STACK})", manifest,
-                           (*keys, "type") if "type" in artifact else keys)
+                self.error(
+                    shown,
+                    f"artifact {artifact_id} needs a type (a string such as {STACK})",
+                    manifest,
+                    (*keys, "type") if "type" in artifact else keys,
+                )
                 continue
             if kind not in (STACK, ASSEMBLY):
                 continue  # asset manifests, the tree, feature-flag reports: no IAM in them
@@ -241,21 +262,39 @@ class _AssemblyLoader:
                 self.error(shown, f"artifact {artifact_id} ({kind}) needs a properties object", manifest, keys)
                 continue
             if kind == ASSEMBLY:
-                sub = self.resolve(folder, real, props.get("directoryName"),
-                                   f"directoryName of stage assembly {artifact_id}", manifest,
-                                   (*keys, "properties", "directoryName"))
+                sub = self.resolve(
+                    folder,
+                    real,
+                    props.get("directoryName"),
+                    f"directoryName of stage assembly {artifact_id}",
+                    manifest,
+                    (*keys, "properties", "directoryName"),
+                )
                 if sub is not None:
                     self.assembly(*sub)
             else:
                 self.stack(folder, real, manifest, str(artifact_id), artifact, props)
 
     # -- stacks ---------------------------------------------------------------------------
-    def stack(self, folder: str, real: str, manifest: Located, artifact_id: str, artifact: Mapping[str, Any],
-              props: Mapping[str, Any]) -> None:
+    def stack(
+        self,
+        folder: str,
+        real: str,
+        manifest: Located,
+        artifact_id: str,
+        artifact: Mapping[str, Any],
+        props: Mapping[str, Any],
+    ) -> None:
         keys: tuple[PathKey, ...] = ("artifacts", artifact_id)
         name = props.get("templateFile")
-        template = self.resolve(folder, real, name, f"templateFile of stack {artifact_id}", manifest,
-                                (*keys, "properties", "templateFile") if "templateFile" in props else keys)
+        template = self.resolve(
+            folder,
+            real,
+            name,
+            f"templateFile of stack {artifact_id}",
+            manifest,
+            (*keys, "properties", "templateFile") if "templateFile" in props else keys,
+        )
         if template is None:
             return
         meta = self.metadata(folder, real, manifest, artifact_id, artifact)
@@ -279,13 +318,19 @@ class _AssemblyLoader:
             if found is not None and found[1] not in self.templates:
                 self.template(found[0], found[1], meta.construct_paths(spath, False))
 
-    def metadata(self, folder: str, real: str, manifest: Located, artifact_id: str,
-                 artifact: Mapping[str, Any]) -> StackMetadata:
+    def metadata(
+        self, folder: str, real: str, manifest: Located, artifact_id: str, artifact: Mapping[str, Any]
+    ) -> StackMetadata:
         keys: tuple[PathKey, ...] = ("artifacts", artifact_id)
         if "additionalMetadataFile" in artifact:
-            found = self.resolve(folder, real, artifact["additionalMetadataFile"],
-                                 f"additionalMetadataFile of stack {artifact_id}", manifest,
-                                 (*keys, "additionalMetadataFile"))
+            found = self.resolve(
+                folder,
+                real,
+                artifact["additionalMetadataFile"],
+                f"additionalMetadataFile of stack {artifact_id}",
+                manifest,
+                (*keys, "additionalMetadataFile"),
+            )
             if found is None:
                 return StackMetadata()
             located = self.read(found[0], "a CDK stack metadata file (a JSON object keyed by construct path)")
@@ -297,8 +342,12 @@ class _AssemblyLoader:
         if inline is None:
             return StackMetadata()
         if not isinstance(inline, Mapping):
-            self.error(manifest.file, f"metadata of stack {artifact_id} must be an object keyed by construct path",
-                       manifest, (*keys, "metadata"))
+            self.error(
+                manifest.file,
+                f"metadata of stack {artifact_id} must be an object keyed by construct path",
+                manifest,
+                (*keys, "metadata"),
+            )
             return StackMetadata()
         return StackMetadata.parse(inline, manifest, (*keys, "metadata"))
 
@@ -328,8 +377,9 @@ class _AssemblyLoader:
             self.result.extend(load_template(located, options))
         return located
 
-    def nested(self, folder: str, real: str, located: Located, meta: StackMetadata,
-               construct_paths: Mapping[str, str]) -> list[tuple[str, str, str | None, bool]]:
+    def nested(
+        self, folder: str, real: str, located: Located, meta: StackMetadata, construct_paths: Mapping[str, str]
+    ) -> list[tuple[str, str, str | None, bool]]:
         """The nested stack templates a loaded template points at, with their stack paths."""
         assert isinstance(located.data, Mapping)
         resources = located.data.get("Resources")

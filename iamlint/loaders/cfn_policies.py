@@ -50,12 +50,20 @@ SLOTS: dict[str, tuple[PolicySlot, ...]] = {
     "AWS::IAM::ManagedPolicy": (PolicySlot("PolicyDocument", PolicyKind.IDENTITY, source_kind="managed-policy"),),
     "AWS::IAM::RolePolicy": (PolicySlot("PolicyDocument", PolicyKind.IDENTITY, target="RoleName", source_kind="role"),),
     "AWS::IAM::UserPolicy": (PolicySlot("PolicyDocument", PolicyKind.IDENTITY, target="UserName", source_kind="user"),),
-    "AWS::IAM::GroupPolicy": (PolicySlot("PolicyDocument", PolicyKind.IDENTITY, target="GroupName", source_kind="group"),),
-    "AWS::S3::BucketPolicy": (PolicySlot("PolicyDocument", PolicyKind.RESOURCE, target="Bucket", source_kind="bucket"),),
+    "AWS::IAM::GroupPolicy": (
+        PolicySlot("PolicyDocument", PolicyKind.IDENTITY, target="GroupName", source_kind="group"),
+    ),
+    "AWS::S3::BucketPolicy": (
+        PolicySlot("PolicyDocument", PolicyKind.RESOURCE, target="Bucket", source_kind="bucket"),
+    ),
     "AWS::S3::AccessPoint": (PolicySlot("Policy", PolicyKind.RESOURCE, source_kind="access-point"),),
-    "AWS::S3Express::BucketPolicy": (PolicySlot("PolicyDocument", PolicyKind.RESOURCE, target="Bucket", source_kind="bucket"),),
+    "AWS::S3Express::BucketPolicy": (
+        PolicySlot("PolicyDocument", PolicyKind.RESOURCE, target="Bucket", source_kind="bucket"),
+    ),
     "AWS::SQS::QueuePolicy": (PolicySlot("PolicyDocument", PolicyKind.RESOURCE, target="Queues", source_kind="queue"),),
-    "AWS::SQS::QueueInlinePolicy": (PolicySlot("PolicyDocument", PolicyKind.RESOURCE, target="Queue", source_kind="queue"),),
+    "AWS::SQS::QueueInlinePolicy": (
+        PolicySlot("PolicyDocument", PolicyKind.RESOURCE, target="Queue", source_kind="queue"),
+    ),
     "AWS::SNS::TopicPolicy": (PolicySlot("PolicyDocument", PolicyKind.RESOURCE, target="Topics", source_kind="topic"),),
     "AWS::SNS::TopicInlinePolicy": (
         PolicySlot("PolicyDocument", PolicyKind.RESOURCE, target="TopicArn", source_kind="topic"),
@@ -64,13 +72,23 @@ SLOTS: dict[str, tuple[PolicySlot, ...]] = {
     "AWS::KMS::ReplicaKey": (PolicySlot("KeyPolicy", PolicyKind.RESOURCE, source_kind="key"),),
     "AWS::DynamoDB::Table": (
         PolicySlot("ResourcePolicy", PolicyKind.RESOURCE, source_kind="table", within=("PolicyDocument",)),
-        PolicySlot("StreamSpecification", PolicyKind.RESOURCE, source_kind="stream",
-                   within=("ResourcePolicy", "PolicyDocument")),
+        PolicySlot(
+            "StreamSpecification",
+            PolicyKind.RESOURCE,
+            source_kind="stream",
+            within=("ResourcePolicy", "PolicyDocument"),
+        ),
     ),
     "AWS::DynamoDB::GlobalTable": (  # each replica has its own table and stream policy
-        PolicySlot("Replicas", PolicyKind.RESOURCE, source_kind="table", within=("[]", "ResourcePolicy", "PolicyDocument")),
-        PolicySlot("Replicas", PolicyKind.RESOURCE, source_kind="stream",
-                   within=("[]", "ReplicaStreamSpecification", "ResourcePolicy", "PolicyDocument")),
+        PolicySlot(
+            "Replicas", PolicyKind.RESOURCE, source_kind="table", within=("[]", "ResourcePolicy", "PolicyDocument")
+        ),
+        PolicySlot(
+            "Replicas",
+            PolicyKind.RESOURCE,
+            source_kind="stream",
+            within=("[]", "ReplicaStreamSpecification", "ResourcePolicy", "PolicyDocument"),
+        ),
     ),
     "AWS::EFS::FileSystem": (PolicySlot("FileSystemPolicy", PolicyKind.RESOURCE, source_kind="file-system"),),
     "AWS::SecretsManager::ResourcePolicy": (
@@ -80,7 +98,9 @@ SLOTS: dict[str, tuple[PolicySlot, ...]] = {
     "AWS::ECR::RegistryPolicy": (PolicySlot("PolicyText", PolicyKind.RESOURCE, source_kind="registry"),),
     "AWS::ApiGateway::RestApi": (PolicySlot("Policy", PolicyKind.RESOURCE, source_kind="rest-api"),),
     "AWS::Events::EventBus": (PolicySlot("Policy", PolicyKind.RESOURCE, source_kind="event-bus"),),
-    "AWS::Logs::ResourcePolicy": (PolicySlot("PolicyDocument", PolicyKind.RESOURCE, source_kind="log-resource-policy"),),
+    "AWS::Logs::ResourcePolicy": (
+        PolicySlot("PolicyDocument", PolicyKind.RESOURCE, source_kind="log-resource-policy"),
+    ),
     "AWS::OpenSearchService::Domain": (PolicySlot("AccessPolicies", PolicyKind.RESOURCE, source_kind="domain"),),
     "AWS::Elasticsearch::Domain": (PolicySlot("AccessPolicies", PolicyKind.RESOURCE, source_kind="domain"),),
     "AWS::Backup::BackupVault": (PolicySlot("AccessPolicy", PolicyKind.RESOURCE, source_kind="backup-vault"),),
@@ -88,7 +108,9 @@ SLOTS: dict[str, tuple[PolicySlot, ...]] = {
     "AWS::Lambda::LayerVersionPermission": (
         PolicySlot("", PolicyKind.RESOURCE, target="LayerVersionArn", source_kind="layer"),
     ),
-    "AWS::Events::EventBusPolicy": (PolicySlot("", PolicyKind.RESOURCE, target="EventBusName", source_kind="event-bus"),),
+    "AWS::Events::EventBusPolicy": (
+        PolicySlot("", PolicyKind.RESOURCE, target="EventBusName", source_kind="event-bus"),
+    ),
 }
 
 # Properties of workloads that name the role they run with.
@@ -201,8 +223,10 @@ def complete(resource_type: str, policy: Any, own_arn: str, where: Where) -> Any
     if not isinstance(policy, Mapping) or not isinstance(policy.get("Statement"), (list, Mapping)):
         return policy
     statements = policy["Statement"]
-    items = [dict(st) if isinstance(st, Mapping) else st
-             for st in (statements if isinstance(statements, list) else [statements])]
+    items = [
+        dict(st) if isinstance(st, Mapping) else st
+        for st in (statements if isinstance(statements, list) else [statements])
+    ]
     for st in items:
         if not isinstance(st, dict):
             continue
@@ -216,7 +240,7 @@ def complete(resource_type: str, policy: Any, own_arn: str, where: Where) -> Any
 def referenced_id(node: Any) -> str | None:
     """The logical id behind `!Ref X`, `!GetAtt X.Arn` or `[X, Arn]`, if that is what `node` is."""
     if isinstance(node, Mapping) and len(node) == 1:
-        (key, arg), = node.items()
+        ((key, arg),) = node.items()
         if key == "Ref" and isinstance(arg, str):
             return arg
         if key == "Fn::GetAtt":
@@ -267,7 +291,7 @@ def workload_roles(node: Any, resources: Mapping[str, Any], names: Mapping[str, 
         elif isinstance(item, list):
             stack.extend(item)
         elif isinstance(item, Mapping) and len(item) == 1:
-            (key, arg), = item.items()
+            ((key, arg),) = item.items()
             if key == "Fn::If" and isinstance(arg, list) and len(arg) == 3:
                 stack.extend(arg[1:])
             elif key == "Fn::Join" and isinstance(arg, list) and len(arg) == 2 and isinstance(arg[1], list):
@@ -276,9 +300,18 @@ def workload_roles(node: Any, resources: Mapping[str, Any], names: Mapping[str, 
                 if isinstance(arg[0], str):
                     named(arg[0].join(p if isinstance(p, str) else "\x00" for p in parts))
             elif key == "Fn::Sub":
-                text, values = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1]) if (
-                    isinstance(arg, list) and len(arg) == 2 and isinstance(arg[0], str)
-                    and isinstance(arg[1], Mapping)) else ("", {})
+                text, values = (
+                    (arg, {})
+                    if isinstance(arg, str)
+                    else (arg[0], arg[1])
+                    if (
+                        isinstance(arg, list)
+                        and len(arg) == 2
+                        and isinstance(arg[0], str)
+                        and isinstance(arg[1], Mapping)
+                    )
+                    else ("", {})
+                )
                 for var in _SUB_VAR.findall(text):
                     if var in values:
                         stack.append(values[var])

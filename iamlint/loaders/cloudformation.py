@@ -57,7 +57,9 @@ def load_template(located: Located, options: TemplateOptions | None = None) -> L
     result = LoadResult(files=1)
     data = located.data
     if not isinstance(data, Mapping) or not isinstance(data.get("Resources"), Mapping):
-        result.errors.append(InputError(located.file, "a CloudFormation template needs a Resources section (an object)", 1, 1))
+        result.errors.append(
+            InputError(located.file, "a CloudFormation template needs a Resources section (an object)", 1, 1)
+        )
         return result
     result.errors.extend(_not_expanded(located, data))
     _TemplateReader(located, data, options, result).read()
@@ -68,6 +70,7 @@ def load_template(located: Located, options: TemplateOptions | None = None) -> L
 def _not_expanded(located: Located, data: Mapping[str, Any]) -> list[InputError]:
     """What CloudFormation rejects about a template's macros, and SAM resources that nothing
     expands (a SAM template is read by iamlint.loaders.sam, which calls here with the result)."""
+
     def error(path: Path, message: str) -> InputError:
         return InputError(located.file, message, *located.line_column(path), path)
 
@@ -75,15 +78,24 @@ def _not_expanded(located: Located, data: Mapping[str, Any]) -> list[InputError]
     transform = data.get("Transform")
     names = transform if isinstance(transform, list) else [transform]
     if transform is not None and not all(isinstance(t, (str, Mapping)) for t in names):
-        out.append(error(("Transform",), "Transform must name a macro (AWS::Serverless-2016-10-31) or list them, "
-                                         f"found {type(transform).__name__}"))
+        out.append(
+            error(
+                ("Transform",),
+                "Transform must name a macro (AWS::Serverless-2016-10-31) or list them, "
+                f"found {type(transform).__name__}",
+            )
+        )
     for logical_id, res in data["Resources"].items():
         kind = res.get("Type") if isinstance(res, Mapping) else None
         if isinstance(kind, str) and kind.startswith("AWS::Serverless::"):
-            out.append(error(("Resources", logical_id, "Type"),
-                             f"{logical_id} is a SAM resource ({kind}) in a template without "
-                             "Transform: AWS::Serverless-2016-10-31: CloudFormation rejects it, and its policies "
-                             "are not checked"))
+            out.append(
+                error(
+                    ("Resources", logical_id, "Type"),
+                    f"{logical_id} is a SAM resource ({kind}) in a template without "
+                    "Transform: AWS::Serverless-2016-10-31: CloudFormation rejects it, and its policies "
+                    "are not checked",
+                )
+            )
     return out
 
 
@@ -97,7 +109,9 @@ def _read_suppressions(located: Located, result: LoadResult) -> None:
 
 
 class _TemplateReader:
-    def __init__(self, located: Located, template: Mapping[str, Any], options: TemplateOptions, result: LoadResult) -> None:
+    def __init__(
+        self, located: Located, template: Mapping[str, Any], options: TemplateOptions, result: LoadResult
+    ) -> None:
         self.located = located
         self.file = located.file
         self.template = template
@@ -158,13 +172,19 @@ class _TemplateReader:
             if not isinstance(props, Mapping):
                 continue
             if res.get("Type") == "AWS::IAM::User" and isinstance(props.get("Groups"), list):
-                out += [(g, str(logical_id)) for item in props["Groups"]
-                        if (g := referenced_id(item)) is not None and g in self.resources]
+                out += [
+                    (g, str(logical_id))
+                    for item in props["Groups"]
+                    if (g := referenced_id(item)) is not None and g in self.resources
+                ]
             elif res.get("Type") == "AWS::IAM::UserToGroupAddition" and isinstance(props.get("Users"), list):
                 group = referenced_id(props.get("GroupName"))
                 if group is not None and group in self.resources:
-                    out += [(group, u) for item in props["Users"]
-                            if (u := referenced_id(item)) is not None and u in self.resources]
+                    out += [
+                        (group, u)
+                        for item in props["Users"]
+                        if (u := referenced_id(item)) is not None and u in self.resources
+                    ]
         return out
 
     def construct_path(self, logical_id: str, res: Mapping[str, Any]) -> str | None:
@@ -193,8 +213,15 @@ class _TemplateReader:
             if rtype in IDENTITY_TYPES:
                 self._managed_arns(str(logical_id), res, props, IDENTITY_TYPES[str(rtype)])
             if rtype == "AWS::IAM::Role" and "PermissionsBoundary" in props:
-                self._attached(str(logical_id), res, "role", props["PermissionsBoundary"],
-                               (*base, "Properties", "PermissionsBoundary"), PolicyKind.BOUNDARY, "PermissionsBoundary")
+                self._attached(
+                    str(logical_id),
+                    res,
+                    "role",
+                    props["PermissionsBoundary"],
+                    (*base, "Properties", "PermissionsBoundary"),
+                    PolicyKind.BOUNDARY,
+                    "PermissionsBoundary",
+                )
 
     def problem(self, message: str, path: Path) -> None:
         mark = self.marker(path)
@@ -207,23 +234,41 @@ class _TemplateReader:
     def _owner(self, logical_id: str, res: Mapping[str, Any], slot: PolicySlot, props: Mapping[str, Any]) -> Source:
         cpath = self.construct_path(logical_id, res)
         if slot.source_kind in ("role", "user", "group") and slot.target is None:
-            return Source(kind=slot.source_kind, name=logical_id, logical_id=logical_id, construct_path=cpath,
-                          used_by=tuple(self.used_by.get(logical_id, ())))
+            return Source(
+                kind=slot.source_kind,
+                name=logical_id,
+                logical_id=logical_id,
+                construct_path=cpath,
+                used_by=tuple(self.used_by.get(logical_id, ())),
+            )
         if slot.kind is PolicyKind.IDENTITY:
             principals = self._attachments(props, slot, logical_id)
             if len(principals) == 1:
                 kind, name = principals[0]
-                return Source(kind=kind, name=name, logical_id=logical_id, construct_path=cpath,
-                              policy_name=_policy_name(props, logical_id), via=f"{res.get('Type')} {logical_id}",
-                              used_by=tuple(self.used_by.get(name, ())))
-            return Source(kind=slot.source_kind, name=logical_id, logical_id=logical_id, construct_path=cpath,
-                          policy_name=_policy_name(props, logical_id),
-                          attached_to=tuple(f"{k} {n}" for k, n in principals))
+                return Source(
+                    kind=kind,
+                    name=name,
+                    logical_id=logical_id,
+                    construct_path=cpath,
+                    policy_name=_policy_name(props, logical_id),
+                    via=f"{res.get('Type')} {logical_id}",
+                    used_by=tuple(self.used_by.get(name, ())),
+                )
+            return Source(
+                kind=slot.source_kind,
+                name=logical_id,
+                logical_id=logical_id,
+                construct_path=cpath,
+                policy_name=_policy_name(props, logical_id),
+                attached_to=tuple(f"{k} {n}" for k, n in principals),
+            )
         target = props.get(slot.target) if slot.target else None
         name = describe_target(target) or logical_id
         return Source(kind=slot.source_kind, name=name, logical_id=logical_id, construct_path=cpath)
 
-    def _attachments(self, props: Mapping[str, Any], slot: PolicySlot, logical_id: str | None = None) -> list[tuple[str, str]]:
+    def _attachments(
+        self, props: Mapping[str, Any], slot: PolicySlot, logical_id: str | None = None
+    ) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []
         if slot.target:
             name = describe_target(props.get(slot.target))
@@ -238,7 +283,9 @@ class _TemplateReader:
             out += [entry for entry in self.attached_by.get(logical_id, ()) if entry not in out]
         return out
 
-    def _slot(self, logical_id: str, res: Mapping[str, Any], rtype: str, props: Mapping[str, Any], slot: PolicySlot) -> None:
+    def _slot(
+        self, logical_id: str, res: Mapping[str, Any], rtype: str, props: Mapping[str, Any], slot: PolicySlot
+    ) -> None:
         base: Path = ("Resources", logical_id, "Properties")
         owner = self._owner(logical_id, res, slot, props)
         if not slot.prop:
@@ -251,8 +298,9 @@ class _TemplateReader:
         node = props[slot.prop]
         if slot.within:
             for assume, doc, path, via in self._nested(node, (*base, slot.prop), logical_id, slot):
-                self._document(doc, path, slot.kind, replace(owner, via=via), logical_id, res, name=logical_id,
-                               assume=assume)
+                self._document(
+                    doc, path, slot.kind, replace(owner, via=via), logical_id, res, name=logical_id, assume=assume
+                )
             return
         if not slot.inline_list:
             self._document(node, (*base, slot.prop), slot.kind, owner, logical_id, res, name=logical_id)
@@ -269,11 +317,24 @@ class _TemplateReader:
                     name = entry.get("PolicyName")
                     label = name if isinstance(name, str) else f"{slot.prop}[{i}]"
                     src = replace(owner, policy_name=label, via=f"{slot.prop}[{i}]")
-                    self._document(entry["PolicyDocument"], (*path, "PolicyDocument"), slot.kind, src, logical_id, res,
-                                   name=label, assume=assume)
+                    self._document(
+                        entry["PolicyDocument"],
+                        (*path, "PolicyDocument"),
+                        slot.kind,
+                        src,
+                        logical_id,
+                        res,
+                        name=label,
+                        assume=assume,
+                    )
 
-    def _nested(self, node: Any, path: Path, logical_id: str, slot: PolicySlot,
-                ) -> list[tuple[dict[str, bool], Any, Path, str]]:
+    def _nested(
+        self,
+        node: Any,
+        path: Path,
+        logical_id: str,
+        slot: PolicySlot,
+    ) -> list[tuple[dict[str, bool], Any, Path, str]]:
         """The documents `slot.within` a property (a DynamoDB table's `ResourcePolicy.PolicyDocument`,
         each replica's): (the conditions that choose it, the document, its path, the property
         that holds it, as `Replicas[1].ResourcePolicy`)."""
@@ -294,8 +355,13 @@ class _TemplateReader:
             found = step
         return found
 
-    def _choices(self, node: Any, path: Path, logical_id: str, assume: Mapping[str, bool] | None = None,
-                 ) -> list[tuple[dict[str, bool], Any, Path]]:
+    def _choices(
+        self,
+        node: Any,
+        path: Path,
+        logical_id: str,
+        assume: Mapping[str, bool] | None = None,
+    ) -> list[tuple[dict[str, bool], Any, Path]]:
         """What a list or list entry wrapped in `Fn::If` stands for under each branch: (the
         conditions assumed, the node, its path). A branch that is `AWS::NoValue` adds nothing.
 
@@ -313,22 +379,36 @@ class _TemplateReader:
                 continue
             name = test[0]
             if not self.resolver.defines_condition(name):
-                self.problem(f"Fn::If tests condition {name!r}, which the template's Conditions do not define "
-                             f"(in {logical_id})", where)
+                self.problem(
+                    f"Fn::If tests condition {name!r}, which the template's Conditions do not define (in {logical_id})",
+                    where,
+                )
                 continue
             if name in taken:  # decided further out: only that branch exists here
                 todo.append((taken, test[1 if taken[name] else 2], (*where, "Fn::If", 1 if taken[name] else 2)))
             elif len(taken) >= MAX_CONDITION_SPLIT:
-                self.problem(f"{logical_id} uses more than {MAX_CONDITION_SPLIT} conditions around one policy; "
-                             f"condition {name} was checked under its true branch only", where)
+                self.problem(
+                    f"{logical_id} uses more than {MAX_CONDITION_SPLIT} conditions around one policy; "
+                    f"condition {name} was checked under its true branch only",
+                    where,
+                )
                 todo.append(({**taken, name: True}, test[1], (*where, "Fn::If", 1)))
             else:
                 todo.append(({**taken, name: False}, test[2], (*where, "Fn::If", 2)))
                 todo.append(({**taken, name: True}, test[1], (*where, "Fn::If", 1)))
         return out
 
-    def _document(self, node: Any, path: Path, kind: PolicyKind, source: Source, logical_id: str,
-                  res: Mapping[str, Any], name: str, assume: Mapping[str, bool] | None = None) -> None:
+    def _document(
+        self,
+        node: Any,
+        path: Path,
+        kind: PolicyKind,
+        source: Source,
+        logical_id: str,
+        res: Mapping[str, Any],
+        name: str,
+        assume: Mapping[str, bool] | None = None,
+    ) -> None:
         """Check a policy once per branch of the conditions it uses; `assume` holds those
         decided around it already (an `Fn::If` choosing the inline policy itself)."""
         seen: set[str] = set()
@@ -351,8 +431,9 @@ class _TemplateReader:
         except IntrinsicError as exc:
             self.problem(str(exc), path)
 
-    def _each_branch(self, node: Any, outer: Mapping[str, bool], logical_id: str,
-                     where: Path) -> Iterator[tuple[dict[str, bool], Any]]:
+    def _each_branch(
+        self, node: Any, outer: Mapping[str, bool], logical_id: str, where: Path
+    ) -> Iterator[tuple[dict[str, bool], Any]]:
         """`node` resolved once per branch of the conditions its `Fn::If`s test, beyond those
         `outer` decides (at most MAX_CONDITION_SPLIT in all): (the conditions assumed, the
         value). What the resolver found wrong is reported at `where`, once per branch; an
@@ -369,15 +450,25 @@ class _TemplateReader:
                     self.problem(f"{message} (in {logical_id})", where)
             yield assume, value
 
-    def _parse(self, raw: Any, path: Path, kind: PolicyKind, source: Source, logical_id: str,
-               res: Mapping[str, Any], name: str) -> None:
+    def _parse(
+        self, raw: Any, path: Path, kind: PolicyKind, source: Source, logical_id: str, res: Mapping[str, Any], name: str
+    ) -> None:
         file, marker = self.file, self.marker
         if self.options.relocate is not None:
             moved = self.options.relocate(logical_id, path)
             if moved is not None:
                 path, marker = moved
-        doc, problems = parse_policy(raw, file=file, base=path, marker=marker, kind=kind, source=source, name=name,
-                                     logical_id=logical_id, construct_path=self.construct_path(logical_id, res))
+        doc, problems = parse_policy(
+            raw,
+            file=file,
+            base=path,
+            marker=marker,
+            kind=kind,
+            source=source,
+            name=name,
+            logical_id=logical_id,
+            construct_path=self.construct_path(logical_id, res),
+        )
         self.result.problems.extend(problems)
         if doc is not None:
             self.result.documents.append(doc)
@@ -393,11 +484,21 @@ class _TemplateReader:
                 continue
             for i, item in enumerate(listed):
                 for assume, node, path in self._choices(item, (*listed_path, i), logical_id, outer):
-                    self._attached(logical_id, res, kind, node, path, PolicyKind.IDENTITY, f"ManagedPolicyArns[{i}]",
-                                   assume)
+                    self._attached(
+                        logical_id, res, kind, node, path, PolicyKind.IDENTITY, f"ManagedPolicyArns[{i}]", assume
+                    )
 
-    def _attached(self, logical_id: str, res: Mapping[str, Any], kind: str, node: Any, path: Path,
-                  policy_kind: PolicyKind, via: str, assume: Mapping[str, bool] | None = None) -> None:
+    def _attached(
+        self,
+        logical_id: str,
+        res: Mapping[str, Any],
+        kind: str,
+        node: Any,
+        path: Path,
+        policy_kind: PolicyKind,
+        via: str,
+        assume: Mapping[str, bool] | None = None,
+    ) -> None:
         """An AWS managed policy attached by ARN: check the document it stands for (under the
         conditions `assume`d around it, which its finding names)."""
         found: dict[str, tuple[dict[str, bool], Path]] = {}  # ARN -> conditions it holds under, where
@@ -416,17 +517,33 @@ class _TemplateReader:
         for arn, (taken, where) in found.items():
             self._attach_arn(logical_id, res, kind, arn, where, policy_kind, via, taken)
 
-    def _attach_arn(self, logical_id: str, res: Mapping[str, Any], kind: str, arn: Any, path: Path,
-                    policy_kind: PolicyKind, via: str, assume: Mapping[str, bool]) -> None:
+    def _attach_arn(
+        self,
+        logical_id: str,
+        res: Mapping[str, Any],
+        kind: str,
+        arn: Any,
+        path: Path,
+        policy_kind: PolicyKind,
+        via: str,
+        assume: Mapping[str, bool],
+    ) -> None:
         if not isinstance(arn, str) or not managed.is_aws_managed_arn(arn):
             return  # a customer managed policy: checked where the template defines it
         policy = managed.lookup(arn)
         if policy is None:
             self.problem(f"{arn} is not an AWS managed policy known to iamlint ({managed.snapshot_info()})", path)
             return
-        source = Source(kind=kind, name=logical_id, logical_id=logical_id,
-                        construct_path=self.construct_path(logical_id, res), policy_name=policy.arn, via=via,
-                        condition=_label(assume), used_by=tuple(self.used_by.get(logical_id, ())))
+        source = Source(
+            kind=kind,
+            name=logical_id,
+            logical_id=logical_id,
+            construct_path=self.construct_path(logical_id, res),
+            policy_name=policy.arn,
+            via=via,
+            condition=_label(assume),
+            used_by=tuple(self.used_by.get(logical_id, ())),
+        )
         # Every element of the managed document is located at the line that attaches it.
         self._parse(policy.document, path, policy_kind, source, logical_id, res, name=policy.name)
 
@@ -441,7 +558,9 @@ def _alternatives(node: Any) -> list[Any]:
 
 def _branches(node: Any) -> list[Any]:
     """The items a list property may hold, whichever way its `Fn::If`s (around or in it) go."""
-    return [x for value in _alternatives(node) if isinstance(value, list) for item in value for x in _alternatives(item)]
+    return [
+        x for value in _alternatives(node) if isinstance(value, list) for item in value for x in _alternatives(item)
+    ]
 
 
 def _label(assume: Mapping[str, bool]) -> str | None:

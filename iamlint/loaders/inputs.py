@@ -27,7 +27,6 @@ SKIP_DIRS = frozenset(
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 
 
-
 @dataclass(frozen=True, slots=True)
 class InputOptions:
     kind: str = "auto"
@@ -167,9 +166,7 @@ def detect_kind(data: object) -> str:
     """What a parsed input is, by content: template, SAM template, dump, or policy."""
     if cdk.is_assembly_manifest(data):
         return "cdk"
-    if isinstance(data, Mapping) and (
-        isinstance(data.get("Resources"), Mapping) or "AWSTemplateFormatVersion" in data
-    ):
+    if isinstance(data, Mapping) and (isinstance(data.get("Resources"), Mapping) or "AWSTemplateFormatVersion" in data):
         assert isinstance(data, Mapping)
         transform = data.get("Transform")
         transforms = transform if isinstance(transform, list) else [transform]
@@ -191,8 +188,10 @@ def dispatch(located: Located, options: InputOptions, explicit: bool, *, stdin: 
         if not explicit and not cdk.is_assembly_manifest(located.data):
             return LoadResult(skipped=[located.file])
         if stdin:  # its file name (--stdin-filename) would load the assembly on disk, not this text
-            message = ("expected a CDK cloud assembly's folder or its manifest.json, not standard input: "
-                       "its templates are files beside the manifest")
+            message = (
+                "expected a CDK cloud assembly's folder or its manifest.json, not standard input: "
+                "its templates are files beside the manifest"
+            )
             return LoadResult(errors=[InputError(located.file, message)], files=1)
         return cdk.load_cdk(located.file, options)
     if kind in ("cloudformation", "sam"):
@@ -234,8 +233,11 @@ def load_input(path: str, options: InputOptions, *, explicit: bool) -> LoadResul
         try:
             os.listdir(path)
         except OSError as exc:  # walk() yields a folder it could not list: its files go unchecked
-            return LoadResult(errors=[InputError(path, f"cannot list this folder: {exc.strerror or exc}; "
-                                                       "the files in it are not checked")])
+            return LoadResult(
+                errors=[
+                    InputError(path, f"cannot list this folder: {exc.strerror or exc}; the files in it are not checked")
+                ]
+            )
         return cdk.load_cdk(path, options)  # else walk() yields a folder only for a cloud assembly
     return load_file(path, options, explicit=explicit)
 

@@ -78,8 +78,10 @@ class Resolver:
             self._nodes = self._text = 0
         self._nodes += 1
         if self._nodes > MAX_NODES:
-            raise BudgetError(f"resolving takes more than {MAX_NODES} steps (aliases or mappings "
-                              "that repeat a value over and over): refusing the value")
+            raise BudgetError(
+                f"resolving takes more than {MAX_NODES} steps (aliases or mappings "
+                "that repeat a value over and over): refusing the value"
+            )
         if depth > MAX_DEPTH:
             raise NestingError(f"values or intrinsic functions nested more than {MAX_DEPTH} deep")
         if isinstance(node, list):
@@ -91,7 +93,7 @@ class Resolver:
             return out
         if isinstance(node, Mapping):
             if len(node) == 1:
-                (key, arg), = node.items()
+                ((key, arg),) = node.items()
                 if key == "Ref" or (isinstance(key, str) and key.startswith("Fn::")):
                     try:
                         return self._function(key, arg, depth)
@@ -276,7 +278,9 @@ def _fn_join(r: Resolver, arg: Any, depth: int) -> Any:
         raise IntrinsicError("expects a list of values to join")
     for v in values:  # charged before anything is built
         r.charge(len(delimiter) + (len(v) if isinstance(v, str) else _text_size(v, MAX_TEXT)))
-    return delimiter.join(v if isinstance(v, str) else json.dumps(v) if isinstance(v, (list, dict)) else str(v) for v in values)
+    return delimiter.join(
+        v if isinstance(v, str) else json.dumps(v) if isinstance(v, (list, dict)) else str(v) for v in values
+    )
 
 
 def _fn_select(r: Resolver, arg: Any, depth: int) -> Any:

@@ -243,8 +243,12 @@ def _too_deep(source: str, file: str) -> ParseError:
             depth += 1
             if depth > DEEP:
                 mark = _offset_converter(source)(found.start())
-                return ParseError(file, mark.line, mark.column,
-                                  f"nesting deeper than {DEEP} levels starts here; no policy or template needs it")
+                return ParseError(
+                    file,
+                    mark.line,
+                    mark.column,
+                    f"nesting deeper than {DEEP} levels starts here; no policy or template needs it",
+                )
         elif char in "]}":
             depth -= 1
     return ParseError(file, None, None, "nesting too deep for a policy or template")
@@ -257,9 +261,12 @@ def huge_number(source: str, file: str) -> ParseError:
     if found is None:
         return ParseError(file, None, None, f"a number of over {limit} digits; no policy or template needs one")
     mark = _offset_converter(source)(found.start())
-    return ParseError(file, mark.line, mark.column,
-                      f"a number of {len(found.group())} digits, over the {limit}-digit limit; "
-                      "no policy or template needs one")
+    return ParseError(
+        file,
+        mark.line,
+        mark.column,
+        f"a number of {len(found.group())} digits, over the {limit}-digit limit; no policy or template needs one",
+    )
 
 
 def _lazy_json_index(source: str) -> _Index:
@@ -380,6 +387,5 @@ def _json_duplicate(source: str, file: str) -> ParseError:
         file,
         now.line,
         now.column,
-        f"duplicate key {key!r}: expected unique keys, found it again "
-        f"(first at line {was.line}, column {was.column})",
+        f"duplicate key {key!r}: expected unique keys, found it again (first at line {was.line}, column {was.column})",
     )

@@ -96,8 +96,9 @@ class _Blocks:
     def __init__(self, source: str) -> None:
         size = self.SIZE
         # "surrogatepass": a str from JSON text may hold a lone surrogate, which decodes back.
-        self.blocks = [zlib.compress(source[i : i + size].encode("utf-8", "surrogatepass"), 1)
-                       for i in range(0, len(source), size)]
+        self.blocks = [
+            zlib.compress(source[i : i + size].encode("utf-8", "surrogatepass"), 1) for i in range(0, len(source), size)
+        ]
         self.recent: dict[int, str] = {}  # oldest first
 
     def _block(self, n: int) -> str:
@@ -176,7 +177,9 @@ class _JsonShadows:
             # No container inside (an Action or Resource list, the most read): every token
             # up to the close is an item, read without stepping through them one by one.
             if base:
-                return array(code, [m.start() + base for m in token.finditer(source, start + 1 - base, close - base)]), _NO_KIDS  # type: ignore[return-value]
+                return array(
+                    code, [m.start() + base for m in token.finditer(source, start + 1 - base, close - base)]
+                ), _NO_KIDS  # type: ignore[return-value]
             return array(code, map(_START, token.finditer(source, start + 1, close))), _NO_KIDS  # type: ignore[return-value]
         keys: dict[str, int] = {}
         items: array[int] = array(code)

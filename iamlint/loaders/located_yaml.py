@@ -134,8 +134,7 @@ def _unknown_tag(tag: str, mark: Any, file: str) -> ParseError:
     return _error(
         file,
         mark,
-        f"unknown tag {shown!r}: expected a CloudFormation intrinsic function tag such as !Ref, "
-        "!Sub or !GetAtt",
+        f"unknown tag {shown!r}: expected a CloudFormation intrinsic function tag such as !Ref, !Sub or !GetAtt",
     )
 
 
@@ -154,9 +153,7 @@ def _tagged_scalar(tag: str, text: str, mark: Any, file: str) -> tuple[Any, Shad
             value = float(value)
         wanted = {"int": int, "float": float, "bool": bool, "null": type(None)}[kind]
         if type(value) is not wanted:
-            raise _error(
-                file, mark, f"expected a value of type {kind} for !!{kind}, found {text!r}"
-            )
+            raise _error(file, mark, f"expected a value of type {kind} for !!{kind}, found {text!r}")
         return value, None
     raise _unknown_tag(tag, mark, file)
 
@@ -264,9 +261,7 @@ def _build(loader: Any, file: str) -> tuple[Any, Any, Shadow | None]:
                             "does not support merge keys)",
                         )
                     if _WORDS.get(key, 0) is None:
-                        raise _error(
-                            file, ev.start_mark, f"expected a mapping key, found null ({key!r})"
-                        )
+                        raise _error(file, ev.start_mark, f"expected a mapping key, found null ({key!r})")
                 if key in cur:
                     first = marks[key]
                     raise _error(
@@ -321,9 +316,7 @@ def _build(loader: Any, file: str) -> tuple[Any, Any, Shadow | None]:
                 raise _error(file, ev.start_mark, "expected a scalar mapping key, found an alias")
             name = ev.anchor
             if name in open_anchors:
-                raise _error(
-                    file, ev.start_mark, f"alias *{name} refers to a node that contains it"
-                )
+                raise _error(file, ev.start_mark, f"alias *{name} refers to a node that contains it")
             if name not in anchors:
                 raise _error(file, ev.start_mark, f"alias *{name} has no anchor &{name} before it")
             value, shadow, size = anchors[name]
@@ -333,8 +326,7 @@ def _build(loader: Any, file: str) -> tuple[Any, Any, Shadow | None]:
                 raise _error(
                     file,
                     ev.start_mark,
-                    f"aliases expand to more than {ALIAS_NODE_BUDGET} nodes: refusing the "
-                    "document (alias bomb)",
+                    f"aliases expand to more than {ALIAS_NODE_BUDGET} nodes: refusing the document (alias bomb)",
                 )
         elif cls is DocumentEndEvent:
             break

@@ -27,7 +27,10 @@ _CLI_WRAPPERS: tuple[tuple[str, ...], ...] = (
 # get-topic-attributes` ({"Attributes": {"Policy": "..."}}), `ecr get-repository-policy`
 # ({"policyText": "..."}). Its elements are located at the string.
 _STRING_WRAPPERS: tuple[tuple[str, ...], ...] = (
-    ("Policy",), ("ResourcePolicy",), ("Attributes", "Policy"), ("policyText",),
+    ("Policy",),
+    ("ResourcePolicy",),
+    ("Attributes", "Policy"),
+    ("policyText",),
 )
 
 

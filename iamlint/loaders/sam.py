@@ -52,8 +52,11 @@ _LOCAL_URIS = {
 }
 _OPENAPI_STUBS = {
     "AWS::Serverless::Api": {"swagger": "2.0", "info": {"title": "iamlint placeholder", "version": "1.0"}, "paths": {}},
-    "AWS::Serverless::HttpApi": {"openapi": "3.0.1", "info": {"title": "iamlint placeholder", "version": "1.0"},
-                                 "paths": {}},
+    "AWS::Serverless::HttpApi": {
+        "openapi": "3.0.1",
+        "info": {"title": "iamlint placeholder", "version": "1.0"},
+        "paths": {},
+    },
 }
 _GLOBAL_URIS = {"Function": "CodeUri", "Api": "DefinitionUri", "HttpApi": "DefinitionUri"}
 
@@ -266,8 +269,8 @@ def _translate(template: dict[str, Any], parameters: Mapping[str, str], region: 
     log.setLevel(logging.CRITICAL + 1)
     try:
         out: dict[str, Any] = translator.translate(
-            template, parameter_values=values, passthrough_metadata=True,
-            get_managed_policy_map=dict)  # never IAM: unknown names stay names, reported later
+            template, parameter_values=values, passthrough_metadata=True, get_managed_policy_map=dict
+        )  # never IAM: unknown names stay names, reported later
     except InvalidDocumentException as exc:
         return [cause.message for cause in exc.causes] or [exc.message]
     except ExceptionWithMessage as exc:

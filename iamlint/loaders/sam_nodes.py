@@ -72,6 +72,7 @@ def if_branches(node: Any) -> list[tuple[str | None, Any]]:
         return [(None, node)]
     return [(label, value) for label, value in ((test[0], test[1]), (f"not {test[0]}", test[2])) if value != NO_VALUE]
 
+
 def sam_type(res: Any) -> str | None:
     rtype = res.get("Type") if isinstance(res, Mapping) else None
     return rtype if isinstance(rtype, str) and rtype.startswith(SAM_PREFIX) else None
@@ -99,8 +100,10 @@ def template_name(node: Any) -> str | None:
 def same_managed(entry: Any, generated: Any) -> bool:
     """Whether a SAM managed-policy entry (name, ARN, intrinsic) is this generated ARN node."""
     if isinstance(entry, str):
-        return isinstance(generated, str) and (generated == entry or (
-            not entry.startswith("arn:") and generated.startswith("arn:") and generated.endswith(f"/{entry}")))
+        return isinstance(generated, str) and (
+            generated == entry
+            or (not entry.startswith("arn:") and generated.startswith("arn:") and generated.endswith(f"/{entry}"))
+        )
     sam_if, gen_if = fn_if(entry), fn_if(generated)
     if sam_if is not None and gen_if is not None:
         return sam_if[0] == gen_if[0] and all(same_managed(a, b) for a, b in zip(sam_if[1:], gen_if[1:], strict=True))

@@ -39,10 +39,12 @@ from importlib.machinery import ModuleSpec, PathFinder
 from typing import Any
 
 STAND_IN_PACKAGES = frozenset({"boto3", "botocore", "jsonschema"})
-DEFERRED_MODULES = frozenset({
-    "samtranslator.internal.schema_source.aws_serverless_function",
-    "samtranslator.internal.schema_source.aws_serverless_capacity_provider",
-})
+DEFERRED_MODULES = frozenset(
+    {
+        "samtranslator.internal.schema_source.aws_serverless_function",
+        "samtranslator.internal.schema_source.aws_serverless_capacity_provider",
+    }
+)
 
 
 class OfflineError(RuntimeError):
@@ -53,8 +55,10 @@ class _InertMeta(type):
     """The type of a stand-in name: usable as a class, never callable."""
 
     def __call__(cls, *_args: Any, **_kwargs: Any) -> Any:
-        raise OfflineError(f"it tried to use {cls.__qualname__}, which iamlint does not load: it would call AWS "
-                           "or check the translator's own files")
+        raise OfflineError(
+            f"it tried to use {cls.__qualname__}, which iamlint does not load: it would call AWS "
+            "or check the translator's own files"
+        )
 
     def __getattr__(cls, name: str) -> Any:
         if name.startswith("__"):

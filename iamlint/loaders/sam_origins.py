@@ -143,7 +143,7 @@ class Origins:
             self.split_documents.add((logical_id, nominal))
 
         def marker(sub: Path) -> tuple[int, int] | None:
-            below = sub[len(nominal):] if sub[: len(nominal)] == nominal else None
+            below = sub[len(nominal) :] if sub[: len(nominal)] == nominal else None
             mark = self.located.mark(origin.resolve((*rest, *below)) if below is not None else sub)
             return (mark.line, mark.column) if mark else None
 
@@ -186,8 +186,11 @@ class Origins:
                 continue  # made by an embedded connector
             sam_id = str(marker[1])
             kind = sam_type(self.sources.get(sam_id))
-            if res.get("Type") == "AWS::IAM::Role" and rid == f"{sam_id}Role" and kind in (
-                "AWS::Serverless::Function", "AWS::Serverless::StateMachine"):
+            if (
+                res.get("Type") == "AWS::IAM::Role"
+                and rid == f"{sam_id}Role"
+                and kind in ("AWS::Serverless::Function", "AWS::Serverless::StateMachine")
+            ):
                 self._role(rid, res, sam_id)
         for rid, res in self.template.get("Resources", {}).items():
             if isinstance(res, dict) and res.get("Type") == "AWS::ApiGateway::RestApi":
@@ -202,7 +205,7 @@ class Origins:
             return self._connector(marker, sam_id, f"connector {sam_id}")
         events = props_of(res).get("Events")
         if rid != sam_id and rid.startswith(sam_id) and isinstance(events, Mapping):
-            rest = rid[len(sam_id):]
+            rest = rid[len(sam_id) :]
             names = sorted((str(e) for e in events if rest.startswith(str(e))), key=len, reverse=True)
             if names:
                 return _anchor(("Resources", sam_id, "Properties", "Events", names[0]), sam_id, f"Events.{names[0]}")
@@ -251,7 +254,7 @@ class Origins:
     def _prop(self, sam_id: str, path: Path, exact: bool) -> Origin | None:
         """A property of a SAM resource, as merged with its Globals section."""
         res = self.sources.get(sam_id)
-        section = str(sam_type(res))[len(SAM_PREFIX):]
+        section = str(sam_type(res))[len(SAM_PREFIX) :]
         globals_ = self.source.get("Globals")
         glob = child(globals_, section) if isinstance(globals_, Mapping) else MISSING
         local = props_of(res) if isinstance(res, Mapping) and "Properties" in res else MISSING
@@ -271,7 +274,9 @@ class Origins:
             return
         rbase: Path = ("Resources", rid, "Properties")
         default = _anchor(("Resources", sam_id), sam_id, ADDED_BY_SAM)
-        self.slots[(*rbase, "AssumeRolePolicyDocument")] = self._prop(sam_id, ("AssumeRolePolicyDocument",), True) or default
+        self.slots[(*rbase, "AssumeRolePolicyDocument")] = (
+            self._prop(sam_id, ("AssumeRolePolicyDocument",), True) or default
+        )
         boundary = self._prop(sam_id, ("PermissionsBoundary",), True)
         if boundary is not None:
             self.slots[(*rbase, "PermissionsBoundary")] = boundary
@@ -288,18 +293,27 @@ class Origins:
         if not isinstance(arns, list):
             return
         # Each branch of a conditional ARN is checked, labelled with its condition.
-        attached = [(value, replace(origin, condition=label) if label else origin)
-                    for node in arns for origin in [self._managed(sam_id, node)] for label, value in if_branches(node)]
+        attached = [
+            (value, replace(origin, condition=label) if label else origin)
+            for node in arns
+            for origin in [self._managed(sam_id, node)]
+            for label, value in if_branches(node)
+        ]
         props["ManagedPolicyArns"] = [value for value, _ in attached]
         for i, (node, origin) in enumerate(attached):
             self.slots[(*rbase, "ManagedPolicyArns", i)] = origin
             for name in unresolved_names(node):
                 mark = self.located.mark(origin.base)
-                self.errors.append(InputError(
-                    self.located.file,
-                    f"managed policy {name!r} of {sam_id} is not an AWS managed policy the SAM translator knows "
-                    f"in the partition of {self.region}; iamlint does not ask IAM: write the policy's ARN",
-                    mark.line if mark else None, mark.column if mark else None, origin.base))
+                self.errors.append(
+                    InputError(
+                        self.located.file,
+                        f"managed policy {name!r} of {sam_id} is not an AWS managed policy the SAM translator knows "
+                        f"in the partition of {self.region}; iamlint does not ask IAM: write the policy's ARN",
+                        mark.line if mark else None,
+                        mark.column if mark else None,
+                        origin.base,
+                    )
+                )
 
     def _split_if(self, entry: Any, path: Path, policies: list[Any], i: int) -> Any:
         """`Fn::If` around an inline policy, as SAM writes it, moved inside the policy document.
@@ -370,7 +384,9 @@ class Origins:
                 # Added because of the property (Tracing, VpcConfig), but SAM's choice of policy:
                 # located at the property, marked as SAM's own addition.
                 found = self._prop(sam_id, (prop,), False) if prop else None
-                return replace(found, via=ADDED_BY_SAM) if found else _anchor(("Resources", sam_id), sam_id, ADDED_BY_SAM)
+                return (
+                    replace(found, via=ADDED_BY_SAM) if found else _anchor(("Resources", sam_id), sam_id, ADDED_BY_SAM)
+                )
         return self._events(sam_id)
 
     # -- API resource policies --------------------------------------------------------------
@@ -405,8 +421,13 @@ class Origins:
 def _provenance(source: Source | None, origin: Origin) -> Source | None:
     if source is None:
         return None
-    return replace(source, logical_id=origin.owner, via=origin.via if origin.via is not None else source.via,
-                   policy_name=origin.policy_name or source.policy_name, condition=origin.condition or source.condition)
+    return replace(
+        source,
+        logical_id=origin.owner,
+        via=origin.via if origin.via is not None else source.via,
+        policy_name=origin.policy_name or source.policy_name,
+        condition=origin.condition or source.condition,
+    )
 
 
 # How the CloudFormation loader names an inline policy or managed ARN of a role in Source.via.

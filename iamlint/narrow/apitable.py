@@ -20,9 +20,7 @@ TABLE = "api_iam_irregular.yaml"
 # CloudTrail event names of some services carry the API version after the operation:
 # Lambda's `UpdateFunctionCode20150331v2`, CloudFront's `CreateDistribution2020_05_31`
 # (AWS Lambda Developer Guide, "Logging AWS Lambda API calls using AWS CloudTrail").
-_VERSION_SUFFIX = re.compile(
-    r"^(?P<op>[A-Za-z][A-Za-z0-9]*?[A-Za-z])(?:\d{8}|\d{4}_\d{2}_\d{2})(?:v\d+)?$"
-)
+_VERSION_SUFFIX = re.compile(r"^(?P<op>[A-Za-z][A-Za-z0-9]*?[A-Za-z])(?:\d{8}|\d{4}_\d{2}_\d{2})(?:v\d+)?$")
 _SERVICE_DOMAIN = re.compile(r"\.amazonaws\.com(?:\.cn)?$|\.amazonaws-us-gov\.com$|\.api\.aws$")
 
 
@@ -142,8 +140,7 @@ def _irregular(entry: dict[str, Any]) -> Irregular:
         operation=strip_version(entry["operation"]),
         actions=tuple(entry.get("actions") or ()),
         conditional=tuple(
-            Conditional(when=c["when"], actions=tuple(c["actions"]))
-            for c in entry.get("conditional") or ()
+            Conditional(when=c["when"], actions=tuple(c["actions"])) for c in entry.get("conditional") or ()
         ),
         source=entry["source"],
         notes=entry.get("notes"),

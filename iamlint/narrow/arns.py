@@ -27,9 +27,7 @@ _VAR = re.compile(r"\$\{([^}]+)\}")
 _MAX_PER_TEMPLATE = 64
 # SQS queue URLs: https://sqs.<region>.amazonaws.com/<acct>/<name>, the legacy
 # https://<region>.queue.amazonaws.com/... and https://queue.amazonaws.com/... (us-east-1).
-_SQS_HOST = re.compile(
-    r"^(?:sqs\.([a-z0-9-]+)|([a-z0-9-]+)\.queue|queue)\.amazonaws\.com(?:\.cn)?$"
-)
+_SQS_HOST = re.compile(r"^(?:sqs\.([a-z0-9-]+)|([a-z0-9-]+)\.queue|queue)\.amazonaws\.com(?:\.cn)?$")
 
 
 def partition_of(region: str | None, principal: str = "") -> str:
@@ -201,8 +199,11 @@ def copy_objects(call: Call) -> tuple[list[str], list[str]]:
     """The ARNs of the objects an S3 copy (CopyObject, UploadPartCopy) reads and writes, as `_s3`
     finds them, so that the actions authorised on each can be told apart."""
     p, partition = _Params(call.parameters), partition_of(call.region, call.principal)
-    written = [f"arn:{partition}:s3:::{bucket}/{key}" for bucket in p.texts("bucketName", "Bucket")
-               for key in p.texts("key", "Key")]
+    written = [
+        f"arn:{partition}:s3:::{bucket}/{key}"
+        for bucket in p.texts("bucketName", "Bucket")
+        for key in p.texts("key", "Key")
+    ]
     return _copy_source(p, partition), written
 
 

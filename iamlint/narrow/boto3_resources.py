@@ -125,8 +125,7 @@ def _plain(value: Any) -> dict[str, Any]:
     return {k.literal: v for k, v in value.items() if isinstance(k, Text) and k.literal}
 
 
-def client_call(emitter: Emitter, service: str, name: str, args: list[Any], kwargs: dict[str, Any],
-                line: int) -> Any:
+def client_call(emitter: Emitter, service: str, name: str, args: list[Any], kwargs: dict[str, Any], line: int) -> Any:
     """What calling `client.name(...)` returns, emitting the API calls it makes."""
     if name in ("get_paginator", "get_waiter"):
         what = argument(args, kwargs, 0, "operation_name" if name == "get_paginator" else "waiter_name")
@@ -164,8 +163,9 @@ def client_call(emitter: Emitter, service: str, name: str, args: list[Any], kwar
     return None
 
 
-def resource_call(emitter: Emitter, receiver: Resource | Collection, name: str, args: list[Any],
-                  kwargs: dict[str, Any], line: int) -> Any:
+def resource_call(
+    emitter: Emitter, receiver: Resource | Collection, name: str, args: list[Any], kwargs: dict[str, Any], line: int
+) -> Any:
     """What calling `receiver.name(...)` returns, emitting the API calls it makes."""
     if isinstance(receiver, Collection):
         return _collection_call(emitter, receiver, name, kwargs, line)
@@ -180,8 +180,10 @@ def resource_call(emitter: Emitter, receiver: Resource | Collection, name: str, 
         model = botomodels.resource_model(receiver.service) or {}
         definition = model.get("resources", {}).get(name)
         if isinstance(definition, dict):
-            made = {"type": name, "identifiers": [{"target": i["name"], "source": "input"}
-                                                  for i in definition.get("identifiers", ())]}
+            made = {
+                "type": name,
+                "identifiers": [{"target": i["name"], "source": "input"} for i in definition.get("identifiers", ())],
+            }
             return _sub_resource(receiver, made, args, kwargs)
     for action_name, action in spec.get("actions", {}).items():
         if botomodels.python_name(action_name) == name:
@@ -191,8 +193,9 @@ def resource_call(emitter: Emitter, receiver: Resource | Collection, name: str, 
             return _made_resource(receiver, made, params) if isinstance(made, dict) else None
     if name in ("load", "reload") and isinstance(spec.get("load"), dict):
         request = spec["load"]["request"]
-        emitter.emit(receiver.service, request["operation"], _request_params(request, dict(receiver.ids), {}),
-                     line, where)
+        emitter.emit(
+            receiver.service, request["operation"], _request_params(request, dict(receiver.ids), {}), line, where
+        )
         return None
     for waiter_name, waiter in spec.get("waiters", {}).items():
         if name == "wait_until_" + botomodels.python_name(waiter_name):
@@ -203,8 +206,9 @@ def resource_call(emitter: Emitter, receiver: Resource | Collection, name: str, 
     return _injected(emitter, receiver, name, args, kwargs, line, where)
 
 
-def _injected(emitter: Emitter, receiver: Resource, name: str, args: list[Any], kwargs: dict[str, Any],
-              line: int, where: str) -> Any:
+def _injected(
+    emitter: Emitter, receiver: Resource, name: str, args: list[Any], kwargs: dict[str, Any], line: int, where: str
+) -> Any:
     if receiver.service == "dynamodb" and receiver.rtype == "Table" and name == "batch_writer":
         name_of = receiver.ident("Name")
         params: dict[str, Arg] = {"RequestItems": {name_of: []}} if name_of is not None else {}
@@ -216,8 +220,9 @@ def _injected(emitter: Emitter, receiver: Resource, name: str, args: list[Any], 
         given = {p: kwargs.get(p, args[i] if i < len(args) else None) for i, p in enumerate(order)}
         bucket = receiver.ident("Name") if receiver.rtype == "Bucket" else receiver.ident("BucketName")
         key = given.get("Key") if receiver.rtype == "Bucket" else receiver.ident("Key")
-        emitter.emit("s3", op, as_params({"Bucket": bucket, "Key": key, "CopySource": given.get("CopySource")}),
-                     line, where)
+        emitter.emit(
+            "s3", op, as_params({"Bucket": bucket, "Key": key, "CopySource": given.get("CopySource")}), line, where
+        )
     return None
 
 
@@ -228,18 +233,25 @@ def _collection_call(emitter: Emitter, receiver: Collection, name: str, kwargs: 
     if name in _LIST_METHODS:
         request = many.get("request")
         if isinstance(request, dict):
-            emitter.emit(owner.service, request["operation"], _request_params(request, dict(owner.ids), kwargs),
-                         line, where)
+            emitter.emit(
+                owner.service, request["operation"], _request_params(request, dict(owner.ids), kwargs), line, where
+            )
         return receiver
     made = many.get("resource", {})
-    item_ids = {i["target"]: owner.ident(i["name"]) for i in made.get("identifiers", ())
-                if i.get("source") == "identifier"}
+    item_ids = {
+        i["target"]: owner.ident(i["name"]) for i in made.get("identifiers", ()) if i.get("source") == "identifier"
+    }
     model = botomodels.resource_model(owner.service) or {}
     batch = model.get("resources", {}).get(made.get("type"), {}).get("batchActions", {})
     for action_name, action in batch.items():
         if botomodels.python_name(action_name) == name:
-            emitter.emit(owner.service, action["request"]["operation"],
-                         _request_params(action["request"], item_ids, kwargs), line, where)
+            emitter.emit(
+                owner.service,
+                action["request"]["operation"],
+                _request_params(action["request"], item_ids, kwargs),
+                line,
+                where,
+            )
     return None
 
 

@@ -45,36 +45,87 @@ def _render(document: dict[str, Any], fmt: str) -> str:
 @click.argument("target")
 @click.option("--function", metavar="LOGICAL_ID", help="The function (SAM or CloudFormation) whose role to narrow.")
 @click.option("--role", metavar="LOGICAL_ID_OR_NAME", help="The role whose policies to narrow.")
-@click.option("--cloudtrail", multiple=True, metavar="PATH",
-              help="CloudTrail logs: files (.json, .json.gz, JSON lines, Lake exports) or folders.")
+@click.option(
+    "--cloudtrail",
+    multiple=True,
+    metavar="PATH",
+    help="CloudTrail logs: files (.json, .json.gz, JSON lines, Lake exports) or folders.",
+)
 @click.option("--evidence", "evidence_files", multiple=True, metavar="FILE", help="Calls recorded by `iamlint record`.")
 @click.option("--role-arn", help="Keep only calls made with this role (ARN or name).")
 @click.option("--session", help="Keep only calls from this assumed-role session (a Lambda function's name).")
 @click.option("--user", help="Keep only calls made by this IAM user (ARN or name).")
-@click.option("--generalize", type=click.Choice(["none", "prefix", "resource"]), default="none", show_default=True,
-              help="Merge observed S3 object keys into a common prefix (prefix) or the whole bucket (resource).")
-@click.option("--workload", type=click.Choice(["auto", "lambda", "none"]), default="auto", show_default=True,
-              help="Keep what this kind of workload does unseen by CloudTrail (Lambda's log writes).")
-@click.option("-f", "--format", "fmt", type=click.Choice(["json", "yaml"]), default="json", show_default=True,
-              help="Standard output: the proposed policy document (with --from-code and no --function, "
-                   "one per function, by name).")
-@click.option("--all-data-events", is_flag=True,
-              help="The trail records every data event (all buckets, tables, functions..., reads and writes): "
-                   "a data-event grant no call used is removed, not kept as unobservable.")
-@click.option("--explain", is_flag=True, help="Print the evidence for each action: count, first and last seen, example.")
+@click.option(
+    "--generalize",
+    type=click.Choice(["none", "prefix", "resource"]),
+    default="none",
+    show_default=True,
+    help="Merge observed S3 object keys into a common prefix (prefix) or the whole bucket (resource).",
+)
+@click.option(
+    "--workload",
+    type=click.Choice(["auto", "lambda", "none"]),
+    default="auto",
+    show_default=True,
+    help="Keep what this kind of workload does unseen by CloudTrail (Lambda's log writes).",
+)
+@click.option(
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "yaml"]),
+    default="json",
+    show_default=True,
+    help="Standard output: the proposed policy document (with --from-code and no --function, "
+    "one per function, by name).",
+)
+@click.option(
+    "--all-data-events",
+    is_flag=True,
+    help="The trail records every data event (all buckets, tables, functions..., reads and writes): "
+    "a data-event grant no call used is removed, not kept as unobservable.",
+)
+@click.option(
+    "--explain", is_flag=True, help="Print the evidence for each action: count, first and last seen, example."
+)
 @click.option("--parameter", "parameters", multiple=True, metavar="NAME=VALUE", help="CloudFormation parameter value.")
-@click.option("--from-code", is_flag=True,
-              help="Derive the calls from each function's handler code (static analysis of CodeUri + Handler); "
-                   "one proposal per function unless --function is given.")
-@click.option("--diff", "show_diff", is_flag=True,
-              help="Print a unified diff of the YAML template with the principal's Policies replaced by the proposal.")
-@click.option("--apply", "apply", is_flag=True,
-              help="Write that patch to the template (atomically; nothing else in the file changes).")
-def narrow_command(target: str, function: str | None, role: str | None, cloudtrail: tuple[str, ...],
-                   evidence_files: tuple[str, ...], role_arn: str | None, session: str | None, user: str | None,
-                   generalize: str, workload: str, fmt: str, explain: bool, parameters: tuple[str, ...],
-                   from_code: bool = False, show_diff: bool = False, apply: bool = False,
-                   all_data_events: bool = False) -> None:
+@click.option(
+    "--from-code",
+    is_flag=True,
+    help="Derive the calls from each function's handler code (static analysis of CodeUri + Handler); "
+    "one proposal per function unless --function is given.",
+)
+@click.option(
+    "--diff",
+    "show_diff",
+    is_flag=True,
+    help="Print a unified diff of the YAML template with the principal's Policies replaced by the proposal.",
+)
+@click.option(
+    "--apply",
+    "apply",
+    is_flag=True,
+    help="Write that patch to the template (atomically; nothing else in the file changes).",
+)
+def narrow_command(
+    target: str,
+    function: str | None,
+    role: str | None,
+    cloudtrail: tuple[str, ...],
+    evidence_files: tuple[str, ...],
+    role_arn: str | None,
+    session: str | None,
+    user: str | None,
+    generalize: str,
+    workload: str,
+    fmt: str,
+    explain: bool,
+    parameters: tuple[str, ...],
+    from_code: bool = False,
+    show_diff: bool = False,
+    apply: bool = False,
+    all_data_events: bool = False,
+) -> None:
     """Propose the narrowest policy that keeps every observed call of a principal working."""
     from iamlint.catalog import get_catalog  # noqa: PLC0415
     from iamlint.loaders.inputs import InputOptions, load_paths  # noqa: PLC0415
@@ -88,8 +139,10 @@ def narrow_command(target: str, function: str | None, role: str | None, cloudtra
     if from_code and (cloudtrail or evidence_files) and function is None:
         raise click.UsageError("--from-code with observed calls needs --function: those calls are one principal's")
     if (show_diff or apply) and (from_code or (function is None and role is None)):
-        raise click.UsageError("--diff and --apply patch one principal's policies from observed calls: "
-                               "name it with --function or --role, without --from-code")
+        raise click.UsageError(
+            "--diff and --apply patch one principal's policies from observed calls: "
+            "name it with --function or --role, without --from-code"
+        )
 
     calls: list[Call] = []
     problems = 0
@@ -107,12 +160,18 @@ def narrow_command(target: str, function: str | None, role: str | None, cloudtra
                 calls.append(item)
     if not calls and not from_code:
         chosen = " with --session/--role-arn/--user" if session or role_arn or user else ""
-        click.echo(f"error: the evidence holds no observed call{chosen}: a proposal would take away every "
-                   "permission that can be observed; check the filters and the evidence", err=True)
+        click.echo(
+            f"error: the evidence holds no observed call{chosen}: a proposal would take away every "
+            "permission that can be observed; check the filters and the evidence",
+            err=True,
+        )
         sys.exit(2)
     if problems and apply:
-        click.echo(f"error: {problems} evidence records could not be read, and what they used may be missing "
-                   "from the proposal: nothing written (--diff shows it)", err=True)
+        click.echo(
+            f"error: {problems} evidence records could not be read, and what they used may be missing "
+            "from the proposal: nothing written (--diff shows it)",
+            err=True,
+        )
         sys.exit(2)
     params = dict(p.split("=", 1) for p in parameters if "=" in p)
     pseudo_notes = _pseudo_parameters(params, calls)
@@ -124,8 +183,9 @@ def narrow_command(target: str, function: str | None, role: str | None, cloudtra
             click.echo(f"error: {error.render()}", err=True)
         sys.exit(2)
     if from_code:
-        _narrow_from_code(target, template_data, function, calls, loaded.documents, params, generalize, workload, fmt,
-                          explain)
+        _narrow_from_code(
+            target, template_data, function, calls, loaded.documents, params, generalize, workload, fmt, explain
+        )
         return
     original = _select(loaded.documents, function, role)
     if not original:
@@ -133,10 +193,15 @@ def narrow_command(target: str, function: str | None, role: str | None, cloudtra
         raise click.UsageError(f"no identity policy found for {what} in {target}")
     kind = workload if workload != "auto" else ("lambda" if function or _lambda_role(original) else "none")
     try:
-        proposal = narrow(original, calls, get_catalog(), generalize=generalize,
-                          workload=None if kind == "none" else kind,
-                          # A recording (`iamlint record`) sees every call its program makes.
-                          trail_has_data_events=all_data_events or (bool(evidence_files) and not cloudtrail) or None)
+        proposal = narrow(
+            original,
+            calls,
+            get_catalog(),
+            generalize=generalize,
+            workload=None if kind == "none" else kind,
+            # A recording (`iamlint record`) sees every call its program makes.
+            trail_has_data_events=all_data_events or (bool(evidence_files) and not cloudtrail) or None,
+        )
     except NarrowingError as exc:
         click.echo(f"iamlint bug: the proposal failed its own proof ({exc}); please report it", err=True)
         sys.exit(2)
@@ -144,16 +209,27 @@ def narrow_command(target: str, function: str | None, role: str | None, cloudtra
     from iamlint.narrow.scope import sharing  # noqa: PLC0415
 
     left_out = sharing(original, function, one_session=bool(session or user))
-    notes = [(f"shared role: the role is also used by {', '.join(left_out)}, whose calls are not in this proposal; "
-              "it would take away what they use (--diff and --apply refuse)")] if left_out else []
+    notes = (
+        [
+            (
+                f"shared role: the role is also used by {', '.join(left_out)}, whose calls are not in this proposal; "
+                "it would take away what they use (--diff and --apply refuse)"
+            )
+        ]
+        if left_out
+        else []
+    )
     # Only where the principal's policies use the value: otherwise it decides nothing.
     notes += [n for n in pseudo_notes if _uses_placeholder(original, n.split(" ", 1)[0])]
     if (show_diff or apply) and proposal.undecided:
         click.echo(_render(proposal.document, fmt), nl=False)
-        print("error: the proposal keeps statements of the current policy it cannot judge from the evidence "
-              "(a condition key, policy variable, parameter value or resources the records do not show; see "
-              "below); --diff and --apply do not write those: nothing written (give unknown parameters with "
-              "--parameter, or copy the proposal by hand)", file=sys.stderr)
+        print(
+            "error: the proposal keeps statements of the current policy it cannot judge from the evidence "
+            "(a condition key, policy variable, parameter value or resources the records do not show; see "
+            "below); --diff and --apply do not write those: nothing written (give unknown parameters with "
+            "--parameter, or copy the proposal by hand)",
+            file=sys.stderr,
+        )
         status = 2
     elif show_diff or apply:
         status = _patch(target, original, proposal, function, role, params, fmt, show_diff, apply, left_out)
@@ -161,15 +237,20 @@ def narrow_command(target: str, function: str | None, role: str | None, cloudtra
         # An empty document is not a policy to attach (IAM rejects a policy without statements);
         # say what it means instead. --diff/--apply write `Policies: []`, which SAM functions and
         # IAM roles accept: the principal keeps only what the template grants elsewhere.
-        print("no grant needed: no observed call needs a permission of these policies, and none is kept as "
-              "unobservable; --diff shows the template with these Policies emptied", file=sys.stderr)
+        print(
+            "no grant needed: no observed call needs a permission of these policies, and none is kept as "
+            "unobservable; --diff shows the template with these Policies emptied",
+            file=sys.stderr,
+        )
         status = 0
     else:
         click.echo(_render(proposal.document, fmt), nl=False)
         status = 0
     denied = sum(1 for c in calls if c.denied)
     # As IAM140 counts them: a denied call used no permission.
-    headline = f"\n{len(calls)} calls observed" + (f" ({denied} denied, {len(calls) - denied} allowed)" if denied else "")
+    headline = f"\n{len(calls)} calls observed" + (
+        f" ({denied} denied, {len(calls) - denied} allowed)" if denied else ""
+    )
     _report(proposal, headline, problems, explain, _unread(template_data, original), notes, _proved(original, proposal))
     if problems:
         status = 2  # shown, but the evidence it rests on is incomplete
@@ -194,16 +275,22 @@ def _pseudo_parameters(params: dict[str, str], calls: Sequence[Any]) -> list[str
         if len(seen) == 1:
             params[key] = seen[0]
             continue
-        notes.append(f"{key} unknown: the calls were made in {', '.join(seen)}, and a record shows where the call "
-                     f"went, not where the stack runs; give it with --parameter {key}=VALUE")
+        notes.append(
+            f"{key} unknown: the calls were made in {', '.join(seen)}, and a record shows where the call "
+            f"went, not where the stack runs; give it with --parameter {key}=VALUE"
+        )
     return notes
 
 
 def _uses_placeholder(documents: Sequence[PolicyDocument], name: str) -> bool:
     """Does any statement hold `<AWS::Region>` (a pseudo parameter left unknown)?"""
     mark = f"<{name}>"
-    return any(mark in text for d in documents for st in d.statements
-               for text in (*st.resource_texts, *(v for c in st.conditions for v in c.values)))
+    return any(
+        mark in text
+        for d in documents
+        for st in d.statements
+        for text in (*st.resource_texts, *(v for c in st.conditions for v in c.values))
+    )
 
 
 def _lambda_role(documents: Sequence[PolicyDocument]) -> bool:
@@ -249,37 +336,64 @@ def _proved(original: Sequence[PolicyDocument], proposal: Any) -> str:
     if split is None:
         return claim
     if split.too_many:
-        return (f"{claim} taken over all the branches of the template's Conditions together, which are too many "
-                "to prove one by one: a deployment may get more than its own branch grants")
+        return (
+            f"{claim} taken over all the branches of the template's Conditions together, which are too many "
+            "to prove one by one: a deployment may get more than its own branch grants"
+        )
     if not split.not_proved:
         return f"{claim}, in each deployment the template's Conditions make ({'; '.join(split.proved)})"
-    inside = f"the proposal grants nothing the current policy does not where {'; '.join(split.proved)}, but " \
-        if split.proved else "the proposal "
-    return ("proved: every observed call is allowed; " + inside + f"where {'; '.join(split.not_proved)} it grants "
-            "more than the current policy does there: it holds only for the branches of the template's Conditions "
-            "taken together; narrow each deployment from its own calls")
+    inside = (
+        f"the proposal grants nothing the current policy does not where {'; '.join(split.proved)}, but "
+        if split.proved
+        else "the proposal "
+    )
+    return (
+        "proved: every observed call is allowed; " + inside + f"where {'; '.join(split.not_proved)} it grants "
+        "more than the current policy does there: it holds only for the branches of the template's Conditions "
+        "taken together; narrow each deployment from its own calls"
+    )
 
 
-def _report(proposal: Any, headline: str, problems: int, explain: bool, unread: Sequence[Any] = (),
-            notes: Sequence[str] = (), proved: str | None = None) -> None:
+def _report(
+    proposal: Any,
+    headline: str,
+    problems: int,
+    explain: bool,
+    unread: Sequence[Any] = (),
+    notes: Sequence[str] = (),
+    proved: str | None = None,
+) -> None:
     """What the proposal removed, rests on and left out, on standard error."""
     from iamlint.reporters.text import printable  # noqa: PLC0415 - log text may hold control characters
 
     err = sys.stderr
     removed = sum(proposal.removed.values())
     services = ", ".join(f"{svc} {n}" for svc, n in sorted(proposal.removed.items(), key=lambda kv: -kv[1])[:8])
-    print(f"{headline}; proposal keeps {proposal.kept_actions} of {proposal.original_actions} "
-          f"granted actions, removes {removed}" + (f" ({services})" if services else ""), file=err)
-    claim = proved or "proved: every observed call is allowed, and the proposal grants nothing the current policy does not"
+    print(
+        f"{headline}; proposal keeps {proposal.kept_actions} of {proposal.original_actions} "
+        f"granted actions, removes {removed}" + (f" ({services})" if services else ""),
+        file=err,
+    )
+    claim = (
+        proved or "proved: every observed call is allowed, and the proposal grants nothing the current policy does not"
+    )
     if proposal.undecided:
-        claim = claim.replace("every observed call is allowed", "every observed call is allowed (those marked "
-                              "'cannot judge' whenever the current policy allows them)", 1)
+        claim = claim.replace(
+            "every observed call is allowed",
+            "every observed call is allowed (those marked 'cannot judge' whenever the current policy allows them)",
+            1,
+        )
     print(claim, file=err)
     for note in notes:
         print(note, file=err)
     for u in unread:
-        print(printable(f"not read: {u.describe()} is attached, and iamlint cannot know what it grants: the proof "
-                        "covers the other policies only; keep it as it is (--diff and --apply do)"), file=err)
+        print(
+            printable(
+                f"not read: {u.describe()} is attached, and iamlint cannot know what it grants: the proof "
+                "covers the other policies only; keep it as it is (--diff and --apply do)"
+            ),
+            file=err,
+        )
     opaque = " or ".join(u.text for u in unread)
     for call, mapped in proposal.denied:
         need = ", ".join(mapped.actions) or call.action_guess
@@ -287,33 +401,59 @@ def _report(proposal: Any, headline: str, problems: int, explain: bool, unread: 
         where = f" on {', '.join(on[:3])}" + (f" and {len(on) - 3} more" if len(on) > 3 else "") if on else ""
         print(printable(f"denied: {call.operation}{where} at {call.time} would need {need} (not added)"), file=err)
     for call in proposal.uncounted:
-        print(printable(f"not counted: {call.operation} at {call.time} failed with {call.error}, which shows "
-                        "neither a denial nor an authorised request; if the workload needs it, the proposal "
-                        "lacks it"), file=err)
+        print(
+            printable(
+                f"not counted: {call.operation} at {call.time} failed with {call.error}, which shows "
+                "neither a denial nor an authorised request; if the workload needs it, the proposal "
+                "lacks it"
+            ),
+            file=err,
+        )
     for call, reason in proposal.unmapped:
         print(printable(f"unmapped: {call.event_source} {call.operation}: {reason}"), file=err)
     for ev in proposal.not_granted:
         if unread:
-            print(printable(f"not granted now: {ev.action} on {ev.resource} was observed, and no policy iamlint can "
-                            f"read allows it; {opaque}, which iamlint cannot read, may (not added)"), file=err)
+            print(
+                printable(
+                    f"not granted now: {ev.action} on {ev.resource} was observed, and no policy iamlint can "
+                    f"read allows it; {opaque}, which iamlint cannot read, may (not added)"
+                ),
+                file=err,
+            )
         else:
-            print(f"not granted now: {ev.action} on {ev.resource} was observed but the current policy "
-                  "does not allow it (not added)", file=err)
+            print(
+                f"not granted now: {ev.action} on {ev.resource} was observed but the current policy "
+                "does not allow it (not added)",
+                file=err,
+            )
     for ev in proposal.undecided:
         what = ev.basis.removeprefix("cannot be judged from the evidence: ")
-        unknown = ("a name only the deployment knows (give a parameter's value with --parameter NAME=VALUE)"
-                   if "<" in what else "which the evidence does not show")
-        print(printable(f"cannot judge: {ev.action} on {ev.resource} was observed, and whether the current policy "
-                        f"allows it {what}, {unknown}; the statements that may allow it are kept as written"),
-              file=err)
+        unknown = (
+            "a name only the deployment knows (give a parameter's value with --parameter NAME=VALUE)"
+            if "<" in what
+            else "which the evidence does not show"
+        )
+        print(
+            printable(
+                f"cannot judge: {ev.action} on {ev.resource} was observed, and whether the current policy "
+                f"allows it {what}, {unknown}; the statements that may allow it are kept as written"
+            ),
+            file=err,
+        )
     if problems:
-        print(f"{problems} evidence records could not be read (see warnings above): the proposal may lack "
-              "what they used (exit status 2)", file=err)
+        print(
+            f"{problems} evidence records could not be read (see warnings above): the proposal may lack "
+            "what they used (exit status 2)",
+            file=err,
+        )
     if explain:
         print("\naction / resource / calls / first seen / last seen / basis", file=err)
         for ev in proposal.evidence:
-            print(f"  {ev.action}  {_resource(ev)}  {ev.count}  {ev.first or '-'}  {ev.last or '-'}  "
-                  f"{ev.basis if ev.basis != 'observed' else 'observed: ' + ev.example}", file=err)
+            print(
+                f"  {ev.action}  {_resource(ev)}  {ev.count}  {ev.first or '-'}  {ev.last or '-'}  "
+                f"{ev.basis if ev.basis != 'observed' else 'observed: ' + ev.example}",
+                file=err,
+            )
 
 
 def _resource(ev: Any) -> str:
@@ -331,12 +471,25 @@ def _unknown_defaults(data: Any, given: dict[str, str]) -> dict[str, str]:
     parameters = data.get("Parameters") if isinstance(data, dict) else None
     if not isinstance(parameters, dict):
         return {}
-    return {name: f"<{name}>" for name, spec in parameters.items()
-            if isinstance(name, str) and name not in given and isinstance(spec, dict) and "Default" in spec}
+    return {
+        name: f"<{name}>"
+        for name, spec in parameters.items()
+        if isinstance(name, str) and name not in given and isinstance(spec, dict) and "Default" in spec
+    }
 
 
-def _narrow_from_code(target: str, data: Any, function: str | None, observed: list[Any], documents: Sequence[PolicyDocument],
-                      params: dict[str, str], generalize: str, workload: str, fmt: str, explain: bool) -> None:
+def _narrow_from_code(
+    target: str,
+    data: Any,
+    function: str | None,
+    observed: list[Any],
+    documents: Sequence[PolicyDocument],
+    params: dict[str, str],
+    generalize: str,
+    workload: str,
+    fmt: str,
+    explain: bool,
+) -> None:
     """One proposal per function, from the calls its code can make (plus any observed ones)."""
     from iamlint.catalog import get_catalog  # noqa: PLC0415
     from iamlint.narrow.narrower import NarrowingError, narrow  # noqa: PLC0415
@@ -362,15 +515,22 @@ def _narrow_from_code(target: str, data: Any, function: str | None, observed: li
             continue
         try:
             # Code shows data-event calls (S3 objects, DynamoDB items) as well as any other.
-            proposal = narrow(original, [*observed, *result.calls], get_catalog(), generalize=generalize,
-                              workload=None if kind == "none" else kind, trail_has_data_events=True)
+            proposal = narrow(
+                original,
+                [*observed, *result.calls],
+                get_catalog(),
+                generalize=generalize,
+                workload=None if kind == "none" else kind,
+                trail_has_data_events=True,
+            )
         except NarrowingError as exc:
             click.echo(f"iamlint bug: the proposal failed its own proof ({exc}); please report it", err=True)
             sys.exit(2)
         annotate(proposal.evidence, result.calls)
         sites = f"{len(result.calls)} call site{'' if len(result.calls) == 1 else 's'} in {', '.join(result.files)}"
-        done.append((result.function, proposal, sites + (f" and {len(observed)} calls observed" if observed else ""),
-                     original))
+        done.append(
+            (result.function, proposal, sites + (f" and {len(observed)} calls observed" if observed else ""), original)
+        )
     if not done:
         click.echo(f"error: no function in {target} could be narrowed from its code", err=True)
         sys.exit(2)
@@ -381,18 +541,30 @@ def _narrow_from_code(target: str, data: Any, function: str | None, observed: li
     for name, proposal, headline, policies in done:
         # As for observed calls: what the template's Conditions make of the claim, and the
         # attached policies iamlint cannot read.
-        _report(proposal, f"\n{name}: {headline}", 0, explain, _unread(data, policies), (),
-                _proved(policies, proposal))
+        _report(proposal, f"\n{name}: {headline}", 0, explain, _unread(data, policies), (), _proved(policies, proposal))
     unseen = sum(len(r.problems) for r in results)
     if unseen:
         # As with evidence records that cannot be read: shown, but what those sites use may be missing.
-        print(f"{unseen} call site{'' if unseen == 1 else 's'} or file{'' if unseen == 1 else 's'} could not be "
-              "analysed (see warnings above): the proposal may lack what they use (exit status 2)", file=sys.stderr)
+        print(
+            f"{unseen} call site{'' if unseen == 1 else 's'} or file{'' if unseen == 1 else 's'} could not be "
+            "analysed (see warnings above): the proposal may lack what they use (exit status 2)",
+            file=sys.stderr,
+        )
         sys.exit(2)
 
 
-def _patch(target: str, original: list[PolicyDocument], proposal: Any, function: str | None, role: str | None,
-           params: dict[str, str], fmt: str, show_diff: bool, apply: bool, left_out: Sequence[str] = ()) -> int:
+def _patch(
+    target: str,
+    original: list[PolicyDocument],
+    proposal: Any,
+    function: str | None,
+    role: str | None,
+    params: dict[str, str],
+    fmt: str,
+    show_diff: bool,
+    apply: bool,
+    left_out: Sequence[str] = (),
+) -> int:
     """--diff and --apply: the template with the principal's Policies replaced; the exit status."""
     import os  # noqa: PLC0415
 
@@ -409,8 +581,16 @@ def _patch(target: str, original: list[PolicyDocument], proposal: Any, function:
     try:
         with open(target, encoding="utf-8", newline="") as fh:  # newline="": line endings stay as they are
             text = fh.read()
-        patch = patch_template(target, text, original, proposal, select=lambda docs: _select(docs, function, role),
-                               parameters=params, catalog=get_catalog(), left_out=left_out)
+        patch = patch_template(
+            target,
+            text,
+            original,
+            proposal,
+            select=lambda docs: _select(docs, function, role),
+            parameters=params,
+            catalog=get_catalog(),
+            left_out=left_out,
+        )
     except NotYaml as exc:
         print(f"note: {exc}; the proposal is below, to write into it by hand", file=err)
         click.echo(_render(proposal.document, fmt), nl=False)
@@ -422,16 +602,22 @@ def _patch(target: str, original: list[PolicyDocument], proposal: Any, function:
     click.echo(patch.diff() if show_diff else _render(proposal.document, fmt), nl=False)
     where = ".".join(str(k) for k in patch.block[1:])
     for use in patch.templates:
-        print(f"SAM policy template {use.name} ({use.parameter} {use.value}) stands for {len(use.items)} "
-              "of the proposal's grants, exactly", file=err)
+        print(
+            f"SAM policy template {use.name} ({use.parameter} {use.value}) stands for {len(use.items)} "
+            "of the proposal's grants, exactly",
+            file=err,
+        )
     for note in patch.left_in_place:
         print(f"left in place: {note}", file=err)
     for unread in patch.kept_as_written:
         print(printable(f"kept as written: {unread.describe()}, which iamlint cannot read"), file=err)
     if patch.empty:
         kept = "; ".join(patch.left_in_place) or "nothing"
-        print(f"no permissions needed: {patch.block[1]} needs none beyond what is left in place ({kept}), "
-              f"so {where} is written as an empty list, []", file=err)
+        print(
+            f"no permissions needed: {patch.block[1]} needs none beyond what is left in place ({kept}), "
+            f"so {where} is written as an empty list, []",
+            file=err,
+        )
     if not apply:
         print(f"nothing written: --apply replaces {where} in {target}", file=err)
         return 0
@@ -440,6 +626,9 @@ def _patch(target: str, original: list[PolicyDocument], proposal: Any, function:
     except (WriteError, OSError) as exc:
         print(f"error: {exc}", file=err)
         return 2
-    print(f"patched {target}: {where} replaced; the patched template was loaded again and proved to grant "
-          "nothing the current one does not, and to allow every observed call", file=err)
+    print(
+        f"patched {target}: {where} replaced; the patched template was loaded again and proved to grant "
+        "nothing the current one does not, and to allow every observed call",
+        file=err,
+    )
     return 0

@@ -154,9 +154,7 @@ def _read_file(path: Path, stats: ReadStats, forwarded: bool) -> Iterator[Call |
         yield EvidenceError(name, None, None, f"cannot read: {exc.strerror or exc}")
 
 
-def _read_csv(
-    raw: Any, name: str, stats: ReadStats, forwarded: bool
-) -> Iterator[Call | EvidenceError]:
+def _read_csv(raw: Any, name: str, stats: ReadStats, forwarded: bool) -> Iterator[Call | EvidenceError]:
     index = 0
     try:
         for line, row in iter_csv_rows(raw):
@@ -176,9 +174,7 @@ def _read_csv(
         yield EvidenceError(name, index, None, f"cannot read: {exc}")
 
 
-def _to_call(
-    rec: dict[str, Any], file: str, index: int, stats: ReadStats, forwarded: bool
-) -> Call | str | None:
+def _to_call(rec: dict[str, Any], file: str, index: int, stats: ReadStats, forwarded: bool) -> Call | str | None:
     """A Call, a message saying what is wrong with the record, or None when skipped."""
     source, name = rec.get("eventSource"), rec.get("eventName")
     if not isinstance(source, str) or not source:

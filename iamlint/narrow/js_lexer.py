@@ -11,11 +11,45 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-_PUNCT = ("...", "===", "!==", "**=", "??=", "?.", "??", "=>", "==", "!=", "&&", "||", "<=", ">=",
-          "+=", "-=", "++", "--")
+_PUNCT = (
+    "...",
+    "===",
+    "!==",
+    "**=",
+    "??=",
+    "?.",
+    "??",
+    "=>",
+    "==",
+    "!=",
+    "&&",
+    "||",
+    "<=",
+    ">=",
+    "+=",
+    "-=",
+    "++",
+    "--",
+)
 # After these a `/` starts a regular expression rather than a division.
-_KEYWORDS_BEFORE_EXPR = frozenset({"return", "typeof", "case", "do", "else", "in", "of", "new", "delete",
-                                   "void", "throw", "instanceof", "yield", "await"})
+_KEYWORDS_BEFORE_EXPR = frozenset(
+    {
+        "return",
+        "typeof",
+        "case",
+        "do",
+        "else",
+        "in",
+        "of",
+        "new",
+        "delete",
+        "void",
+        "throw",
+        "instanceof",
+        "yield",
+        "await",
+    }
+)
 OPEN_BRACKETS = {"(": ")", "{": "}", "[": "]"}
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v", "0": "\0"}
 
@@ -63,12 +97,12 @@ class _Lexer:
                 start = self.i
                 while self.i < n and (src[self.i].isalnum() or src[self.i] in "._"):
                     self.i += 1
-                out.append(Tok("num", src[start:self.i], self.line))
+                out.append(Tok("num", src[start : self.i], self.line))
             elif c.isalpha() or c in "_$" or ord(c) > 127:
                 start = self.i
                 while self.i < n and (src[self.i].isalnum() or src[self.i] in "_$" or ord(src[self.i]) > 127):
                     self.i += 1
-                out.append(Tok("name", src[start:self.i], self.line))
+                out.append(Tok("name", src[start : self.i], self.line))
             elif c == "/" and _regex_allowed(out[-1] if out else None):
                 out.append(self._regex())
             else:
@@ -155,7 +189,7 @@ class _Lexer:
             self.i += 1
         while self.i < n and src[self.i].isalpha():
             self.i += 1
-        return Tok("regex", src[start:self.i], line)
+        return Tok("regex", src[start : self.i], line)
 
 
 def _regex_allowed(prev: Tok | None) -> bool:

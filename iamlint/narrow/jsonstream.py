@@ -222,9 +222,7 @@ class TextWindow:
                 raise self.error("invalid JSON: nested too deep to be a record") from None
             except json.JSONDecodeError as exc:
                 if self.eof or not self._incomplete(exc):
-                    raise self.error(
-                        f"invalid JSON: {exc.msg.removesuffix(' at')}", exc.pos
-                    ) from None
+                    raise self.error(f"invalid JSON: {exc.msg.removesuffix(' at')}", exc.pos) from None
                 pending = len(self.buf) - self.pos
                 if pending > MAX_VALUE_CHARS:
                     raise self.error("value too large to be one record") from None

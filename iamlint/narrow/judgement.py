@@ -94,8 +94,9 @@ def policy_keys(original: Sequence[PolicyDocument]) -> frozenset[str]:
     return frozenset(out)
 
 
-def judge_call(original: Sequence[PolicyDocument], action: str, resource: str, literal: bool, ctx: Context,
-           absent: frozenset[str]) -> tuple[Verdict, list[Grant], str]:
+def judge_call(
+    original: Sequence[PolicyDocument], action: str, resource: str, literal: bool, ctx: Context, absent: frozenset[str]
+) -> tuple[Verdict, list[Grant], str]:
     """Does the original allow this observed request, and what grant keeps it allowed?
 
     YES: the grants are the request's own ARN (escaped), unconditional when a statement without
@@ -104,8 +105,10 @@ def judge_call(original: Sequence[PolicyDocument], action: str, resource: str, l
     grants are the statements that may allow it, for this action, with what they turn on. NO:
     no Allow applies, or a Deny does.
     """
-    verdicts = [_unsure_of_exclusions(v, resource) if not literal else v
-                for v in judge(original, Request(action, resource, ctx), absent)]
+    verdicts = [
+        _unsure_of_exclusions(v, resource) if not literal else v
+        for v in judge(original, Request(action, resource, ctx), absent)
+    ]
     own = escape_arn(resource) if literal else resource  # `resource` is a pattern when not literal
 
     def grants_of(found: list[StatementVerdict]) -> list[Grant]:
@@ -116,9 +119,12 @@ def judge_call(original: Sequence[PolicyDocument], action: str, resource: str, l
             if v.statement.resource_key == "NotResource":
                 out.append(("*", condition_block(v.statement), tuple(v.statement.resource_texts)))
             else:
-                out += [(own if v.literal_match else pattern, condition_block(v.statement), ())
-                        for pattern in ([resource] if v.literal_match else v.matched)]
+                out += [
+                    (own if v.literal_match else pattern, condition_block(v.statement), ())
+                    for pattern in ([resource] if v.literal_match else v.matched)
+                ]
         return list(dict.fromkeys(out))
+
     denying = [v for v in verdicts if not v.statement.is_allow and v.verdict is Verdict.YES]
     if denying:
         # A Deny of only some deployments (inside one branch of the template's Fn::If) did not
@@ -133,9 +139,12 @@ def judge_call(original: Sequence[PolicyDocument], action: str, resource: str, l
         if not maybe:
             return Verdict.NO, [], ""
         grants = grants_of(maybe)
-        why = ("cannot be judged from the evidence: turns on which deployment made it (a Deny in one Fn::If "
-               "branch applies to it)" if one_branch else
-               "cannot be judged from the evidence: turns on which resources it used (a Deny covers some of them)")
+        why = (
+            "cannot be judged from the evidence: turns on which deployment made it (a Deny in one Fn::If "
+            "branch applies to it)"
+            if one_branch
+            else "cannot be judged from the evidence: turns on which resources it used (a Deny covers some of them)"
+        )
         return Verdict.UNKNOWN, grants, why
     allowing = [v for v in verdicts if v.statement.is_allow and v.verdict is Verdict.YES]
     if allowing:
@@ -153,8 +162,12 @@ def _unsure_of_exclusions(v: StatementVerdict, pattern: str) -> StatementVerdict
     """A NotResource Allow judged for a pattern (the resources a record does not name): the
     resources it stands for may fall in the exclusions, unless none overlaps it."""
     st = v.statement
-    if (st.is_allow and st.resource_key == "NotResource" and v.verdict is Verdict.YES
-            and any(globs.patterns_overlap(r, pattern) for r in st.resource_texts)):
+    if (
+        st.is_allow
+        and st.resource_key == "NotResource"
+        and v.verdict is Verdict.YES
+        and any(globs.patterns_overlap(r, pattern) for r in st.resource_texts)
+    ):
         return dataclasses.replace(v, verdict=Verdict.UNKNOWN)
     return v
 
@@ -169,7 +182,8 @@ def allows(policies: Sequence[PolicyDocument], action: str, check: Check) -> boo
     resource, ctx, absent = check
     verdicts = judge(policies, Request(action, resource, ctx), absent)
     return not any(v.verdict is Verdict.YES and not v.statement.is_allow for v in verdicts) and any(
-        v.verdict is Verdict.YES and v.statement.is_allow for v in verdicts)
+        v.verdict is Verdict.YES and v.statement.is_allow for v in verdicts
+    )
 
 
 def condition_block(st: Statement) -> ConditionBlock:

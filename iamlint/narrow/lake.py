@@ -116,10 +116,7 @@ def to_record(raw: Any) -> dict[str, Any] | None:
 
 def _canonical(node: dict[str, Any]) -> dict[str, Any]:
     """userIdentity with CloudTrail's spellings restored, at every depth."""
-    return {
-        _NESTED.get(str(k).lower(), k): _canonical(v) if isinstance(v, dict) else v
-        for k, v in node.items()
-    }
+    return {_NESTED.get(str(k).lower(), k): _canonical(v) if isinstance(v, dict) else v for k, v in node.items()}
 
 
 def _resource(item: Any) -> Any:

@@ -107,8 +107,9 @@ def iam_actions(call: Call, catalog: Catalog | None = None) -> MappedCall:
     return MappedCall(actions, tuple(resources), None, basis, per_action)
 
 
-def _split_copy(per_action: tuple[tuple[str, tuple[str, ...]], ...], on_source: tuple[str, ...],
-                call: Call) -> tuple[tuple[str, tuple[str, ...]], ...]:
+def _split_copy(
+    per_action: tuple[tuple[str, tuple[str, ...]], ...], on_source: tuple[str, ...], call: Call
+) -> tuple[tuple[str, tuple[str, ...]], ...]:
     """A copy reads one object and writes another (S3 User Guide, "Required permissions" of
     CopyObject): the actions on the source get only the source's ARN, the others every ARN
     but it (unless the copy writes onto itself). Unchanged when the source is not known."""
@@ -163,9 +164,7 @@ def passed_roles(call: Call) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _regular_actions(
-    prefix: str, operation: str, catalog: Catalog
-) -> tuple[list[str], str | None, str]:
+def _regular_actions(prefix: str, operation: str, catalog: Catalog) -> tuple[list[str], str | None, str]:
     info = catalog.action(f"{prefix}:{operation}")
     if info is not None:
         return [info.full_name], None, "same-named action"
@@ -187,9 +186,7 @@ def _data_version(catalog: Catalog) -> str:
     return catalog.data_version()  # reads a file: once per catalogue, not once per call
 
 
-def _irregular_actions(
-    entry: Irregular, params: Mapping[str, object]
-) -> tuple[list[str], str | None]:
+def _irregular_actions(entry: Irregular, params: Mapping[str, object]) -> tuple[list[str], str | None]:
     names = list(entry.actions)
     unknown: list[Conditional] = []
     for branch in entry.conditional:

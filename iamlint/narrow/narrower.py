@@ -125,7 +125,9 @@ def narrow(
         # this resource; trails select them per bucket, table or function, not per service.
         for a in mapped.actions:
             if a.lower() in data_events:
-                recorded[(data_events[a.lower()], _reads(catalog, a))].extend(mapped.resources_for(a) or mapped.resources)
+                recorded[(data_events[a.lower()], _reads(catalog, a))].extend(
+                    mapped.resources_for(a) or mapped.resources
+                )
         if call.denied:
             denied.append((call, mapped))
             continue
@@ -151,16 +153,23 @@ def narrow(
                     _note(undecided, (action, resource), Evidence(action, resource, basis=why), call, resource)
                 for granted, condition, excepted in grants:
                     basis = "observed" if verdict is Verdict.YES else f"kept: {why}"
-                    ev = _note(observed, (action, granted, condition, excepted),
-                               Evidence(action, granted, basis=basis, condition=condition, not_resource=excepted),
-                               call, resource)
+                    ev = _note(
+                        observed,
+                        (action, granted, condition, excepted),
+                        Evidence(action, granted, basis=basis, condition=condition, not_resource=excepted),
+                        call,
+                        resource,
+                    )
                     if verdict is Verdict.YES and check not in ev.checks:
                         ev.checks.append(check)
 
     kept = list(observed.values())
     kept = _generalize(kept, generalize, identity)
-    kept.extend(_unobservable(identity, catalog, {e.action.lower() for e in kept}, workload,
-                              None if trail_has_data_events else recorded))
+    kept.extend(
+        _unobservable(
+            identity, catalog, {e.action.lower() for e in kept}, workload, None if trail_has_data_events else recorded
+        )
+    )
     document = _document(kept)
     proposal_doc = _parse(document)
     if not contains(identity, [proposal_doc], catalog).contained:
@@ -200,10 +209,14 @@ def _as_2012(doc: PolicyDocument) -> PolicyDocument:
     def escape(texts: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(t.replace("$", "${$}") for t in texts)
 
-    statements = tuple(dataclasses.replace(
-        st, resource_texts=escape(st.resource_texts),
-        conditions=tuple(dataclasses.replace(c, values=escape(c.values)) for c in st.conditions),
-    ) for st in doc.statements)
+    statements = tuple(
+        dataclasses.replace(
+            st,
+            resource_texts=escape(st.resource_texts),
+            conditions=tuple(dataclasses.replace(c, values=escape(c.values)) for c in st.conditions),
+        )
+        for st in doc.statements
+    )
     return dataclasses.replace(doc, version="2012-10-17", statements=statements)
 
 
@@ -215,8 +228,11 @@ def _needs(call: Call, mapped: MappedCall) -> list[tuple[str, tuple[str, ...]]]:
     """(action, resources it was used on) for each action the call needed."""
     out = [(action, mapped.resources_for(action) or mapped.resources or _bucket_of(call)) for action in mapped.actions]
     if call.service == "s3" and call.error == "NoSuchKey" and call.operation in _READS_404_NEEDS_LIST:
-        buckets = tuple(dict.fromkeys(r.split("/", 1)[0] for r in mapped.resources if r.startswith("arn:")
-                                      and ":::" in r and "/" in r))
+        buckets = tuple(
+            dict.fromkeys(
+                r.split("/", 1)[0] for r in mapped.resources if r.startswith("arn:") and ":::" in r and "/" in r
+            )
+        )
         if buckets:
             out.append(("s3:ListBucket", buckets))
     return out
@@ -244,8 +260,9 @@ def _note(seen: dict[Any, Evidence], key: Any, new: Evidence, call: Call, resour
     return ev
 
 
-def _resources_for(action: str, resources: tuple[str, ...], original: Sequence[PolicyDocument],
-                   catalog: Catalog, call: Call) -> list[tuple[str, bool]]:
+def _resources_for(
+    action: str, resources: tuple[str, ...], original: Sequence[PolicyDocument], catalog: Catalog, call: Call
+) -> list[tuple[str, bool]]:
     """The resources the call used `action` on, each with whether it is an ARN the call named
     (True) or a pattern standing for what the evidence does not name (False)."""
     info = catalog.action(action)
@@ -256,7 +273,11 @@ def _resources_for(action: str, resources: tuple[str, ...], original: Sequence[P
         return usable
     # A resource that holds what the action names (DeleteObjects names its bucket, not its keys):
     # whatever the call used lies inside it, and nowhere else.
-    inside = [escape_arn(r) + "/*" for r in resources if info is not None and catalog.resource_matches(info, escape_arn(r) + "/*")]
+    inside = [
+        escape_arn(r) + "/*"
+        for r in resources
+        if info is not None and catalog.resource_matches(info, escape_arn(r) + "/*")
+    ]
     if inside:
         return [(p, False) for p in dict.fromkeys(inside)]
     # The evidence names no resource this action applies to: keep what the original grants
@@ -264,8 +285,11 @@ def _resources_for(action: str, resources: tuple[str, ...], original: Sequence[P
     out: list[str] = []
     for doc in original:
         for st in doc.statements:
-            if st.is_allow and st.resource_key == "Resource" and not st.not_action and any(
-                globs.glob_match(a, action, case_sensitive=False) for a in st.action_texts
+            if (
+                st.is_allow
+                and st.resource_key == "Resource"
+                and not st.not_action
+                and any(globs.glob_match(a, action, case_sensitive=False) for a in st.action_texts)
             ):
                 out.extend(r for r in st.resource_texts if _could_be_where(r, call))
     return [(r, False) for r in sorted(set(out)) or ["*"]]
@@ -278,7 +302,14 @@ def _could_be_where(pattern: str, call: Call) -> bool:
     if len(fields) < 6:
         return True
     for field_, value in ((fields[3], call.region), (fields[4], call.account)):
-        if value and field_ and not globs.has_wildcard(field_) and "<" not in field_ and "$" not in field_ and field_ != value:
+        if (
+            value
+            and field_
+            and not globs.has_wildcard(field_)
+            and "<" not in field_
+            and "$" not in field_
+            and field_ != value
+        ):
             return False
     return True
 
@@ -297,8 +328,14 @@ def _generalize(kept: list[Evidence], how: str, original: Sequence[PolicyDocumen
     out: list[Evidence] = []
     for ev in kept:
         parts = globs.split_arn(ev.resource)
-        if (len(parts) < 6 or parts[2] != "s3" or "/" not in parts[5] or globs.has_wildcard(ev.resource)
-                or ev.condition or ev.basis != "observed"):
+        if (
+            len(parts) < 6
+            or parts[2] != "s3"
+            or "/" not in parts[5]
+            or globs.has_wildcard(ev.resource)
+            or ev.condition
+            or ev.basis != "observed"
+        ):
             out.append(ev)  # conditional grants keep their own statements
             continue
         groups[(ev.action, ":".join(parts[:5]) + ":" + parts[5].split("/", 1)[0])].append(ev)
@@ -353,8 +390,13 @@ def _reads(catalog: Catalog, action: str) -> bool:
     return info is not None and not info.is_write  # is_write counts Permissions management
 
 
-def _unobservable(original: Sequence[PolicyDocument], catalog: Catalog, kept: set[str], workload: str | None,
-                  recorded: dict[tuple[str, bool], list[str]] | None) -> list[Evidence]:
+def _unobservable(
+    original: Sequence[PolicyDocument],
+    catalog: Catalog,
+    kept: set[str],
+    workload: str | None,
+    recorded: dict[tuple[str, bool], list[str]] | None,
+) -> list[Evidence]:
     """Grants CloudTrail cannot show being used, kept from the original instead of removed.
 
     `recorded`: per kind of data event, the resources the evidence shows such events recorded
@@ -383,8 +425,9 @@ def _unobservable(original: Sequence[PolicyDocument], catalog: Catalog, kept: se
             reads = _reads(catalog, info.full_name)
             seen = recorded.get((kind, reads), [])
             what = "read" if reads else "write"
-            why = (f"not observable: a data event; the evidence shows no {kind} {what} data event being recorded"
-                   + (" for all of this grant's resources" if seen else ""))
+            why = f"not observable: a data event; the evidence shows no {kind} {what} data event being recorded" + (
+                " for all of this grant's resources" if seen else ""
+            )
             for ev in _kept(original, info.full_name, why):
                 # A statement's other resources (its table, for s3:GetObject) grant this action nothing.
                 if not catalog.resource_matches(info, ev.resource):
@@ -429,13 +472,17 @@ def _kept(original: Sequence[PolicyDocument], action: str, basis: str) -> list[E
                 continue
             condition = condition_block(st)
             if st.not_resource:
-                grants = [Evidence(action, "*", basis=basis, condition=condition,
-                                   not_resource=tuple(st.resource_texts))]
+                grants = [
+                    Evidence(action, "*", basis=basis, condition=condition, not_resource=tuple(st.resource_texts))
+                ]
             else:
                 # An unconditional grant a Deny takes back on the whole pattern is not kept; the
                 # proof adds the original's Denies where a kept grant reaches into one.
-                grants = [Evidence(action, r, basis=basis, condition=condition) for r in st.resource_texts
-                          if condition or not _denied(original, action, r)]
+                grants = [
+                    Evidence(action, r, basis=basis, condition=condition)
+                    for r in st.resource_texts
+                    if condition or not _denied(original, action, r)
+                ]
             out.extend(g for g in grants if g not in out)
     return out
 
@@ -496,12 +543,14 @@ def allow_statements(grants: Iterable[tuple[str, str]], write: Callable[[str], A
         # A Sid is letters and digits only: "S3" and 4 would read as "S34".
         sid = f"{name}{'Stmt' if name[-1:].isdigit() else ''}{len(statements) + 1}"
         written = [write(r) for r in resources]
-        statements.append({
-            "Sid": sid,
-            "Effect": "Allow",
-            "Action": ordered if len(ordered) > 1 else ordered[0],
-            "Resource": written if len(written) > 1 else written[0],
-        })
+        statements.append(
+            {
+                "Sid": sid,
+                "Effect": "Allow",
+                "Action": ordered if len(ordered) > 1 else ordered[0],
+                "Resource": written if len(written) > 1 else written[0],
+            }
+        )
     return statements
 
 
@@ -538,8 +587,9 @@ def _parse(document: dict[str, Any]) -> PolicyDocument:
     return doc
 
 
-def _prove(original: Sequence[PolicyDocument], proposal: PolicyDocument, observed: list[Evidence],
-           catalog: Catalog) -> None:
+def _prove(
+    original: Sequence[PolicyDocument], proposal: PolicyDocument, observed: list[Evidence], catalog: Catalog
+) -> None:
     # Each observed request is judged as the original was: with the context its record shows,
     # and what it does not show unknown, so an Allow must apply for certain and no Deny may.
     for ev in observed:

@@ -77,14 +77,26 @@ class Patch:
 
     def diff(self) -> str:
         """A unified diff, `a/<file>` to `b/<file>`."""
-        lines = difflib.unified_diff(self.before.splitlines(keepends=True), self.after.splitlines(keepends=True),
-                                     f"a/{self.file}", f"b/{self.file}")
+        lines = difflib.unified_diff(
+            self.before.splitlines(keepends=True),
+            self.after.splitlines(keepends=True),
+            f"a/{self.file}",
+            f"b/{self.file}",
+        )
         return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
 
 
-def patch_template(file: str, text: str, original: Sequence[PolicyDocument], proposal: Proposal, *,
-                   select: Select, parameters: Mapping[str, str], catalog: Catalog,
-                   left_out: Sequence[str] = ()) -> Patch:
+def patch_template(
+    file: str,
+    text: str,
+    original: Sequence[PolicyDocument],
+    proposal: Proposal,
+    *,
+    select: Select,
+    parameters: Mapping[str, str],
+    catalog: Catalog,
+    left_out: Sequence[str] = (),
+) -> Patch:
     """The template with the principal's `Policies` replaced by the proposal, proved.
 
     `left_out` names the workloads that run with the same role and whose calls the proposal did
@@ -104,16 +116,20 @@ def patch_template(file: str, text: str, original: Sequence[PolicyDocument], pro
     block = _block(identity, template, file)
     sam = template["Resources"][block[1]].get("Type") in SAM_OWNERS
     if left_out:
-        raise PatchError(f"{file}: {block[1]} is also the role of {', '.join(left_out)}, whose calls this proposal "
-                         f"did not see; narrow it with --role {block[1]} from the calls of every workload that uses it "
-                         "(no --session), or give each its own role")
+        raise PatchError(
+            f"{file}: {block[1]} is also the role of {', '.join(left_out)}, whose calls this proposal "
+            f"did not see; narrow it with --role {block[1]} from the calls of every workload that uses it "
+            "(no --session), or give each its own role"
+        )
     untouched = [d for d in identity if d.loc.keys[:4] != block]
     inside = [d for d in identity if d.loc.keys[:4] == block]
     conditional = sorted({d.source.condition for d in inside if d.source and d.source.condition})
     if conditional:
         # One proposal for every branch would grant each deployment what any of them had.
-        raise PatchError(f"{file}: the `Policies` of {block[1]} depend on conditions ({', '.join(conditional)}); "
-                         "write the narrowed policy into each branch by hand")
+        raise PatchError(
+            f"{file}: the `Policies` of {block[1]} depend on conditions ({', '.join(conditional)}); "
+            "write the narrowed policy into each branch by hand"
+        )
     _refuse_unresolved(proposal, inside, file)
     opaque = [u for u in unread_entries(template, identity) if u.path[:4] == block]
     known = _known(located, block, parameters, select)[1]
@@ -126,9 +142,14 @@ def patch_template(file: str, text: str, original: Sequence[PolicyDocument], pro
     denies = _block_denies(template, block, sam)
     # Grants kept from a NotResource statement (not observable), and grants under a Condition,
     # are written as the proposal has them; the proofs below cover them like the others.
-    excluded = [st for st in proposal.document.get("Statement", []) if st.get("Effect") == "Allow"
-                and ("NotResource" in st or "Condition" in st)]
-    uses, rest = match_templates(items, catalog, parameters, declared_names(template, parameters)) if sam else ([], items)
+    excluded = [
+        st
+        for st in proposal.document.get("Statement", [])
+        if st.get("Effect") == "Allow" and ("NotResource" in st or "Condition" in st)
+    ]
+    uses, rest = (
+        match_templates(items, catalog, parameters, declared_names(template, parameters)) if sam else ([], items)
+    )
     # Each observed request with the context the narrower judged it with (`judgement.allows`).
     observed = [(e.action, check) for e in proposal.evidence if e.basis == "observed" for check in observed_checks(e)]
 
@@ -145,9 +166,19 @@ def patch_template(file: str, text: str, original: Sequence[PolicyDocument], pro
         except ParseError as exc:
             raise PatchError(f"the patched template does not parse: {exc}") from None
         _verify(parsed, block, identity, observed if evidence else [], select, parameters, catalog, known, opaque)
-        _verify(parsed, block, unknown_where, [], select, symbolic, catalog, unknown_known, opaque,
-                where=" where the template is deployed in another region, account or partition, or with other "
-                      "values of the parameters given with --parameter")
+        _verify(
+            parsed,
+            block,
+            unknown_where,
+            [],
+            select,
+            symbolic,
+            catalog,
+            unknown_known,
+            opaque,
+            where=" where the template is deployed in another region, account or partition, or with other "
+            "values of the parameters given with --parameter",
+        )
 
     after = None
     if uses:
@@ -179,20 +210,31 @@ def patch_template(file: str, text: str, original: Sequence[PolicyDocument], pro
 
 
 def _block(identity: Sequence[PolicyDocument], template: Mapping[str, Any], file: str) -> Path:
-    blocks = sorted({d.loc.keys[:4] for d in identity
-                     if len(d.loc.keys) >= 4 and d.loc.keys[0] == "Resources" and d.loc.keys[2:4] == ("Properties", "Policies")},
-                    key=str)
+    blocks = sorted(
+        {
+            d.loc.keys[:4]
+            for d in identity
+            if len(d.loc.keys) >= 4 and d.loc.keys[0] == "Resources" and d.loc.keys[2:4] == ("Properties", "Policies")
+        },
+        key=str,
+    )
     if not blocks:
-        raise PatchError(f"{file}: none of this principal's policies is in the `Policies` property of a function "
-                         "or role, which is what can be rewritten")
+        raise PatchError(
+            f"{file}: none of this principal's policies is in the `Policies` property of a function "
+            "or role, which is what can be rewritten"
+        )
     if len(blocks) > 1:
         where = ", ".join(str(b[1]) for b in blocks)
-        raise PatchError(f"{file}: this principal's policies are in several `Policies` properties ({where}); "
-                         "name one role with --role")
+        raise PatchError(
+            f"{file}: this principal's policies are in several `Policies` properties ({where}); "
+            "name one role with --role"
+        )
     resource = template["Resources"].get(blocks[0][1])
     kind = resource.get("Type") if isinstance(resource, Mapping) else None
     if kind not in (*SAM_OWNERS, ROLE):
-        raise PatchError(f"{file}: {blocks[0][1]} is a {kind}; only SAM functions, state machines and roles are patched")
+        raise PatchError(
+            f"{file}: {blocks[0][1]} is a {kind}; only SAM functions, state machines and roles are patched"
+        )
     return blocks[0]
 
 
@@ -205,14 +247,19 @@ def _refuse_unresolved(proposal: Proposal, inside: Sequence[PolicyDocument], fil
     for ev in proposal.not_granted:
         for doc in inside:
             for st in doc.statements:
-                if st.is_allow and st.resource_key == "Resource" and any(
-                    globs.glob_match(a, ev.action, case_sensitive=False) for a in st.action_texts
-                ) != st.not_action and any(globs.is_placeholder(r) for r in st.resource_texts):
+                if (
+                    st.is_allow
+                    and st.resource_key == "Resource"
+                    and any(globs.glob_match(a, ev.action, case_sensitive=False) for a in st.action_texts)
+                    != st.not_action
+                    and any(globs.is_placeholder(r) for r in st.resource_texts)
+                ):
                     scoped = ", ".join(r for r in st.resource_texts if globs.is_placeholder(r))
                     raise PatchError(
                         f"{file}: {ev.action} was observed on {ev.resource}, and the template grants it on {scoped}, "
                         "a name only the deployment knows; iamlint cannot tell whether they are the same resource, "
-                        "so it leaves the template alone")
+                        "so it leaves the template alone"
+                    )
 
 
 def _refuse_placeholders(statements: Sequence[Any]) -> None:
@@ -220,6 +267,7 @@ def _refuse_placeholders(statements: Sequence[Any]) -> None:
     IAM would compare with those characters, so a NotResource or a negated condition holding one
     would exclude nothing, and a Resource would name nothing. (Observed ARNs are concrete, and
     the pseudo parameters `_portable` writes are `!Sub` references, not placeholders.)"""
+
     def strings(node: Any) -> Iterator[str]:
         if isinstance(node, str):
             yield node
@@ -237,13 +285,16 @@ def _refuse_placeholders(statements: Sequence[Any]) -> None:
         for key in ("Resource", "NotResource", "Condition"):
             found = next((v for v in strings(st.get(key)) if globs.is_placeholder(v)), None)
             if found is not None:
-                raise PatchError(f"the patch would write {found!r}, a value only the deployment knows, as text "
-                                 "(IAM would compare with those very characters); give it with --parameter, or copy "
-                                 "the proposal by hand")
+                raise PatchError(
+                    f"the patch would write {found!r}, a value only the deployment knows, as text "
+                    "(IAM would compare with those very characters); give it with --parameter, or copy "
+                    "the proposal by hand"
+                )
 
 
-def _load(located: Located, block: Path, parameters: Mapping[str, str],
-          select: Select) -> tuple[list[InputError], list[PolicyDocument], list[str]]:
+def _load(
+    located: Located, block: Path, parameters: Mapping[str, str], select: Select
+) -> tuple[list[InputError], list[PolicyDocument], list[str]]:
     """A template loaded as any input: its errors, the principal's identity policies, and the
     problems loading reports about the block."""
     loaded = dispatch(located, InputOptions(parameters=dict(parameters)), explicit=True)
@@ -251,13 +302,15 @@ def _load(located: Located, block: Path, parameters: Mapping[str, str],
     return loaded.errors, identity, [p.message for p in loaded.problems if p.loc.keys[:4] == block]
 
 
-def _known(located: Located, block: Path, parameters: Mapping[str, str],
-           select: Select) -> tuple[list[PolicyDocument], list[str]]:
+def _known(
+    located: Located, block: Path, parameters: Mapping[str, str], select: Select
+) -> tuple[list[PolicyDocument], list[str]]:
     """The principal's policies in the unpatched template, and what loading it reports about the block."""
     errors, identity, problems = _load(located, block, parameters, select)
     if errors:
-        raise PatchError(f"the template does not load with {', '.join(sorted(parameters))} unknown: "
-                         f"{errors[0].render()}")
+        raise PatchError(
+            f"the template does not load with {', '.join(sorted(parameters))} unknown: {errors[0].render()}"
+        )
     return identity, problems
 
 
@@ -299,8 +352,9 @@ def _block_denies(template: Mapping[str, Any], block: Path, sam: bool) -> list[A
     return out
 
 
-def _portable(items: Sequence[Item], unknown_where: Sequence[PolicyDocument], parameters: Mapping[str, str],
-              catalog: Catalog) -> dict[str, str | dict[str, str]]:
+def _portable(
+    items: Sequence[Item], unknown_where: Sequence[PolicyDocument], parameters: Mapping[str, str], catalog: Catalog
+) -> dict[str, str | dict[str, str]]:
     """How each resource is written: with the most pseudo parameters that keep it inside the original.
 
     The proposal names the partition, region and account the calls were made in. Where the
@@ -315,14 +369,21 @@ def _portable(items: Sequence[Item], unknown_where: Sequence[PolicyDocument], pa
     actions: dict[str, list[str]] = collections.defaultdict(list)
     for action, resource in items:
         actions[resource].append(action)
-    return {resource: _form(resource, used_by, unknown_where, parameters, catalog) for resource, used_by in actions.items()}
+    return {
+        resource: _form(resource, used_by, unknown_where, parameters, catalog) for resource, used_by in actions.items()
+    }
 
 
 _PSEUDO = {1: "AWS::Partition", 3: "AWS::Region", 4: "AWS::AccountId"}  # ARN field -> pseudo parameter
 
 
-def _form(arn: str, actions: Sequence[str], unknown_where: Sequence[PolicyDocument], parameters: Mapping[str, str],
-          catalog: Catalog) -> str | dict[str, str]:
+def _form(
+    arn: str,
+    actions: Sequence[str],
+    unknown_where: Sequence[PolicyDocument],
+    parameters: Mapping[str, str],
+    catalog: Catalog,
+) -> str | dict[str, str]:
     fields = arn.split(":", 5)
     if len(fields) != 6 or fields[0] != "arn" or "$" in arn:
         return arn
@@ -342,8 +403,9 @@ def _form(arn: str, actions: Sequence[str], unknown_where: Sequence[PolicyDocume
     return arn
 
 
-def _value(template: Mapping[str, Any], block: Path, sam: bool, statements: list[Any], uses: list[TemplateUse],
-           literal: bool) -> list[Any]:
+def _value(
+    template: Mapping[str, Any], block: Path, sam: bool, statements: list[Any], uses: list[TemplateUse], literal: bool
+) -> list[Any]:
     """The new value of the `Policies` property."""
     document = {"Version": "2012-10-17", "Statement": statements}
     if sam:
@@ -392,7 +454,7 @@ def _replace_block(text: str, located: Located, block: Path, value: list[Any]) -
         new += [" " * (indent + 2) + line + newline for line in body.splitlines()]
     if not lines[end].endswith(("\n", "\r")):  # the block ended the file without a final newline
         new[-1] = new[-1].rstrip("\r\n")
-    return "".join(lines[:k] + new + lines[end + 1:])
+    return "".join(lines[:k] + new + lines[end + 1 :])
 
 
 class _Tagged:
@@ -415,9 +477,18 @@ class _Dumper(yaml.SafeDumper):
         # wherever the same text would be a plain scalar without its tag.
         style = str(super().choose_scalar_style())
         event, analysis = self.event, self.analysis
-        if (style == "'" and isinstance(event, yaml.ScalarEvent) and event.tag and event.tag.startswith("!")
-                and not event.style and not self.flow_level and analysis is not None
-                and analysis.allow_block_plain and not analysis.multiline and not analysis.empty):
+        if (
+            style == "'"
+            and isinstance(event, yaml.ScalarEvent)
+            and event.tag
+            and event.tag.startswith("!")
+            and not event.style
+            and not self.flow_level
+            and analysis is not None
+            and analysis.allow_block_plain
+            and not analysis.multiline
+            and not analysis.empty
+        ):
             return ""
         return style
 
@@ -437,7 +508,7 @@ def _tagged(node: Any) -> Any:
     """Long-form intrinsic functions as the short forms a person writes."""
     if isinstance(node, Mapping):
         if len(node) == 1:
-            (key, arg), = node.items()
+            ((key, arg),) = node.items()
             if key == "Ref" and isinstance(arg, str):
                 return _Tagged("!Ref", arg)
             if key == "Fn::GetAtt" and isinstance(arg, list) and all(isinstance(a, str) for a in arg):
@@ -453,10 +524,18 @@ def _tagged(node: Any) -> Any:
 # -- the proof ---------------------------------------------------------------------------------
 
 
-def _verify(located: Located, block: Path, original: Sequence[PolicyDocument],
-            observed: Sequence[tuple[str, Check]],
-            select: Select, parameters: Mapping[str, str], catalog: Catalog, known: Sequence[str] = (),
-            unread: Sequence[Unread] = (), where: str = "") -> None:
+def _verify(
+    located: Located,
+    block: Path,
+    original: Sequence[PolicyDocument],
+    observed: Sequence[tuple[str, Check]],
+    select: Select,
+    parameters: Mapping[str, str],
+    catalog: Catalog,
+    known: Sequence[str] = (),
+    unread: Sequence[Unread] = (),
+    where: str = "",
+) -> None:
     """Load the patched template as any input; its policies must stay inside and keep the calls.
 
     The proof covers what iamlint can read, so the entries it cannot (`unread`) must be in the
@@ -478,4 +557,3 @@ def _verify(located: Located, block: Path, original: Sequence[PolicyDocument],
     for action, check in observed:
         if not allows(patched, action, check):
             raise PatchError(f"the patched template would deny an observed call: {action} on {check[0]}")
-

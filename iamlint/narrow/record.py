@@ -144,8 +144,12 @@ def record(
             child_env["IAMLINT_RECORD_FILE"] = str(hook_file)
         if csm:
             listener = _listen()
-            child_env.update(AWS_CSM_ENABLED="true", AWS_CSM_HOST="127.0.0.1",
-                             AWS_CSM_PORT=str(listener.port), AWS_CSM_CLIENT_ID="iamlint-record")
+            child_env.update(
+                AWS_CSM_ENABLED="true",
+                AWS_CSM_HOST="127.0.0.1",
+                AWS_CSM_PORT=str(listener.port),
+                AWS_CSM_CLIENT_ID="iamlint-record",
+            )
             listener.start()
         exit_code = _run(command, child_env, cwd)
         datagrams = listener.finish() if listener is not None else []
@@ -180,8 +184,9 @@ def _run(command: Sequence[str], env: dict[str, str], cwd: str | None) -> int:
 # -- turning what was heard into calls -----------------------------------------------------
 
 
-def merge(hook_lines: Sequence[bytes], datagrams: Sequence[bytes], *, exit_code: int = 0,
-          account: str | None = None) -> Recording:
+def merge(
+    hook_lines: Sequence[bytes], datagrams: Sequence[bytes], *, exit_code: int = 0, account: str | None = None
+) -> Recording:
     """Calls from hook lines and CSM datagrams; a hook call supersedes its datagram."""
     unreadable = 0
     hooked: list[Call] = []
@@ -237,9 +242,17 @@ def _hook_call(line: bytes) -> Call | None:
     region = _text(entry.get("region"))
     prefix = get_table().service_for_host(signing).iam_prefix
     return Call(
-        service=prefix, operation=operation, principal="", role_arn=None, session_name=None,
-        time=_text(entry.get("time")), region=region, resources=_queue_arns(prefix, params, region),
-        parameters=params, error=_text(entry.get("error")), event_source=f"{signing}.amazonaws.com",
+        service=prefix,
+        operation=operation,
+        principal="",
+        role_arn=None,
+        session_name=None,
+        time=_text(entry.get("time")),
+        region=region,
+        resources=_queue_arns(prefix, params, region),
+        parameters=params,
+        error=_text(entry.get("error")),
+        event_source=f"{signing}.amazonaws.com",
         api=api,
     )
 
@@ -283,9 +296,18 @@ def _csm_call(data: bytes) -> Call | None:
         when = when.replace("+00:00", "Z")
     # AccessKey and SessionToken are in the datagram too: never written anywhere.
     return Call(
-        service=prefix, operation=operation, principal="", role_arn=None, session_name=None,
-        time=when, region=_text(entry.get("Region")), resources=(), parameters={}, error=error,
-        event_source=f"{signing}.amazonaws.com", api=api,
+        service=prefix,
+        operation=operation,
+        principal="",
+        role_arn=None,
+        session_name=None,
+        time=when,
+        region=_text(entry.get("Region")),
+        resources=(),
+        parameters={},
+        error=error,
+        event_source=f"{signing}.amazonaws.com",
+        api=api,
     )
 
 
@@ -336,12 +358,23 @@ def _accounts_in(call: Call) -> Iterator[str]:
 
 
 @click.command("record", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
-@click.option("-o", "--output", default=DEFAULT_OUTPUT, show_default=True, metavar="FILE",
-              help="Evidence file to write (replaced atomically).")
-@click.option("--account", metavar="ID",
-              help="Account the calls go to (default: the one the parameters show, when only one).")
-@click.option("--python-hook/--no-python-hook", default=True, show_default=True,
-              help="Also record parameters of Python children through a botocore hook.")
+@click.option(
+    "-o",
+    "--output",
+    default=DEFAULT_OUTPUT,
+    show_default=True,
+    metavar="FILE",
+    help="Evidence file to write (replaced atomically).",
+)
+@click.option(
+    "--account", metavar="ID", help="Account the calls go to (default: the one the parameters show, when only one)."
+)
+@click.option(
+    "--python-hook/--no-python-hook",
+    default=True,
+    show_default=True,
+    help="Also record parameters of Python children through a botocore hook.",
+)
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def record_command(output: str, account: str | None, python_hook: bool, command: tuple[str, ...]) -> None:
     """Run COMMAND and record the AWS calls it makes, for `iamlint narrow --evidence`.
@@ -366,11 +399,17 @@ def record_command(output: str, account: str | None, python_hook: bool, command:
         click.echo(f"iamlint record: cannot write {output}: {exc.strerror or exc}", err=True)
         sys.exit(2)
     with_params = f"{result.from_hook} with parameters" if python_hook else "no parameters (hook off)"
-    click.echo(f"iamlint record: {written} calls written to {output} ({with_params}, "
-               f"{result.from_csm} from client-side monitoring only)", err=True)
+    click.echo(
+        f"iamlint record: {written} calls written to {output} ({with_params}, "
+        f"{result.from_csm} from client-side monitoring only)",
+        err=True,
+    )
     if result.unreadable:
         click.echo(f"iamlint record: {result.unreadable} datagrams or hook lines could not be read", err=True)
     if len(result.accounts) > 1 and not account:
-        click.echo(f"iamlint record: calls name several accounts ({', '.join(result.accounts)}); "
-                   "give --account to build ARNs that need one", err=True)
+        click.echo(
+            f"iamlint record: calls name several accounts ({', '.join(result.accounts)}); "
+            "give --account to build ARNs that need one",
+            err=True,
+        )
     sys.exit(result.exit_code)

@@ -29,9 +29,15 @@ Item = tuple[str, str]  # (action, resource) of one grant of the proposal
 
 # The templates tried, largest grant first so that CRUD wins over read when both would fit.
 CANDIDATES = (
-    "DynamoDBCrudPolicy", "DynamoDBWritePolicy", "DynamoDBReadPolicy", "DynamoDBReconfigurePolicy",
-    "S3CrudPolicy", "S3WritePolicy", "S3ReadPolicy",
-    "SQSPollerPolicy", "SQSSendMessagePolicy",
+    "DynamoDBCrudPolicy",
+    "DynamoDBWritePolicy",
+    "DynamoDBReadPolicy",
+    "DynamoDBReconfigurePolicy",
+    "S3CrudPolicy",
+    "S3WritePolicy",
+    "S3ReadPolicy",
+    "SQSPollerPolicy",
+    "SQSSendMessagePolicy",
     "SNSPublishMessagePolicy",
     "KMSDecryptPolicy",
     "StepFunctionsExecutionPolicy",
@@ -90,7 +96,7 @@ def _name_patterns(name: str, parameter: str) -> list[re.Pattern[str]]:
         text, variables = (sub, {}) if isinstance(sub, str) else (sub[0], sub[1])
         regex, pos = "", 0
         for found in _SUB_VAR.finditer(text):
-            regex += re.escape(text[pos:found.start()]).replace(r"\*", ".*")
+            regex += re.escape(text[pos : found.start()]).replace(r"\*", ".*")
             var = found.group(1)
             if variables.get(var) == {"Ref": parameter} and "(?P<value>" not in regex:
                 regex += "(?P<value>[^:/*]+)"
@@ -136,8 +142,9 @@ def _replace_ref(node: Any, parameter: str, value: str) -> Any:
 def item_document(items: Sequence[Item]) -> PolicyDocument:
     """The grants as one identity policy, a statement each, for the evaluator to compare."""
     statements = [{"Effect": "Allow", "Action": a, "Resource": r} for a, r in items]
-    doc, _ = parse_policy({"Version": "2012-10-17", "Statement": statements}, file="<proposal>",
-                          kind=PolicyKind.IDENTITY)
+    doc, _ = parse_policy(
+        {"Version": "2012-10-17", "Statement": statements}, file="<proposal>", kind=PolicyKind.IDENTITY
+    )
     assert doc is not None  # built from plain strings: always a valid document
     return doc
 
@@ -167,8 +174,12 @@ def declared_names(template: Mapping[str, Any], parameters: Mapping[str, str]) -
     return out
 
 
-def match_templates(items: Sequence[Item], catalog: Catalog, parameters: Mapping[str, str],
-                    names: Mapping[tuple[str, str], dict[str, Any]] | None = None) -> tuple[list[TemplateUse], list[Item]]:
+def match_templates(
+    items: Sequence[Item],
+    catalog: Catalog,
+    parameters: Mapping[str, str],
+    names: Mapping[tuple[str, str], dict[str, Any]] | None = None,
+) -> tuple[list[TemplateUse], list[Item]]:
     """Templates that exactly equal some of the grants, and the grants left over.
 
     `parameters` carries the deployment's `AWS::Region` and `AWS::AccountId` (without them a

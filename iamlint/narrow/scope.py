@@ -27,8 +27,13 @@ from iamlint.model import PolicyDocument
 from iamlint.policy import Path
 
 # Resources whose `Policies` (and `ManagedPolicyArns`) attach policies to the principal.
-ATTACHING = ("AWS::Serverless::Function", "AWS::Serverless::StateMachine", "AWS::IAM::Role", "AWS::IAM::User",
-             "AWS::IAM::Group")
+ATTACHING = (
+    "AWS::Serverless::Function",
+    "AWS::Serverless::StateMachine",
+    "AWS::IAM::Role",
+    "AWS::IAM::User",
+    "AWS::IAM::Group",
+)
 MAX_BRANCH_CONDITIONS = 6  # 64 deployments to prove against; past that only the union is claimed
 
 
@@ -65,9 +70,12 @@ def unread_entries(template: object, documents: Sequence[PolicyDocument]) -> lis
             # SAM accepts one policy as well as a list; a role's properties are lists.
             listed = entries if isinstance(entries, list) else [entries]
             for i, entry in enumerate(listed):
-                path: Path = ("Resources", owner, "Properties", key, i) if isinstance(entries, list) \
+                path: Path = (
+                    ("Resources", owner, "Properties", key, i)
+                    if isinstance(entries, list)
                     else ("Resources", owner, "Properties", key)
-                if not any(k[:len(path)] == path for k in located):
+                )
+                if not any(k[: len(path)] == path for k in located):
                     out.append(Unread(path, entry, _written(entry)))
     return out
 
@@ -76,7 +84,7 @@ def _written(entry: Any) -> str:
     if isinstance(entry, str):
         return entry
     if isinstance(entry, Mapping) and len(entry) == 1:
-        (key, arg), = entry.items()
+        ((key, arg),) = entry.items()
         if key == "Ref" and isinstance(arg, str):
             return f"!Ref {arg}"
         if key in ("Fn::ImportValue", "Fn::Sub") and isinstance(arg, str):
@@ -125,7 +133,7 @@ def branches(original: Sequence[PolicyDocument], proposal: PolicyDocument, catal
 
 
 def _assumptions(label: str) -> dict[str, bool]:
-    """"IsProd and not UseKms" (the CloudFormation loader's label) as {IsProd: True, UseKms: False}."""
+    """ "IsProd and not UseKms" (the CloudFormation loader's label) as {IsProd: True, UseKms: False}."""
     out: dict[str, bool] = {}
     for part in label.split(" and "):
         negated = part.startswith("not ")

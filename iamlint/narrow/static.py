@@ -60,7 +60,9 @@ class StaticResult:
     problems: list[str] = field(default_factory=list)
 
 
-def analyse_template(path: str | Path, parameters: Mapping[str, str], function: str | None = None) -> list[StaticResult]:
+def analyse_template(
+    path: str | Path, parameters: Mapping[str, str], function: str | None = None
+) -> list[StaticResult]:
     """One result per function with code (only `function` when given)."""
     from iamlint.loaders.located import ParseError, parse_any  # noqa: PLC0415
 
@@ -118,15 +120,18 @@ def _variables(props: Mapping[str, Any]) -> dict[str, Any]:
     return dict(variables) if isinstance(variables, Mapping) else {}
 
 
-def _locate(logical_id: str, props: Mapping[str, Any], root: Path, env: dict[str, Any], inline: Any,
-            entry_points: Any) -> FunctionCode:
+def _locate(
+    logical_id: str, props: Mapping[str, Any], root: Path, env: dict[str, Any], inline: Any, entry_points: Any
+) -> FunctionCode:
     runtime = props.get("Runtime")
     runtime = runtime if isinstance(runtime, str) else ""
     handler = props.get("Handler")
     language = "python" if runtime.startswith("python") else "javascript" if runtime.startswith("nodejs") else None
     if isinstance(inline, str):
         if language is None:
-            return FunctionCode(logical_id, None, root, (), env, problem="inline code with no Python or Node.js Runtime")
+            return FunctionCode(
+                logical_id, None, root, (), env, problem="inline code with no Python or Node.js Runtime"
+            )
         return FunctionCode(logical_id, language, root, (), env, inline=inline)
     if not isinstance(handler, str) or "." not in handler:
         return FunctionCode(logical_id, None, root, (), env, problem=f"no usable Handler ({handler!r})")
@@ -135,8 +140,14 @@ def _locate(logical_id: str, props: Mapping[str, Any], root: Path, env: dict[str
     module = handler.rsplit(".", 1)[0]
     parts = module.replace("\\", "/").split("/")
     if not module or module.startswith(("/", "\\")) or ".." in parts or "" in parts or "\0" in module:
-        return FunctionCode(logical_id, None, root, (), env,
-                            problem=f"Handler {handler!r} names no module file inside the code folder {root}")
+        return FunctionCode(
+            logical_id,
+            None,
+            root,
+            (),
+            env,
+            problem=f"Handler {handler!r} names no module file inside the code folder {root}",
+        )
     candidates: list[tuple[str, Path]] = []
     if language in (None, "python"):
         stem = root / module.replace(".", "/") if "/" not in module else root / module
@@ -148,18 +159,31 @@ def _locate(logical_id: str, props: Mapping[str, Any], root: Path, env: dict[str
     for lang, path in candidates:
         if path.is_file():
             if not path.resolve().is_relative_to(root.resolve()):  # a link out of the code folder
-                return FunctionCode(logical_id, None, root, (), env,
-                                    problem=f"handler file {path} leads outside the code folder {root}; not read")
+                return FunctionCode(
+                    logical_id,
+                    None,
+                    root,
+                    (),
+                    env,
+                    problem=f"handler file {path} leads outside the code folder {root}; not read",
+                )
             return FunctionCode(logical_id, lang, root, (path,), env)
-    return FunctionCode(logical_id, None, root, (), env,
-                        problem=f"handler {handler!r} not found in {root} (runtime {runtime or 'not given'})")
+    return FunctionCode(
+        logical_id,
+        None,
+        root,
+        (),
+        env,
+        problem=f"handler {handler!r} not found in {root} (runtime {runtime or 'not given'})",
+    )
 
 
 # -- analysing ------------------------------------------------------------------------------------
 
 
-def analyse_function(fn: FunctionCode, template: Mapping[str, Any], parameters: Mapping[str, str],
-                     base: Path) -> StaticResult:
+def analyse_function(
+    fn: FunctionCode, template: Mapping[str, Any], parameters: Mapping[str, str], base: Path
+) -> StaticResult:
     result = StaticResult(fn.logical_id)
     if fn.problem is not None or fn.language is None:
         result.problems.append(f"{fn.logical_id}: {fn.problem or 'no code found'}")
@@ -254,7 +278,8 @@ def _sites(fn: FunctionCode, base: Path, result: StaticResult) -> list[CodeCall]
         return None
 
     sources: list[tuple[Path, str | None, str]] = (
-        [(base / f"{fn.logical_id}.inline", fn.inline, f"{fn.logical_id} (inline code)")] if fn.inline else [])
+        [(base / f"{fn.logical_id}.inline", fn.inline, f"{fn.logical_id} (inline code)")] if fn.inline else []
+    )
     sources += [(entry, _read(entry, result), _shown(entry, base)) for entry in fn.entries]
     for path, source, shown in sources:
         if source is None:
@@ -283,8 +308,9 @@ def _read(path: Path, result: StaticResult) -> str | None:
 class _Environment:
     """Resolves a call site's arguments against the function's environment and the template."""
 
-    def __init__(self, variables: Mapping[str, Any], template: Mapping[str, Any],
-                 parameters: Mapping[str, str]) -> None:
+    def __init__(
+        self, variables: Mapping[str, Any], template: Mapping[str, Any], parameters: Mapping[str, str]
+    ) -> None:
         from iamlint.loaders.intrinsics import Resolver  # noqa: PLC0415
 
         self.variables = variables
@@ -307,10 +333,21 @@ class _Environment:
             params["CopySource"] = f"{source['Bucket']}/{source['Key']}"
         where = f"{site.file}:{site.line}"
         return Call(
-            service=info.iam_prefix, operation=site.operation, principal="", role_arn=None, session_name=None,
-            time=None, region=self.region, resources=tuple(dict.fromkeys(arns)), parameters=params,
-            event_source=BASIS + where, source_file=site.file, source_index=site.line, account=self.account,
-            api=site.service, wildcards=True,
+            service=info.iam_prefix,
+            operation=site.operation,
+            principal="",
+            role_arn=None,
+            session_name=None,
+            time=None,
+            region=self.region,
+            resources=tuple(dict.fromkeys(arns)),
+            parameters=params,
+            event_source=BASIS + where,
+            source_file=site.file,
+            source_index=site.line,
+            account=self.account,
+            api=site.service,
+            wildcards=True,
         )
 
     def _value(self, arg: Arg, arns: list[str], path_like: bool = False) -> object:

@@ -39,10 +39,18 @@ V3_CLIENT = "@aws-sdk/client-"
 DOC_PACKAGE = "@aws-sdk/lib-dynamodb"
 # The document client's commands and methods and the DynamoDB operations they send.
 DOC_OPERATIONS = {
-    "Get": "GetItem", "Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
-    "Query": "Query", "Scan": "Scan", "BatchGet": "BatchGetItem", "BatchWrite": "BatchWriteItem",
-    "TransactGet": "TransactGetItems", "TransactWrite": "TransactWriteItems",
-    "ExecuteStatement": "ExecuteStatement", "BatchExecuteStatement": "BatchExecuteStatement",
+    "Get": "GetItem",
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "Query": "Query",
+    "Scan": "Scan",
+    "BatchGet": "BatchGetItem",
+    "BatchWrite": "BatchWriteItem",
+    "TransactGet": "TransactGetItems",
+    "TransactWrite": "TransactWriteItems",
+    "ExecuteStatement": "ExecuteStatement",
+    "BatchExecuteStatement": "BatchExecuteStatement",
     "ExecuteTransaction": "ExecuteTransaction",
 }
 _STOPS = frozenset({",", ";", ")", "}", "]"})
@@ -115,7 +123,7 @@ class Analyzer:
                 continue
             if t.text == "{":
                 close = close_of(toks, j)
-                bindings.extend(braced_names(toks[j + 1:close]))
+                bindings.extend(braced_names(toks[j + 1 : close]))
                 j = close + 1
                 continue
             if t.kind == "name":
@@ -143,12 +151,12 @@ class Analyzer:
             close = close_of(toks, i)
             if not is_at(toks, close + 1, "="):
                 return
-            source = self.toks[close + 2:close + 6]
+            source = self.toks[close + 2 : close + 6]
             if [t.text for t in source[:3]] == ["process", ".", "env"]:
-                for name, key, default in destructured(toks[i + 1:close]):
+                for name, key, default in destructured(toks[i + 1 : close]):
                     self._define(name, i, Text.env(key, default))
             elif source and source[0].text == "require" and len(source) > 2 and source[2].kind == "str":
-                names = [(n, k) for n, k, _ in destructured(toks[i + 1:close])]
+                names = [(n, k) for n, k, _ in destructured(toks[i + 1 : close])]
                 self._bind_module(source[2].text, names, i)
             return
         if toks[i].kind != "name" or not (is_at(toks, i + 1, "=") or is_at(toks, i + 1, ":")):
@@ -158,7 +166,12 @@ class Analyzer:
             j = skip_to(toks, j + 1, stops=frozenset({"=", ";"}))
             if not is_at(toks, j, "="):
                 return
-        if is_at(toks, j + 1, "require") and is_at(toks, j + 2, "(") and j + 3 < len(toks) and toks[j + 3].kind == "str":
+        if (
+            is_at(toks, j + 1, "require")
+            and is_at(toks, j + 2, "(")
+            and j + 3 < len(toks)
+            and toks[j + 3].kind == "str"
+        ):
             self._bind_module(toks[j + 3].text, [(toks[i].text, "*")], i)
             return
         self._define(toks[i].text, i, self.expr(j + 1, i))
@@ -301,11 +314,17 @@ class Analyzer:
                 self._helper_call(i)
             elif is_at(toks, i + 1, ".") and i + 3 < len(toks) and toks[i + 3].text == "(":
                 self._method(i)
-            elif is_at(toks, i + 1, "[") and not is_at(toks, i - 1, ".") and isinstance(self.lookup(tok.text, i), SdkClient):
+            elif (
+                is_at(toks, i + 1, "[")
+                and not is_at(toks, i - 1, ".")
+                and isinstance(self.lookup(tok.text, i), SdkClient)
+            ):
                 close = close_of(toks, i + 1)
                 if is_at(toks, close + 1, "("):
-                    self.unresolved.append(f"{self.shown}:{tok.line}: an AWS call whose operation is chosen at run time "
-                                           f"({tok.text}[...]): not seen, so the proposal may lack it")
+                    self.unresolved.append(
+                        f"{self.shown}:{tok.line}: an AWS call whose operation is chosen at run time "
+                        f"({tok.text}[...]): not seen, so the proposal may lack it"
+                    )
 
     def _command(self, i: int) -> None:
         toks = self.toks

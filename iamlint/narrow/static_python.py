@@ -55,7 +55,6 @@ _PERCENT = re.compile(r"%[-#0 +]*\d*(?:\.\d+)?[sdifrxXeEgGc]")
 _BRACES = re.compile(r"\{[^{}]*\}")
 
 
-
 @dataclass(frozen=True, slots=True)
 class Marker:
     """A library module or function: "boto3", "boto3.client", "os.environ"..."""
@@ -392,8 +391,10 @@ class Analyzer:
         if isinstance(name, Text) and name.literal is not None:
             return self.attribute(base, name.literal)
         if isinstance(base, Client | Resource | Collection | Pager):
-            self.unresolved.append(f"{self.shown}:{line}: an AWS call whose operation is chosen at run time "
-                                   "(getattr): not seen, so the proposal may lack it")
+            self.unresolved.append(
+                f"{self.shown}:{line}: an AWS call whose operation is chosen at run time "
+                "(getattr): not seen, so the proposal may lack it"
+            )
         return None
 
     def _eval_Subscript(self, node: ast.Subscript, scope: Scope) -> Any:  # noqa: N802
@@ -411,8 +412,12 @@ class Analyzer:
             func = self.attribute(receiver, node.func.attr)
         else:
             receiver, func = None, self.eval(node.func, scope)
-            if isinstance(node.func, ast.Name) and node.func.id == "getattr" and len(node.args) >= 2 \
-                    and not isinstance(func, Function):  # the builtin, not a function of the module's own
+            if (
+                isinstance(node.func, ast.Name)
+                and node.func.id == "getattr"
+                and len(node.args) >= 2
+                and not isinstance(func, Function)
+            ):  # the builtin, not a function of the module's own
                 return self._getattr(self.eval(node.args[0], scope), self.eval(node.args[1], scope), node.lineno)
         args = [self.eval(a.value if isinstance(a, ast.Starred) else a, scope) for a in node.args]
         kwargs: dict[str, Any] = {}
@@ -461,8 +466,13 @@ class Analyzer:
         if isinstance(receiver, Pager):
             if (receiver.kind, name) in (("paginator", "paginate"), ("waiter", "wait")):
                 self._paged.add(receiver)
-                self.emit(receiver.service, receiver.operation, as_params(kwargs), line,
-                          f"{receiver.kind} {receiver.operation}")
+                self.emit(
+                    receiver.service,
+                    receiver.operation,
+                    as_params(kwargs),
+                    line,
+                    f"{receiver.kind} {receiver.operation}",
+                )
             return None
         if isinstance(receiver, Resource | Collection):
             return resource_call(self, receiver, name, args, kwargs, line)
@@ -472,15 +482,18 @@ class Analyzer:
             return receiver if receiver.literal is None or name.endswith("strip") else None
         return None
 
-
     def _client(self, kind: str, service: Any, line: int) -> Any:
         name = service.literal if isinstance(service, Text) else None
         if name is None:
-            self.unresolved.append(f"{self.shown}:{line}: a boto3 {kind} for a service chosen at run time: "
-                                   "its calls are not seen, so the proposal may lack them")
+            self.unresolved.append(
+                f"{self.shown}:{line}: a boto3 {kind} for a service chosen at run time: "
+                "its calls are not seen, so the proposal may lack them"
+            )
         elif botomodels.service(name) is None:
-            self.unresolved.append(f"{self.shown}:{line}: a boto3 {kind} for {name!r}, which botocore does not know: "
-                                   "its calls are not seen")
+            self.unresolved.append(
+                f"{self.shown}:{line}: a boto3 {kind} for {name!r}, which botocore does not know: "
+                "its calls are not seen"
+            )
         return _new_client(kind, service)
 
 
@@ -506,6 +519,3 @@ def _template(pieces: list[str]) -> Text:
         if piece:
             parts.append(piece)
     return Text(tuple(parts))
-
-
-

@@ -53,12 +53,19 @@ def get_reporter_parts(name: str) -> PartsReporter:
     return lambda result, rules, options: (render(result, rules, options),)
 
 
-
 _T = TypeVar("_T")
 
 
-def splice(text: str, empty: str, items: Sequence[_T], encode: Callable[[_T], str], *, sep: str = ",",
-           around: tuple[str, str] = ("", ""), batch: int = 256) -> Iterator[str]:
+def splice(
+    text: str,
+    empty: str,
+    items: Sequence[_T],
+    encode: Callable[[_T], str],
+    *,
+    sep: str = ",",
+    around: tuple[str, str] = ("", ""),
+    batch: int = 256,
+) -> Iterator[str]:
     """JSON `text` with `items` in its list written `empty` (`"findings":[]`), in pieces: each item
     is turned into text (`encode`) only when its batch is due, so a report of tens of thousands
     of findings is never one dict tree or one string. `sep` goes between items, `around` inside
@@ -66,6 +73,6 @@ def splice(text: str, empty: str, items: Sequence[_T], encode: Callable[[_T], st
     at = text.index(empty) + len(empty) - 1  # the empty list's closing bracket
     yield text[:at] + around[0]
     for start in range(0, len(items), batch):
-        piece = sep.join(encode(item) for item in items[start:start + batch])
+        piece = sep.join(encode(item) for item in items[start : start + batch])
         yield piece if start == 0 else sep + piece
     yield around[1] + text[at:]

@@ -105,8 +105,7 @@ def spliced(shell: Mapping[str, Any], findings: Sequence[Finding]) -> Iterator[s
     """`json.dumps(shell)` with `findings` in its empty "findings" list, in pieces
     (`reporters.splice`): as one dict tree and one string, a large account's report took more
     memory than checking it."""
-    yield from splice(json.dumps(shell, separators=(",", ":")), '"findings":[]', findings,
-                      _FindingText(), batch=_BATCH)
+    yield from splice(json.dumps(shell, separators=(",", ":")), '"findings":[]', findings, _FindingText(), batch=_BATCH)
     yield "\n"
 
 
@@ -130,8 +129,10 @@ class _FindingText:
         head = self.heads.get(key)
         if head is None:
             head = self.heads[key] = (
-                (f'{{"rule":{_str(f.rule)},"name":{_str(f.name)},"severity":{_str(f.severity.label)},'
-                 f'"category":{_str(f.category)},"message":'),
+                (
+                    f'{{"rule":{_str(f.rule)},"name":{_str(f.name)},"severity":{_str(f.severity.label)},'
+                    f'"category":{_str(f.category)},"message":'
+                ),
                 f',"fix":{_str(f.fix)},"error":',
             )
         src = f.source
@@ -139,7 +140,9 @@ class _FindingText:
         if known is None or known[0] is not src:
             known = self.sources[id(src)] = (src, _DUMPS(_source(src)))
         loc, ev = f.location, f.evidence
-        location = f'{{"file":{_str(loc.file)},"line":{_int(loc.line)},"column":{_int(loc.column)},"path":{_str(loc.path)}'
+        location = (
+            f'{{"file":{_str(loc.file)},"line":{_int(loc.line)},"column":{_int(loc.column)},"path":{_str(loc.path)}'
+        )
         if loc.logical_id:
             location += f',"logical_id":{_str(loc.logical_id)}'
         if loc.construct_path:

@@ -51,8 +51,14 @@ def _sentence(text: str) -> str:
 
 
 def _help_markdown(rule: Rule) -> str:
-    parts = [f"**{rule.id} {rule.name}** (severity {rule.severity.label}, category {rule.category})",
-             _sentence(rule.summary), "### Why", rule.rationale.strip(), "### Fix", rule.fix.strip()]
+    parts = [
+        f"**{rule.id} {rule.name}** (severity {rule.severity.label}, category {rule.category})",
+        _sentence(rule.summary),
+        "### Why",
+        rule.rationale.strip(),
+        "### Fix",
+        rule.fix.strip(),
+    ]
     if rule.known_limitations:
         parts += ["### Known limitations", rule.known_limitations.strip()]
     if rule.references:
@@ -97,9 +103,17 @@ def _invocation(result: LintResult) -> dict[str, Any]:
     notes: list[dict[str, Any]] = []
     left_out = len(result.findings) - MAX_RESULTS
     if left_out > 0:
-        notes.append({"level": "warning", "message": {"text": (
-            f"{len(result.findings)} findings: GitHub code scanning accepts at most {MAX_RESULTS} results per run, "
-            f"so the {left_out} least severe are left out of this file (the text and JSON reports hold them all)")}})
+        notes.append(
+            {
+                "level": "warning",
+                "message": {
+                    "text": (
+                        f"{len(result.findings)} findings: GitHub code scanning accepts at most {MAX_RESULTS} results per run, "
+                        f"so the {left_out} least severe are left out of this file (the text and JSON reports hold them all)"
+                    )
+                },
+            }
+        )
     failed = any(f.category in ("input", "internal") for f in result.findings)
     return {"executionSuccessful": not failed, **({"toolExecutionNotifications": notes} if notes else {})}
 
@@ -195,14 +209,16 @@ def result_entry(f: Finding, index: int, root: str, seen: Counter[str] | None = 
     }
 
 
-def sarif_log(result: LintResult, rules: Mapping[str, Rule], options: ReportOptions,
-              results: bool = True) -> dict[str, Any]:
+def sarif_log(
+    result: LintResult, rules: Mapping[str, Rule], options: ReportOptions, results: bool = True
+) -> dict[str, Any]:
     """The log as one dict; with `results=False`, its results list left empty (`render_parts`)."""
     return _log(result, _rule_index(result, rules), options, results)
 
 
-def _log(result: LintResult, ruled: tuple[dict[str, int], list[dict[str, Any]]], options: ReportOptions,
-         results: bool) -> dict[str, Any]:
+def _log(
+    result: LintResult, ruled: tuple[dict[str, int], list[dict[str, Any]]], options: ReportOptions, results: bool
+) -> dict[str, Any]:
     root = str(Path(options.root).resolve())
     index, descriptors = ruled
     seen: Counter[str] = Counter()
@@ -218,7 +234,9 @@ def _log(result: LintResult, ruled: tuple[dict[str, int], list[dict[str, Any]]],
         "tool": {"driver": driver},
         "originalUriBaseIds": {SRCROOT: {"uri": Path(root).as_uri() + "/"}},
         "invocations": [_invocation(result)],
-        "results": [result_entry(f, index[f.rule], root, seen) for f in kept_results(result.findings)] if results else [],
+        "results": [result_entry(f, index[f.rule], root, seen) for f in kept_results(result.findings)]
+        if results
+        else [],
         "columnKind": "unicodeCodePoints",
     }
     if options.catalog_version:
@@ -278,6 +296,13 @@ def render_parts(result: LintResult, rules: Mapping[str, Rule], options: ReportO
         text = json.dumps(result_entry(f, index[f.rule], root, seen), indent=2, ensure_ascii=False)
         return _RESULT_INDENT + text.replace("\n", "\n" + _RESULT_INDENT)
 
-    yield from splice(shell, _RESULTS, kept_results(result.findings), encode, sep=",\n", around=("\n", "\n" + key_indent),
-                      batch=_BATCH)
+    yield from splice(
+        shell,
+        _RESULTS,
+        kept_results(result.findings),
+        encode,
+        sep=",\n",
+        around=("\n", "\n" + key_indent),
+        batch=_BATCH,
+    )
     yield "\n"
