@@ -577,3 +577,30 @@ def test_javascript_calls_chosen_at_run_time_are_said(tmp_path: Path) -> None:
     [result] = analyse_template(tmp_path / "template.yaml", {})
     assert [(c.service, c.operation) for c in result.calls] == [("s3", "GetObject")]
     assert [p.split(": ", 1)[0] for p in result.problems] == ["src/index.mjs:6"]
+
+
+def test_javascript_v3_commands_chosen_at_run_time_are_said() -> None:
+    source = """
+    import * as s3 from "@aws-sdk/client-s3";
+    import { S3Client, GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+    import { DeleteCommand } from "@aws-sdk/lib-dynamodb";
+    const client = new S3Client({});
+    const commands = { get: GetObjectCommand, put: PutObjectCommand, remove: DeleteCommand };
+    const shapes = { today: Date };
+    export const handler = async (event) => {
+      await client.send(new GetObjectCommand({ Bucket: "b", Key: "k" }));
+      await client.send(new s3[event.name]({ Bucket: "b" }));
+      await client.send(new commands[event.op]({ Bucket: "b", Key: "k" }));
+      return new shapes[event.kind]();
+    };
+    """
+    analyzer = static_js.Analyzer(textwrap.dedent(source), Path("app.mjs"), "app.mjs", lambda spec, importer: None)
+    analyzer.run()
+    assert _ops(analyzer.calls) == [(9, "s3", "GetObject")]
+    assert analyzer.unresolved == [
+        "app.mjs:10: an AWS command chosen at run time (new s3[...]): not seen, so the proposal may lack it",
+        (
+            "app.mjs:11: an AWS command chosen at run time (new commands[...], one of dynamodb:DeleteItem, "
+            "s3:GetObject, s3:PutObject): not seen, so the proposal may lack it"
+        ),
+    ]

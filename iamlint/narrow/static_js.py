@@ -334,6 +334,9 @@ class Analyzer:
             names.append(toks[j + 1].text)
             j += 2
         ref = self._resolve(names, i)
+        if is_at(toks, j, "["):
+            self._command_chosen_at_run_time(ref, ".".join(names), toks[i].line)
+            return
         if not isinstance(ref, Import) or not is_at(toks, j, "("):
             return
         arg = self._argument(j, 0)
@@ -341,16 +344,29 @@ class Analyzer:
             params = arg.get(Text.of("params")) if isinstance(arg, dict) else None
             self._emit("s3", "PutObject", params, toks[i].line, "lib-storage Upload")
             return
-        if not ref.name.endswith("Command"):
+        sent = _command_operation(ref)
+        if sent is not None:
+            self._emit(*sent, arg, toks[i].line, f"{ref.name} ({ref.module})")
+
+    def _command_chosen_at_run_time(self, ref: Any, shown: str, line: int) -> None:
+        """`new commands[name](...)`: a command of an SDK package imported whole, or one of an
+        object's command classes, chosen at run time. Its call is not seen, and that is said (as
+        for `s3[method](...)`), naming the object's commands when they are known."""
+        if isinstance(ref, Import):
+            if ref.name != "*" or not (ref.module.startswith(V3_CLIENT) or ref.module == DOC_PACKAGE):
+                return
+            among = ""
+        elif isinstance(ref, dict):
+            sent = sorted({f"{op[0]}:{op[1]}" for op in map(_command_operation, ref.values()) if op is not None})
+            if not sent:
+                return
+            among = f", one of {', '.join(sent)}"
+        else:
             return
-        stem = ref.name.removesuffix("Command")
-        if ref.module == DOC_PACKAGE and stem in DOC_OPERATIONS:
-            self._emit("dynamodb", DOC_OPERATIONS[stem], arg, toks[i].line, f"{ref.name} ({DOC_PACKAGE})")
-        elif ref.module.startswith(V3_CLIENT):
-            info = botomodels.by_js_package(ref.module)
-            op = botomodels.operation_for(info.name, stem) if info else None
-            if info is not None and op is not None:
-                self._emit(info.name, op, arg, toks[i].line, f"{ref.name} ({ref.module})")
+        self.unresolved.append(
+            f"{self.shown}:{line}: an AWS command chosen at run time (new {shown}[...]{among}): "
+            "not seen, so the proposal may lack it"
+        )
 
     def _helper_call(self, i: int) -> None:
         ref = self.lookup(self.toks[i].text, i)
@@ -411,6 +427,21 @@ class Analyzer:
 
 
 # -- helpers ------------------------------------------------------------------------------------
+
+
+def _command_operation(ref: Any) -> tuple[str, str] | None:
+    """The (service, operation) an SDK v3 command class sends: `GetObjectCommand` of
+    `@aws-sdk/client-s3` sends s3 GetObject; the document client's commands send DynamoDB's."""
+    if not isinstance(ref, Import) or not ref.name.endswith("Command"):
+        return None
+    stem = ref.name.removesuffix("Command")
+    if ref.module == DOC_PACKAGE:
+        return ("dynamodb", DOC_OPERATIONS[stem]) if stem in DOC_OPERATIONS else None
+    if not ref.module.startswith(V3_CLIENT):
+        return None
+    info = botomodels.by_js_package(ref.module)
+    op = botomodels.operation_for(info.name, stem) if info else None
+    return (info.name, op) if info is not None and op is not None else None
 
 
 def _constructed(ref: Any, names: list[str]) -> Any:
