@@ -507,7 +507,7 @@ def _narrow_from_code(
             click.echo(f"warning: {problem}", err=True)
         original = _select(documents, result.function, None)
         if not result.files or not original:
-            why = "its code could not be analysed" if not result.files else "it has no identity policy"
+            why = "its code could not be analysed" if not result.files else f"it has no identity policy in {target}"
             if function is not None:
                 click.echo(f"error: function {function}: {why}", err=True)
                 sys.exit(2)
