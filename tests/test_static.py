@@ -579,7 +579,7 @@ def test_javascript_calls_chosen_at_run_time_are_said(tmp_path: Path) -> None:
     assert [p.split(": ", 1)[0] for p in result.problems] == ["src/index.mjs:6"]
 
 
-def test_javascript_v3_commands_chosen_at_run_time_are_said() -> None:
+def test_javascript_commands_and_clients_chosen_at_run_time_are_said() -> None:
     source = """
     import * as s3 from "@aws-sdk/client-s3";
     import { S3Client, GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
@@ -587,20 +587,27 @@ def test_javascript_v3_commands_chosen_at_run_time_are_said() -> None:
     const client = new S3Client({});
     const commands = { get: GetObjectCommand, put: PutObjectCommand, remove: DeleteCommand };
     const shapes = { today: Date };
+    const AWS = require("aws-sdk");
     export const handler = async (event) => {
       await client.send(new GetObjectCommand({ Bucket: "b", Key: "k" }));
       await client.send(new s3[event.name]({ Bucket: "b" }));
       await client.send(new commands[event.op]({ Bucket: "b", Key: "k" }));
+      const legacy = new AWS[event.service]();
+      await legacy.getObject({ Bucket: "b", Key: "k" }).promise();
       return new shapes[event.kind]();
     };
     """
     analyzer = static_js.Analyzer(textwrap.dedent(source), Path("app.mjs"), "app.mjs", lambda spec, importer: None)
     analyzer.run()
-    assert _ops(analyzer.calls) == [(9, "s3", "GetObject")]
+    assert _ops(analyzer.calls) == [(10, "s3", "GetObject")]
     assert analyzer.unresolved == [
-        "app.mjs:10: an AWS command chosen at run time (new s3[...]): not seen, so the proposal may lack it",
+        "app.mjs:11: an AWS command chosen at run time (new s3[...]): not seen, so the proposal may lack it",
         (
-            "app.mjs:11: an AWS command chosen at run time (new commands[...], one of dynamodb:DeleteItem, "
+            "app.mjs:12: an AWS command chosen at run time (new commands[...], one of dynamodb:DeleteItem, "
             "s3:GetObject, s3:PutObject): not seen, so the proposal may lack it"
+        ),
+        (
+            "app.mjs:13: an AWS SDK client for a service chosen at run time (new AWS[...]): its calls are "
+            "not seen, so the proposal may lack them"
         ),
     ]

@@ -351,7 +351,14 @@ class Analyzer:
     def _command_chosen_at_run_time(self, ref: Any, shown: str, line: int) -> None:
         """`new commands[name](...)`: a command of an SDK package imported whole, or one of an
         object's command classes, chosen at run time. Its call is not seen, and that is said (as
-        for `s3[method](...)`), naming the object's commands when they are known."""
+        for `s3[method](...)`), naming the object's commands when they are known. So is a v2
+        client for a service chosen at run time (`new AWS[name]()`), whose calls go unseen."""
+        if isinstance(ref, Import) and ref.name == "*" and ref.module == "aws-sdk":
+            self.unresolved.append(
+                f"{self.shown}:{line}: an AWS SDK client for a service chosen at run time (new {shown}[...]): "
+                "its calls are not seen, so the proposal may lack them"
+            )
+            return
         if isinstance(ref, Import):
             if ref.name != "*" or not (ref.module.startswith(V3_CLIENT) or ref.module == DOC_PACKAGE):
                 return
