@@ -229,6 +229,28 @@ def test_a_document_that_runs_any_command_reaches_only_the_instances_granted_wit
     assert all(f.severity < Severity.HIGH for f in _of(own, "IAM120"))
 
 
+def test_statements_that_grant_a_command_together_are_judged_together() -> None:
+    """IAM allows a request when each resource it names is allowed, by any statement: the
+    document AWS-RunShellScript in one and instance/* in another run any command on every
+    instance, as one statement naming both does. Whether the principal has a Deny (each
+    action asked in turn) or not (each statement worked out once), the answer is the same."""
+    document = _allow("ssm:SendCommand", "arn:aws:ssm:*::document/AWS-RunShellScript", Sid="Document")
+    instances = _allow("ssm:SendCommand", "arn:aws:ec2:*:*:instance/*", Sid="Instances")
+    unrelated_deny = {"Effect": "Deny", "Action": "s3:DeleteBucket", "Resource": "*"}
+    for statements in ((document, instances), (document, instances, unrelated_deny)):
+        result = _policy(_doc(*statements))
+        (escalation,) = _of(result, "IAM120")
+        assert escalation.severity is Severity.HIGH, statements
+        assert "ssm:SendCommand at statement 1; ssm:SendCommand at statement 0" in escalation.message
+        (infrastructure,) = _of(result, "IAM125")
+        assert infrastructure.evidence.actions == ("ssm:SendCommand",)
+        assert infrastructure.message.endswith("(ssm:SendCommand) at statement 0, statement 1")
+    # A document of the account's own runs only what it says: together, no more than it.
+    own = _allow("ssm:SendCommand", "arn:aws:ssm:us-east-1:111111111111:document/Patch", Sid="Own")
+    result = _policy(_doc(own, instances))
+    assert [f.severity for f in _of(result, "IAM120")] == [Severity.MEDIUM] and not _of(result, "IAM125")
+
+
 def test_passed_to_service_patterns_and_instance_profiles_name_the_methods_service() -> None:
     def severities(service: str, *actions: str) -> set[Severity]:
         passing = _allow("iam:PassRole", Condition={"StringLike": {"iam:PassedToService": service}})

@@ -60,9 +60,28 @@ class Reach:
     conditions: tuple[Condition, ...]  # conditions of the statement that narrow the grant
 
     @property
+    def statements(self) -> tuple[Statement, ...]:
+        """The statements that make this grant: one, or several for a `JointReach`."""
+        return (self.statement,)
+
+    @property
     def rank(self) -> tuple[int, int]:
         """Broadest first: unscoped, then unconditioned."""
         return (int(self.scope), 0 if self.conditions else 1)
+
+
+@dataclass(frozen=True, slots=True)
+class JointReach(Reach):
+    """Several unconditioned Allow statements' grant together (`Effective.best`): each resource
+    of one request allowed by a different statement, reaching what none reaches alone. A class
+    of its own, so that the hundred thousand plain reaches of a large account carry no field
+    for it."""
+
+    also: tuple[Statement, ...] = ()  # the statements besides `statement`
+
+    @property
+    def statements(self) -> tuple[Statement, ...]:
+        return (self.statement, *self.also)
 
 
 # A resource set: patterns, or (when the flag is set) everything except the patterns.
@@ -85,6 +104,7 @@ class Effective:
             [st for st in doc.statements if st.is_allow and st.resource_key is not None] for doc in principal.boundaries
         ]
         self._reaches: dict[str, tuple[Reach, ...]] = {}
+        self._joint: dict[str, Reach | None] | None = None  # made when first needed: rarely
         self._candidates: tuple[ActionInfo, ...] | None = None
         self._by_type: dict[int, dict[tuple[Any, ...], Reach | None]] = {}
         self.memo: dict[str, object] = {}  # answers rules derive from these grants, shared by them
@@ -129,6 +149,15 @@ class Effective:
         False means certainly not all granted."""
         return bool(self._open) or services <= self._services
 
+    def might_grant_any_service(self, services: frozenset[str]) -> bool:
+        """A cheap first answer for needing one action of any of these (lower-case) services."""
+        return bool(self._open) or not services.isdisjoint(self._services)
+
+    def might_join(self, action: ActionInfo) -> bool:
+        """A cheap first answer for `best`'s joint grants: False when fewer than two statements
+        can grant `action` at all."""
+        return len(self._naming.get(action.service, ())) + len(self._open) >= 2
+
     @property
     def full_admin(self) -> bool:
         """Allow "*" on "*" with nothing to take any of it away: every question is answered.
@@ -167,8 +196,26 @@ class Effective:
         return cached
 
     def best(self, action: ActionInfo) -> Reach | None:
+        """The broadest grant of `action`: one statement's, or several statements' together.
+
+        A request names several resources when the action has more than one type (ssm:SendCommand
+        a document and instances), and IAM allows it when each of them is allowed, by any Allow
+        statement. So a statement naming AWS-RunShellScript and another naming instance/*
+        together run any command on every instance, though neither does alone.
+        """
         found = self.reaches(action)
-        return found[0] if found else None
+        if not found:
+            return None
+        if len(found) > 1 and (found[0].scope < Scope.UNSCOPED or found[0].conditions) and joinable(self.ctx, action):
+            if self._joint is None:
+                self._joint = {}
+            key = action.key
+            if key not in self._joint:
+                self._joint[key] = _joint(self.ctx, action, found)
+            joint = self._joint[key]
+            if joint is not None:
+                return joint
+        return found[0]
 
     def denied(self, action: ActionInfo, resource: str) -> bool:
         """Does an unconditional Deny cover `action` on every ARN `resource` matches?
@@ -271,6 +318,56 @@ def _reach_table(ctx: RuleContext, st: Statement) -> dict[tuple[Any, ...], Reach
     (resources, except_resources, scope), so that equal answers are one object."""
     del ctx, st  # empty at first: `Effective._reach` fills it in
     return {}
+
+
+def _joint(ctx: RuleContext, action: ActionInfo, found: tuple[Reach, ...]) -> Reach | None:
+    """The grant on every resource that `found`'s unconditioned statements make together, when
+    none makes it alone; else None. Asked only of a `joinable` action: only a resource that runs
+    any code given, named in one statement while its targets are in another (run_any_code.yaml),
+    is reached this way, since a required type a statement does not name is already left to the
+    others (`everything_by`)."""
+    parts = [r for r in found if not r.conditions and not r.except_resources]
+    if len(parts) < 2:
+        return None
+    patterns = tuple(dict.fromkeys(p for r in parts for p in r.resources))
+    if not everything_by(ctx, action, patterns):
+        return None
+    return JointReach(
+        statement=parts[0].statement,
+        resources=patterns,
+        except_resources=False,
+        scope=Scope.UNSCOPED,
+        conditions=(),
+        also=tuple(dict.fromkeys(r.statement for r in parts[1:] if r.statement is not parts[0].statement)),
+    )
+
+
+def joinable(ctx: RuleContext, action: ActionInfo) -> bool:
+    """Can statements reach together what none reaches alone (`_joint`)? Only where a type every
+    request names has resources that run any code given on targets the action also names:
+    ssm:SendCommand's documents and instances."""
+    if action.service not in joinable_services(ctx):
+        return False  # answered without reading the action's resource types
+    table: dict[tuple[Any, ...], bool] = ctx.cache.setdefault("joinable_by_shape", {})
+    found = table.get(action.shape)
+    if found is None:
+        types = ctx.catalog.action_resource_types(action)
+        names = {t.name for t in types}
+        found = table[action.shape] = any(
+            names & targets for rt in _required(action, types) for _, targets in _run_any_code(ctx, rt)
+        )
+    return found
+
+
+def joinable_services(ctx: RuleContext) -> frozenset[str]:
+    """The services of the resources in run_any_code.yaml: the only ones with `joinable` actions."""
+    cached: frozenset[str] | None = ctx.cache.get("joinable_services")
+    if cached is None:
+        raw: Any = read_data_table("run_any_code.yaml")
+        cached = ctx.cache["joinable_services"] = frozenset(
+            str(e["arn"]).split(":")[2].lower() for e in raw["resources"]
+        )
+    return cached
 
 
 def scope_of(ctx: RuleContext, action: ActionInfo, patterns: tuple[str, ...]) -> Scope:

@@ -147,8 +147,8 @@ def _statements(principal: Principal, grants: tuple[tuple[ActionInfo, Reach], ..
     """ "iam:PassRole at a.yaml:12; ec2:RunInstances at a.yaml:30", in file order."""
     by_statement: dict[int, tuple[list[str], Statement]] = {}
     for action, reach in grants:
-        st = reach.statement
-        by_statement.setdefault(id(st), ([], st))[0].append(action.full_name)
+        for st in reach.statements:
+            by_statement.setdefault(id(st), ([], st))[0].append(action.full_name)
 
     def order(entry: tuple[list[str], Statement]) -> tuple[str, int]:
         loc = principal.locate(entry[1].loc, entry[1])
@@ -254,11 +254,12 @@ def grouped_hit(
     """One finding for a set of actions a principal is granted, at the first granting entry."""
     found = sorted(found, key=lambda f: f[0].full_name)
     names = [a.full_name for a, _ in found]
-    unique = {id(r.statement): r.statement for _, r in found}
+    unique = {id(st): st for _, r in found for st in r.statements}
     located = {key: principal.locate(st.loc, st) for key, st in unique.items()}  # once per statement
     places = {key: (loc.file, loc.line or 0, unique[key].index) for key, loc in located.items()}
-    # The earliest statement, its first action (the first of `found` at the earliest place).
-    earliest = min(places.values())
+    # The earliest statement, its first action (the first of `found` at the earliest place);
+    # a joint grant leads from its own statement, the others being listed with it.
+    earliest = min(places[id(r.statement)] for _, r in found)
     lead, lead_reach = next(f for f in found if places[id(f[1].statement)] == earliest)
     keys = tuple(dict.fromkeys(c.key for _, r in found for c in r.conditions))
     # Lowered only when every grant is conditioned: one unconditioned grant is enough.

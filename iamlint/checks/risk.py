@@ -24,7 +24,7 @@ from typing import Any
 
 from iamlint.catalog import PERMISSIONS, TAGGING, WRITE, ActionInfo
 from iamlint.checks import Hit, RuleContext, check, per_subject
-from iamlint.checks.effective import Effective, Reach, Scope, effective, every_action
+from iamlint.checks.effective import Effective, Reach, Scope, effective, every_action, joinable, joinable_services
 from iamlint.checks.escalation import grouped_hit, rewrites_identity_policies, unscoped
 from iamlint.checks.scope import grant
 from iamlint.model import Statement
@@ -191,10 +191,34 @@ def _by_statement(ctx: RuleContext, eff: Effective) -> dict[str, list[tuple[Acti
             kept = chosen.get(a.key)
             if kept is None or (kept[1].conditions and not reach.conditions):
                 chosen[a.key] = (a, reach, category)
+    # What several statements may grant together that none grants alone (`Effective.best`),
+    # for the few actions where that can happen: their answer is `_by_action`'s. An action one
+    # statement already grants on every resource, unconditioned, has nothing to gain.
+    if eff.might_grant_any_service(joinable_services(ctx)):
+        for a, category in _joinable_category_actions(ctx):
+            kept = chosen.get(a.key)
+            if kept is not None and not kept[1].conditions or not eff.might_join(a):
+                continue
+            if (joint := unscoped(eff, a)) is not None:
+                chosen[a.key] = (a, joint, category)
     out: dict[str, list[tuple[ActionInfo, Reach]]] = {}
     for a, reach, category in chosen.values():
         out.setdefault(category, []).append((a, reach))
     return out
+
+
+def _joinable_category_actions(ctx: RuleContext) -> tuple[tuple[ActionInfo, str], ...]:
+    """The actions of these categories that statements can reach together (`joinable`): a
+    handful (ssm:SendCommand), asked of each principal after its statements one by one."""
+    cached = ctx.cache.get("risk_joinable_category_actions")
+    if cached is None:
+        cached = ctx.cache["risk_joinable_category_actions"] = tuple(
+            (a, c)
+            for service in sorted(joinable_services(ctx))
+            for a in ctx.catalog.actions(service).values()
+            if joinable(ctx, a) and (c := category_of(ctx, a)) in (RESOURCE_EXPOSURE, INFRASTRUCTURE)
+        )
+    return cached
 
 
 # The reach is one Reach when every action shares it (see `_unscoped_in_statement`).
