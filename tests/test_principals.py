@@ -241,7 +241,7 @@ def test_statements_that_grant_a_command_together_are_judged_together() -> None:
         result = _policy(_doc(*statements))
         (escalation,) = _of(result, "IAM120")
         assert escalation.severity is Severity.HIGH, statements
-        assert "ssm:SendCommand at statement 1; ssm:SendCommand at statement 0" in escalation.message
+        assert escalation.message.endswith("through ssm:SendCommand at statement 0, statement 1")
         (infrastructure,) = _of(result, "IAM125")
         assert infrastructure.evidence.actions == ("ssm:SendCommand",)
         assert infrastructure.message.endswith("(ssm:SendCommand) at statement 0, statement 1")

@@ -154,8 +154,12 @@ def _statements(principal: Principal, grants: tuple[tuple[ActionInfo, Reach], ..
         loc = principal.locate(entry[1].loc, entry[1])
         return (loc.file, loc.line or 0)
 
-    ordered = sorted(by_statement.values(), key=order)
-    return "; ".join(f"{', '.join(names)} at {principal.where(st)}" for names, st in ordered)
+    # Statements granting the very same actions are one grant made together (`JointReach`):
+    # "ssm:SendCommand at lines 2, 3".
+    together: dict[tuple[str, ...], list[Statement]] = {}
+    for names, st in sorted(by_statement.values(), key=order):
+        together.setdefault(tuple(names), []).append(st)
+    return "; ".join(f"{', '.join(names)} at {principal.where_all(sts)}" for names, sts in together.items())
 
 
 def _narrowing(scope: Scope, reaches: list[Reach], keys: tuple[str, ...]) -> tuple[str, int]:
