@@ -363,9 +363,8 @@ def joinable_services(ctx: RuleContext) -> frozenset[str]:
     """The services of the resources in run_any_code.yaml: the only ones with `joinable` actions."""
     cached: frozenset[str] | None = ctx.cache.get("joinable_services")
     if cached is None:
-        raw: Any = read_data_table("run_any_code.yaml")
         cached = ctx.cache["joinable_services"] = frozenset(
-            str(e["arn"]).split(":")[2].lower() for e in raw["resources"]
+            globs.split_arn(arn)[2].lower() for arn, _ in _run_any_code_entries(ctx)
         )
     return cached
 
@@ -434,18 +433,23 @@ def _covers_type(
     return False
 
 
-def _run_any_code(ctx: RuleContext, rt: ResourceType) -> tuple[tuple[str, frozenset[str]], ...]:
-    """The run_any_code.yaml entries that name resources of this type: (ARN, its targets)."""
+def _run_any_code_entries(ctx: RuleContext) -> tuple[tuple[str, frozenset[str]], ...]:
+    """Every run_any_code.yaml entry: (ARN pattern, its targets), read once per run."""
     entries: tuple[tuple[str, frozenset[str]], ...] | None = ctx.cache.get("run_any_code")
     if entries is None:
         raw: Any = read_data_table("run_any_code.yaml")
         entries = ctx.cache["run_any_code"] = tuple(
             (str(e["arn"]), frozenset(str(t) for t in e["targets"])) for e in raw["resources"]
         )
+    return entries
+
+
+def _run_any_code(ctx: RuleContext, rt: ResourceType) -> tuple[tuple[str, frozenset[str]], ...]:
+    """The run_any_code.yaml entries that name resources of this type: (ARN, its targets)."""
     table: dict[str, tuple[tuple[str, frozenset[str]], ...]] = ctx.cache.setdefault("run_any_code_by_type", {})
     found = table.get(rt.arn)
     if found is None:
-        found = table[rt.arn] = tuple(e for e in entries if globs.arn_pattern_overlaps(e[0], rt.arn))
+        found = table[rt.arn] = tuple(e for e in _run_any_code_entries(ctx) if globs.arn_pattern_overlaps(e[0], rt.arn))
     return found
 
 
