@@ -17,7 +17,7 @@ import click
 
 from iamlint import __version__
 from iamlint.limits import DEFAULT_MAX_ENTRIES, DEFAULT_MAX_EXPANSION, DEFAULT_MAX_STATEMENTS, Limits
-from iamlint.model import Severity
+from iamlint.model import STDIN, Severity
 
 _SEVERITIES = [s.label for s in sorted(Severity, reverse=True)]
 OUTPUT_FORMATS = ["text", "json", "sarif", "github", "markdown"]  # iamlint.reporters.FORMATS, kept in step by a test
@@ -306,7 +306,7 @@ def check(
             parameters,
             usage=_observed_usage(evidence_files, cloudtrail, session, role_arn),
             limits=Limits(max_statements, max_actions, max_resources, max_expansion),
-            stdin_name=stdin_filename or "<stdin>",
+            stdin_name=stdin_filename or STDIN,
         )
 
 
@@ -332,7 +332,7 @@ def _check(
     parameters: tuple[str, ...],
     usage: dict[str, Any] | None = None,
     limits: Limits | None = None,
-    stdin_name: str = "<stdin>",
+    stdin_name: str = STDIN,
 ) -> None:
     from iamlint.engine import LintConfig  # noqa: PLC0415 - keeps --help fast
     from iamlint.fingerprints import find_root  # noqa: PLC0415

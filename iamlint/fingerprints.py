@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path, PurePosixPath
 
 from iamlint import globs
-from iamlint.model import Finding, Statement
+from iamlint.model import STDIN, Finding, Statement
 
 FINGERPRINT_KEY = "iamlint/v2"  # v1 hashed the catalogue's expansion of globs
 
@@ -67,7 +67,7 @@ def find_root(start: str | None = None) -> str:
 
 def relative_path(file: str, root: str) -> str | None:
     """`file` relative to `root` with forward slashes, or None when it lies outside."""
-    if file in ("-", "<stdin>"):
+    if file in ("-", STDIN):
         return None
     absolute = os.path.abspath(file)
     try:

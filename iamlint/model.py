@@ -81,6 +81,10 @@ def render_path(keys: tuple[PathKey, ...]) -> str:
     return out
 
 
+# The file name findings give standard input (`-`), unless --stdin-filename names its file.
+STDIN = "<stdin>"
+
+
 @_pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class Location:

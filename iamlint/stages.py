@@ -52,9 +52,7 @@ def after_engine(config: Config, lint: LintConfig, paths: Sequence[str], options
 
 
 def _checked_files(paths: Sequence[str], options: InputOptions, findings: Sequence[object]) -> list[str]:
-    files = [
-        options.stdin_name if p == "-" else p for p, _explicit in expand_inputs(paths, options) if not os.path.isdir(p)
-    ]
+    files = [options.name_of(p) for p, _explicit in expand_inputs(paths, options) if not os.path.isdir(p)]
     files.extend(f.location.file for f in findings)  # type: ignore[attr-defined]
     return sorted(set(files))
 

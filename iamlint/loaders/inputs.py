@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from iamlint.loaders import LoadResult, cdk
 from iamlint.loaders.located import Located, ParseError, parse_any
-from iamlint.model import InputError
+from iamlint.model import STDIN, InputError
 
 CANDIDATE_SUFFIXES = (".json", ".yaml", ".yml", ".template")
 SKIP_DIRS = frozenset(
@@ -39,7 +39,11 @@ class InputOptions:
     skip_irrelevant: bool = False
     # What standard input (`-`) is called in findings, configuration and baselines: an editor
     # sends a buffer's unsaved text and names the file it will be saved as (--stdin-filename).
-    stdin_name: str = "<stdin>"
+    stdin_name: str = STDIN
+
+    def name_of(self, path: str) -> str:
+        """The file name an input path stands for: `stdin_name` for `-`."""
+        return self.stdin_name if path == "-" else path
 
 
 def _excluded(rel: str, name: str, patterns: Sequence[str]) -> bool:
@@ -139,7 +143,7 @@ def read_input(path: str, options: InputOptions) -> bytes | InputError:
 def load_file(path: str, options: InputOptions, *, explicit: bool) -> LoadResult:
     explicit = explicit and not options.skip_irrelevant
     data = read_input(path, options)
-    name = options.stdin_name if path == "-" else path
+    name = options.name_of(path)
     if isinstance(data, InputError):
         return LoadResult(errors=[data], files=1)
     if len(data) > options.max_bytes:

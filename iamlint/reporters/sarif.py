@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 from iamlint.engine import LintResult
 from iamlint.fingerprints import FINGERPRINT_KEY, fingerprint, relative_path
-from iamlint.model import Finding, Severity
+from iamlint.model import STDIN, Finding, Severity
 from iamlint.reporters import ReportOptions, splice
 from iamlint.ruleset import Rule
 
@@ -142,7 +142,7 @@ def _artifact(file: str, root: str) -> dict[str, Any]:
         # The file name's own bytes, percent-encoded: a name that is not UTF-8 (kept by Python
         # as surrogate escapes) still names its file.
         return {"uri": quote(os.fsencode(rel)), "uriBaseId": SRCROOT}
-    if file in ("-", "<stdin>"):
+    if file in ("-", STDIN):
         return {"uri": "stdin"}
     return {"uri": Path(file).resolve().as_uri()}
 
