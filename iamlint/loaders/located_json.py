@@ -64,10 +64,9 @@ def lazy_index(source: str) -> _Index:
             else:
                 closes[stack.pop()] = at
     start = found.start()
-    whole = whole_text(source)
+    shadows = _JsonShadows(whole_text(source), opens, closes)
     if len(source) < BLOCKED_FROM:
-        return start, _JsonShadows(whole, opens, closes).of(start), _offset_converter(source, whole)
-    shadows = _JsonShadows(whole, opens, closes)
+        return start, shadows.of(start), _offset_converter(source)
     # The few large containers (the root, a dump's lists of roles and policies) are read now,
     # from the whole text: read later, each would need its whole text back at once.
     for i, (at, close) in enumerate(zip(opens, closes)):
