@@ -353,14 +353,16 @@ class Analyzer:
         object's command classes, chosen at run time. Its call is not seen, and that is said (as
         for `s3[method](...)`), naming the object's commands when they are known. So is a v2
         client for a service chosen at run time (`new AWS[name]()`), whose calls go unseen."""
-        if isinstance(ref, Import) and ref.name == "*" and ref.module == "aws-sdk":
-            self.unresolved.append(
-                f"{self.shown}:{line}: an AWS SDK client for a service chosen at run time (new {shown}[...]): "
-                "its calls are not seen, so the proposal may lack them"
-            )
-            return
         if isinstance(ref, Import):
-            if ref.name != "*" or not (ref.module.startswith(V3_CLIENT) or ref.module == DOC_PACKAGE):
+            if ref.name != "*":
+                return
+            if ref.module == "aws-sdk":
+                self.unresolved.append(
+                    f"{self.shown}:{line}: an AWS SDK client for a service chosen at run time (new {shown}[...]): "
+                    "its calls are not seen, so the proposal may lack them"
+                )
+                return
+            if not (ref.module.startswith(V3_CLIENT) or ref.module == DOC_PACKAGE):
                 return
             among = ""
         elif isinstance(ref, dict):
