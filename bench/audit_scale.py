@@ -64,22 +64,12 @@ def main() -> int:
 
     iamlint = os.path.join(BIN, "iamlint")
     html, cs_dir, bare_out = OUT / "audit.html", OUT / "cloudsplaining", OUT / "cloudsplaining-no-html.json"
+    audit_cmd = [iamlint, "audit", "--from", str(file), "-f", "json"]
     commands = {
-        "audit + HTML": [iamlint, "audit", "--from", str(file), "-f", "json", "--html", str(html)],
-        "audit": [iamlint, "audit", "--from", str(file), "-f", "json"],
+        "audit + HTML": [*audit_cmd, "--html", str(html)],
+        "audit": audit_cmd,
         "check": [iamlint, "check", str(file), "--format", "json"],
-        "audit + HTML, input only": [
-            iamlint,
-            "audit",
-            "--from",
-            str(file),
-            "-f",
-            "json",
-            "--html",
-            str(OUT / "floor.html"),
-            "--select",
-            "IAM001",
-        ],
+        "audit + HTML, input only": [*audit_cmd, "--html", str(OUT / "floor.html"), "--select", "IAM001"],
         "cloudsplaining": [
             os.path.join(BIN, "cloudsplaining"),
             "scan",
